@@ -1,0 +1,46 @@
+"""The ``policy-reader`` command line (typer). Thin: parse, call the service, print."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from service import __version__
+from service.errors import ServiceError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Turn a ServiceError into one red line on stderr and exit code 1 (no traceback)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ServiceError as exc:
+            err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+def version() -> None:
+    """Print the Policy Reader version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app(prog_name="policy-reader")
+
+
+if __name__ == "__main__":
+    main()

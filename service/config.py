@@ -1,0 +1,74 @@
+"""All settings in one place (pydantic-settings), read once and passed down.
+
+The ``OPENAI_*`` variables mean what they mean everywhere else; our own carry ``READER_``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="READER_", extra="ignore", populate_by_name=True)
+
+    # --- paths -----------------------------------------------------------------------------
+    corpus_dir: Path = Field(ROOT / "corpus", description="Raw source documents + manifest.")
+    prompts_dir: Path = Field(ROOT / "prompts", description="Versioned prompt files + glossary.")
+    cache_dir: Path = Field(ROOT / "cache", description="SQLite database and local model file.")
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "READER_DATABASE_URL"),
+        description="SQLAlchemy URL; default sqlite:///<cache_dir>/reader.sqlite3.",
+    )
+
+    # --- input limits ----------------------------------------------------------------------
+    max_input_bytes: int = Field(5 * 1024 * 1024, description="Largest accepted input file.")
+
+    # --- chunking --------------------------------------------------------------------------
+    chunk_tokens: int | None = Field(
+        None, description="Chunk budget in tokens; default derived from the model profile."
+    )
+
+    # --- model endpoint --------------------------------------------------------------------
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "READER_OPENAI_BASE_URL")
+    )
+    openai_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "READER_OPENAI_API_KEY"), repr=False
+    )
+    model: str | None = Field(None, description="Model name sent to the endpoint (READER_MODEL).")
+    profile: str | None = Field(None, description="Model profile name; guessed from the model.")
+    concurrency: int = Field(4, ge=1, description="Most model calls in flight at once.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
+    max_retries: int = Field(5, ge=0, description="Retries on 429/5xx/timeouts/connection errors.")
+    prompt_versions: dict[str, str] = Field(
+        default_factory=dict, description='Active prompt version per task, e.g. {"translate":"v1"}.'
+    )
+
+    # --- embedded local model --------------------------------------------------------------
+    local_model_path: Path | None = Field(None, description="GGUF file; default under cache_dir.")
+    local_port: int | None = Field(None, description="Port for the local server; default: free.")
+    local_threads: int = Field(2, ge=1)
+
+    # --- API -------------------------------------------------------------------------------
+    api_key: str | None = Field(None, repr=False, description="When set, /v1 requires Bearer.")
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.cache_dir / 'reader.sqlite3'}"
+
+    @property
+    def uses_local_model(self) -> bool:
+        """No endpoint configured → the embedded llama.cpp server is the default."""
+        return not self.openai_base_url and not self.openai_api_key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,85 @@
+"""One error tree for the whole service: the HTTP status lives on the class.
+
+The API renders every ``ServiceError`` as ``{"code", "message", "detail"?}`` with ``status``;
+the CLI prints one red line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, detail: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.detail is not None:
+            body["detail"] = self.detail
+        return body
+
+
+class InputError(ServiceError):
+    """Bad input from the user: undecodable, empty, invalid."""
+
+    status = 422
+    code = "invalid_input"
+
+
+class UndecodableInput(InputError):
+    code = "undecodable"
+
+
+class EmptyInput(InputError):
+    code = "empty"
+
+
+class InputTooLarge(ServiceError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMedia(ServiceError):
+    status = 415
+    code = "unsupported_media"
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class NotComputed(NotFound):
+    code = "not_computed"
+
+
+class Conflict(ServiceError):
+    status = 409
+    code = "conflict"
+
+
+class ConfigError(ServiceError):
+    """Misconfiguration the operator must fix (bad prompt file, missing extra, ...)."""
+
+    status = 500
+    code = "config_error"
+
+
+class ModelError(ServiceError):
+    """The model endpoint answered, but not with something we can use."""
+
+    status = 502
+    code = "model_error"
+
+
+class ModelUnavailable(ServiceError):
+    """The model endpoint cannot be reached (connection refused, exhausted retries on 5xx)."""
+
+    status = 503
+    code = "model_unavailable"
