@@ -32,6 +32,11 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@app.callback()
+def root() -> None:
+    """Policy Reader: English summaries, translations and commitments of Chinese policy texts."""
+
+
 @app.command()
 def version() -> None:
     """Print the Policy Reader version."""
