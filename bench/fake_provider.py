@@ -107,12 +107,19 @@ def _with_id(item: Any, pid: str) -> Any:
 
 def answer_text(body: dict[str, Any], config: Config) -> str:
     """The content the stand-in answers with for this request."""
-    prompt = json.dumps(body.get("messages") or body.get("prompt"), ensure_ascii=False)
+    prompt = _prompt_text(body)
     ids = list(dict.fromkeys(PARA_ID.findall(prompt)))
     schema = _schema_of(body)
     if schema is not None:
         return json.dumps(instance(schema, schema.get("$defs", {}), ids))
     return (WORD * config.out_tokens).strip()
+
+
+def _prompt_text(body: dict[str, Any]) -> str:
+    messages = body.get("messages")
+    if messages:
+        return "\n".join(str(m.get("content") or "") for m in messages)
+    return str(body.get("prompt") or "")
 
 
 def _schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -126,7 +133,7 @@ def _schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def completion_body(body: dict[str, Any], text: str, finish: str, chat: bool) -> dict[str, Any]:
-    prompt_chars = len(json.dumps(body.get("messages") or body.get("prompt"), ensure_ascii=False))
+    prompt_chars = len(_prompt_text(body))
     usage = {
         "prompt_tokens": max(prompt_chars // 2, 1),
         "completion_tokens": max(len(text) // 4, 1),
