@@ -272,7 +272,7 @@ def _value_present(value: float, numbers: set[float]) -> bool:
 def check_fields(quote: str, commitment: ExtractedCommitment) -> FieldChecks:
     """Check that targets, values, deadline and trigger lie inside the grounded quote."""
     nq = normalize(quote)
-    failures = [f"target:{t.text}" for t in commitment.targets if normalize(t.text) not in nq]
+    failures = [f"target:{t.text}" for t in commitment.targets if not _contains(nq, t.text)]
     targets_ok = not failures
     numbers = numbers_in(quote)
     missing_values = [
@@ -299,7 +299,20 @@ def check_fields(quote: str, commitment: ExtractedCommitment) -> FieldChecks:
 def _optional_in(part: str | None, normalized_quote: str) -> bool | None:
     if part is None or not part.strip():
         return None
-    return normalize(part) in normalized_quote
+    return _contains(normalized_quote, part)
+
+
+def _contains(normalized_quote: str, part: str) -> bool:
+    """Substring test that does not split numbers: 5万 is not inside 4.5万 or 25万."""
+    term = normalize(part)
+    for m in re.finditer(re.escape(term), normalized_quote):
+        before = normalized_quote[m.start() - 1] if m.start() > 0 else ""
+        after = normalized_quote[m.end()] if m.end() < len(normalized_quote) else ""
+        cut_left = term[:1].isdigit() and (before.isdigit() or before == ".")
+        cut_right = term[-1:].isdigit() and (after.isdigit() or after == ".")
+        if not (cut_left or cut_right):
+            return True
+    return False
 
 
 # --- building stored records ---
