@@ -18,6 +18,7 @@ from service.tasks.commitments.schema import Commitment, Source, Span
 
 SIMILARITY = 90.0  # rapidfuzz ratio (0-100) on normalised Simplified text
 MIN_OVERLAP = 0.5  # share of the shorter span
+_MIN_ACTION_CHARS = 8
 _ALIGNMENT_RANK = {"exact": 3, "normalized": 2, "fuzzy": 1, "unaligned": 0}
 
 
@@ -51,7 +52,7 @@ def _group(items: Sequence[Commitment]) -> list[list[int]]:
     keys = [_Key.of(c) for c in items]
     for i in range(len(items)):
         for j in range(i + 1, len(items)):
-            if find(i) != find(j) and same_pledge(items[i], items[j], keys[i], keys[j]):
+            if find(i) != find(j) and _same(items[i], items[j], keys[i], keys[j]):
                 parent[find(j)] = find(i)
     groups: dict[int, list[int]] = {}
     for i in range(len(items)):
@@ -84,17 +85,19 @@ class _Key:
         )
 
 
-def same_pledge(
-    a: Commitment, b: Commitment, ka: _Key | None = None, kb: _Key | None = None
-) -> bool:
+def same_pledge(a: Commitment, b: Commitment) -> bool:
     """Whether two records state the same commitment."""
+    return _same(a, b, _Key.of(a), _Key.of(b))
+
+
+def _same(a: Commitment, b: Commitment, ka: _Key, kb: _Key) -> bool:
     if spans_overlap(a, b):
         return True
-    ka, kb = ka or _Key.of(a), kb or _Key.of(b)
     if ka.quote and fuzz.ratio(ka.quote, kb.quote) >= SIMILARITY:
         return True
+    # A bare generic action (加快建设) is not enough: it needs a target, a deadline or length.
     return (
-        bool(ka.action)
+        bool(ka.targets or ka.deadline or len(ka.action) >= _MIN_ACTION_CHARS)
         and ka.actor == kb.actor
         and ka.targets == kb.targets
         and ka.deadline == kb.deadline
