@@ -114,6 +114,12 @@ def test_whitespace_inside_quote_is_ignored() -> None:
     assert a.status == "normalized" and a.text == "今年要累计建成基站4.5万个"
 
 
+def test_zero_width_characters_in_the_source_are_ignored() -> None:
+    text = "今年要累计\u200b建成基站\ufeff4.5万个。"
+    [a] = ground_quotes(text, ["今年要累计建成基站4.5万个"])
+    assert a.status == "normalized" and a.start == 0 and a.text == text[:-1]
+
+
 def test_paraphrased_quote_is_fuzzy_with_a_score() -> None:
     # The model dropped 科學 and wrote Simplified.
     [a] = ground_quotes(TRAD, ["力争年底前开工建设自由电子激光装置"])

@@ -71,7 +71,7 @@ def _simplified_char(ch: str) -> str:
 @cache
 def _fold_char(ch: str) -> str:
     """Normalised form of one character: '' for whitespace, possibly several chars (NFKC)."""
-    if ch.isspace():
+    if ch.isspace() or unicodedata.category(ch) == "Cf":  # Cf: zero-width joiners, BOM
         return ""
     if ch in _QUOTE_MARKS:
         return '"'
