@@ -72,7 +72,10 @@ _CN_UNIT = set("十百千万亿萬億")
 _CN_CHARS = "".join(_CN_DIGIT) + "".join(_CN_UNIT)
 _SCALE = {"万亿": 1e12, "萬億": 1e12, "万": 1e4, "萬": 1e4, "亿": 1e8, "億": 1e8}
 _AR = r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?"
-_ZH_TOKEN = re.compile(rf"(?P<ar>{_AR})(?P<scale>万亿|萬億|万|萬|亿|億)?|(?P<cn>[{_CN_CHARS}]+)")
+# 多/余 ("1700多万" = 17 million and more) sit between a number and its scale.
+_ZH_TOKEN = re.compile(
+    rf"(?P<ar>{_AR})(?:多|余|餘)?(?P<scale>万亿|萬億|万|萬|亿|億)?|(?P<cn>[{_CN_CHARS}]+)"
+)
 _PLAN = re.compile(
     r"(十[一二三四五六七八九]|[一二三四五六七八九])五(?=”|\"|规划|規劃|时期|時期|期间|期間)"
 )
@@ -270,9 +273,13 @@ _WORDS: dict[str, float] = {w: float(i) for i, w in enumerate(_UNITS)}
 _WORDS.update({w: float(20 + 10 * i) for i, w in enumerate(_TENS)})
 _ORDINALS: dict[str, float] = {w: float(i) for i, w in enumerate(_ORD_UNITS)}
 _ORDINALS.update({w: float(20 + 10 * i) for i, w in enumerate(_ORD_TENS)})
-_ORDINALS.update(
-    {"hundredth": 100.0, "thousandth": 1000.0, "centenary": 100.0, "centennial": 100.0}
-)
+_ORDINALS.update({"hundredth": 100.0, "thousandth": 1000.0})
+# Words that render a number but are never an invented figure on their own.
+_WEAK_WORDS = {"centenary": 100.0, "centennial": 100.0}
+# Names containing digits that are not quantities (新冠肺炎 → COVID-19).
+_NAMES = re.compile(r"\b(?:COVID-19|SARS-CoV-2)\b", re.I)
+# List markers ("1. ", "(2) ") at a line start are structure, like （一） in the source.
+_LIST_MARKER = re.compile(r"^[\s*#>-]*\(?([0-9]{1,2})[.)](?=\s)", re.M)
 _EN_SCALES = {"hundred": 100.0, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _MONTHS = [
     "january",
@@ -305,6 +312,8 @@ def extract_en(text: str) -> list[NumberMention]:
     """Every number in English text: digits, number words, percentages, ordinals, dates."""
     found = list(_en_dates(text))
     taken = [(m.start, m.end) for m in found if m.kind == "date"]
+    taken += [m.span() for m in _NAMES.finditer(text)]
+    taken += [m.span(1) for m in _LIST_MARKER.finditer(text)]
     for group in _en_groups(text):
         if not any(s < group[-1].end() and group[0].start() < e for s, e in taken):
             mention = _en_mention(text, group)
@@ -346,7 +355,7 @@ def _en_dates(text: str) -> Iterator[NumberMention]:
 
 def _is_num_word(word: str) -> bool:
     w = word.lower()
-    return w in _WORDS or w in _EN_SCALES or w in _ORDINALS
+    return w in _WORDS or w in _EN_SCALES or w in _ORDINALS or w in _WEAK_WORDS
 
 
 def _en_groups(text: str) -> Iterator[list[re.Match[str]]]:
@@ -370,7 +379,12 @@ def _en_groups(text: str) -> Iterator[list[re.Match[str]]]:
 def _joins(text: str, group: list[re.Match[str]], tok: re.Match[str]) -> bool:
     gap = text[group[-1].end() : tok.start()]
     prev, word = group[-1].group(0).lower(), tok.group(0).lower()
-    if word[0].isdigit() or prev in _ORDINALS or (prev[0].isdigit() and prev[-1].isalpha()):
+    if (
+        word[0].isdigit()
+        or prev in _ORDINALS
+        or prev in _WEAK_WORDS
+        or (prev[0].isdigit() and prev[-1].isalpha())
+    ):
         return False
     if re.fullmatch(r"\s+and\s+", gap):
         return prev in _EN_SCALES and word not in _EN_SCALES
@@ -394,7 +408,7 @@ def _en_mention(text: str, group: list[re.Match[str]]) -> NumberMention | None:
     if suffix:
         kind = "points" if suffix.group(2) else "percent"
         end += suffix.end()
-    strong = words[0][0].isdigit() or value >= 10
+    strong = words[0][0].isdigit() or (value >= 10 and words[0] not in _WEAK_WORDS)
     return NumberMention(
         text=text[start:end], start=start, end=end, value=value, kind=kind, strong=strong
     )
@@ -414,6 +428,8 @@ def _parse_words(words: list[str]) -> tuple[float, bool]:
                 current *= 100 if w == "hundredth" else 1000
         elif w == "hundred":
             current = (current or 1) * 100
+        elif w in _WEAK_WORDS:
+            ordinal, current = True, current + _WEAK_WORDS[w]
         elif w in _EN_SCALES:
             total, current = total + (current or 1) * _EN_SCALES[w], 0.0
         else:
