@@ -71,7 +71,7 @@ _CN_DIGIT = {
 _CN_UNIT = set("十百千万亿萬億")
 _CN_CHARS = "".join(_CN_DIGIT) + "".join(_CN_UNIT)
 _SCALE = {"万亿": 1e12, "萬億": 1e12, "万": 1e4, "萬": 1e4, "亿": 1e8, "億": 1e8}
-_AR = r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?"
+_AR = r"[0-9]+(?:,[0-9]{3}(?![0-9]))*(?:\.[0-9]+)?"
 # 多/余 ("1700多万" = 17 million and more) sit between a number and its scale.
 _ZH_TOKEN = re.compile(
     rf"(?P<ar>{_AR})(?:多|余|餘)?(?P<scale>万亿|萬億|万|萬|亿|億)?|(?P<cn>[{_CN_CHARS}]+)"
@@ -98,7 +98,7 @@ def normalise(text: str) -> str:
 
 def cn_value(run: str) -> float | None:
     """Value of a Chinese numeral run, or None when it is not a well-formed number."""
-    if not any(ch in _CN_UNIT for ch in run):
+    if not any(ch in _CN_UNIT or ch == "点" for ch in run):
         digits = [_CN_DIGIT.get(ch) for ch in run]
         if any(d is None for d in digits):
             return None
@@ -116,7 +116,7 @@ def cn_value(run: str) -> float | None:
 def _value(token: str) -> float | None:
     if re.fullmatch(_AR, token):
         return float(token.replace(",", ""))
-    return cn_value(token.replace("点", "点").replace("點", "点"))
+    return cn_value(token.replace("點", "点"))
 
 
 def extract_zh(text: str) -> list[NumberMention]:
@@ -278,6 +278,7 @@ _ORDINALS.update({"hundredth": 100.0, "thousandth": 1000.0})
 _WEAK_WORDS = {"centenary": 100.0, "centennial": 100.0}
 # Names containing digits that are not quantities (新冠肺炎 → COVID-19).
 _NAMES = re.compile(r"\b(?:COVID-19|SARS-CoV-2)\b", re.I)
+_A_BEFORE = re.compile(r"\b[Aa][\s-]+$")
 # List markers ("1. ", "(2) ") at a line start are structure, like （一） in the source.
 _LIST_MARKER = re.compile(r"^[\s*#>-]*\(?([0-9]{1,2})[.)](?=\s)", re.M)
 _EN_SCALES = {"hundred": 100.0, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
@@ -296,7 +297,7 @@ _MONTHS = [
     "december",
 ]
 _MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(_MONTHS)} | {"sept": 9}
-_EN_TOKEN = re.compile(r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?(?:st|nd|rd|th)?|[A-Za-z]+")
+_EN_TOKEN = re.compile(r"[0-9]+(?:,[0-9]{3}(?![0-9]))*(?:\.[0-9]+)?(?:st|nd|rd|th)?|[A-Za-z]+")
 _EN_SUFFIX = re.compile(r"^\s*(?:(%)|(percentage points?)|(per\s?cent)\b)", re.I)
 _MONTH_RE = re.compile(
     r"\b(January|February|March|April|May|June|July|August|September|October|November|December"
@@ -390,7 +391,7 @@ def _joins(text: str, group: list[re.Match[str]], tok: re.Match[str]) -> bool:
         return prev in _EN_SCALES and word not in _EN_SCALES
     if not re.fullmatch(r"[\s-]+", gap):
         return False
-    if word in _EN_SCALES:
+    if word in _EN_SCALES or word in ("hundredth", "thousandth"):
         return True
     return (prev in _TENS and (word in _UNITS[1:10] or word in _ORD_UNITS[1:10])) or (
         prev in _EN_SCALES and word not in _EN_SCALES
@@ -399,8 +400,8 @@ def _joins(text: str, group: list[re.Match[str]], tok: re.Match[str]) -> bool:
 
 def _en_mention(text: str, group: list[re.Match[str]]) -> NumberMention | None:
     words = [t.group(0).lower() for t in group]
-    if words[0] in _EN_SCALES:
-        return None  # "millions of", "hundreds of": no definite value
+    if words[0] in _EN_SCALES and not _A_BEFORE.search(text[: group[0].start()]):
+        return None  # "millions of", "hundreds of": no definite value; "a million" has one
     value, ordinal = _parse_words(words)
     start, end = group[0].start(), group[-1].end()
     kind: Kind = "ordinal" if ordinal else "number"
@@ -418,22 +419,17 @@ def _parse_words(words: list[str]) -> tuple[float, bool]:
     """Value of a grouped phrase and whether it is an ordinal."""
     total, current, ordinal = 0.0, 0.0, False
     for w in words:
+        ordinal = w in _ORDINALS or w in _WEAK_WORDS or (w[0].isdigit() and w[-1].isalpha())
         if w[0].isdigit():
-            ordinal = w[-2:] in ("st", "nd", "rd", "th")
             current += float(w.rstrip("stndrh").replace(",", ""))
-        elif w in _ORDINALS:
-            ordinal = True
-            current += _ORDINALS[w] if w not in ("hundredth", "thousandth") or not current else 0
-            if w in ("hundredth", "thousandth") and current:
-                current *= 100 if w == "hundredth" else 1000
-        elif w == "hundred":
+        elif w in ("hundred", "hundredth"):
             current = (current or 1) * 100
-        elif w in _WEAK_WORDS:
-            ordinal, current = True, current + _WEAK_WORDS[w]
+        elif w == "thousandth":
+            current = (current or 1) * 1000
         elif w in _EN_SCALES:
             total, current = total + (current or 1) * _EN_SCALES[w], 0.0
         else:
-            current += _WORDS[w]
+            current += {**_WORDS, **_ORDINALS, **_WEAK_WORDS}[w]
     return total + current, ordinal
 
 

@@ -45,6 +45,7 @@ def one(text: str) -> NumberMention:
         ("确保“十四五”开好局", 14, "plan"),
         ("“十三五”规划", 13, "plan"),
         ("百分之五", 5, "percent"),
+        ("百分之五點五", 5.5, "percent"),
         ("增长15%", 15, "percent"),
         ("增长１５％", 15, "percent"),
         ("提高0.5个百分点", 0.5, "points"),
@@ -90,6 +91,11 @@ def test_zh_range_gives_both_years() -> None:
     assert [m.value for m in found] == [2020, 2025]
 
 
+def test_zh_comma_needs_three_digits() -> None:
+    assert [m.value for m in extract_zh("2020,2021两年")] == [2020, 2021, 2]
+    assert [m.value for m in extract_zh("共1,234,567元")] == [1234567]
+
+
 def test_zh_spans_on_traditional_seed() -> None:
     text = (CORPUS / "000_6c8e1f9dd5ba119a.txt").read_text(encoding="utf-8")
     found = extract_zh(text)
@@ -126,6 +132,8 @@ def test_zh_simplified_work_report_seed() -> None:
         ("0.5 percentage points", 0.5, "points", True),
         ("21.56", 21.56, "number", True),
         ("the centenary of the Party", 100, "ordinal", False),
+        ("a million people", 1e6, "number", True),
+        ("the one hundredth day", 100, "ordinal", True),
     ],
 )
 def test_en_values(text: str, value: float, kind: str, strong: bool) -> None:
