@@ -88,6 +88,7 @@ _MEASURE = re.compile(
     "|亩|畝|吨|噸|岁|歲|小时|小時|分钟|分鐘|秒|倍|成|席|张|張|部|支|例|户|戶|间|間|栋|棟|场|場"
     "|章|节|節|款|册|冊|本|届|季|季度|个月|個月|段|步)"
 )
+_RANGE_YEAR = re.compile(r"^[-–—~至到][0-9]{4}年")  # the first year of 2020-2025年
 _DATE_DAY = re.compile(rf"^月({_AR}|[{_CN_CHARS}]+)(?:日|号|號)")
 
 
@@ -173,8 +174,9 @@ def _zh_token(norm: str, match: re.Match[str]) -> list[NumberMention]:
     kind = _kind(token, value, after, before, arabic)
     if kind is None:
         return []
-    if kind == "points":
-        end += _POINTS.match(after).end()  # type: ignore[union-attr]
+    points = _POINTS.match(after)
+    if kind == "points" and points:
+        end += points.end()
     elif kind == "percent":
         end += 1
     return [_mention(norm, start, end, value, kind)]
@@ -187,13 +189,17 @@ def _kind(token: str, value: float, after: str, before: str, arabic: bool) -> Ki
         return "points"
     if before == "第":
         return "ordinal"
-    if after.startswith("年") and value.is_integer() and 1000 <= value <= 2999:
+    if (after.startswith("年") or _RANGE_YEAR.match(after)) and _year_like(value):
         return "year"
     if after.startswith("月") and 1 <= value <= 12:
         return "month"
     if arabic:
         return "number"
     return _cn_policy(token, after)
+
+
+def _year_like(value: float) -> bool:
+    return value.is_integer() and 1000 <= value <= 2999
 
 
 def _cn_policy(token: str, after: str) -> Kind | None:

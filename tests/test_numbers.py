@@ -88,7 +88,7 @@ def test_zh_idioms_are_not_numbers(text: str) -> None:
 
 def test_zh_range_gives_both_years() -> None:
     found = extract_zh("实施方案（2020-2025年）")
-    assert [m.value for m in found] == [2020, 2025]
+    assert [(m.value, m.kind) for m in found] == [(2020, "year"), (2025, "year")]
 
 
 def test_zh_comma_needs_three_digits() -> None:
