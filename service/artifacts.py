@@ -1,0 +1,127 @@
+"""What the tasks produce and the renderers, the API and the store consume.
+
+Plain pydantic, no storage or web imports. Every artifact carries its quality report and its
+provenance, so a reader can tell how far to trust it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from service.quality import QualityReport
+from service.tasks.commitments.schema import Commitment
+
+Kind = Literal["summary", "translation", "commitments"]
+KINDS: tuple[Kind, ...] = ("summary", "translation", "commitments")
+Status = Literal["ok", "partial", "failed"]
+
+LOCAL_MODEL_WARNING = (
+    "Produced by the embedded Gemma 3 270M base model (a tiny, not instruction-tuned model "
+    "running on CPU): fluent-looking but unreliable; it drops content and invents numbers. "
+    "Check every figure against the Chinese source, or re-run with a capable model."
+)
+
+
+class Provenance(BaseModel):
+    model: str
+    profile: str
+    endpoint: str = Field(description="Scheme and host of the model endpoint, never a secret.")
+    prompt_versions: dict[str, str] = Field(description="Prompt id -> version used.")
+    glossary_version: str | None = None
+    reader_version: str
+    created_at: dt.datetime
+    quality_warning: str | None = Field(None, description="Set when the model is known weak.")
+    calls: int = 0
+    cache_hits: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+class ChunkOutcome(BaseModel):
+    chunk_id: str
+    status: Literal["ok", "failed", "fallback"]
+    error: str | None = Field(None, description="Why the chunk failed (typed error message).")
+
+
+class Person(BaseModel):
+    name_zh: str
+    name_en: str
+    role: str
+
+
+class Summary(BaseModel):
+    headline: str = Field(description="One line.")
+    abstract: str = Field(description="Three sentences.")
+    key_points: list[str] = Field(description="3 to 8 points.")
+    body: str | None = Field(description="Meeting or body, e.g. CPC Shenzhen Standing Committee.")
+    date: str | None = Field(description="ISO date or as precise as the text allows.")
+    place: str | None
+    people: list[Person]
+
+
+class SummaryArtifact(BaseModel):
+    kind: Literal["summary"] = "summary"
+    doc_id: str
+    status: Status
+    summary: Summary | None
+    method: Literal["single", "map_reduce"]
+    chunks: list[ChunkOutcome] = Field(default_factory=list)
+    quality: QualityReport
+    provenance: Provenance
+
+
+class TranslatedParagraph(BaseModel):
+    id: str
+    zh: str
+    en: str | None = Field(description="None when untranslated (shown, never dropped).")
+    is_heading: bool = False
+    chunk_id: str
+    error: str | None = None
+
+
+class TranslationArtifact(BaseModel):
+    kind: Literal["translation"] = "translation"
+    doc_id: str
+    status: Status
+    paragraphs: list[TranslatedParagraph]
+    chunks: list[ChunkOutcome] = Field(default_factory=list)
+    quality: QualityReport
+    provenance: Provenance
+
+
+class GroundingReport(BaseModel):
+    extracted: int = Field(description="Model (and rule) records before merging.")
+    shown: int = Field(description="Grounded commitments after merging.")
+    unaligned: int
+    grounding_rate: float = Field(description="Aligned / extracted, 0..1.")
+    checks_failed: int = Field(description="Shown commitments whose field checks failed.")
+    rule_candidates: int = 0
+    second_pass_calls: int = 0
+
+
+class CommitmentsArtifact(BaseModel):
+    kind: Literal["commitments"] = "commitments"
+    doc_id: str
+    status: Status
+    commitments: list[Commitment] = Field(description="Grounded: text[start:end] == quote.")
+    unaligned: list[Commitment] = Field(description="Kept for review, never shown as fact.")
+    chunks: list[ChunkOutcome] = Field(default_factory=list)
+    grounding: GroundingReport
+    provenance: Provenance
+
+
+Artifact = Annotated[
+    SummaryArtifact | TranslationArtifact | CommitmentsArtifact, Field(discriminator="kind")
+]
+
+
+def status_of(outcomes: list[ChunkOutcome]) -> Status:
+    """ok when every chunk succeeded, failed when none did, partial otherwise."""
+    good = sum(o.status == "ok" for o in outcomes)
+    if good == len(outcomes):
+        return "ok"
+    return "failed" if not any(o.status != "failed" for o in outcomes) else "partial"
