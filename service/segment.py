@@ -35,8 +35,11 @@ class _Span:
 def segment(text: str) -> list[Paragraph]:
     """Split ``text`` into paragraphs ``p1..pN`` with ``text[p.start:p.end] == p.text``."""
     spans: list[_Span] = []
+    in_preamble = True  # title lines can only come before the first non-title paragraph
     for start, end in _lines(text):
-        spans.extend(_split_line(text, start, end, in_preamble=_in_preamble(spans)))
+        new = _split_line(text, start, end, in_preamble=in_preamble)
+        in_preamble = in_preamble and all(span.level == 0 for span in new)
+        spans.extend(new)
     return _with_sections(text, spans)
 
 
@@ -49,10 +52,6 @@ def _lines(text: str) -> list[tuple[int, int]]:
         if line.strip():
             spans.append((match.start() + lead, match.start() + len(line.rstrip())))
     return spans
-
-
-def _in_preamble(spans: list[_Span]) -> bool:
-    return all(span.level == 0 for span in spans)
 
 
 def _split_line(text: str, start: int, end: int, *, in_preamble: bool) -> list[_Span]:
