@@ -47,10 +47,6 @@ def main() -> None:
     app(prog_name="policy-reader")
 
 
-if __name__ == "__main__":
-    main()
-
-
 # --- ingest ---
 # Imported here so this block stays self-contained for the merge.
 import json  # noqa: E402
@@ -97,3 +93,7 @@ def _ingest_table(documents: list[Document]) -> Table:
             str(sum(doc.cleaning.counts.values())),
         )
     return table
+
+
+if __name__ == "__main__":
+    main()
