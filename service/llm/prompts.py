@@ -140,6 +140,15 @@ class PromptRegistry:
     def is_active(self, t: PromptTemplate) -> bool:
         return self.get(t.task, t.mode) is t
 
+    def listing(self) -> list[dict[str, Any]]:
+        """One row per file for ``prompts list``: task, version, mode, active, schema, sha."""
+        ordered = sorted(self.templates.values(), key=lambda t: (t.task, t.mode, t.version_number))
+        return [
+            {"task": t.task, "version": t.version, "mode": t.mode, "active": self.is_active(t),
+             "schema": t.schema, "sha256": t.sha256[:12], "path": str(t.path)}
+            for t in ordered
+        ]  # fmt: skip
+
     def validate_schemas(self, schemas: Mapping[str, type[BaseModel]] | None = None) -> None:
         """Every declared ``schema`` name must be registered; call once tasks are imported."""
         known = SCHEMAS if schemas is None else schemas

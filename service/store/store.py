@@ -41,6 +41,8 @@ class CachedResponse(BaseModel):
     tokens_in: int
     tokens_out: int
     cost_usd: float
+    hits: int = 0
+    created_at: dt.datetime | None = None
 
 
 class StoredArtifact(BaseModel):
