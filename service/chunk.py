@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from service.errors import InputError
 from service.models import Chunk, Paragraph
@@ -67,7 +68,6 @@ def chunk_document(
     _check_arguments(text, paragraphs, budget, overlap)
     if not text:
         return []
-    core_budget = budget - overlap
     cores = _pack(text, _paragraph_spans(text, paragraphs), budget - overlap, split=True)
     starts = [start for start, _ in cores]
     if overlap:
@@ -175,7 +175,7 @@ def _split_at(pattern: re.Pattern[str], text: str, start: int, end: int) -> list
     """``[start, end)`` cut after every match of ``pattern``; the pieces tile the range."""
     cuts = [m.end() for m in pattern.finditer(text, start, end) if start < m.end() < end]
     bounds = [start, *cuts, end]
-    return list(zip(bounds, bounds[1:], strict=False))
+    return list(pairwise(bounds))
 
 
 def _split_tokens(text: str, start: int, end: int, budget: int) -> list[_Span]:
