@@ -64,7 +64,7 @@ def test_missing_encoding_is_a_config_error(
 
 
 def test_token_starts_skip_cuts_inside_a_character() -> None:
-    # cl100k spends three tokens on 😀 and on 𠀀: no cut may fall between them.
+    # cl100k spends 2 tokens on 😀 and 3 on 𠀀: no cut may fall between them.
     assert token_starts("a😀b") == [1, 2]
     assert token_starts("𠀀𠀁x") == [1, 2]
     assert token_starts("深圳市21.56%") == [1, 2, 3, 5, 6, 8]
