@@ -115,16 +115,16 @@ def _paragraph_spans(text: str, paragraphs: list[Paragraph]) -> list[_Span]:
 def _pack(text: str, spans: list[_Span], budget: int, *, split: bool) -> list[tuple[int, int]]:
     """Greedy packing of spans into ``[start, end)`` chunks of at most ``budget`` tokens.
 
-    With ``split``, a span over budget is cut into pieces packed into chunks of their own.
+    With ``split``, a span over budget is cut into pieces packed into chunks of their own
+    (plus the heading just before it, if any).
     """
     out: list[tuple[int, int]] = []
     current: list[_Span] = []
     for span in spans:
         if split and count_tokens(text[span.start : span.end]) > budget:
-            out.extend(_flush(current))
-            current = []
-            pieces = _split_oversized(text, span.start, span.end, budget)
+            pieces = _carry_heading(current, out) + _split_oversized(text, *_bounds(span), budget)
             out.extend(_pack(text, pieces, budget, split=False))
+            current = []
             continue
         if current and _should_break(text, current, span, budget):
             current = _carry_heading(current, out)
@@ -145,11 +145,15 @@ def _should_break(text: str, current: list[_Span], span: _Span, budget: int) -> 
 
 def _carry_heading(current: list[_Span], out: list[tuple[int, int]]) -> list[_Span]:
     """Flush ``current`` but keep a trailing heading with what follows it."""
-    if len(current) > 1 and current[-1].heading:
+    if current and current[-1].heading:
         out.extend(_flush(current[:-1]))
         return current[-1:]
     out.extend(_flush(current))
     return []
+
+
+def _bounds(span: _Span) -> tuple[int, int]:
+    return span.start, span.end
 
 
 def _flush(spans: list[_Span]) -> list[tuple[int, int]]:

@@ -153,6 +153,15 @@ def test_heading_is_kept_with_the_paragraph_after_it() -> None:
     assert [c.paragraph_ids for c in chunks] == [["p1"], ["p2", "p3"]]
 
 
+def test_heading_before_an_oversized_paragraph_joins_its_first_sentences() -> None:
+    body = "".join(f"第{i}项任务要落实。" for i in range(30))
+    text = f"前言。\n二、重点任务\n{body}\n"
+    chunks = chunk_document(text, paragraphs_of(text), 60)
+    assert chunks[0].paragraph_ids == ["p1"]
+    assert chunks[1].text.startswith("二、重点任务\n第0项任务要落实。")
+    assert chunks[1].paragraph_ids == ["p2", "p3"]
+
+
 def test_oversized_paragraph_splits_after_sentence_and_closing_quote() -> None:
     text = "他说：“要加快建设。”然后补充道：“要落实到位！”最后强调，务必抓紧；大家表示同意。"
     budget = max(count_tokens(s) for s in ["他说：“要加快建设。”", "然后补充道：“要落实到位！”"])
