@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from service.config import ROOT
 from service.errors import InputError
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -71,6 +72,15 @@ def load_reference(path: Path) -> ReferenceDoc:
         name=path.stem,
         pairs=[ReferencePair(zh=zh, en=en, index=i) for i, (zh, en) in enumerate(pairs)],
     )
+
+
+def default_reference_dir() -> Path | None:
+    """``<repo>/../shared/reference/gwr-bilingual``, also found from a worktree nested deeper."""
+    for parent in ROOT.parents:
+        candidate = parent / "shared" / "reference" / "gwr-bilingual"
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 def load_reference_dir(folder: Path) -> list[ReferenceDoc]:
