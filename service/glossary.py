@@ -25,6 +25,25 @@ Kind = Literal["place", "zone", "body", "title", "slogan", "policy", "program", 
 KINDS: frozenset[str] = frozenset(get_args(Kind))
 COLUMNS = ("zh", "en", "kind", "source", "notes", "alternates")
 _VERSION = re.compile(r"^#\s*version:\s*(\S+)\s*$")
+# Longer words that merely contain a glossary term (城市长远 is not 市长 "mayor"). They sit in
+# the matcher so that, being leftmost, they consume the characters; they are never reported.
+BLOCKERS = frozenset(
+    {
+        "城市长",
+        "地区长",
+        "社区长",
+        "园区长",
+        "片区长",
+        "城区长",
+        "山区长",
+        "景区长",
+        "社区委",
+        "城市委",
+        "行政区政府",
+        "集中共",
+        "提高铁",
+    }
+)
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
@@ -81,7 +100,7 @@ class Glossary:
         self.version = version
         self.path = path
         self._by_simplified = {_t2s().convert(e.zh): e for e in entries}
-        self._pattern = _trie_regex(list(self._by_simplified))
+        self._pattern = _trie_regex([*self._by_simplified, *BLOCKERS])
 
     @classmethod
     def load(cls, path: Path) -> Glossary:
@@ -104,6 +123,8 @@ class Glossary:
         simplified, origin = to_simplified_aligned(text)
         found: dict[str, list[tuple[int, int]]] = {}
         for match in self._pattern.finditer(simplified):
+            if match.group() not in self._by_simplified:
+                continue  # a blocker
             start, end = origin[match.start()], origin[match.end() - 1] + 1
             found.setdefault(match.group(), []).append((start, end))
         return [
