@@ -219,3 +219,41 @@ def _number_bonus(zh: list[str], en: list[str]) -> float:
     if not zh_nums or not en_nums:
         return 0.0
     return 0.5 * len(zh_nums & en_nums) / len(zh_nums | en_nums)
+
+
+class Evidence(BaseModel):
+    """How the official English renders a term: pairs containing it, and those using a rendering."""
+
+    term: str
+    pairs_with_term: int
+    pairs_with_rendering: int
+    docs: list[str]  # names of the documents where a rendering was found
+
+
+def rendering_evidence(term: str, renderings: list[str], docs: list[ReferenceDoc]) -> Evidence:
+    """Count reference pairs whose Chinese contains ``term`` and whose English uses a rendering.
+
+    English is compared case-insensitively with hyphens, curly quotes and spacing normalised.
+    """
+    wanted = [_norm_en(r) for r in renderings]
+    with_term = 0
+    found_in: list[str] = []
+    for doc in docs:
+        for pair in doc.pairs:
+            if term not in pair.zh:
+                continue
+            with_term += 1
+            english = _norm_en(pair.en)
+            if any(w in english for w in wanted):
+                found_in.append(doc.name)
+    return Evidence(
+        term=term,
+        pairs_with_term=with_term,
+        pairs_with_rendering=len(found_in),
+        docs=sorted(set(found_in)),
+    )
+
+
+def _norm_en(text: str) -> str:
+    text = text.lower().replace("’", "'").replace("“", '"').replace("”", '"').replace("-", " ")
+    return re.sub(r"\s+", " ", text)

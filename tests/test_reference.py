@@ -10,12 +10,14 @@ import pytest
 from service.errors import InputError
 from service.reference import (
     ReferenceDoc,
+    ReferencePair,
     align,
     clean_markup,
     default_reference_dir,
     is_chinese,
     load_reference,
     load_reference_dir,
+    rendering_evidence,
 )
 
 REF = default_reference_dir()
@@ -173,3 +175,35 @@ def test_2022_block_alignment_by_paragraph_numbers(docs: dict[str, ReferenceDoc]
     gdp = next(p for p in pairs if p.zh.startswith("——经济保持恢复发展"))
     assert gdp.en.startswith("—The economy continued to recover and grow.")
     assert "114 trillion yuan" in gdp.en
+
+
+@needs_ref
+def test_glossary_sources_claiming_the_reference_are_backed_by_it(
+    docs: dict[str, ReferenceDoc],
+) -> None:
+    from service.config import ROOT
+    from service.glossary import Glossary
+
+    glossary = Glossary.load(ROOT / "prompts" / "glossary.tsv")
+    claimed = [e for e in glossary.entries if e.source.startswith("gwr-bilingual")]
+    assert len(claimed) >= 150
+    for entry in claimed:
+        evidence = rendering_evidence(entry.zh, entry.renderings, list(docs.values()))
+        assert evidence.pairs_with_rendering >= 1, entry.zh
+
+
+def test_rendering_evidence_normalises_english() -> None:
+    doc = ReferenceDoc(
+        name="x",
+        pairs=[
+            ReferencePair(
+                zh="推进粤港澳大湾区建设",
+                en="the Guangdong–Hong Kong–Macao".replace("–", "-") + " Greater  Bay Area",
+                index=0,
+            ),
+            ReferencePair(zh="大湾区", en="GBA", index=1),
+        ],
+    )
+    evidence = rendering_evidence("大湾区", ["guangdong-hong kong-macao greater bay area"], [doc])
+    assert (evidence.pairs_with_term, evidence.pairs_with_rendering) == (2, 1)
+    assert evidence.docs == ["x"]

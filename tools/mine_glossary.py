@@ -1,7 +1,8 @@
 """List official-English candidates for Chinese terms from the bilingual reference set.
 
 Usage: PYTHONPATH=. python tools/mine_glossary.py [--ref DIR] TERM [TERM ...]
-       PYTHONPATH=. python tools/mine_glossary.py --tsv prompts/glossary.tsv   (check entries)
+       PYTHONPATH=. python tools/mine_glossary.py --tsv prompts/glossary.tsv   (candidates)
+       PYTHONPATH=. python tools/mine_glossary.py --check prompts/glossary.tsv (audit sources)
 
 For each term: how many reference pairs contain it, and the English word n-grams that are most
 specific to those pairs (frequent there, rare elsewhere). A human decides the entry; this tool
@@ -15,7 +16,14 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from service.reference import ReferencePair, default_reference_dir, load_reference_dir
+from service.glossary import Glossary
+from service.reference import (
+    ReferenceDoc,
+    ReferencePair,
+    default_reference_dir,
+    load_reference_dir,
+    rendering_evidence,
+)
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+")
 
@@ -42,14 +50,29 @@ def candidates(term: str, pairs: list[ReferencePair], df_all: Counter[str], top:
     return [f"{g} ({n}/{len(hits)})" for _, g, n in scored[:top]]
 
 
+def check(path: Path, docs: list[ReferenceDoc]) -> None:
+    """Print each entry's evidence; flag sources that the reference does not back up."""
+    for entry in Glossary.load(path).entries:
+        ev = rendering_evidence(entry.zh, entry.renderings, docs)
+        claims = entry.source.startswith("gwr-bilingual")
+        flag = "BAD " if claims and not ev.pairs_with_rendering else ""
+        flag += "NEW " if not claims and ev.pairs_with_rendering else ""
+        print(f"{flag}{entry.zh}\t{ev.pairs_with_rendering}/{ev.pairs_with_term}\t{entry.en}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("terms", nargs="*")
     parser.add_argument("--ref", type=Path, default=default_reference_dir())
     parser.add_argument("--tsv", type=Path, help="check every zh of a glossary file")
+    parser.add_argument("--check", type=Path, help="audit the source column of a glossary file")
     parser.add_argument("--top", type=int, default=6)
     args = parser.parse_args()
-    pairs = [p for doc in load_reference_dir(args.ref) for p in doc.pairs]
+    docs = load_reference_dir(args.ref)
+    if args.check:
+        check(args.check, docs)
+        return
+    pairs = [p for doc in docs for p in doc.pairs]
     df_all: Counter[str] = Counter()
     for p in pairs:
         df_all.update(ngrams(p.en))
