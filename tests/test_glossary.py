@@ -159,3 +159,18 @@ def test_matching_the_whole_corpus_is_fast(real: Glossary) -> None:
     elapsed = time.perf_counter() - start
     assert all(found)
     assert elapsed < 0.5  # measured ≈ 15 ms on an idle core; generous for a loaded CI box
+
+
+def test_cli_lists_terms_of_a_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    text = tmp_path / "doc.txt"
+    text.write_text("推進粵港澳大灣區建設", encoding="utf-8")
+    result = CliRunner().invoke(app, ["glossary", str(text)])
+    assert result.exit_code == 0, result.output
+    assert "entries" in result.output
+    assert "粤港澳大湾区 → Guangdong-Hong Kong-Macao Greater Bay Area" in result.output
+    missing = CliRunner().invoke(app, ["glossary", str(tmp_path / "nope.txt")])
+    assert missing.exit_code == 1 and "cannot read" in missing.output
