@@ -68,19 +68,28 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+# Full-width ASCII forms (（深圳） vs (深圳)) are folded to ASCII for matching; one char each.
+_FOLD_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+
+
+def matching_form(text: str) -> str:
+    """The form terms are matched in: Simplified script, ASCII-width punctuation."""
+    return to_simplified_aligned(text)[0]
+
+
 def to_simplified_aligned(text: str) -> tuple[str, list[int]]:
-    """Simplified text plus, for each of its characters, the offset in the original text.
+    """Matching form of ``text`` plus, for each of its characters, the offset in the original.
 
     OpenCC t2s is character-for-character for our texts; when a phrase conversion ever changes
     the length, we convert character by character instead so offsets stay exact.
     """
-    converted = _t2s().convert(text)
+    converted = _t2s().convert(text).translate(_FOLD_WIDTH)
     if len(converted) == len(text):
         return converted, list(range(len(text)))
     chars: list[str] = []
     origin: list[int] = []
     for i, char in enumerate(text):
-        out = _t2s().convert(char)
+        out = _t2s().convert(char).translate(_FOLD_WIDTH)
         chars.append(out)
         origin.extend([i] * len(out))
     return "".join(chars), origin
@@ -99,7 +108,7 @@ class Glossary:
         self.entries = entries
         self.version = version
         self.path = path
-        self._by_simplified = {_t2s().convert(e.zh): e for e in entries}
+        self._by_simplified = {matching_form(e.zh): e for e in entries}
         self._pattern = _trie_regex([*self._by_simplified, *BLOCKERS])
 
     @classmethod
@@ -184,7 +193,7 @@ def _validate(rows: list[_Row], path: Path) -> list[Entry]:
     entries: list[Entry] = []
     for row in rows:
         entry = _entry(row, path)
-        key = _t2s().convert(entry.zh)
+        key = matching_form(entry.zh)
         if key in seen:
             raise ConfigError(
                 f"{path}:{row.line}: duplicate zh {entry.zh!r} (first on line {seen[key]})"

@@ -174,3 +174,10 @@ def test_cli_lists_terms_of_a_file(tmp_path: Path) -> None:
     assert "粤港澳大湾区 → Guangdong-Hong Kong-Macao Greater Bay Area" in result.output
     missing = CliRunner().invoke(app, ["glossary", str(tmp_path / "nope.txt")])
     assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+def test_full_width_punctuation_matches_ascii_entries(real: Glossary) -> None:
+    text = "打造哈尔滨工业大学（深圳）等高水平大学"
+    (entry,) = [e for e in real.entries_in(text) if e.zh == "哈尔滨工业大学(深圳)"]
+    ((start, end),) = entry.positions
+    assert text[start:end] == "哈尔滨工业大学（深圳）"
