@@ -58,7 +58,7 @@ def glossary_command(
     from service.config import get_settings
     from service.glossary import Glossary
 
-    glossary = Glossary.load(get_settings().prompts_dir / "glossary.tsv")
+    glossary = Glossary.from_settings(get_settings())
     typer.echo(f"glossary {glossary.version}: {len(glossary)} entries")
     if path is not None:
         typer.echo(Glossary.render_lines(glossary.entries_in(_read_text(path))))

@@ -19,10 +19,12 @@ from typing import Literal, get_args
 import opencc
 from pydantic import BaseModel, Field
 
+from service.config import Settings
 from service.errors import ConfigError
 
 Kind = Literal["place", "zone", "body", "title", "slogan", "policy", "program", "event", "other"]
 KINDS: frozenset[str] = frozenset(get_args(Kind))
+GLOSSARY_FILE = "glossary.tsv"
 COLUMNS = ("zh", "en", "kind", "source", "notes", "alternates")
 _VERSION = re.compile(r"^#\s*version:\s*(\S+)\s*$")
 # Longer words that merely contain a glossary term (城市长远 is not 市长 "mayor"). They sit in
@@ -122,6 +124,11 @@ class Glossary:
         entries = _validate(rows, path)
         version = f"{declared}-{hashlib.sha256(raw).hexdigest()[:8]}"
         return cls(entries, version, path)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Glossary:
+        """The glossary the service uses: ``<prompts_dir>/glossary.tsv``."""
+        return cls.load(settings.prompts_dir / GLOSSARY_FILE)
 
     def entries_in(self, text: str) -> list[Entry]:
         """Entries occurring in ``text`` (any script), in order of first occurrence.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import service.glossary as glossary_module
-from service.config import ROOT
+from service.config import ROOT, Settings
 from service.errors import ConfigError
 from service.glossary import KINDS, Glossary
 
@@ -37,6 +37,10 @@ def test_real_glossary_loads_with_sources_and_kinds(real: Glossary) -> None:
     assert all(e.source and e.en for e in real.entries)
     from_reference = [e for e in real.entries if e.source.startswith("gwr-bilingual")]
     assert len(from_reference) >= 150
+
+
+def test_from_settings_reads_the_prompts_dir(settings: Settings) -> None:
+    assert Glossary.from_settings(settings).version == Glossary.load(GLOSSARY).version
 
 
 def test_real_glossary_has_the_core_terms(real: Glossary) -> None:
