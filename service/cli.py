@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from service import __version__
-from service.errors import ServiceError
+from service.errors import InputError, ServiceError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 err_console = Console(stderr=True)
@@ -41,6 +42,33 @@ def root() -> None:
 def version() -> None:
     """Print the Policy Reader version."""
     typer.echo(__version__)
+
+
+# --- glossary ---
+
+
+@app.command("glossary")
+@friendly_errors
+def glossary_command(
+    path: Annotated[
+        Path | None, typer.Argument(help="A UTF-8 text file: list the glossary terms it uses.")
+    ] = None,
+) -> None:
+    """Validate the glossary; with PATH, print the prompt lines for the terms found in it."""
+    from service.config import get_settings
+    from service.glossary import Glossary
+
+    glossary = Glossary.from_settings(get_settings())
+    typer.echo(f"glossary {glossary.version}: {len(glossary)} entries")
+    if path is not None:
+        typer.echo(Glossary.render_lines(glossary.entries_in(_read_text(path))))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path} as UTF-8 text: {exc}") from exc
 
 
 def main() -> None:
