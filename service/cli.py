@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -9,9 +10,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Column, Table
 
 from service import __version__
+from service.config import get_settings
 from service.errors import InputError, ServiceError
+from service.ingest.batch import document_json, ingest_many
+from service.models import Document
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 err_console = Console(stderr=True)
@@ -55,7 +60,6 @@ def glossary_command(
     ] = None,
 ) -> None:
     """Validate the glossary; with PATH, print the prompt lines for the terms found in it."""
-    from service.config import get_settings
     from service.glossary import Glossary
 
     glossary = Glossary.from_settings(get_settings())
@@ -71,20 +75,7 @@ def _read_text(path: Path) -> str:
         raise InputError(f"cannot read {path} as UTF-8 text: {exc}") from exc
 
 
-def main() -> None:
-    app(prog_name="policy-reader")
-
-
 # --- ingest ---
-# Imported here so this block stays self-contained for the merge.
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from rich.table import Column, Table  # noqa: E402
-
-from service.config import get_settings  # noqa: E402
-from service.ingest.batch import document_json, ingest_many  # noqa: E402
-from service.models import Document  # noqa: E402
 
 
 @app.command()
@@ -121,6 +112,10 @@ def _ingest_table(documents: list[Document]) -> Table:
             str(sum(doc.cleaning.counts.values())),
         )
     return table
+
+
+def main() -> None:
+    app(prog_name="policy-reader")
 
 
 if __name__ == "__main__":
