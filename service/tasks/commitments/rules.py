@@ -34,10 +34,14 @@ _SENTENCE_END = re.compile(r"[。！？!?\n]")
 # ；ends a clause, not a sentence: a list after 审议通过了 stays in its (past-tense) sentence.
 _CLAUSE_END = re.compile(r"[，：:；;]|(?<!\d),|,(?!\d)")
 # A reported instruction starts here: what follows is no longer the readout's past events.
-_INSTRUCTION = re.compile(r"强调|要求|指出|希望|^要")
+_INSTRUCTION = re.compile(r"强调|指出|希望|^要")
 _ARABIC = r"\d+(?:\.\d+)?"
 _CHINESE_NUM = r"[一二两三四五六七八九十百千]+"
 _STRIP = " \t\u3000\"“”‘’'"
+# A place described rather than a thing delivered: 打造…最活跃的城市, …的美丽中国典范.
+_VISION = re.compile(r"最|的(?:城市|城区|典范|之城|之都|高地|新格局|新路径)$")
+# Clauses that frame the pledges around them: 瞄准…, 对照…, 以…为抓手, 为…提供支撑.
+_FRAMING = re.compile(r"^(?:瞄准|对照|坚定不移|按照|结合|面对|紧扣|坚持以|以|为|朝着)")
 _VAGUE = frozenset({"批", "方面"})
 # Verbs inside a title or quotation (《…规划》, “…建设”) name things, they do not pledge them.
 _QUOTED = re.compile(r"《[^》]*》|“[^”]*”|\"[^\"]*\"")
@@ -273,8 +277,12 @@ def find_trigger(clause: str, lex: Lexicon) -> str | None:
 
     Verbs inside 《titles》 or “quotes” do not count.
     """
-    masked = _QUOTED.sub(lambda m: "□" * len(m[0]), clause)
+    masked = _mask_quoted(clause)
     return _first(lex.completion, masked) or _first(lex.action, masked)
+
+
+def _mask_quoted(clause: str) -> str:
+    return _QUOTED.sub(lambda m: "□" * len(m[0]), clause)
 
 
 # --- scoring --------------------------------------------------------------------------------
@@ -328,6 +336,10 @@ def _score(f: _Features, clause: str) -> tuple[float, list[str]]:
         points.append((0.5, "named or batched object"))
     if f.abstract_end:
         points.append((-2.0, f"abstract object {f.abstract_end}"))
+    if _VISION.search(clause):
+        points.append((-1.5, "vision or superlative"))
+    if _FRAMING.search(clause):
+        points.append((-1.0, "framing clause"))
     if len(clause) > 45:
         points.append((-1.0, "long clause"))
     return sum(p for p, _ in points), [r for _, r in points]
@@ -351,10 +363,8 @@ def detect(
     past_sentences: set[int] = set()
     for clause in split_clauses(simple):
         view = simple[clause.start : clause.end]
-        deadline = find_deadline(view, lex, doc_year)
-        if deadline is None:
-            deadline = deadlines.get(clause.sentence)  # 用三年时间新建…，新建…: it carries over
-        else:
+        deadline = find_deadline(_mask_quoted(view), lex, doc_year)
+        if deadline is not None:
             deadlines[clause.sentence] = deadline
         if _INSTRUCTION.search(view):
             past_sentences.discard(clause.sentence)
@@ -363,7 +373,13 @@ def detect(
             past_sentences.add(clause.sentence)
         if rule or clause.sentence in past_sentences:
             continue
-        candidate = _candidate(text, clause, view, lex, deadline, threshold)
+        # 用三年时间新建…，新建…: a deadline carries over to later clauses of its sentence.
+        inherited = None if deadline else deadlines.get(clause.sentence)
+        candidate = _candidate(text, clause, view, lex, deadline or inherited, threshold)
+        if candidate is not None and inherited is not None:
+            candidate.score -= 1.0
+            candidate.reasons.append("deadline inherited from the sentence")
+            candidate = candidate if candidate.score >= threshold else None
         if candidate is not None:
             candidates.append(candidate)
     return candidates
