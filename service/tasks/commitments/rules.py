@@ -39,10 +39,16 @@ _ARABIC = r"\d+(?:\.\d+)?"
 _CHINESE_NUM = r"[一二两三四五六七八九十百千]+"
 _STRIP = " \t\u3000\"“”‘’'"
 # A place described rather than a thing delivered: 打造…最活跃的城市, …的美丽中国典范.
+# The subject of such a sentence is described, not promised: 推进…改革，对于…具有重要意义.
+_JUDGEMENT = re.compile(r"具有(?:重要|重大|深远)(?:意义|作用)|意义重大")
 _VISION = re.compile(r"最|的(?:城市|城区|典范|之城|之都|高地|新格局|新路径)$")
 # Clauses that frame the pledges around them: 瞄准…, 对照…, 以…为抓手, 为…提供支撑.
 _FRAMING = re.compile(r"^(?:瞄准|对照|坚定不移|按照|结合|面对|紧扣|坚持以|以|为|朝着)")
-_VAGUE = frozenset({"批", "方面"})
+# A direct instruction (要…) or a promised standard (高标准建设…) marks a pledge.
+_DIRECTIVE = re.compile(r"^要|高标准|高质量|高水平")
+# Units that never make an amount: 一批 (a batch), 五方面 (areas), 二期 (phase), 6号线 (a name).
+_SEQUENCE = frozenset({"批", "方面", "期", "号线"})
+_PLAN = re.compile(r"[“\"]十[一二三四五六七八九]五[”\"]")
 # Verbs inside a title or quotation (《…规划》, “…建设”) name things, they do not pledge them.
 _QUOTED = re.compile(r"《[^》]*》|“[^”]*”|\"[^\"]*\"")
 
@@ -214,19 +220,24 @@ def _target_pattern(units: tuple[str, ...]) -> re.Pattern[str]:
     )
 
 
-def find_targets(clause: str, lex: Lexicon) -> list[Target]:
-    """Numbers with a measure word; years, ordinals and sequence numbers are skipped."""
+def find_targets(clause: str, lex: Lexicon, original: str | None = None) -> list[Target]:
+    """Numbers with a measure word; years, ordinals and sequence numbers are skipped.
+
+    ``clause`` is the Simplified view; target texts are cut from ``original`` (same length).
+    """
+    source = original if original is not None else clause
     targets: list[Target] = []
     for m in _target_pattern(lex.units).finditer(clause):
         number, mult, unit = m["num"], m["mult"] or "", m["unit"]
-        if unit in lex.weak_units and not mult and (number[0].isdigit() or unit in _VAGUE):
+        if unit in _SEQUENCE or (unit in lex.weak_units and not mult and number[0].isdigit()):
             continue  # 2021年, 6号线, 二期, 一批: dates and sequence numbers, not amounts
         value = _number_value(number)
         if value is not None and mult:
             value *= 1e4 if mult == "万" else 1e8
         if unit in ("万", "亿"):
             unit, value = "", value
-        targets.append(Target(text=m[0], value=value, unit=unit, kind=_target_kind(unit)))
+        written = source[m.start() : m.end()]
+        targets.append(Target(text=written, value=value, unit=unit, kind=_target_kind(unit)))
     return targets
 
 
@@ -235,7 +246,8 @@ def _resolve_year(text: str, year_group: str | None, doc_year: int | None) -> in
         return int(year_group)
     plan = re.search(r"十([一二三四五六七八九])五", text)
     if plan:
-        return 1955 + 5 * int(cn2an.cn2an(plan[1], "smart"))  # 十四五 → 2025
+        # The Nth five-year plan ends in 1955 + 5N: 十三五 → 2020, 十四五 → 2025.
+        return 1955 + 5 * (10 + int(cn2an.cn2an(plan[1], "smart")))
     if doc_year is None:
         return None
     if "明年" in text:
@@ -282,7 +294,8 @@ def find_trigger(clause: str, lex: Lexicon) -> str | None:
 
 
 def _mask_quoted(clause: str) -> str:
-    return _QUOTED.sub(lambda m: "□" * len(m[0]), clause)
+    """Blank out titles and quotations, except a quoted plan period such as “十四五”."""
+    return _QUOTED.sub(lambda m: m[0] if _PLAN.fullmatch(m[0]) else "□" * len(m[0]), clause)
 
 
 # --- scoring --------------------------------------------------------------------------------
@@ -300,14 +313,14 @@ class _Features:
 
 
 def _features(
-    clause: str, lex: Lexicon, deadline: Deadline | None, trigger: str
+    clause: str, lex: Lexicon, deadline: Deadline | None, trigger: str, original: str
 ) -> _Features:
     after = clause[clause.find(trigger) + len(trigger) :]
     abstract_end = next((w for w in lex.abstract if after.endswith(w)), None)
     return _Features(
         trigger=trigger,
         completion=trigger in lex.completion,
-        targets=find_targets(clause, lex),
+        targets=find_targets(clause, lex, original),
         deadline=deadline,
         project=_first(lex.project, after),
         instrument=_first(lex.instrument, after),
@@ -334,6 +347,10 @@ def _score(f: _Features, clause: str) -> tuple[float, list[str]]:
         points.append((1.0, f"instrument {f.instrument}"))
     if re.search(r"一批|新一轮|首批|第[一二三]批|[\"“《]", clause):
         points.append((0.5, "named or batched object"))
+    if re.search(r"、.*等", clause):
+        points.append((0.5, "enumerated objects"))
+    if _DIRECTIVE.search(clause):
+        points.append((0.5, "directive or standard"))
     if f.abstract_end:
         points.append((-2.0, f"abstract object {f.abstract_end}"))
     if _VISION.search(clause):
@@ -360,8 +377,9 @@ def detect(
     simple = simplified_view(text)
     candidates: list[Candidate] = []
     deadlines: dict[int, Deadline] = {}
-    past_sentences: set[int] = set()
-    for clause in split_clauses(simple):
+    clauses = split_clauses(simple)
+    past_sentences = _described_sentences(simple, clauses)
+    for clause in clauses:
         view = simple[clause.start : clause.end]
         deadline = find_deadline(_mask_quoted(view), lex, doc_year)
         if deadline is not None:
@@ -385,6 +403,11 @@ def detect(
     return candidates
 
 
+def _described_sentences(simple: str, clauses: list[Clause]) -> set[int]:
+    """Sentences judging something (…具有重要意义): their subject clauses are not pledges."""
+    return {c.sentence for c in clauses if _JUDGEMENT.search(simple[c.start : c.end])}
+
+
 def _candidate(
     text: str,
     clause: Clause,
@@ -396,7 +419,7 @@ def _candidate(
     trigger = find_trigger(view, lex)
     if trigger is None or len(view) < 4:
         return None
-    features = _features(view, lex, deadline, trigger)
+    features = _features(view, lex, deadline, trigger, text[clause.start : clause.end])
     score, reasons = _score(features, view)
     if score < threshold:
         return None
