@@ -375,47 +375,73 @@ def detect(
     """Pledge candidates in ``text`` (any script), in reading order, offsets into ``text``."""
     lex = lexicon or load_lexicon()
     simple = simplified_view(text)
-    candidates: list[Candidate] = []
-    deadlines: dict[int, Deadline] = {}
     clauses = split_clauses(simple)
-    past_sentences = _described_sentences(simple, clauses)
-    for clause in clauses:
-        view = simple[clause.start : clause.end]
-        deadline = find_deadline(_mask_quoted(view), lex, doc_year)
-        if deadline is not None:
-            deadlines[clause.sentence] = deadline
-        if _INSTRUCTION.search(view):
-            past_sentences.discard(clause.sentence)
-        rule = excluded_by(view, lex)
-        if rule and rule.startswith("past:"):
-            past_sentences.add(clause.sentence)
-        if rule or clause.sentence in past_sentences:
+    skipped = _skipped(simple, clauses, lex)
+    deadlines = _deadlines(simple, clauses, lex, doc_year)
+    candidates: list[Candidate] = []
+    for index, clause in enumerate(clauses):
+        if index in skipped:
             continue
-        # 用三年时间新建…，新建…: a deadline carries over to later clauses of its sentence.
-        inherited = None if deadline else deadlines.get(clause.sentence)
-        candidate = _candidate(text, clause, view, lex, deadline or inherited, threshold)
-        if candidate is not None and inherited is not None:
-            candidate.score -= 1.0
+        deadline, inherited = deadlines[index]
+        candidate = _candidate(text, clause, simple, lex, deadline, threshold + inherited)
+        if candidate is not None and inherited:
+            candidate.score = round(candidate.score - inherited, 2)
             candidate.reasons.append("deadline inherited from the sentence")
-            candidate = candidate if candidate.score >= threshold else None
         if candidate is not None:
             candidates.append(candidate)
     return candidates
 
 
-def _described_sentences(simple: str, clauses: list[Clause]) -> set[int]:
-    """Sentences judging something (…具有重要意义): their subject clauses are not pledges."""
-    return {c.sentence for c in clauses if _JUDGEMENT.search(simple[c.start : c.end])}
+def _skipped(simple: str, clauses: list[Clause], lex: Lexicon) -> set[int]:
+    """Clauses that cannot be pledges: excluded themselves, or in a past or judging sentence.
+
+    A past marker (审议通过, 召开…) silences the rest of its sentence until a reported
+    instruction starts (强调, 要…); a judgement (…具有重要意义) silences its whole sentence.
+    """
+    judged = {c.sentence for c in clauses if _JUDGEMENT.search(simple[c.start : c.end])}
+    past: set[int] = set()
+    skipped: set[int] = set()
+    for index, clause in enumerate(clauses):
+        view = simple[clause.start : clause.end]
+        if _INSTRUCTION.search(view):
+            past.discard(clause.sentence)
+        rule = excluded_by(view, lex)
+        if rule and rule.startswith("past:"):
+            past.add(clause.sentence)
+        if rule or clause.sentence in past or clause.sentence in judged:
+            skipped.add(index)
+    return skipped
+
+
+def _deadlines(
+    simple: str, clauses: list[Clause], lex: Lexicon, doc_year: int | None
+) -> list[tuple[Deadline | None, float]]:
+    """Each clause's deadline and a score discount when it is inherited from its sentence.
+
+    用三年时间新建…，新建…: the span carries over to later clauses, with less weight.
+    """
+    latest: dict[int, Deadline] = {}
+    result: list[tuple[Deadline | None, float]] = []
+    for clause in clauses:
+        own = find_deadline(_mask_quoted(simple[clause.start : clause.end]), lex, doc_year)
+        if own is not None:
+            latest[clause.sentence] = own
+            result.append((own, 0.0))
+        else:
+            inherited = latest.get(clause.sentence)
+            result.append((inherited, 1.0 if inherited else 0.0))
+    return result
 
 
 def _candidate(
     text: str,
     clause: Clause,
-    view: str,
+    simple: str,
     lex: Lexicon,
     deadline: Deadline | None,
     threshold: float,
 ) -> Candidate | None:
+    view = simple[clause.start : clause.end]
     trigger = find_trigger(view, lex)
     if trigger is None or len(view) < 4:
         return None
