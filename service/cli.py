@@ -46,6 +46,8 @@ def version() -> None:
 
 
 # --- commitments (rules) ---
+from service.tasks.commitments.rules import DEFAULT_THRESHOLD  # noqa: E402  (pure, no I/O)
+
 # `commitments` (rule-based detector) and the `eval` sub-app; `eval translation` joins it later.
 eval_app = typer.Typer(no_args_is_help=True, help="Measure outputs against hand-made references.")
 app.add_typer(eval_app, name="eval")
@@ -59,6 +61,9 @@ def commitments(
         bool, typer.Option("--rules-only", help="Rule-based detector, no model.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+    min_score: Annotated[
+        float, typer.Option("--min-score", help="Drop rule candidates scoring below this.")
+    ] = DEFAULT_THRESHOLD,
 ) -> None:
     """List the pledges a document makes."""
     from service.config import get_settings
@@ -70,7 +75,7 @@ def commitments(
             "the model-backed commitments pipeline is not wired yet; use --rules-only"
         )
     settings = get_settings()
-    found = {str(p): detect(load_text(p, settings)) for p in paths}
+    found = {str(p): detect(load_text(p, settings), threshold=min_score) for p in paths}
     if as_json:
         payload = {k: [c.model_dump() for c in v] for k, v in found.items()}
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -93,6 +98,9 @@ def eval_commitments(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also list false positives.")
     ] = False,
+    min_score: Annotated[
+        float, typer.Option("--min-score", help="Drop rule candidates scoring below this.")
+    ] = DEFAULT_THRESHOLD,
 ) -> None:
     """Precision, recall and F1 of pledge detection against a golden set."""
     from service.config import get_settings
@@ -102,7 +110,7 @@ def eval_commitments(
         raise ServiceError(
             "the model-backed commitments pipeline is not wired yet; use --rules-only"
         )
-    report = evaluate_files(golden, get_settings(), corpus_dir=corpus)
+    report = evaluate_files(golden, get_settings(), corpus_dir=corpus, threshold=min_score)
     for line in format_report(report, verbose=verbose):
         typer.echo(line)
 

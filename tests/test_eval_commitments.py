@@ -64,7 +64,7 @@ def test_precision_recall_f1_on_a_synthetic_golden_set() -> None:
     assert [m.quote for m in report.misses] == ["建成市妇幼保健院福强院区"]
     lines = format_report(report)
     assert lines[:3] == ["precision 0.33 (1/3)", "recall 0.50 (1/2)", "f1 0.40"]
-    assert lines[3].startswith("a.t precision 0.33")
+    assert lines[3].startswith("a precision 0.33")
 
 
 def test_a_prediction_covering_two_quotes_counts_once() -> None:
@@ -129,7 +129,7 @@ def test_cli_eval_prints_the_three_lines(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[:3] == ["precision 0.50 (1/2)", "recall 1.00 (1/1)", "f1 0.67"]
-    assert lines[3].startswith("d.t precision 0.50")
+    assert lines[3].startswith("d precision 0.50")
 
 
 def test_cli_commitments_json(tmp_path: Path) -> None:
@@ -153,3 +153,12 @@ def test_cli_without_rules_only_says_the_model_pipeline_is_not_wired(tmp_path: P
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 1
         assert "not wired yet" in result.output + (result.stderr or "")
+
+
+def test_cli_min_score_filters_candidates(tmp_path: Path) -> None:
+    docs, _ = _corpus(tmp_path)
+    path = docs / "d.txt"
+    args = ["commitments", str(path), "--rules-only", "--json", "--min-score", "99"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {str(path): []}

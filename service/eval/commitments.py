@@ -18,7 +18,12 @@ from pydantic import BaseModel, Field, ValidationError
 
 from service.config import Settings
 from service.errors import InputError, NotFound
-from service.tasks.commitments.rules import Candidate, detect, simplified_view
+from service.tasks.commitments.rules import (
+    DEFAULT_THRESHOLD,
+    Candidate,
+    detect,
+    simplified_view,
+)
 
 Span = tuple[int, int]
 Detector = Callable[[str], Sequence[Candidate]]
@@ -170,13 +175,16 @@ def _hits(span: Span, golds: Sequence[Span | None]) -> bool:
 
 
 def evaluate_files(
-    golden_path: Path, settings: Settings, corpus_dir: Path | None = None
+    golden_path: Path,
+    settings: Settings,
+    corpus_dir: Path | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> EvalReport:
-    """Load the golden file and its documents (from ``corpus_dir``, default the corpus)."""
+    """Score the rule detector on the golden file's documents (``corpus_dir``, default corpus)."""
     golden = load_golden(golden_path)
     base = corpus_dir or settings.corpus_dir
     texts = {doc: load_text(base / doc, settings) for doc in {g.doc for g in golden}}
-    return evaluate(golden, texts)
+    return evaluate(golden, texts, lambda text: detect(text, threshold=threshold))
 
 
 def _line(label: str, s: Scores) -> str:
@@ -194,18 +202,23 @@ def format_report(report: EvalReport, *, verbose: bool = False) -> list[str]:
         f"recall {o.recall:.2f} ({o.found}/{o.n_gold})",
         f"f1 {o.f1:.2f}",
     ]
-    lines += [_line(f"{doc[:3]} ", s) for doc, s in report.per_doc.items()]
+    lines += [_line(f"{_short(doc)} ", s) for doc, s in report.per_doc.items()]
     lines += [
         f"kind {k} recall {s.recall:.2f} ({s.found}/{s.n_gold})"
         for k, s in sorted(report.per_kind.items(), key=lambda kv: _kind_order(kv[0]))
     ]
     lines += [
-        f"miss {m.doc[:3]} [{m.kind}]{'' if m.located else ' (not located)'} {m.quote}"
+        f"miss {_short(m.doc)} [{m.kind}]{'' if m.located else ' (not located)'} {m.quote}"
         for m in report.misses
     ]
     if verbose:
-        lines += [f"false-positive {doc[:3]} {quote}" for doc, quote in report.false_positives]
+        lines += [f"false-positive {_short(doc)} {quote}" for doc, quote in report.false_positives]
     return lines
+
+
+def _short(doc: str) -> str:
+    """000_6c8e1f9dd5ba119a.txt → 000: the corpus numbers its seeds."""
+    return Path(doc).stem.split("_")[0]
 
 
 def _kind_order(kind: str) -> int:
