@@ -100,6 +100,8 @@ def test_targets_carry_value_unit_and_kind() -> None:
     (land,) = find_targets("全年整备土地约10平方公里", lex)
     assert land.kind == "area"
     assert find_targets("2021年工作要点、6号线、二期", lex) == []
+    (seats,) = find_targets("新增学位21万", lex)
+    assert (seats.value, seats.unit) == (210000.0, "")
 
 
 def test_deadlines_resolve_years() -> None:

@@ -48,6 +48,7 @@ _FRAMING = re.compile(r"^(?:瞄准|对照|坚定不移|按照|结合|面对|紧�
 _DIRECTIVE = re.compile(r"^要|高标准|高质量|高水平")
 # Units that never make an amount: 一批 (a batch), 五方面 (areas), 二期 (phase), 6号线 (a name).
 _SEQUENCE = frozenset({"批", "方面", "期", "号线"})
+_MULTIPLIERS = {"万": 1e4, "亿": 1e8}
 _PLAN = re.compile(r"[“\"]十[一二三四五六七八九]五[”\"]")
 # Verbs inside a title or quotation (《…规划》, “…建设”) name things, they do not pledge them.
 _QUOTED = re.compile(r"《[^》]*》|“[^”]*”|\"[^\"]*\"")
@@ -231,11 +232,11 @@ def find_targets(clause: str, lex: Lexicon, original: str | None = None) -> list
         number, mult, unit = m["num"], m["mult"] or "", m["unit"]
         if unit in _SEQUENCE or (unit in lex.weak_units and not mult and number[0].isdigit()):
             continue  # 2021年, 6号线, 二期, 一批: dates and sequence numbers, not amounts
+        if unit in _MULTIPLIERS:  # 新增学位21万: the multiplier is the last thing written
+            mult, unit = unit, ""
         value = _number_value(number)
         if value is not None and mult:
-            value *= 1e4 if mult == "万" else 1e8
-        if unit in ("万", "亿"):
-            unit, value = "", value
+            value *= _MULTIPLIERS[mult]
         written = source[m.start() : m.end()]
         targets.append(Target(text=written, value=value, unit=unit, kind=_target_kind(unit)))
     return targets
