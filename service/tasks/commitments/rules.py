@@ -38,9 +38,9 @@ _INSTRUCTION = re.compile(r"强调|指出|希望|^要")
 _ARABIC = r"\d+(?:\.\d+)?"
 _CHINESE_NUM = r"[一二两三四五六七八九十百千]+"
 _STRIP = " \t\u3000\"“”‘’'"
-# A place described rather than a thing delivered: 打造…最活跃的城市, …的美丽中国典范.
 # The subject of such a sentence is described, not promised: 推进…改革，对于…具有重要意义.
 _JUDGEMENT = re.compile(r"具有(?:重要|重大|深远)(?:意义|作用)|意义重大")
+# A place described rather than a thing delivered: 打造…最活跃的城市, …的美丽中国典范.
 _VISION = re.compile(r"最|的(?:城市|城区|典范|之城|之都|高地|新格局|新路径)$")
 # Clauses that frame the pledges around them: 瞄准…, 对照…, 以…为抓手, 为…提供支撑.
 _FRAMING = re.compile(r"^(?:瞄准|对照|坚定不移|按照|结合|面对|紧扣|坚持以|以|为|朝着)")
@@ -331,6 +331,11 @@ def _features(
 
 def _score(f: _Features, clause: str) -> tuple[float, list[str]]:
     """Points for what a careful reader would call a checkable pledge; minus for attitude."""
+    points = _evidence(f, clause) + _penalties(f, clause)
+    return sum(p for p, _ in points), [r for _, r in points]
+
+
+def _evidence(f: _Features, clause: str) -> list[tuple[float, str]]:
     points: list[tuple[float, str]] = [(1.0, f"pledge verb {f.trigger}")]
     if f.completion:
         points.append((1.5, "delivery verb"))
@@ -352,6 +357,11 @@ def _score(f: _Features, clause: str) -> tuple[float, list[str]]:
         points.append((0.5, "enumerated objects"))
     if _DIRECTIVE.search(clause):
         points.append((0.5, "directive or standard"))
+    return points
+
+
+def _penalties(f: _Features, clause: str) -> list[tuple[float, str]]:
+    points: list[tuple[float, str]] = []
     if f.abstract_end:
         points.append((-2.0, f"abstract object {f.abstract_end}"))
     if _VISION.search(clause):
@@ -360,7 +370,7 @@ def _score(f: _Features, clause: str) -> tuple[float, list[str]]:
         points.append((-1.0, "framing clause"))
     if len(clause) > 45:
         points.append((-1.0, "long clause"))
-    return sum(p for p, _ in points), [r for _, r in points]
+    return points
 
 
 # --- public ---------------------------------------------------------------------------------
