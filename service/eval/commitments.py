@@ -103,14 +103,38 @@ def load_text(path: Path, settings: Settings) -> str:
 
 
 def locate(quote: str, text: str) -> Span | None:
-    """Span of a golden quote in the document text: exact, then without pinyin, then t2s."""
+    """Span of a golden quote in the document text.
+
+    Tried in order: exact; without pinyin; Simplified; Simplified with whitespace dropped and
+    quotation marks unified (in case cleaning normalised them).
+    """
     for needle in (quote, PINYIN.sub("", quote)):
         at = text.find(needle)
         if at >= 0:
             return at, at + len(needle)
     needle = simplified_view(PINYIN.sub("", quote))
     at = simplified_view(text).find(needle)
-    return (at, at + len(needle)) if at >= 0 else None
+    if at >= 0:
+        return at, at + len(needle)
+    return _locate_normalised(needle, simplified_view(text))
+
+
+_QUOTE_MARKS = str.maketrans({c: '"' for c in "“”„‟「」『』＂"})
+
+
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """Text without whitespace, quotation marks unified, with each kept char's original index."""
+    kept = [(c, i) for i, c in enumerate(text.translate(_QUOTE_MARKS)) if not c.isspace()]
+    return "".join(c for c, _ in kept), [i for _, i in kept]
+
+
+def _locate_normalised(needle: str, text: str) -> Span | None:
+    norm_needle, _ = _normalised(needle)
+    norm_text, index = _normalised(text)
+    at = norm_text.find(norm_needle) if norm_needle else -1
+    if at < 0:
+        return None
+    return index[at], index[at + len(norm_needle) - 1] + 1
 
 
 def covers(pred: Span, gold: Span) -> bool:
