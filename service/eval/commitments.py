@@ -9,8 +9,6 @@ quotes it covers). F1 is their harmonic mean.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -20,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from service.config import Settings
 from service.errors import InputError, NotFound
+from service.ingest import ingest_path
 from service.tasks.commitments.rules import (
     DEFAULT_THRESHOLD,
     Candidate,
@@ -88,19 +87,8 @@ def load_golden(path: Path) -> list[GoldenItem]:
 
 
 def load_text(path: Path, settings: Settings) -> str:
-    """Cleaned document text via ingest; raw file text when ingest is not there yet.
-
-    FALLBACK (remove after merge): until ``service.ingest`` lands on main, read the raw file
-    and strip inline pinyin only; no other cleaning. Only a *missing* ingest package falls
-    back: an ingest that fails to import raises, so the fallback never hides a broken merge.
-    """
-    if importlib.util.find_spec("service.ingest") is None:
-        if not path.is_file():
-            raise NotFound(f"document {path} not found")
-        # Inline pinyin (會(huì )議) splits words; ingest removes it, so the fallback does too.
-        return PINYIN.sub("", path.read_text(encoding="utf-8-sig"))
-    ingest = importlib.import_module("service.ingest")
-    return str(ingest.ingest_path(path, settings=settings).text)
+    """Cleaned document text, as every other stage sees it."""
+    return ingest_path(path, settings=settings).text
 
 
 def locate(quote: str, text: str) -> Span | None:
