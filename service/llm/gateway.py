@@ -180,7 +180,7 @@ class Gateway:
             spec = {"name": schema.__name__, "schema": strict_schema(schema), "strict": True}
             return {"response_format": {"type": "json_schema", "json_schema": spec}}
         if self.profile.structured == "grammar":
-            grammar = gbnf_for(json.dumps(schema.model_json_schema()))
+            grammar = gbnf_for(schema_json(schema) or "")
             if grammar is None:
                 log.warning("llama_cpp not importable: no grammar, relying on validation")
                 return {}

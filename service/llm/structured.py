@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -20,8 +20,9 @@ def strip_reasoning(text: str) -> str:
     return UNCLOSED_THINK.sub("", text).strip()
 
 
+@cache
 def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema made acceptable to OpenAI strict mode."""
+    """The model's JSON schema made acceptable to OpenAI strict mode (cached: treat read-only)."""
     schema = model.model_json_schema()
     _make_strict(schema)
     return schema
@@ -42,7 +43,13 @@ def _make_strict(node: Any) -> None:
 
 
 def schema_json(model: type[BaseModel] | None) -> str | None:
-    return None if model is None else json.dumps(model.model_json_schema(), sort_keys=True)
+    return None if model is None else _schema_text(model)
+
+
+@cache
+def _schema_text(model: type[BaseModel]) -> str:
+    # Schema generation costs ~1 ms; it runs on every cache lookup, so compute it once per model.
+    return json.dumps(model.model_json_schema(), sort_keys=True)
 
 
 @lru_cache(maxsize=64)
