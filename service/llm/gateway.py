@@ -237,7 +237,7 @@ class Gateway:
             rec.latency_ms = (time.perf_counter() - started) * 1000
             self._ledger(rec)
             raise
-        rec.cost_usd = self.profile.cost(rec.tokens_in, rec.tokens_out, rec.cached_tokens)
+        rec.cost_usd = self.profile.cost(rec.tokens_in, rec.tokens_out)
         self.store.put_cached(
             key=req.key,
             task=req.template.task,

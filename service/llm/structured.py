@@ -28,18 +28,24 @@ def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
-def _make_strict(node: Any) -> None:
+def _make_strict(schema: Any) -> None:
     # Strict mode: every object closed, every property required, no defaults.
-    if isinstance(node, dict):
-        node.pop("default", None)
-        if node.get("type") == "object" and "properties" in node:
-            node["additionalProperties"] = False
-            node["required"] = list(node["properties"])
-        for value in node.values():
-            _make_strict(value)
-    elif isinstance(node, list):
-        for item in node:
-            _make_strict(item)
+    if not isinstance(schema, dict):
+        return
+    schema.pop("default", None)
+    props = schema.get("properties")
+    if schema.get("type") == "object" and isinstance(props, dict):
+        schema["additionalProperties"] = False
+        schema["required"] = list(props)
+    # Walk sub-schemas only, so a property that happens to be named "default" survives.
+    for key in ("properties", "$defs", "definitions"):
+        for sub in (schema.get(key) or {}).values():
+            _make_strict(sub)
+    for key in ("anyOf", "allOf", "oneOf", "prefixItems"):
+        for sub in schema.get(key) or []:
+            _make_strict(sub)
+    for key in ("items", "additionalItems"):
+        _make_strict(schema.get(key))
 
 
 def schema_json(model: type[BaseModel] | None) -> str | None:
