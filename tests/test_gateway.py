@@ -501,3 +501,23 @@ async def test_length_with_full_context_is_truncated_without_retry(
     with pytest.raises(ModelTruncated):
         await gw.generate("echo", VARS)
     assert route.call_count == 1  # no room in the context window to grow into
+
+
+async def test_without_endpoint_hits_work_and_misses_explain(tmp_path: Path, store: Store) -> None:
+    from service.errors import ConfigError
+
+    settings = Settings(prompts_dir=DATA, cache_dir=tmp_path)  # no OPENAI_*, no local port
+    gw = Gateway(settings, store)
+    assert gw.profile.name == "local-gemma3-270m"
+    with pytest.raises(ConfigError, match="OPENAI_BASE_URL"):
+        await gw.generate("extract", {"text": "x"})
+
+
+async def test_caller_schema_must_match_the_prompt(gw: Gateway) -> None:
+    from service.errors import ConfigError
+
+    class Other(BaseModel):
+        y: int
+
+    with pytest.raises(ConfigError, match="make them agree"):
+        await gw.generate("extract", {"text": "x"}, schema=Other)
