@@ -262,6 +262,19 @@ def test_seeds_tile_within_budget_at_structural_seams(seed: Path, budget: int) -
     assert_seams_structural(text, paragraphs, budget)
 
 
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda p: p.name)
+def test_seeds_with_overlap_start_at_sentence_or_clause(seed: Path) -> None:
+    text = seed.read_text(encoding="utf-8")
+    paragraphs = paragraphs_of(text)
+    chunks = chunk_document(text, paragraphs, 700, overlap=100)
+    assert_well_formed(text, paragraphs, chunks)
+    assert all(c.tokens <= 700 for c in chunks)
+    boundaries = {m.end() for pattern in (SENTENCE, CLAUSE) for m in pattern.finditer(text)}
+    for prev, c in itertools.pairwise(chunks):
+        assert c.start < prev.end and c.start in boundaries
+        assert count_tokens(text[c.start : prev.end]) <= 100
+
+
 def test_seed_decimals_exist() -> None:
     """Guard for the test above: the seeds really contain decimals such as 4.5 and PM2.5."""
     assert len(DECIMAL.findall("".join(p.read_text(encoding="utf-8") for p in SEEDS))) >= 2
