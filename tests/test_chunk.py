@@ -262,6 +262,19 @@ def test_seeds_tile_within_budget_at_structural_seams(seed: Path, budget: int) -
     assert_seams_structural(text, paragraphs, budget)
 
 
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda p: p.name)
+def test_seeds_with_overlap_start_at_sentence_or_clause(seed: Path) -> None:
+    text = seed.read_text(encoding="utf-8")
+    paragraphs = paragraphs_of(text)
+    chunks = chunk_document(text, paragraphs, 700, overlap=100)
+    assert_well_formed(text, paragraphs, chunks)
+    assert all(c.tokens <= 700 for c in chunks)
+    boundaries = {m.end() for pattern in (SENTENCE, CLAUSE) for m in pattern.finditer(text)}
+    for prev, c in itertools.pairwise(chunks):
+        assert c.start < prev.end and c.start in boundaries
+        assert count_tokens(text[c.start : prev.end]) <= 100
+
+
 def test_seed_decimals_exist() -> None:
     """Guard for the test above: the seeds really contain decimals such as 4.5 and PM2.5."""
     assert len(DECIMAL.findall("".join(p.read_text(encoding="utf-8") for p in SEEDS))) >= 2
@@ -315,3 +328,11 @@ def test_property_overlap_covers_and_stays_in_budget(
     assert_within_budget(chunks, budget)
     for prev, c in itertools.pairwise(chunks):
         assert count_tokens(text[c.start : prev.end]) <= overlap
+
+
+def test_long_run_without_punctuation_is_cut_in_windows() -> None:
+    text = "深圳前海河套科技创新合作区" * 400 + "AI" * 300
+    chunks = chunk_document(text, [], 50)
+    assert "".join(c.text for c in chunks) == text
+    assert all(0 < c.tokens <= 50 for c in chunks)
+    assert len(chunks) <= count_tokens(text) / 50 * 1.2 + 2  # windows do not starve pieces
