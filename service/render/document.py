@@ -144,7 +144,8 @@ def _review_intro(n: int) -> str:
 
 def _review_item(c: Commitment) -> str:
     who = c.actor_en or c.actor_zh or "unnamed actor"
-    return md.text(f"“{c.quote_zh}” — {who}: {c.gloss_en} ({c.modality}, {c.sector})")
+    sector = SECTOR_LABELS.get(c.sector, c.sector)
+    return md.text(f"“{c.quote_zh}” — {who}: {c.gloss_en} ({c.modality}, {sector})")
 
 
 # --- translation -----------------------------------------------------------------------------
@@ -168,7 +169,7 @@ def _bilingual(b: DocumentBundle) -> list[str]:
     rows = _translated(b) if b.translation is not None else None
     for p in b.document.paragraphs:
         zh = f"**{md.text(p.text)}**" if p.is_heading else md.text(p.text)
-        parts.append(f"{md.anchor(p.id)}`{p.id}` {zh}")
+        parts.append(f"{md.anchor(p.id)}`{md.anchor_id(p.id)}` {zh}")
         if rows is not None:
             tp = rows.get(p.id)
             parts.append(_english_text(tp, p.is_heading) if tp and tp.en else _untranslated(b, tp))

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _INLINE = re.compile(r"([\\`*_\[\]])")
-# Block markers a line may start with: headings, lists, quotes, fences, ordered lists.
-_BLOCK_START = re.compile(r"^(?:([#+\-=~])|(\d{1,9})([.)]))")
+# Block markers a line may start with: headings, bullets, breaks, fences, ordered lists.
+_BLOCK_START = re.compile(r"^(?:([#+\-=~])|(\d{1,9})([.)])(?=\s|$))")
 _ANCHOR_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 

@@ -61,12 +61,16 @@ def warning_block(warnings: Sequence[str]) -> str:
 
 
 def state_note(state: TaskState) -> str:
-    """'⚠ translation failed: reason' style note; empty for a task that fully succeeded."""
+    """'⚠ translation failed: reason' style note; empty for a task that fully succeeded.
+
+    A task that was not run is noted without the warning sign: nothing went wrong.
+    """
     if state.status == "ok":
         return ""
-    label = "not run" if state.status == "not_run" else state.status
+    if state.status == "not_run":
+        return f"{state.kind} not run"
     reason = f": {state.reason}" if state.reason else ""
-    return f"⚠ {state.kind} {label}{reason}"
+    return f"⚠ {state.kind} {state.status}{reason}"
 
 
 # --- index.md --------------------------------------------------------------------------------
