@@ -9,6 +9,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 ANCHOR = re.compile(r'<a id="([A-Za-z0-9_-]+)"></a>')
+OPEN_ANCHOR = re.compile(r'<a id="([A-Za-z0-9_-]+)">')  # markdown-it splits open and close tags
 PARSER = MarkdownIt("commonmark").enable("table")
 
 
@@ -30,7 +31,7 @@ def links(markdown: str) -> list[str]:
 def anchors(markdown: str) -> set[str]:
     found = set()
     for t in walk(tokens(markdown)):
-        if t.type == "html_inline" and (m := ANCHOR.fullmatch(t.content)):
+        if t.type == "html_inline" and (m := OPEN_ANCHOR.fullmatch(t.content)):
             found.add(m.group(1))
     return found
 
@@ -38,7 +39,7 @@ def anchors(markdown: str) -> set[str]:
 def raw_html(markdown: str) -> list[Token]:
     """Raw HTML other than our anchors (an opening anchor is followed by its closing tag)."""
     html = [t for t in walk(tokens(markdown)) if t.type in ("html_block", "html_inline")]
-    return [t for t in html if not (ANCHOR.fullmatch(t.content + "</a>") or t.content == "</a>")]
+    return [t for t in html if not (OPEN_ANCHOR.fullmatch(t.content) or t.content == "</a>")]
 
 
 def headings(markdown: str) -> list[str]:
