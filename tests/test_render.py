@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 import pytest
@@ -73,14 +74,24 @@ def test_text_renders_as_plain_text_in_python_markdown(value: str) -> None:
     assert "<" not in inner and html.unescape(inner) == _expected(value)
 
 
-def test_table_cells_keep_pipes_and_newlines_inside_the_cell() -> None:
-    table = md.table(["a", "b"], [[md.cell("x | y\nz"), md.cell(None)]])
-    rows = rc._rows(
-        rc.tokens(table)[
-            next(i for i, t in enumerate(rc.tokens(table)) if t.type == "tbody_open") :
-        ]
-    )
-    assert rows == [["x | y z", "–"]]
+def _body_rows(table: str) -> list[list[str]]:
+    toks = rc.tokens(table)
+    return rc._rows(toks[next(i for i, t in enumerate(toks) if t.type == "tbody_open") :])
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_table_cell_holds_any_text_as_one_cell(value: str) -> None:
+    table = md.table(["a", "b"], [[md.cell(value), md.cell(None)]])
+    assert _body_rows(table) == [[_expected(value), "–"]]
+
+
+def test_table_cells_agree_in_python_markdown() -> None:
+    markdown = pytest.importorskip("markdown")
+    values = ["x | y\nz", "`a|b` c", "w\\|v", "<b>粗</b>"]
+    table = md.table(["h"] * 4, [[md.cell(v) for v in values]])
+    rendered = markdown.markdown(table, extensions=["tables"])
+    cells = [html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", rendered)]
+    assert cells == [_expected(v) for v in values]
 
 
 def test_injection_paragraph_is_text_not_heading_or_html() -> None:
