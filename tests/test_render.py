@@ -256,3 +256,11 @@ def test_bundle_rejects_an_artifact_of_another_document() -> None:
 def test_duplicate_documents_are_refused() -> None:
     with pytest.raises(InputError, match="appears twice"):
         _site([rs.bundle_a(), rs.bundle_a()])
+
+
+def test_commitment_links_to_the_paragraph_holding_its_quote() -> None:
+    bundle = rs.bundle_a()
+    assert bundle.commitments is not None
+    bundle.commitments.commitments[0].paragraph_id = "p99"  # stale id: fall back to offsets
+    links = rc.links(_site([bundle])[A])
+    assert links[links.index("../data/a1b2c3d4e5f6.json") + 1 :][:2] == ["#p3", "#p4"]

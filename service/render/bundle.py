@@ -105,13 +105,15 @@ class DocumentBundle(BaseModel):
         return grounded, review
 
     def paragraph_of(self, commitment: Commitment) -> str | None:
-        """The paragraph id of a grounded commitment (from the record, else from its offset)."""
-        if commitment.paragraph_id is not None or commitment.start is None:
+        """The paragraph of a grounded commitment: the record's id when the document has it,
+        else the paragraph holding its start offset (so links always find their anchor)."""
+        ids = [p.id for p in self.document.paragraphs]
+        if commitment.paragraph_id in ids:
             return commitment.paragraph_id
-        for p in self.document.paragraphs:
-            if p.start <= commitment.start < p.end:
-                return p.id
-        return None
+        start = commitment.start
+        if start is None:
+            return None
+        return next((p.id for p in self.document.paragraphs if p.start <= start < p.end), None)
 
 
 def _demote(c: Commitment) -> Commitment:

@@ -10,7 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from service.artifacts import KINDS, ChunkOutcome, Kind, Provenance, TranslatedParagraph
+from service.artifacts import (
+    KINDS,
+    ChunkOutcome,
+    Kind,
+    Provenance,
+    TranslatedParagraph,
+    TranslationArtifact,
+)
 from service.quality import Issue
 from service.render import escape as md
 from service.render.bundle import AnyArtifact, DocumentBundle
@@ -155,7 +162,7 @@ def _english(b: DocumentBundle) -> list[str]:
     parts = ["## Translation (English)", *_state(b, "translation")]
     if b.translation is None:
         return parts if len(parts) > 1 else [*parts, "Translation not available."]
-    rows = _translated(b)
+    rows = _translated(b.translation)
     for p in b.document.paragraphs:
         tp = rows.get(p.id)
         body = _english_text(tp, p.is_heading) if tp and tp.en else _untranslated(b, tp, p.text)
@@ -166,7 +173,7 @@ def _english(b: DocumentBundle) -> list[str]:
 def _bilingual(b: DocumentBundle) -> list[str]:
     parts = ["## Bilingual text"]
     parts.append("Paragraph by paragraph: the Chinese source, then the English translation.")
-    rows = _translated(b) if b.translation is not None else None
+    rows = _translated(b.translation) if b.translation is not None else None
     for p in b.document.paragraphs:
         zh = f"**{md.text(p.text)}**" if p.is_heading else md.text(p.text)
         parts.append(f"{md.anchor(p.id)}`{md.anchor_id(p.id)}` {zh}")
@@ -176,9 +183,8 @@ def _bilingual(b: DocumentBundle) -> list[str]:
     return parts
 
 
-def _translated(b: DocumentBundle) -> dict[str, TranslatedParagraph]:
-    assert b.translation is not None
-    return {tp.id: tp for tp in b.translation.paragraphs}
+def _translated(t: TranslationArtifact) -> dict[str, TranslatedParagraph]:
+    return {tp.id: tp for tp in t.paragraphs}
 
 
 def _english_text(tp: TranslatedParagraph, heading: bool) -> str:
