@@ -83,18 +83,17 @@ def write_site(
         generated_at=generated_at,
         reader_version=reader_version,
     )
-    written = []
-    for rel, content in files.items():
-        path = out / rel
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content.encode("utf-8"))  # bytes: no platform newline rewriting
-        except OSError as exc:
-            raise SiteWriteError(
-                f"cannot write {path}: {exc.strerror}; check the --out folder"
-            ) from exc
-        written.append(path)
-    return SiteReport(files=written)
+    return SiteReport(files=[_write(out / rel, content) for rel, content in files.items()])
+
+
+def _write(path: Path, content: str) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode("utf-8"))  # bytes: no platform newline rewriting
+    except OSError as exc:
+        message = f"cannot write {path}: {exc.strerror}; check the output folder"
+        raise SiteWriteError(message) from exc
+    return path
 
 
 class SiteWriteError(ServiceError):
