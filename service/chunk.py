@@ -26,10 +26,10 @@ from service.errors import InputError
 from service.models import Chunk, Paragraph
 from service.tokens import count_tokens, token_starts
 
-# Source-chunk budget for a 2,048-token local model (cl100k tokens; Gemma's tokenizer is more
-# compact on Chinese, so this over-counts): 700 source + ~750 output (an English rendering of
-# 700 cl100k tokens of Chinese) + ~450 instructions, few-shot example and glossary lines
-# + ~150 margin = 2,048.
+# Source-chunk budget for a 2,048-token local model, in cl100k tokens (the local model's own
+# tokenizer differs; its larger vocabulary likely needs fewer tokens for Chinese, not measured):
+# 700 source + ~750 output (an English rendering of 700 cl100k tokens of Chinese) + ~450
+# instructions, few-shot example and glossary lines + ~150 margin = 2,048.
 DEFAULT_LOCAL_BUDGET = 700
 # Remote models have large contexts; the limit is their output cap (often 4,096 tokens), so a
 # 3,000-token source chunk leaves room for its translation.
