@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -26,17 +27,15 @@ from service.llm.gateway import Gateway
 from service.llm.local import Endpoint, resolve_endpoint
 from service.models import Chunk, Document
 from service.store.store import Store
-from service.tasks.commitments.extract import extract_commitments
 from service.tasks.context import Progress, TaskContext
-from service.tasks.summary import summarize
-from service.tasks.translate import translate
 
 TaskFn = Callable[[Document, list[Chunk], TaskContext], Awaitable[Artifact]]
 
-TASKS: dict[Kind, TaskFn] = {
-    "summary": summarize,
-    "translation": translate,
-    "commitments": extract_commitments,
+# kind -> "module:function"; imported on first use so each task registers its schemas then.
+TASKS: dict[Kind, str] = {
+    "summary": "service.tasks.summary:summarize",
+    "translation": "service.tasks.translate:translate",
+    "commitments": "service.tasks.commitments.extract:extract_commitments",
 }
 # The prompt tasks each artifact kind uses: their versions are part of the artifact's variant.
 KIND_PROMPTS: dict[Kind, tuple[str, ...]] = {
@@ -163,13 +162,26 @@ class Reader:
         ctx = TaskContext(
             self.gateway, self.glossary, dict(versions or {}), progress, self.endpoint
         )
-        return await TASKS[kind](doc, self.library.chunks(doc, self.budget), ctx)
+        return await task_function(kind)(doc, self.library.chunks(doc, self.budget), ctx)
+
+
+def task_function(kind: Kind) -> TaskFn:
+    module, _, name = TASKS[kind].partition(":")
+    fn: TaskFn = getattr(importlib.import_module(module), name)
+    return fn
+
+
+def import_tasks() -> None:
+    """Import every task module so their schemas are registered before a Gateway is built."""
+    for kind in TASKS:
+        task_function(kind)
 
 
 def build_gateway(
     settings: Settings, store: Store, endpoint: Endpoint, http_client: httpx.AsyncClient | None
 ) -> Gateway:
     """The gateway for a resolved endpoint (its model and profile override the settings)."""
+    import_tasks()
     resolved = settings.model_copy(
         update={"model": endpoint.model, "profile": settings.profile or endpoint.profile_name}
     )
