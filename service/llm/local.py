@@ -252,15 +252,14 @@ class LocalServer:
         """Return the base URL (``http://127.0.0.1:PORT/v1``) of a ready server."""
         if self.base_url is not None:
             return self.base_url
-        path = model_path(self.settings)
-        reused = self._find_running(path)
+        reused = self.find_running()
         if reused is not None:
             log.info("Reusing the local model server at %s", reused)
             self.base_url = reused
             return reused
+        port = self._choose_port()  # cheap checks first, before a 245 MB assembly
         require_local_extra()
         path = ensure_model(self.settings)
-        port = self._choose_port()
         url = base_url_for(port)
         self._spawn(path, port)
         self._wait_ready(url)
@@ -279,13 +278,13 @@ class LocalServer:
             self._proc = None
         self.base_url, self.owned = None, False
 
-    def _find_running(self, path: Path) -> str | None:
+    def find_running(self) -> str | None:
         """A running server with our model: the recorded one, or one on READER_LOCAL_PORT."""
         wanted_port = self.settings.local_port
         state = ServerState.read(self.state_path)
         if (
             state is not None
-            and state.model_path == str(path)
+            and state.model_path == str(model_path(self.settings))
             and wanted_port in (None, state.port)
             and pid_alive(state.pid)
             and serves_our_model(base_url_for(state.port))
