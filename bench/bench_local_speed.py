@@ -22,8 +22,8 @@ from service.llm.local import LOCAL_API_KEY, LOCAL_MODEL_ALIAS, N_CTX, LocalServ
 PROMPT = (
     "Chinese: 深圳市政府召开常务会议。\nEnglish: The Shenzhen municipal government held an "
     "executive meeting.\n\nChinese: 加快建设现代化产业体系。\nEnglish: Accelerate the building of "
-    "a modern industrial system.\n\nChinese: 力争年底前开工建设自由电子激光科学装置，推动大湾区综合性"
-    "国家科学中心建设。\nEnglish:"
+    "a modern industrial system.\n\nChinese: 力争年底前开工建设自由电子激光科学装置，"
+    "推动大湾区综合性国家科学中心建设。\nEnglish:"
 )
 
 
@@ -90,7 +90,8 @@ def row(name: str, runs: list[Run]) -> str:
     secs = statistics.median(r.seconds for r in runs)
     tps = statistics.median(r.tokens_per_s for r in runs)
     toks = statistics.median(r.completion_tokens for r in runs)
-    return f"| {name} | {len(runs)} | {runs[0].prompt_tokens} | {toks:.0f} | {secs:.2f} | {tps:.1f} |"
+    cells = [name, len(runs), runs[0].prompt_tokens, f"{toks:.0f}", f"{secs:.2f}", f"{tps:.1f}"]
+    return "| " + " | ".join(map(str, cells)) + " |"
 
 
 def main() -> None:
