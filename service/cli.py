@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from service import __version__
 from service.errors import ServiceError
@@ -26,7 +27,8 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ServiceError as exc:
-            err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            # escape: messages quote things like policy-reader[local], which is not markup
+            err_console.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -41,6 +43,27 @@ def root() -> None:
 def version() -> None:
     """Print the Policy Reader version."""
     typer.echo(__version__)
+
+
+# --- local model server ---
+
+
+@app.command("local-server")
+@friendly_errors
+def local_server() -> None:
+    """Run the embedded local model server until Ctrl-C (other runs reuse it meanwhile)."""
+    import contextlib
+
+    from service.config import get_settings
+    from service.llm.local import LocalServer
+
+    with LocalServer(get_settings()) as server:
+        if not server.owned:
+            typer.echo(f"already running at {server.base_url}")
+            return
+        typer.echo(f"local model server at {server.base_url} (Ctrl-C stops it)")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.wait()
 
 
 def main() -> None:

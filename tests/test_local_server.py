@@ -405,3 +405,33 @@ def _alive(pid: int) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+
+def test_cli_local_server_reports_a_running_server(
+    settings: Settings, fake_server: tuple[int, ThreadingHTTPServer]
+) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    ServerState(os.getpid(), fake_server[0], str(model_path(settings))).write(
+        settings.cache_dir / "local-server.json"
+    )
+    result = CliRunner().invoke(app, ["local-server"])
+    assert result.exit_code == 0
+    assert f"already running at {base_url_for(fake_server[0])}" in result.stdout
+
+
+def test_cli_local_server_without_extra_is_one_red_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    result = CliRunner().invoke(app, ["local-server"])
+    assert result.exit_code == 1
+    assert "pip install 'policy-reader[local]'" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output

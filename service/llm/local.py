@@ -278,6 +278,12 @@ class LocalServer:
             self._proc = None
         self.base_url, self.owned = None, False
 
+    def wait(self) -> int:
+        """Block until the server this object started exits; return its exit code."""
+        if self._proc is None:
+            raise LocalServerFailed("wait() needs a server started by this process")
+        return self._proc.wait()
+
     def find_running(self) -> str | None:
         """A running server with our model: the recorded one, or one on READER_LOCAL_PORT."""
         wanted_port = self.settings.local_port
