@@ -73,6 +73,7 @@ def bench_in_process(settings: Settings, reps: int, max_tokens: int) -> list[Run
         model_path=str(ensure_model(settings)),
         n_ctx=N_CTX,
         n_threads=settings.local_threads,
+        n_threads_batch=settings.local_threads,
         verbose=False,
     )
 

@@ -321,6 +321,7 @@ class LocalServer:
             "--port", str(port),
             "--n_ctx", str(N_CTX),
             "--n_threads", str(self.settings.local_threads),
+            "--n_threads_batch", str(self.settings.local_threads),
         ]  # fmt: skip
         self._log = self._open_log()
         log.info("Starting the local model server: %s", " ".join(command))
