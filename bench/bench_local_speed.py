@@ -1,6 +1,7 @@
 """Generation speed of the embedded model: over HTTP (server + openai SDK) vs llama.cpp in-process.
 
-Same prompt, max_tokens and temperature 0 both ways; a warm-up call, then --reps timed calls.
+Same prompt, max_tokens and temperature 0 both ways; a warm-up call each, then --reps timed
+calls, alternating between the two paths.
 tokens/s = completion tokens / wall time of the whole call (prompt processing included), so the
 difference between the two rows is what the server and HTTP cost us.
 
@@ -45,28 +46,24 @@ def timed(call: Callable[[], tuple[int, int, str]]) -> Run:
     return Run(time.perf_counter() - start, prompt_tokens, completion_tokens, text)
 
 
-def bench_http(settings: Settings, reps: int, max_tokens: int) -> list[Run]:
-    """Through the local server with the openai SDK's completions endpoint."""
+def http_caller(base_url: str, max_tokens: int) -> Callable[[], tuple[int, int, str]]:
+    """One completion through the local server with the openai SDK's completions endpoint."""
     import openai
 
-    with LocalServer(settings) as server:
-        assert server.base_url is not None
-        client = openai.OpenAI(base_url=server.base_url, api_key=LOCAL_API_KEY, max_retries=0)
+    client = openai.OpenAI(base_url=base_url, api_key=LOCAL_API_KEY, max_retries=0)
 
-        def call() -> tuple[int, int, str]:
-            out = client.completions.create(
-                model=LOCAL_MODEL_ALIAS, prompt=PROMPT, max_tokens=max_tokens, temperature=0
-            )
-            assert out.usage is not None
-            usage = out.usage
-            return usage.prompt_tokens, usage.completion_tokens, out.choices[0].text
+    def call() -> tuple[int, int, str]:
+        out = client.completions.create(
+            model=LOCAL_MODEL_ALIAS, prompt=PROMPT, max_tokens=max_tokens, temperature=0
+        )
+        assert out.usage is not None
+        return out.usage.prompt_tokens, out.usage.completion_tokens, out.choices[0].text
 
-        timed(call)  # warm-up
-        return [timed(call) for _ in range(reps)]
+    return call
 
 
-def bench_in_process(settings: Settings, reps: int, max_tokens: int) -> list[Run]:
-    """llama.cpp called directly, same model file and thread count."""
+def in_process_caller(settings: Settings, max_tokens: int) -> Callable[[], tuple[int, int, str]]:
+    """One completion with llama.cpp called directly: same model file and thread counts."""
     from llama_cpp import Llama
 
     llm = Llama(
@@ -83,8 +80,19 @@ def bench_in_process(settings: Settings, reps: int, max_tokens: int) -> list[Run
         usage = out["usage"]
         return usage["prompt_tokens"], usage["completion_tokens"], out["choices"][0]["text"]
 
-    timed(call)  # warm-up
-    return [timed(call) for _ in range(reps)]
+    return call
+
+
+def bench(settings: Settings, reps: int, max_tokens: int) -> tuple[list[Run], list[Run]]:
+    """Alternate the two paths call by call, so drifting load on a shared machine hits both
+    alike; calls never overlap (the idle server uses no CPU)."""
+    with LocalServer(settings) as server:
+        assert server.base_url is not None
+        http = http_caller(server.base_url, max_tokens)
+        local = in_process_caller(settings, max_tokens)
+        timed(http), timed(local)  # warm-up: first calls are slow both ways
+        pairs = [(timed(http), timed(local)) for _ in range(reps)]
+    return [h for h, _ in pairs], [c for _, c in pairs]
 
 
 def row(name: str, runs: list[Run]) -> str:
@@ -97,13 +105,11 @@ def row(name: str, runs: list[Run]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args()
     settings = Settings()
-    # Sequential, never concurrent: the two must not compete for the same cores.
-    http = bench_http(settings, args.reps, args.max_tokens)
-    local = bench_in_process(settings, args.reps, args.max_tokens)
+    http, local = bench(settings, args.reps, args.max_tokens)
     print(f"command: {' '.join(['python', *sys.argv])}")
     print(f"threads: {settings.local_threads}, max_tokens: {args.max_tokens}, temperature: 0\n")
     print("| path | runs | prompt tok | completion tok | median s | median tok/s |")
