@@ -54,7 +54,12 @@ def http_caller(base_url: str, max_tokens: int) -> Callable[[], tuple[int, int, 
 
     def call() -> tuple[int, int, str]:
         out = client.completions.create(
-            model=LOCAL_MODEL_ALIAS, prompt=PROMPT, max_tokens=max_tokens, temperature=0
+            model=LOCAL_MODEL_ALIAS,
+            prompt=PROMPT,
+            max_tokens=max_tokens,
+            temperature=0,
+            # The server defaults to repeat_penalty 1.1, the library to 1.0: make them equal.
+            extra_body={"repeat_penalty": 1.0},
         )
         assert out.usage is not None
         return out.usage.prompt_tokens, out.usage.completion_tokens, out.choices[0].text
