@@ -340,6 +340,19 @@ def test_server_that_dies_during_startup_reports_log_tail(
     assert server.pid is None and not (Settings().cache_dir / "local-server.json").exists()
 
 
+@needs_llama
+def test_server_not_ready_in_time_is_stopped_and_reported(
+    monkeypatch: pytest.MonkeyPatch, packaged_model: Path
+) -> None:
+    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
+    server = LocalServer(Settings(), ready_timeout_s=0.0)
+    with pytest.raises(LocalServerFailed, match=r"not ready after 0\.0 s") as info:
+        server.start()
+    assert "local-server.log" in info.value.message
+    assert server.pid is None and server.base_url is None
+    assert not (Settings().cache_dir / "local-server.json").exists()
+
+
 FEW_SHOT = (
     "Chinese: 深圳市政府召开常务会议。\nEnglish: The Shenzhen municipal government held an "
     "executive meeting.\n\nChinese: 加快建设现代化产业体系。\nEnglish: Accelerate the building of "

@@ -261,10 +261,14 @@ class LocalServer:
         require_local_extra()
         path = ensure_model(self.settings)
         url = base_url_for(port)
-        self._spawn(path, port)
-        self._wait_ready(url)
-        assert self._proc is not None
-        ServerState(pid=self._proc.pid, port=port, model_path=str(path)).write(self.state_path)
+        proc = self._spawn(path, port)
+        try:
+            self._wait_ready(proc, url)
+        except BaseException:  # failure or Ctrl-C: never leave an orphan nobody can reuse
+            self._terminate()
+            self._proc = None
+            raise
+        ServerState(pid=proc.pid, port=port, model_path=str(path)).write(self.state_path)
         self.owned, self.base_url = True, url
         return url
 
@@ -312,7 +316,7 @@ class LocalServer:
             )
         return port
 
-    def _spawn(self, path: Path, port: int) -> None:
+    def _spawn(self, path: Path, port: int) -> subprocess.Popen[bytes]:
         command = [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(path),
@@ -332,6 +336,7 @@ class LocalServer:
         except OSError as exc:
             self._terminate()  # closes the log handle
             raise LocalServerFailed(f"could not start {sys.executable}: {exc}") from exc
+        return self._proc
 
     def _open_log(self) -> IO[bytes]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -340,11 +345,10 @@ class LocalServer:
         self._log_offset = handle.tell()
         return handle
 
-    def _wait_ready(self, url: str) -> None:
-        assert self._proc is not None
+    def _wait_ready(self, proc: subprocess.Popen[bytes], url: str) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
         while not serves_our_model(url, timeout_s=1.0):
-            code = self._proc.poll()
+            code = proc.poll()
             if code is not None:
                 self._fail(f"the local model server exited with code {code} during start-up")
             if time.monotonic() > deadline:
@@ -352,8 +356,6 @@ class LocalServer:
             time.sleep(0.25)
 
     def _fail(self, what: str) -> NoReturn:
-        self._terminate()
-        self._proc = None
         raise LocalServerFailed(
             f"{what}; see {self.log_path} (last lines below) — or set OPENAI_BASE_URL/"
             f"OPENAI_API_KEY to use a remote model\n{self.log_tail()}"
