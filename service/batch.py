@@ -75,7 +75,7 @@ class RunPlan:
     documents: list[Document]
     tasks: tuple[Kind, ...]
     units: dict[tuple[str, Kind], int]  # chunks per (doc id, kind); summaries may differ
-    reused: frozenset[tuple[str, Kind]]  # stored artifacts that will be returned as they are
+    reused: frozenset[tuple[str, Kind]]  # stored ok artifacts, returned as they are
 
 
 class TaskOutcome(BaseModel):
@@ -175,7 +175,8 @@ def make_plan(reader: Reader, corpus: Corpus, options: RunOptions) -> RunPlan:
         n = len(reader.library.chunks(doc, reader.budget))
         for kind in options.tasks:
             units[doc.id, kind] = n
-            if kind not in options.force and reader.stored(doc.id, kind) is not None:
+            stored = reader.stored(doc.id, kind)
+            if kind not in options.force and stored is not None and stored.status == "ok":
                 reused.add((doc.id, kind))
     return RunPlan(docs, options.tasks, units, frozenset(reused))
 
@@ -210,10 +211,10 @@ async def _one(
     reader: Reader, doc: Document, kind: Kind, options: RunOptions, plan: RunPlan, obs: Observer
 ) -> _Done:
     reused = (doc.id, kind) in plan.reused
+    # A stored partial or failed artifact is recomputed: its good chunks come from the cache,
+    # only the failed ones are asked again. A stored ok artifact is returned as it is.
     try:
-        artifact = await reader.compute(
-            doc.id, kind, force=kind in options.force, progress=obs.chunk
-        )
+        artifact = await reader.compute(doc.id, kind, force=not reused, progress=obs.chunk)
         done = _Done(doc, kind, artifact, reused=reused)
     except ServiceError as exc:
         # ModelUnavailable and friends: this task has no artifact; finished calls stay cached.

@@ -356,13 +356,17 @@ def _print_run_report(report: RunReport, out: Path) -> None:
     from rich.markup import escape
 
     console = Console()
-    table = Table("document", "task", "status", "calls", "hits", "tokens", "cost $", "reason")
+    table = Table("document", "task", "status", "calls", "hits", "tokens", "cost $")
     colours = {"ok": "green", "partial": "yellow", "failed": "red"}
     for o in report.outcomes:
         status = f"[{colours[o.status]}]{o.status}[/]" + (" (stored)" if o.reused else "")
         table.add_row(escape(o.source), o.kind, status, str(o.calls), str(o.cache_hits),
-                      f"{o.tokens:,}", f"{o.cost_usd:.4f}", escape(o.reason or ""))  # fmt: skip
+                      f"{o.tokens:,}", f"{o.cost_usd:.4f}")  # fmt: skip
     console.print(table)
+    for o in report.outcomes:
+        if o.status != "ok":
+            console.print(f"[{colours[o.status]}]{o.status}:[/] {escape(o.source)} {o.kind}: "
+                          f"{escape(o.reason or 'no reason given')}", highlight=False)  # fmt: skip
     for f in report.ingest_failures:
         err_console.print(f"[red]not read:[/red] {escape(f.path)}: {escape(f.reason)}")
     for path, doc_id in report.duplicates:
