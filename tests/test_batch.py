@@ -10,7 +10,7 @@ import pytest
 import render_checks as rc
 import respx
 from batch_fixtures import CHAT, CorpusModel, write_docs
-from batch_fixtures import chat_settings as chat_settings  # noqa: F401  (fixture)
+from batch_fixtures import chat_settings as chat_settings  # a fixture
 
 from service.batch import (
     RunOptions,
@@ -258,7 +258,7 @@ def test_parse_kinds() -> None:
 
 def test_collect_with_no_files_is_an_input_error(settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="no .txt or .html files"):
+    with pytest.raises(InputError, match=r"no \.txt or \.html files"):
         collect([tmp_path / "empty"], lambda p: ingest_path(p, settings=settings))
 
 
