@@ -365,14 +365,15 @@ def _print_run_report(report: RunReport, out: Path) -> None:
     console.print(table)
     for o in report.outcomes:
         if o.status != "ok":
-            console.print(f"[{colours[o.status]}]{o.status}:[/] {escape(o.source)} {o.kind}: "
-                          f"{escape(o.reason or 'no reason given')}", highlight=False)  # fmt: skip
+            reason = escape(o.reason or "no reason given")
+            line = f"[{colours[o.status]}]{o.status}:[/] {escape(o.source)} {o.kind}: {reason}"
+            console.print(line, highlight=False, soft_wrap=True)
     for f in report.ingest_failures:
         err_console.print(f"[red]not read:[/red] {escape(f.path)}: {escape(f.reason)}")
     for path, doc_id in report.duplicates:
-        console.print(f"skipped {escape(path)}: same text as document {doc_id}")
+        console.print(f"skipped {escape(path)}: same text as document {doc_id}", soft_wrap=True)
     for note in report.notes:
-        console.print(escape(note))
+        console.print(escape(note), soft_wrap=True)
     led = report.ledger
     console.print(
         f"{report.documents} documents: {report.count('ok')} ok, {report.count('partial')} "
@@ -381,8 +382,13 @@ def _print_run_report(report: RunReport, out: Path) -> None:
         f"errors, {led.tokens_in:,}+{led.tokens_out:,} tokens, ~${led.cost_usd:.4f} · "
         f"{report.elapsed_s:.1f}s",
         highlight=False,
+        soft_wrap=True,
     )
-    console.print(f"site: {len(report.site_files)} files in {escape(str(out))}", highlight=False)
+    console.print(
+        f"site: {len(report.site_files)} files in {escape(str(out))}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _dry_run(paths: list[Path], kinds: tuple[Kind, ...], *, batch_api: bool) -> int:
@@ -411,6 +417,7 @@ def _dry_run(paths: list[Path], kinds: tuple[Kind, ...], *, batch_api: bool) -> 
         f"{len(corpus.documents)} documents, {est.calls} calls, {est.prompt_tokens:,} prompt + "
         f"{est.output_tokens:,} output tokens, ~${est.cost_usd:.4f}{price}; no model was called",
         highlight=False,
+        soft_wrap=True,
     )
     return 1 if corpus.failures else 0
 
