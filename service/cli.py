@@ -378,7 +378,8 @@ def _print_run_report(report: RunReport, out: Path) -> None:
     console.print(
         f"{report.documents} documents: {report.count('ok')} ok, {report.count('partial')} "
         f"partial, {report.count('failed')} failed tasks, {len(report.ingest_failures)} files "
-        f"not read · this run: {led.calls} model calls, {led.hits} cache hits, {led.errors} "
+        f"not read · this run: {led.calls} model calls ({led.requests} requests), {led.hits} "
+        f"cache hits, {led.errors} "
         f"errors, {led.tokens_in:,}+{led.tokens_out:,} tokens, ~${led.cost_usd:.4f} · "
         f"{report.elapsed_s:.1f}s",
         highlight=False,

@@ -299,3 +299,24 @@ def test_tally_counts_and_eta() -> None:
     assert tally.eta() is not None
     tally.finished(TaskOutcome(doc_id="d1", source="a", kind="translation", status="ok"))
     assert tally.docs_done == 1 and tally.chunks_done == 4
+
+
+def test_rich_progress_draws_documents_chunks_and_problems(settings: Settings) -> None:
+    import io
+
+    from rich.console import Console
+
+    from service.ingest import ingest_bytes
+    from service.progress import RichProgress
+
+    doc = ingest_bytes("会议要求抓好落实。\n".encode(), "a.txt", settings=settings)
+    plan = RunPlan([doc], ("translation",), {(doc.id, "translation"): 2}, frozenset())
+    screen = io.StringIO()
+    with RichProgress(Console(file=screen, force_terminal=True, width=120)) as display:
+        display.planned(plan)
+        display.chunk(ProgressEvent(doc.id, "translation", 1, 2, tokens=30))
+        failed = TaskOutcome(doc_id=doc.id, source="a.txt", kind="translation", status="partial")
+        display.finished(failed.model_copy(update={"reason": "1 of 2 chunks failed: [refused]"}))
+    text = screen.getvalue()
+    assert "documents" in text and "chunks" in text and "2/2" in text
+    assert "a.txt translation: partial — 1 of 2 chunks failed: [refused]" in text

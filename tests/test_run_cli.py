@@ -41,7 +41,7 @@ def test_run_prints_plain_progress_and_a_summary_then_reruns_without_calls(
     assert len(task_lines) == 6 and "chunks" in task_lines[-1] and "tokens" in task_lines[-1]
     assert "\x1b[" not in stderr  # no terminal control codes in a log
     calls = sum(model.seen.values())
-    assert f"this run: {calls} model calls, 0 cache hits, 0 errors" in stdout
+    assert f"this run: {calls} model calls ({calls} requests), 0 cache hits, 0 errors" in stdout
     assert "2 documents: 6 ok, 0 partial, 0 failed tasks" in stdout
     assert (out / "index.md").is_file() and "site: 8 files" in stdout
 

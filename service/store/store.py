@@ -111,6 +111,7 @@ class LedgerTotals(BaseModel):
     """What a window of the ledger used: paid calls, cache hits, errors, tokens and cost."""
 
     calls: int = 0  # answered by the endpoint (outcome ok, or batch for the Batch API)
+    requests: int = 0  # HTTP attempts of the calls that were not hits (retries, re-asks)
     hits: int = 0
     errors: int = 0
     tokens_in: int = 0  # of the answered calls only: hits cost nothing
@@ -493,6 +494,7 @@ def _ledger_totals(rows: list[dict[str, Any]]) -> LedgerTotals:
     paid = [r for r in rows if r["outcome"] in ("ok", "batch")]
     return LedgerTotals(
         calls=len(paid),
+        requests=sum(r["attempts"] for r in rows if r["outcome"] != "hit"),
         hits=sum(r["outcome"] == "hit" for r in rows),
         errors=len(rows) - len(paid) - sum(r["outcome"] == "hit" for r in rows),
         tokens_in=sum(r["tokens_in"] for r in paid),
