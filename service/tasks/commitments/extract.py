@@ -12,6 +12,7 @@ chunks; only grounded records are shown, unaligned ones are kept apart for revie
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,9 @@ RULE_MARKER = "(rule-derived; not translated)"
 LITE_MARKER = "(local model: quote only; not translated)"
 #: A rule candidate counts as covered when a grounded model record spans this share of it.
 COVER_SHARE = 0.5
+#: Fewer Chinese characters than this and a quote cannot state a pledge.
+MIN_CJK = 4
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _RULE_KINDS: dict[str, TargetKind] = {
     "count": "count",
     "money": "money",
@@ -154,7 +158,21 @@ async def _model_records(
     variables = {**job.variables, "document": delimit(job.chunk.text), **extra}
     result = await ctx.call(task, variables)
     extracted = _as_extracted(result.parsed)
-    return _ground(job, extracted, "model", (job.chunk.start, job.chunk.end))
+    grounded = _ground(job, extracted, "model", (job.chunk.start, job.chunk.end))
+    return [_plausible(c) for c in grounded]
+
+
+def _plausible(c: Commitment) -> Commitment:
+    """A quote without Chinese words is no pledge of a Chinese document, even if it is in the
+    text (an injected 'HACKED', a URL): kept for review like an unaligned quote, never shown."""
+    if not c.aligned or len(_CJK.findall(c.quote or "")) >= MIN_CJK:
+        return c
+    assert c.checks is not None  # ground_commitments always checks
+    checks = c.checks.model_copy(update={"failures": [*c.checks.failures, "quote:not Chinese"]})
+    return c.model_copy(
+        update={"alignment": "unaligned", "start": None, "end": None, "quote": None,
+                "paragraph_id": None, "mentions": [], "checks": checks}
+    )  # fmt: skip
 
 
 def _ground(
