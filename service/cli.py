@@ -10,10 +10,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from service import __version__
-from service.errors import ServiceError
+from service.config import get_settings
+from service.errors import InputError, ServiceError
+from service.ingest.batch import document_json, ingest_many
+from service.models import Document
+from service.tasks.commitments.rules import DEFAULT_THRESHOLD
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 err_console = Console(stderr=True)
@@ -46,160 +50,39 @@ def version() -> None:
     typer.echo(__version__)
 
 
-# --- gateway: prompts and cache ---------------------------------------------------------------
-
-prompts_app = typer.Typer(no_args_is_help=True, help="Versioned prompt files.")
-cache_app = typer.Typer(no_args_is_help=True, help="The model-call cache and ledger.")
-app.add_typer(prompts_app, name="prompts")
-app.add_typer(cache_app, name="cache")
+# --- glossary ---
 
 
-@prompts_app.command("list")
+@app.command("glossary")
 @friendly_errors
-def prompts_list(
-    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+def glossary_command(
+    path: Annotated[
+        Path | None, typer.Argument(help="A UTF-8 text file: list the glossary terms it uses.")
+    ] = None,
 ) -> None:
-    """Tasks, versions and modes of every prompt file; which is active; short sha256."""
-    from service.config import get_settings
-    from service.llm.prompts import PromptRegistry
+    """Validate the glossary; with PATH, print the prompt lines for the terms found in it."""
+    from service.glossary import Glossary
 
-    settings = get_settings()
-    reg = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions)
-    rows = reg.listing()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    table = Table("task", "version", "mode", "active", "schema", "sha256")
-    for r in rows:
-        active = "[green]●[/green]" if r["active"] else ""
-        table.add_row(r["task"], r["version"], r["mode"], active, r["schema"] or "-", r["sha256"])
-    Console().print(table)
+    glossary = Glossary.from_settings(get_settings())
+    typer.echo(f"glossary {glossary.version}: {len(glossary)} entries")
+    if path is not None:
+        typer.echo(Glossary.render_lines(glossary.entries_in(_read_text(path))))
 
 
-@cache_app.command("stats")
-@friendly_errors
-def cache_stats(
-    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
-) -> None:
-    """Entries, hit rate, and tokens and estimated cost saved, by prompt and model."""
-    from service.config import get_settings
-    from service.store import Store
-
-    stats = Store(get_settings().db_url).cache_stats()
-    if as_json:
-        typer.echo(stats.model_dump_json(indent=2))
-        return
-    console = Console()
-    console.print(
-        f"entries {stats.entries} · calls {stats.calls} · hits {stats.hits} · "
-        f"hit rate {stats.hit_rate:.1%}"
-    )
-    table = Table("prompt", "model", "calls", "hits", "tokens saved", "saved $", "spent $")
-    for u in stats.by_prompt_model:
-        table.add_row(u.prompt, u.model, str(u.calls), str(u.hits), str(u.tokens_saved),
-                      f"{u.cost_saved_usd:.4f}", f"{u.cost_spent_usd:.4f}")  # fmt: skip
-    console.print(table)
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path} as UTF-8 text: {exc}") from exc
 
 
-@cache_app.command("prune")
-@friendly_errors
-def cache_prune(
-    prompt: str | None = typer.Option(None, help="task or task@version, e.g. translate@v1."),
-    model: str | None = typer.Option(None, help="Model name as recorded."),
-    older_than: str | None = typer.Option(None, help="Age such as 30d, 12h, 2w."),
-) -> None:
-    """Delete cache entries matching all given filters; prints how many were removed."""
-    from service.config import get_settings
-    from service.store import Store
-    from service.store.store import parse_age
-
-    age = parse_age(older_than) if older_than else None
-    n = Store(get_settings().db_url).prune_cache(prompt=prompt, model=model, older_than=age)
-    typer.echo(f"removed {n} cache entr{'y' if n == 1 else 'ies'}")
-
+# --- ingest ---
 
 # --- commitments (rules) ---
-from service.tasks.commitments.rules import DEFAULT_THRESHOLD  # noqa: E402  (pure, no I/O)
 
 # `commitments` (rule-based detector) and the `eval` sub-app; `eval translation` joins it later.
 eval_app = typer.Typer(no_args_is_help=True, help="Measure outputs against hand-made references.")
 app.add_typer(eval_app, name="eval")
-
-
-@app.command()
-@friendly_errors
-def commitments(
-    paths: Annotated[list[Path], typer.Argument(help="Documents to scan.")],
-    rules_only: Annotated[
-        bool, typer.Option("--rules-only", help="Rule-based detector, no model.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
-    min_score: Annotated[
-        float, typer.Option("--min-score", help="Drop rule candidates scoring below this.")
-    ] = DEFAULT_THRESHOLD,
-) -> None:
-    """List the pledges a document makes."""
-    from service.config import get_settings
-    from service.eval.commitments import load_text
-    from service.tasks.commitments.rules import detect
-
-    if not rules_only:
-        raise ServiceError(
-            "the model-backed commitments pipeline is not wired yet; use --rules-only"
-        )
-    settings = get_settings()
-    found = {str(p): detect(load_text(p, settings), threshold=min_score) for p in paths}
-    if as_json:
-        payload = {k: [c.model_dump() for c in v] for k, v in found.items()}
-        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
-        return
-    for name, candidates in found.items():
-        for c in candidates:
-            typer.echo(f"{name}\t{c.start}-{c.end}\t{c.modality}\t{c.score}\t{c.quote}")
-
-
-@eval_app.command("commitments")
-@friendly_errors
-def eval_commitments(
-    golden: Annotated[Path, typer.Option("--golden", help="JSON list of {doc, quote, kind}.")],
-    rules_only: Annotated[
-        bool, typer.Option("--rules-only", help="Score the rule-based detector.")
-    ] = False,
-    corpus: Annotated[
-        Path | None, typer.Option("--corpus", help="Folder of the golden documents.")
-    ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Also list false positives.")
-    ] = False,
-    min_score: Annotated[
-        float, typer.Option("--min-score", help="Drop rule candidates scoring below this.")
-    ] = DEFAULT_THRESHOLD,
-) -> None:
-    """Precision, recall and F1 of pledge detection against a golden set."""
-    from service.config import get_settings
-    from service.eval.commitments import evaluate_files, format_report
-
-    if not rules_only:
-        raise ServiceError(
-            "the model-backed commitments pipeline is not wired yet; use --rules-only"
-        )
-    report = evaluate_files(golden, get_settings(), corpus_dir=corpus, threshold=min_score)
-    for line in format_report(report, verbose=verbose):
-        typer.echo(line)
-
-
-def main() -> None:
-    app(prog_name="policy-reader")
-
-
-# --- ingest ---
-# Imported here so this block stays self-contained for the merge.
-
-from rich.table import Column  # noqa: E402
-
-from service.config import get_settings  # noqa: E402
-from service.ingest.batch import document_json, ingest_many  # noqa: E402
-from service.models import Document  # noqa: E402
 
 
 @app.command()
@@ -236,6 +119,70 @@ def _ingest_table(documents: list[Document]) -> Table:
             str(sum(doc.cleaning.counts.values())),
         )
     return table
+
+
+@app.command()
+@friendly_errors
+def commitments(
+    paths: Annotated[list[Path], typer.Argument(help="Documents to scan.")],
+    rules_only: Annotated[
+        bool, typer.Option("--rules-only", help="Rule-based detector, no model.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+    min_score: Annotated[
+        float, typer.Option("--min-score", help="Drop rule candidates scoring below this.")
+    ] = DEFAULT_THRESHOLD,
+) -> None:
+    """List the pledges a document makes."""
+    from service.eval.commitments import load_text
+    from service.tasks.commitments.rules import detect
+
+    if not rules_only:
+        raise ServiceError(
+            "the model-backed commitments pipeline is not wired yet; use --rules-only"
+        )
+    settings = get_settings()
+    found = {str(p): detect(load_text(p, settings), threshold=min_score) for p in paths}
+    if as_json:
+        payload = {k: [c.model_dump() for c in v] for k, v in found.items()}
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    for name, candidates in found.items():
+        for c in candidates:
+            typer.echo(f"{name}\t{c.start}-{c.end}\t{c.modality}\t{c.score}\t{c.quote}")
+
+
+@eval_app.command("commitments")
+@friendly_errors
+def eval_commitments(
+    golden: Annotated[Path, typer.Option("--golden", help="JSON list of {doc, quote, kind}.")],
+    rules_only: Annotated[
+        bool, typer.Option("--rules-only", help="Score the rule-based detector.")
+    ] = False,
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", help="Folder of the golden documents.")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list false positives.")
+    ] = False,
+    min_score: Annotated[
+        float, typer.Option("--min-score", help="Drop rule candidates scoring below this.")
+    ] = DEFAULT_THRESHOLD,
+) -> None:
+    """Precision, recall and F1 of pledge detection against a golden set."""
+    from service.eval.commitments import evaluate_files, format_report
+
+    if not rules_only:
+        raise ServiceError(
+            "the model-backed commitments pipeline is not wired yet; use --rules-only"
+        )
+    report = evaluate_files(golden, get_settings(), corpus_dir=corpus, threshold=min_score)
+    for line in format_report(report, verbose=verbose):
+        typer.echo(line)
+
+
+def main() -> None:
+    app(prog_name="policy-reader")
 
 
 if __name__ == "__main__":

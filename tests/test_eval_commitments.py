@@ -81,6 +81,8 @@ def test_locate_strips_pinyin_and_matches_across_scripts() -> None:
     assert locate("要繼續深化工會(huì )改革和建設", cleaned) == (5, 17)
     assert locate("要继续深化工会改革和建设", cleaned) == (5, 17)
     assert locate("不存在的句子", cleaned) is None
+    normalised = "制定实施合作区“1+N” 规划体系"
+    assert locate('制定实施合作区"1+N"规划体系', normalised) == (0, len(normalised))
 
 
 def test_unlocatable_quote_is_a_miss_marked_not_located() -> None:

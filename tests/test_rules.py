@@ -6,6 +6,9 @@ from pathlib import Path
 
 import opencc
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from service.config import ROOT, Settings
 from service.errors import ConfigError
@@ -136,3 +139,19 @@ def test_broken_lexicon_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text("[verbs\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="lexicon"):
         load_lexicon(bad)
+
+
+def test_empty_and_blank_text_give_no_candidates() -> None:
+    assert detect("") == []
+    assert detect(" \n\u3000\n") == []
+
+
+_PIECES = ["建成", "新增", "103项", "年底前", "，", "。", "、", "“", "”", "會議", "中心", " ", "\n"]
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([*_PIECES, "深圳", "加快", "等", "6号线"]), max_size=30))
+def test_offsets_hold_on_arbitrary_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for c in detect(text, threshold=0):
+        assert text[c.start : c.end] == c.quote and c.quote.strip() == c.quote

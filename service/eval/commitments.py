@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from service.config import Settings
 from service.errors import InputError, NotFound
+from service.ingest import ingest_path
 from service.tasks.commitments.rules import (
     DEFAULT_THRESHOLD,
     Candidate,
@@ -86,31 +87,43 @@ def load_golden(path: Path) -> list[GoldenItem]:
 
 
 def load_text(path: Path, settings: Settings) -> str:
-    """Cleaned document text via ingest; raw file text when ingest is not there yet.
-
-    FALLBACK (remove after merge): until ``service.ingest`` lands on main, read the raw file
-    and strip inline pinyin only; no other cleaning.
-    """
-    try:
-        from service.ingest import ingest_path  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        if not path.is_file():
-            raise NotFound(f"document {path} not found") from None
-        # Inline pinyin (會(huì )議) splits words; ingest removes it, so the fallback does too.
-        return PINYIN.sub("", path.read_text(encoding="utf-8-sig"))
-    document = ingest_path(path, settings=settings)
-    return str(document.text)
+    """Cleaned document text, as every other stage sees it."""
+    return ingest_path(path, settings=settings).text
 
 
 def locate(quote: str, text: str) -> Span | None:
-    """Span of a golden quote in the document text: exact, then without pinyin, then t2s."""
+    """Span of a golden quote in the document text.
+
+    Tried in order: exact; without pinyin; Simplified; Simplified with whitespace dropped and
+    quotation marks unified (in case cleaning normalised them).
+    """
     for needle in (quote, PINYIN.sub("", quote)):
         at = text.find(needle)
         if at >= 0:
             return at, at + len(needle)
     needle = simplified_view(PINYIN.sub("", quote))
     at = simplified_view(text).find(needle)
-    return (at, at + len(needle)) if at >= 0 else None
+    if at >= 0:
+        return at, at + len(needle)
+    return _locate_normalised(needle, simplified_view(text))
+
+
+_QUOTE_MARKS = str.maketrans({c: '"' for c in "“”„‟「」『』＂"})
+
+
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """Text without whitespace, quotation marks unified, with each kept char's original index."""
+    kept = [(c, i) for i, c in enumerate(text.translate(_QUOTE_MARKS)) if not c.isspace()]
+    return "".join(c for c, _ in kept), [i for _, i in kept]
+
+
+def _locate_normalised(needle: str, text: str) -> Span | None:
+    norm_needle, _ = _normalised(needle)
+    norm_text, index = _normalised(text)
+    at = norm_text.find(norm_needle) if norm_needle else -1
+    if at < 0:
+        return None
+    return index[at], index[at + len(norm_needle) - 1] + 1
 
 
 def covers(pred: Span, gold: Span) -> bool:

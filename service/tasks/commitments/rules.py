@@ -44,8 +44,8 @@ _JUDGEMENT = re.compile(r"具有(?:重要|重大|深远)(?:意义|作用)|意义
 _VISION = re.compile(r"最|的(?:城市|城区|典范|之城|之都|高地|新格局|新路径)$")
 # Clauses that frame the pledges around them: 瞄准…, 对照…, 以…为抓手, 为…提供支撑.
 _FRAMING = re.compile(r"^(?:瞄准|对照|坚定不移|按照|结合|面对|紧扣|坚持以|以|为|朝着)")
-# A direct instruction (要…) or a promised standard (高标准建设…) marks a pledge.
-_DIRECTIVE = re.compile(r"^要|高标准|高质量|高水平")
+# A direct instruction (要…, 确保…) or a promised standard (高标准建设…) marks a pledge.
+_DIRECTIVE = re.compile(r"^要|确保|高标准|高质量|高水平")
 # Units that never make an amount: 一批 (a batch), 五方面 (areas), 二期 (phase), 6号线 (a name).
 _SEQUENCE = frozenset({"批", "方面", "期", "号线"})
 _MULTIPLIERS = {"万": 1e4, "亿": 1e8}
