@@ -17,7 +17,7 @@ from service.llm.gateway import Gateway
 from service.llm.prompts import PromptRegistry
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
 from service.store import Store
-from service.tasks.commitments.extract import RECALL_TASK, TASK
+from service.tasks.commitments.extract import RECALL_TASK, TASK, own_prompts
 from service.tasks.context import TaskContext
 
 BASE = "https://api.test/v1"
@@ -148,15 +148,6 @@ class ScriptedModel:
         return len(self.requests.get(task, []))
 
 
-def commitments_registry(settings: Settings) -> PromptRegistry:
-    """The real prompt files, commitments tasks only (other tasks register their own schemas)."""
-    registry = PromptRegistry.load(settings.prompts_dir)
-    registry.templates = {
-        k: t for k, t in registry.templates.items() if k[0] in (TASK, RECALL_TASK)
-    }
-    return registry
-
-
 async def _no_sleep(_: float) -> None:
     return None
 
@@ -187,7 +178,7 @@ async def ctx(chat_settings: Settings, model: ScriptedModel) -> AsyncIterator[Ta
         chat_settings,
         Store(chat_settings.db_url),
         http_client=httpx.AsyncClient(),
-        registry=commitments_registry(chat_settings),
+        registry=own_prompts(PromptRegistry.load(chat_settings.prompts_dir)),
         sleep=_no_sleep,
     )
     yield TaskContext(gateway=gateway, endpoint=BASE)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import httpx
 import pytest
+import respx
+from typer.testing import CliRunner
 
 from service.artifacts import CommitmentsArtifact
+from service.cli import app
 from service.config import ROOT, Settings
 from service.errors import ModelUnavailable
 from service.ingest import ingest_path
@@ -22,6 +26,7 @@ from service.tasks.commitments.extract import (
 from service.tasks.commitments.rules import detect
 from service.tasks.context import ProgressEvent, TaskContext
 from tests.extract_fixtures import (
+    BASE,
     ScriptedModel,
     answer,
     chat_settings,
@@ -302,3 +307,52 @@ async def test_completion_mode_uses_the_lite_schema_with_marked_english(
     assert [c.quote for c in art.commitments] == [LASER, SCHOOLS]
     assert all(c.gloss_en == LITE_MARKER for c in art.commitments)
     assert_grounded(doc.text, art)
+
+
+# --- CLI: commitments PATH --json and eval commitments use this pipeline -----------------------
+
+
+def _cli_corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "900_test.txt").write_text(PLEDGES + "\n", encoding="utf-8")
+    golden = [
+        {"doc": "900_test.txt", "quote": LASER, "kind": "dated"},
+        {"doc": "900_test.txt", "quote": SCHOOLS, "kind": "quantified"},
+    ]
+    (tmp_path / "golden.json").write_text(json.dumps(golden, ensure_ascii=False), "utf-8")
+    return corpus
+
+
+def test_cli_commitments_json_runs_the_model_pipeline(
+    chat_settings: Settings, tmp_path: Path
+) -> None:
+    corpus = _cli_corpus(tmp_path)
+    scripted = ScriptedModel()
+    scripted.script(TASK, answer(LASER_RECORD))  # schools missed: the recall pass asks
+    scripted.script(RECALL_TASK, answer(SCHOOLS_RECORD))
+    with respx.mock:
+        respx.post(f"{BASE}/chat/completions").mock(side_effect=scripted.handle)
+        result = CliRunner().invoke(app, ["commitments", str(corpus / "900_test.txt"), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    art = CommitmentsArtifact.model_validate(payload[str(corpus / "900_test.txt")])
+    assert [c.quote for c in art.commitments] == [LASER, SCHOOLS]
+    assert art.grounding.second_pass_calls == 1
+
+
+def test_cli_eval_commitments_scores_the_model_pipeline(
+    chat_settings: Settings, tmp_path: Path
+) -> None:
+    corpus = _cli_corpus(tmp_path)
+    scripted = ScriptedModel()
+    scripted.script(TASK, answer(LASER_RECORD, record("会议审议通过了深圳市2021年工作要点")))
+    scripted.script(RECALL_TASK, answer())  # the model rejects the schools clause: a miss
+    args = ["eval", "commitments", "--golden", str(tmp_path / "golden.json")]
+    with respx.mock:
+        respx.post(f"{BASE}/chat/completions").mock(side_effect=scripted.handle)
+        result = CliRunner().invoke(app, [*args, "--corpus", str(corpus)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["precision 0.50 (1/2)", "recall 0.50 (1/2)", "f1 0.50"]
+    assert any(line.startswith("miss 900") and SCHOOLS in line for line in lines)
