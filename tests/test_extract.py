@@ -356,3 +356,15 @@ def test_cli_eval_commitments_scores_the_model_pipeline(
     lines = result.stdout.splitlines()
     assert lines[:3] == ["precision 0.50 (1/2)", "recall 0.50 (1/2)", "f1 0.50"]
     assert any(line.startswith("miss 900") and SCHOOLS in line for line in lines)
+
+
+async def test_failed_recall_pass_keeps_the_extraction_and_says_so(
+    ctx: TaskContext, model: ScriptedModel
+) -> None:
+    doc = make_document(PLEDGES)
+    model.script(TASK, answer(LASER_RECORD))
+    model.script(RECALL_TASK, httpx.Response(200, json=_refusal()))
+    art = await extract_commitments(doc, chunks_by_paragraphs(doc, [[0, 1, 2]]), ctx)
+    assert art.status == "ok" and [c.quote for c in art.commitments] == [LASER]
+    assert art.chunks[0].error and art.chunks[0].error.startswith("recall pass failed:")
+    assert art.grounding.second_pass_calls == 1

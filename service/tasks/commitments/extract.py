@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from service.artifacts import ChunkOutcome, CommitmentsArtifact, GroundingReport, status_of
-from service.errors import ModelError
+from service.errors import ConfigError, ModelError
 from service.llm.prompts import PromptRegistry, delimit, register_schema
 from service.models import Chunk, Document
 from service.tasks.commitments.ground import ground_commitments
@@ -198,7 +198,11 @@ def _as_extracted(parsed: BaseModel | None) -> list[ExtractedCommitment]:
         return list(parsed.commitments)
     if isinstance(parsed, LiteOutput):
         return [_from_lite(item) for item in parsed.commitments]
-    raise ModelError(f"{TASK}: expected a structured answer, got {type(parsed).__name__}.")
+    # Only a prompt file without (or with a foreign) schema gets here: the operator's to fix.
+    raise ConfigError(
+        f"prompts/{TASK}: declare schema ExtractionOutput (chat) or CommitmentsLite "
+        f"(completion); the answer parsed as {type(parsed).__name__}."
+    )
 
 
 def _from_lite(item: LiteCommitment) -> ExtractedCommitment:
