@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column, Table
 
 from service import __version__
@@ -40,7 +41,8 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ServiceError as exc:
-            err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            # escape: messages quote things like policy-reader[local], which is not markup
+            err_console.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -55,6 +57,102 @@ def root() -> None:
 def version() -> None:
     """Print the Policy Reader version."""
     typer.echo(__version__)
+
+
+# --- gateway: prompts and cache ---------------------------------------------------------------
+
+prompts_app = typer.Typer(no_args_is_help=True, help="Versioned prompt files.")
+cache_app = typer.Typer(no_args_is_help=True, help="The model-call cache and ledger.")
+app.add_typer(prompts_app, name="prompts")
+app.add_typer(cache_app, name="cache")
+
+
+@prompts_app.command("list")
+@friendly_errors
+def prompts_list(
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+) -> None:
+    """Tasks, versions and modes of every prompt file; which is active; short sha256."""
+    from service.config import get_settings
+    from service.llm.prompts import PromptRegistry
+
+    settings = get_settings()
+    reg = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions)
+    rows = reg.listing()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("task", "version", "mode", "active", "schema", "sha256")
+    for r in rows:
+        active = "[green]●[/green]" if r["active"] else ""
+        table.add_row(r["task"], r["version"], r["mode"], active, r["schema"] or "-", r["sha256"])
+    Console().print(table)
+
+
+@cache_app.command("stats")
+@friendly_errors
+def cache_stats(
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+) -> None:
+    """Entries, hit rate, and tokens and estimated cost saved, by prompt and model."""
+    from service.config import get_settings
+    from service.store import Store
+
+    stats = Store(get_settings().db_url).cache_stats()
+    if as_json:
+        typer.echo(stats.model_dump_json(indent=2))
+        return
+    console = Console()
+    console.print(
+        f"entries {stats.entries} · calls {stats.calls} · hits {stats.hits} · "
+        f"hit rate {stats.hit_rate:.1%}"
+    )
+    table = Table("prompt", "model", "calls", "hits", "tokens saved", "saved $", "spent $")
+    for u in stats.by_prompt_model:
+        table.add_row(u.prompt, u.model, str(u.calls), str(u.hits), str(u.tokens_saved),
+                      f"{u.cost_saved_usd:.4f}", f"{u.cost_spent_usd:.4f}")  # fmt: skip
+    console.print(table)
+
+
+@cache_app.command("prune")
+@friendly_errors
+def cache_prune(
+    prompt: str | None = typer.Option(None, help="task or task@version, e.g. translate@v1."),
+    model: str | None = typer.Option(None, help="Model name as recorded."),
+    older_than: str | None = typer.Option(None, help="Age such as 30d, 12h, 2w."),
+) -> None:
+    """Delete cache entries matching all given filters; prints how many were removed."""
+    from service.config import get_settings
+    from service.store import Store
+    from service.store.store import parse_age
+
+    age = parse_age(older_than) if older_than else None
+    n = Store(get_settings().db_url).prune_cache(prompt=prompt, model=model, older_than=age)
+    typer.echo(f"removed {n} cache entr{'y' if n == 1 else 'ies'}")
+
+
+# --- local model server ---
+
+
+@app.command("local-server")
+@friendly_errors
+def local_server() -> None:
+    """Run the embedded local model server until Ctrl-C (other runs reuse it meanwhile)."""
+    import contextlib
+
+    from service.llm.local import LocalServer
+
+    with LocalServer(get_settings()) as server:
+        if not server.owned:
+            typer.echo(f"already running at {server.base_url}")
+            return
+        typer.echo(f"local model server at {server.base_url} (Ctrl-C stops it)")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.wait()
+
+
+def main() -> None:
+    app(prog_name="policy-reader")
 
 
 # --- glossary ---
@@ -186,78 +284,6 @@ def eval_commitments(
         typer.echo(line)
 
 
-# --- gateway: prompts and cache ---------------------------------------------------------------
-
-prompts_app = typer.Typer(no_args_is_help=True, help="Versioned prompt files.")
-cache_app = typer.Typer(no_args_is_help=True, help="The model-call cache and ledger.")
-app.add_typer(prompts_app, name="prompts")
-app.add_typer(cache_app, name="cache")
-
-
-@prompts_app.command("list")
-@friendly_errors
-def prompts_list(
-    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
-) -> None:
-    """Tasks, versions and modes of every prompt file; which is active; short sha256."""
-    from service.config import get_settings
-    from service.llm.prompts import PromptRegistry
-
-    settings = get_settings()
-    reg = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions)
-    rows = reg.listing()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    table = Table("task", "version", "mode", "active", "schema", "sha256")
-    for r in rows:
-        active = "[green]●[/green]" if r["active"] else ""
-        table.add_row(r["task"], r["version"], r["mode"], active, r["schema"] or "-", r["sha256"])
-    Console().print(table)
-
-
-@cache_app.command("stats")
-@friendly_errors
-def cache_stats(
-    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
-) -> None:
-    """Entries, hit rate, and tokens and estimated cost saved, by prompt and model."""
-    from service.config import get_settings
-    from service.store import Store
-
-    stats = Store(get_settings().db_url).cache_stats()
-    if as_json:
-        typer.echo(stats.model_dump_json(indent=2))
-        return
-    console = Console()
-    console.print(
-        f"entries {stats.entries} · calls {stats.calls} · hits {stats.hits} · "
-        f"hit rate {stats.hit_rate:.1%}"
-    )
-    table = Table("prompt", "model", "calls", "hits", "tokens saved", "saved $", "spent $")
-    for u in stats.by_prompt_model:
-        table.add_row(u.prompt, u.model, str(u.calls), str(u.hits), str(u.tokens_saved),
-                      f"{u.cost_saved_usd:.4f}", f"{u.cost_spent_usd:.4f}")  # fmt: skip
-    console.print(table)
-
-
-@cache_app.command("prune")
-@friendly_errors
-def cache_prune(
-    prompt: str | None = typer.Option(None, help="task or task@version, e.g. translate@v1."),
-    model: str | None = typer.Option(None, help="Model name as recorded."),
-    older_than: str | None = typer.Option(None, help="Age such as 30d, 12h, 2w."),
-) -> None:
-    """Delete cache entries matching all given filters; prints how many were removed."""
-    from service.config import get_settings
-    from service.store import Store
-    from service.store.store import parse_age
-
-    age = parse_age(older_than) if older_than else None
-    n = Store(get_settings().db_url).prune_cache(prompt=prompt, model=model, older_than=age)
-    typer.echo(f"removed {n} cache entr{'y' if n == 1 else 'ies'}")
-
-
 # --- commitments (model) ---
 # The model-backed pipeline for `commitments` and `eval commitments` (without --rules-only).
 
@@ -327,10 +353,6 @@ def _model_detector(golden: Path, corpus: Path | None) -> Detector:
             if c.start is not None and c.end is not None and c.quote is not None
         ]
     return lambda text: by_text[text]
-
-
-def main() -> None:
-    app(prog_name="policy-reader")
 
 
 if __name__ == "__main__":
