@@ -53,6 +53,8 @@ _MULTIPLIERS = {"万": 1e4, "亿": 1e8}
 _PLAN = re.compile(r"[“\"]十[一二三四五六七八九]五[”\"]")
 # Verbs inside a title or quotation (《…规划》, “…建设”) name things, they do not pledge them.
 _QUOTED = re.compile(r"《[^》]*》|“[^”]*”|\"[^\"]*\"")
+# A quotation left open at the clause end: its closing mark was trimmed (打造"城市大脑"和"云上城市).
+_OPEN_QUOTE = re.compile(r"[“\"][^”\"]*$")
 
 
 class Target(BaseModel):
@@ -345,7 +347,8 @@ def find_trigger(clause: str, lex: Lexicon) -> str | None:
 
 def _mask_quoted(clause: str) -> str:
     """Blank out titles and quotations, except a quoted plan period such as “十四五”."""
-    return _QUOTED.sub(lambda m: m[0] if _PLAN.fullmatch(m[0]) else "□" * len(m[0]), clause)
+    masked = _QUOTED.sub(lambda m: m[0] if _PLAN.fullmatch(m[0]) else "□" * len(m[0]), clause)
+    return _OPEN_QUOTE.sub(lambda m: "□" * len(m[0]), masked)
 
 
 # --- scoring --------------------------------------------------------------------------------
