@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -317,6 +318,6 @@ def test_rich_progress_draws_documents_chunks_and_problems(settings: Settings) -
         display.chunk(ProgressEvent(doc.id, "translation", 1, 2, tokens=30))
         failed = TaskOutcome(doc_id=doc.id, source="a.txt", kind="translation", status="partial")
         display.finished(failed.model_copy(update={"reason": "1 of 2 chunks failed: [refused]"}))
-    text = screen.getvalue()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())  # drop terminal codes
     assert "documents" in text and "chunks" in text and "2/2" in text
     assert "a.txt translation: partial — 1 of 2 chunks failed: [refused]" in text
