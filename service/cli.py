@@ -430,11 +430,16 @@ def _run_batch(paths: list[Path], out: Path, options: RunOptions) -> RunReport:
     return asyncio.run(run_batch(settings, paths, out, options, PlainProgress(sys.stderr)))
 
 
+def _name_columns() -> tuple[Column, Column]:
+    # Narrow terminals and logs fold file names instead of cutting them with "…".
+    return Column("document", overflow="fold"), Column("task", no_wrap=True, min_width=11)
+
+
 def _print_run_report(report: RunReport, out: Path) -> None:
     from rich.markup import escape
 
     console = Console()
-    table = Table("document", "task", "status", "calls", "hits", "tokens", "cost $")
+    table = Table(*_name_columns(), "status", "calls", "hits", "tokens", "cost $")
     colours = {"ok": "green", "partial": "yellow", "failed": "red"}
     for o in report.outcomes:
         status = f"[{colours[o.status]}]{o.status}[/]" + (" (stored)" if o.reused else "")
@@ -481,7 +486,7 @@ def _dry_run(paths: list[Path], kinds: tuple[Kind, ...], *, batch_api: bool) -> 
     settings = get_settings()
     corpus = collect(default_paths(paths, settings), lambda p: ingest_path(p, settings=settings))
     est = estimate(settings, corpus.documents, kinds, batch_api=batch_api)
-    table = Table("document", "task", "chunks", "calls", "prompt tok", "output tok", "cost $")
+    table = Table(*_name_columns(), "chunks", "calls", "prompt tok", "output tok", "cost $")
     for r in est.rows:
         tokens = (f"{r.prompt_tokens:,}", f"{r.output_tokens:,}")
         table.add_row(escape(r.source), r.kind, str(r.chunks), str(r.calls), *tokens,
