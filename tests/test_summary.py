@@ -16,6 +16,7 @@ from service.config import Settings
 from service.errors import RetriesExhausted
 from service.llm.gateway import Gateway
 from service.models import Chunk, Document
+from service.tasks import summary as summary_module
 from service.tasks.context import ProgressEvent, TaskContext
 from service.tasks.summary import (
     MAX_DEPTH,
@@ -240,6 +241,21 @@ async def test_long_document_map_reduce_stays_within_the_context(
     assert artifact.summary is not None and artifact.summary.date == "2020"
     assert artifact.provenance.prompt_versions == {"summary_map": "v1", "summary_reduce": "v1"}
     assert events[-1].done == events[-1].total == len(bodies)
+
+
+@respx.mock
+async def test_notes_still_too_long_after_the_last_round_are_dropped_with_a_warning(
+    small_gw: Gateway, remote: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(summary_module, "MAX_DEPTH", 0)  # no collapse round allowed
+    route = respx.post(CHAT_URL).mock(side_effect=model(lambda _: ok(notes_json(38))))
+    doc = work_report(remote)
+    artifact = await summarize(doc, chunks_of(doc, 3000), TaskContext(small_gw))
+    bodies = [request_json(c.request) for c in route.calls]
+    assert all(request_tokens(b) <= SMALL_CONTEXT for b in bodies)
+    assert [kind_of(b) for b in bodies].count("collapse") == 0
+    assert artifact.status == "partial" and artifact.summary is not None
+    assert any("were left out" in w for w in artifact.warnings)
 
 
 @respx.mock

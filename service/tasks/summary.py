@@ -498,7 +498,9 @@ def _to_summary(parsed: BaseModel, doc: Document) -> Summary:
         # The base model is not asked for who/when/where; the date is the human-checked one.
         date = doc.meta.date.isoformat() if doc.meta.date else None
         return Summary(**parsed.model_dump(), body=None, date=date, place=None, people=[])
-    raise ConfigError(f"Summary prompts must declare 'summary' or 'summary_lite', not {parsed}.")
+    raise ConfigError(
+        f"Summary prompts must declare 'summary' or 'summary_lite', not {type(parsed).__name__}."
+    )
 
 
 def quality_source(doc: Document) -> str:
