@@ -14,6 +14,7 @@ import respx
 from service.chunk import chunk_document
 from service.config import Settings
 from service.errors import RetriesExhausted
+from service.ingest import ingest_path
 from service.llm.gateway import Gateway
 from service.models import Chunk, Document
 from service.tasks import summary as summary_module
@@ -29,6 +30,7 @@ from service.tokens import count_tokens
 from tests.summary_fixtures import (
     BASE,
     CHAT_URL,
+    CORPUS,
     GOOD_SUMMARY,
     LOCAL_BASE,
     completion_body,
@@ -310,11 +312,11 @@ async def test_final_reduce_failure_is_a_failed_artifact(
 
 
 @respx.mock
-async def test_endpoint_down_propagates(small_gw: Gateway, remote: Settings) -> None:
+async def test_endpoint_down_propagates(gw: Gateway, remote: Settings) -> None:
     respx.post(CHAT_URL).mock(return_value=httpx.Response(503, json={"error": {"message": "x"}}))
-    doc = work_report(remote)
+    doc = short_document(remote)
     with pytest.raises(RetriesExhausted):
-        await summarize(doc, chunks_of(doc, 1000), TaskContext(small_gw))
+        await summarize(doc, chunks_of(doc, 1000), TaskContext(gw))
 
 
 # --- the local completion-mode model ---------------------------------------------------------
@@ -340,13 +342,15 @@ async def test_local_model_uses_the_lite_schemas(settings: Settings) -> None:
 
     route = respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
     gw = make_gateway(settings, base_url=LOCAL_BASE)
-    doc = work_report(settings)
+    doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
     artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
     await gw.aclose()
     assert gw.profile.name == "local-gemma3-270m"
     assert all(request_tokens(request_json(c.request)) <= 2048 for c in route.calls)
     assert artifact.status == "ok" and artifact.summary is not None
-    assert artifact.summary.people == [] and artifact.summary.date is None  # year only
+    assert artifact.method == "map_reduce" and len(artifact.notes) >= 3
+    assert artifact.summary.people == [] and artifact.summary.body is None
+    assert artifact.summary.date == (doc.meta.date.isoformat() if doc.meta.date else None)
     assert artifact.provenance.quality_warning is not None
 
 
