@@ -386,3 +386,18 @@ def test_truncate_at_sentence() -> None:
     cut = truncate_at_sentence(text, 50)
     assert count_tokens(cut) <= 50 and cut.endswith("here.")
     assert MAX_DEPTH >= 1
+
+
+@respx.mock
+async def test_local_model_copying_its_example_is_a_failed_chunk(settings: Settings) -> None:
+    echo = {"facts": ["The meeting approved the 2021 work plan", "30 new schools will be built"]}
+    route = respx.post(f"{LOCAL_BASE}/completions").mock(
+        return_value=httpx.Response(200, json=completion_body(json.dumps(echo)))
+    )
+    gw = make_gateway(settings, base_url=LOCAL_BASE)
+    doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
+    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
+    await gw.aclose()
+    assert route.call_count == len(artifact.chunks)  # no re-ask, no reduce
+    assert (artifact.status, artifact.summary) == ("failed", None)
+    assert all("copied the prompt's example" in (o.error or "") for o in artifact.chunks)

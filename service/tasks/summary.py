@@ -32,8 +32,8 @@ from service.artifacts import (
     status_of,
 )
 from service.chunk import chunk_document
-from service.errors import ConfigError, ModelError
-from service.llm.prompts import delimit, register_schema
+from service.errors import ConfigError, ModelError, ModelInvalidOutput
+from service.llm.prompts import PromptTemplate, delimit, register_schema
 from service.models import Chunk, Document, Paragraph
 from service.quality import QualityReport, check_no_cjk, summary_report
 from service.tasks.context import ProgressEvent, TaskContext
@@ -226,10 +226,14 @@ class _Run:
         profile = self.ctx.gateway.profile
         return min(table[profile.mode], profile.max_output_tokens, self.limit // 3)
 
+    def template(self, task: str) -> PromptTemplate:
+        """The prompt file the gateway will use for ``task`` (same mode and version)."""
+        gw = self.ctx.gateway
+        return gw.registry.get(task, gw.profile.mode, self.ctx.versions.get(task))
+
     def prompt_tokens(self, task: str, variables: Mapping[str, object]) -> int:
         """cl100k tokens of the request the gateway will render for these variables."""
-        gw = self.ctx.gateway
-        tpl = gw.registry.get(task, gw.profile.mode, self.ctx.versions.get(task))
+        tpl = self.template(task)
         if tpl.mode == "chat":
             msgs = tpl.render_messages(variables)
             return sum(count_tokens(m.content) + MESSAGE_OVERHEAD for m in msgs) + 3
@@ -257,10 +261,41 @@ class _Run:
             self.report(failed=True)
             raise
         rec = result.record
-        self.report(cached=rec.cached, tokens=rec.tokens_in + rec.tokens_out)
         if result.parsed is None:
             raise ConfigError(f"prompts/{task}: the prompt file must declare a schema.")
+        copied = _copied_example(self.template(task), result.parsed)
+        self.report(
+            cached=rec.cached, failed=copied is not None, tokens=rec.tokens_in + rec.tokens_out
+        )
+        if copied is not None:
+            raise ModelInvalidOutput(
+                f"{task}: the model copied the prompt's example ({copied[:60]!r}) instead of "
+                "reading the text."
+            )
         return result.parsed
+
+
+# A small base model often repeats its few-shot example verbatim; that is not a summary.
+_COPY_MIN_CHARS = 12
+
+
+def _copied_example(tpl: PromptTemplate, parsed: BaseModel) -> str | None:
+    """A string of the answer that occurs verbatim in a few-shot (completion) prompt."""
+    if tpl.mode != "completion":
+        return None  # chat prompts have no worked example to copy
+    texts = [t for t in _strings(parsed.model_dump()) if len(t.strip()) >= _COPY_MIN_CHARS]
+    return next((t for t in texts if t.strip() in tpl.body), None)
+
+
+def _strings(value: object) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _meta_variables(doc: Document) -> dict[str, str]:
