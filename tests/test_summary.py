@@ -297,6 +297,18 @@ async def test_refusal_on_one_chunk_gives_a_partial_summary(
 
 
 @respx.mock
+async def test_map_reduce_rerun_is_fully_cached(small_gw: Gateway, remote: Settings) -> None:
+    route = respx.post(CHAT_URL).mock(side_effect=model(lambda _: ok(notes_json(4))))
+    doc = work_report(remote)
+    first = await summarize(doc, chunks_of(doc, 1000), TaskContext(small_gw))
+    calls = route.call_count
+    again = await summarize(doc, chunks_of(doc, 1000), TaskContext(small_gw))
+    assert route.call_count == calls  # no HTTP call the second time
+    assert again.provenance.calls == 0 and again.provenance.cache_hits == calls
+    assert (again.summary, again.notes) == (first.summary, first.notes)
+
+
+@respx.mock
 async def test_final_reduce_failure_is_a_failed_artifact(
     small_gw: Gateway, remote: Settings
 ) -> None:
