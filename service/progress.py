@@ -29,8 +29,8 @@ class Tally:
     units: dict[tuple[str, Kind | str], tuple[int, int]] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)  # doc id -> tasks not finished
     docs_total: int = 0
-    tokens: int = 0
-    hits: int = 0
+    task_tokens: dict[tuple[str, str], int] = field(default_factory=dict)
+    task_hits: dict[tuple[str, str], int] = field(default_factory=dict)
     failed_chunks: int = 0
 
     def plan(self, plan: RunPlan) -> None:
@@ -39,15 +39,30 @@ class Tally:
         self.units = {key: (0, n) for key, n in plan.units.items()}
 
     def chunk(self, e: ProgressEvent) -> None:
-        self.units[e.doc_id, e.task] = (e.done, e.total)
-        self.tokens += e.tokens
-        self.hits += e.cached
+        key = (e.doc_id, e.task)
+        self.units[key] = (e.done, e.total)
+        self.task_tokens[key] = self.task_tokens.get(key, 0) + e.tokens
+        self.task_hits[key] = self.task_hits.get(key, 0) + e.cached
         self.failed_chunks += e.failed
 
     def finished(self, o: TaskOutcome) -> None:
-        _, total = self.units.get((o.doc_id, o.kind), (0, 0))
-        self.units[o.doc_id, o.kind] = (total, total)  # stored or failed: nothing more to come
+        key = (o.doc_id, o.kind)
+        _, total = self.units.get(key, (0, 0))
+        self.units[key] = (total, total)  # stored or failed: nothing more to come
         self.pending[o.doc_id] = self.pending.get(o.doc_id, 1) - 1
+        if not o.reused:
+            # Not every task reports tokens or hits per event; its provenance has them all.
+            self.task_tokens[key] = max(self.task_tokens.get(key, 0), o.tokens)
+            self.task_hits[key] = max(self.task_hits.get(key, 0), o.cache_hits)
+
+    @property
+    def tokens(self) -> int:
+        """Tokens of the calls made or served from the cache this run (prompt + output)."""
+        return sum(self.task_tokens.values())
+
+    @property
+    def hits(self) -> int:
+        return sum(self.task_hits.values())
 
     @property
     def chunks_done(self) -> int:
@@ -164,7 +179,7 @@ class RichProgress:
         self.tally.finished(o)
         if o.status != "ok":
             line = f"{o.source} {o.kind}: {o.status}" + (f" — {o.reason}" if o.reason else "")
-            self._progress.console.print(f"[yellow]{escape(line)}[/yellow]")
+            self._progress.console.print(f"[yellow]{escape(line)}[/yellow]", highlight=False)
         self._refresh()
 
     def _refresh(self) -> None:

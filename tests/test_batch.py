@@ -298,8 +298,10 @@ def test_tally_counts_and_eta() -> None:
     tally.chunk(ProgressEvent("d1", "translation", 2, 4, cached=True, tokens=7))
     assert (tally.chunks_done, tally.chunks_total, tally.hits, tally.tokens) == (2, 8, 1, 7)
     assert tally.eta() is not None
-    tally.finished(TaskOutcome(doc_id="d1", source="a", kind="translation", status="ok"))
+    done = TaskOutcome(doc_id="d1", source="a", kind="translation", status="ok", tokens=90)
+    tally.finished(done.model_copy(update={"cache_hits": 3}))
     assert tally.docs_done == 1 and tally.chunks_done == 4
+    assert (tally.tokens, tally.hits) == (90, 3)  # the task's provenance completes its events
 
 
 def test_rich_progress_draws_documents_chunks_and_problems(settings: Settings) -> None:
