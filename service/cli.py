@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from service import __version__
 from service.errors import ServiceError
@@ -41,6 +43,78 @@ def root() -> None:
 def version() -> None:
     """Print the Policy Reader version."""
     typer.echo(__version__)
+
+
+# --- gateway: prompts and cache ---------------------------------------------------------------
+
+prompts_app = typer.Typer(no_args_is_help=True, help="Versioned prompt files.")
+cache_app = typer.Typer(no_args_is_help=True, help="The model-call cache and ledger.")
+app.add_typer(prompts_app, name="prompts")
+app.add_typer(cache_app, name="cache")
+
+
+@prompts_app.command("list")
+@friendly_errors
+def prompts_list(
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+) -> None:
+    """Tasks, versions and modes of every prompt file; which is active; short sha256."""
+    from service.config import get_settings
+    from service.llm.prompts import PromptRegistry
+
+    settings = get_settings()
+    reg = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions)
+    rows = reg.listing()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("task", "version", "mode", "active", "schema", "sha256")
+    for r in rows:
+        active = "[green]●[/green]" if r["active"] else ""
+        table.add_row(r["task"], r["version"], r["mode"], active, r["schema"] or "-", r["sha256"])
+    Console().print(table)
+
+
+@cache_app.command("stats")
+@friendly_errors
+def cache_stats(
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+) -> None:
+    """Entries, hit rate, and tokens and estimated cost saved, by prompt and model."""
+    from service.config import get_settings
+    from service.store import Store
+
+    stats = Store(get_settings().db_url).cache_stats()
+    if as_json:
+        typer.echo(stats.model_dump_json(indent=2))
+        return
+    console = Console()
+    console.print(
+        f"entries {stats.entries} · calls {stats.calls} · hits {stats.hits} · "
+        f"hit rate {stats.hit_rate:.1%}"
+    )
+    table = Table("prompt", "model", "calls", "hits", "tokens saved", "saved $", "spent $")
+    for u in stats.by_prompt_model:
+        table.add_row(u.prompt, u.model, str(u.calls), str(u.hits), str(u.tokens_saved),
+                      f"{u.cost_saved_usd:.4f}", f"{u.cost_spent_usd:.4f}")  # fmt: skip
+    console.print(table)
+
+
+@cache_app.command("prune")
+@friendly_errors
+def cache_prune(
+    prompt: str | None = typer.Option(None, help="task or task@version, e.g. translate@v1."),
+    model: str | None = typer.Option(None, help="Model name as recorded."),
+    older_than: str | None = typer.Option(None, help="Age such as 30d, 12h, 2w."),
+) -> None:
+    """Delete cache entries matching all given filters; prints how many were removed."""
+    from service.config import get_settings
+    from service.store import Store
+    from service.store.store import parse_age
+
+    age = parse_age(older_than) if older_than else None
+    n = Store(get_settings().db_url).prune_cache(prompt=prompt, model=model, older_than=age)
+    typer.echo(f"removed {n} cache entr{'y' if n == 1 else 'ies'}")
 
 
 def main() -> None:

@@ -83,3 +83,30 @@ class ModelUnavailable(ServiceError):
 
     status = 503
     code = "model_unavailable"
+
+
+# --- llm gateway (service/llm/) ------------------------------------------------------------
+
+
+class ModelRefused(ModelError):
+    """The model declined (message.refusal set, or finish_reason content_filter)."""
+
+    code = "model_refused"
+
+
+class ModelTruncated(ModelError):
+    """The answer hit max_tokens even after one retry with a larger budget."""
+
+    code = "model_truncated"
+
+
+class ModelInvalidOutput(ModelError):
+    """The output was not valid JSON of the schema after the allowed re-asks."""
+
+    code = "model_invalid_output"
+
+
+class RetriesExhausted(ModelUnavailable):
+    """429/5xx/timeouts/connection errors persisted through every retry."""
+
+    code = "retries_exhausted"

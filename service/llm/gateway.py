@@ -1,0 +1,407 @@
+"""The LLM gateway: one door to any OpenAI-compatible endpoint, with cache, retries and records.
+
+``Gateway.generate`` renders a versioned prompt, looks the canonical request up in the cache,
+and on a miss calls the endpoint under a shared concurrency bound with our own retry loop
+(the SDK's is off so that backoff, Retry-After and the attempt count are ours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, cast
+
+import httpx
+import openai
+from pydantic import BaseModel
+
+from service.config import Settings
+from service.errors import (
+    ConfigError,
+    ModelError,
+    ModelInvalidOutput,
+    ModelRefused,
+    ModelTruncated,
+    RetriesExhausted,
+    ServiceError,
+)
+from service.llm.profiles import Profile, resolve_profile
+from service.llm.prompts import PromptRegistry, PromptTemplate
+from service.llm.retry import backoff_delay, is_retryable_status, retry_after
+from service.llm.structured import gbnf_for, parse_output, schema_json, strict_schema
+from service.llm.structured import strip_reasoning as strip_reasoning
+from service.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_REASKS = 2
+LOCAL_MODEL_NAME = "gemma-3-270m"
+PASSED_PARAMS = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class CallRecord:
+    """What one ``generate`` call did; also written to the ``calls`` ledger."""
+
+    cache_key: str
+    cached: bool
+    model: str
+    task: str
+    prompt_id: str
+    prompt_version: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached_tokens: int = 0
+    latency_ms: float = 0.0
+    attempts: int = 0
+    outcome: str = "ok"  # hit | ok | <error code>
+    cost_usd: float = 0.0
+
+
+@dataclass
+class CallResult:
+    text: str
+    parsed: BaseModel | None
+    record: CallRecord
+
+
+@dataclass
+class _Request:
+    """A fully rendered request: what gets hashed, sent, and re-asked."""
+
+    template: PromptTemplate
+    schema: type[BaseModel] | None
+    mode: str
+    body: dict[str, Any]  # messages|prompt + generation params (what the key covers)
+    key: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # response_format / extra_body
+
+
+class Gateway:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        registry: PromptRegistry | None = None,
+        sleep: Sleep = asyncio.sleep,
+        base_url: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.model = settings.model or (LOCAL_MODEL_NAME if settings.uses_local_model else "")
+        if not self.model:
+            raise ConfigError("OPENAI_BASE_URL/OPENAI_API_KEY are set but READER_MODEL is not.")
+        profile_name = settings.profile
+        if settings.uses_local_model and not profile_name:
+            profile_name = "local-gemma3-270m"
+        self.profile: Profile = resolve_profile(profile_name, self.model)
+        self.registry = registry or PromptRegistry.load(
+            settings.prompts_dir, settings.prompt_versions
+        )
+        self.registry.validate_schemas()
+        self._sleep = sleep
+        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self._inflight: dict[str, asyncio.Task[CallResult]] = {}
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url or _base_url(settings),
+            api_key=settings.openai_api_key or "sk-no-key",  # local servers ignore it
+            # The SDK types httpx2 but accepts a legacy httpx client at run time (it checks);
+            # respx intercepts only the latter.
+            http_client=cast(Any, http_client or _http_client(settings)),
+            max_retries=0,
+            timeout=settings.timeout_s,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def generate(
+        self,
+        task: str,
+        variables: Mapping[str, object],
+        *,
+        schema: type[BaseModel] | None = None,
+        version: str | None = None,
+        max_tokens: int | None = None,
+    ) -> CallResult:
+        """Render the task's prompt, answer from cache or the endpoint, validate, record."""
+        started = time.perf_counter()
+        req = self._build(task, variables, schema, version, max_tokens)
+        hit = self._from_cache(req, started)
+        if hit is not None:
+            return hit
+        running = self._inflight.get(req.key)
+        if running is not None:
+            # Another task is making this exact call: wait for it instead of paying twice.
+            return self._shared(await asyncio.shield(running), started)
+        running = asyncio.ensure_future(self._miss(req, started))
+        self._inflight[req.key] = running
+        running.add_done_callback(lambda _: self._inflight.pop(req.key, None))
+        return await asyncio.shield(running)
+
+    # --- building the request ---------------------------------------------------------------
+
+    def _build(
+        self,
+        task: str,
+        variables: Mapping[str, object],
+        schema: type[BaseModel] | None,
+        version: str | None,
+        max_tokens: int | None,
+    ) -> _Request:
+        tpl = self.registry.get(task, self.profile.mode, version)
+        schema = schema or self.registry.schema_for(tpl)
+        params = {k: tpl.params[k] for k in PASSED_PARAMS if k in tpl.params}
+        params["max_tokens"] = int(
+            max_tokens or tpl.params.get("max_tokens") or self.profile.max_output_tokens
+        )
+        if self.profile.mode == "chat":
+            msgs = [{"role": m.role, "content": m.content} for m in tpl.render_messages(variables)]
+            body: dict[str, Any] = {"messages": msgs, **params}
+        else:
+            body = {"prompt": tpl.render_prompt(variables), **params}
+        req = _Request(tpl, schema, self.profile.mode, body, extra=self._structured(schema))
+        req.key = cache_key(self.model, req.mode, body, schema)
+        return req
+
+    def _structured(self, schema: type[BaseModel] | None) -> dict[str, Any]:
+        """response_format or grammar for this profile; empty for free text."""
+        if schema is None:
+            return {}
+        if self.profile.structured == "json_schema":
+            spec = {"name": schema.__name__, "schema": strict_schema(schema), "strict": True}
+            return {"response_format": {"type": "json_schema", "json_schema": spec}}
+        if self.profile.structured == "grammar":
+            grammar = gbnf_for(json.dumps(schema.model_json_schema()))
+            if grammar is None:
+                log.warning("llama_cpp not importable: no grammar, relying on validation")
+                return {}
+            return {"extra_body": {"grammar": grammar}}
+        return {"response_format": {"type": "json_object"}}
+
+    # --- cache ------------------------------------------------------------------------------
+
+    def _from_cache(self, req: _Request, started: float) -> CallResult | None:
+        entry = self.store.get_cached(req.key)
+        if entry is None:
+            return None
+        try:
+            parsed = parse_output(entry.response, req.schema) if req.schema else None
+        except ValueError:
+            # Cannot happen for entries we wrote (the key covers the schema); treat as a miss.
+            log.warning("cached output %s no longer validates; calling the model", req.key[:12])
+            return None
+        rec = self._record(req, cached=True, outcome="hit")
+        rec.tokens_in, rec.tokens_out, rec.cost_usd = (
+            entry.tokens_in,
+            entry.tokens_out,
+            entry.cost_usd,
+        )
+        return self._finish(CallResult(entry.response, parsed, rec), started)
+
+    def _shared(self, result: CallResult, started: float) -> CallResult:
+        fields = {**asdict(result.record), "cached": True, "outcome": "hit", "attempts": 0}
+        shared = CallRecord(**fields)
+        return self._finish(CallResult(result.text, result.parsed, shared), started)
+
+    def _record(self, req: _Request, *, cached: bool, outcome: str) -> CallRecord:
+        t = req.template
+        return CallRecord(req.key, cached, self.model, t.task, t.id, t.version, outcome=outcome)
+
+    def _finish(self, result: CallResult, started: float) -> CallResult:
+        result.record.latency_ms = (time.perf_counter() - started) * 1000
+        self._ledger(result.record)
+        return result
+
+    def _ledger(self, record: CallRecord) -> None:
+        fields = asdict(record)
+        del fields["cached"]  # the outcome column says it
+        self.store.record_call(**fields)
+
+    # --- miss: call, check, re-ask, store ----------------------------------------------------
+
+    async def _miss(self, req: _Request, started: float) -> CallResult:
+        rec = self._record(req, cached=False, outcome="ok")
+        try:
+            text, parsed = await self._answer(req, rec)
+        except ServiceError as exc:
+            rec.outcome = exc.code
+            rec.latency_ms = (time.perf_counter() - started) * 1000
+            self._ledger(rec)
+            raise
+        rec.cost_usd = self.profile.cost(rec.tokens_in, rec.tokens_out, rec.cached_tokens)
+        self.store.put_cached(
+            key=req.key,
+            task=req.template.task,
+            prompt_id=req.template.id,
+            prompt_version=req.template.version,
+            model=self.model,
+            response=text,
+            tokens_in=rec.tokens_in,
+            tokens_out=rec.tokens_out,
+            cost_usd=rec.cost_usd,
+        )
+        return self._finish(CallResult(text, parsed, rec), started)
+
+    async def _answer(self, req: _Request, rec: CallRecord) -> tuple[str, BaseModel | None]:
+        """Loop to a usable answer: one bigger budget on truncation, two re-asks on bad output."""
+        body = json.loads(json.dumps(req.body))  # our own copy to extend with re-asks
+        grown, reasks = False, 0
+        while True:
+            out = await self._send(req, body, rec)
+            if out.refusal is not None or out.finish_reason == "content_filter":
+                reason = out.refusal or "content_filter"
+                raise ModelRefused(f"The model refused {req.template.task}: {reason}")
+            if out.finish_reason == "length":
+                if grown or not self._grow_budget(body, out.prompt_tokens):
+                    raise ModelTruncated(
+                        f"{req.template.task}: output hit max_tokens={body['max_tokens']} "
+                        f"(finish_reason=length); shorten the input chunk or raise the budget."
+                    )
+                grown = True
+                continue
+            text = strip_reasoning(out.text)
+            if req.schema is None:
+                return text, None
+            try:
+                return text, parse_output(text, req.schema)
+            except ValueError as exc:
+                if reasks >= MAX_REASKS:
+                    raise ModelInvalidOutput(
+                        f"{req.template.task}: output still invalid after "
+                        f"{MAX_REASKS} re-asks: {exc}"
+                    ) from None
+                reasks += 1
+                _append_correction(req.mode, body, text, str(exc))
+
+    def _grow_budget(self, body: dict[str, Any], prompt_tokens: int) -> bool:
+        """Double max_tokens within the context window; False when it cannot grow."""
+        room = self.profile.context_window - prompt_tokens
+        bigger = min(body["max_tokens"] * 2, room)
+        if bigger <= body["max_tokens"]:
+            return False
+        body["max_tokens"] = bigger
+        return True
+
+    async def _send(self, req: _Request, body: dict[str, Any], rec: CallRecord) -> _Output:
+        """One logical request, retried on 429/5xx/timeouts/connection errors."""
+        last = "no attempt"
+        for attempt in range(self.settings.max_retries + 1):
+            rec.attempts += 1
+            try:
+                async with self._semaphore:
+                    raw = await self._create(req.mode, {**body, **req.extra})
+                out = _Output.of(raw)
+                rec.tokens_in += out.prompt_tokens
+                rec.tokens_out += out.completion_tokens
+                rec.cached_tokens += out.cached_tokens
+                return out
+            except openai.APITimeoutError:
+                last, delay = "timeout", backoff_delay(attempt)
+            except openai.APIConnectionError as exc:
+                last, delay = f"connection error ({exc.__cause__ or exc})", backoff_delay(attempt)
+            except openai.APIStatusError as exc:
+                if not is_retryable_status(exc.status_code):
+                    raise _rejected(exc) from None
+                last = f"HTTP {exc.status_code}"
+                asked = retry_after(exc.response.headers)
+                delay = backoff_delay(attempt) if asked is None else asked
+            if attempt < self.settings.max_retries:
+                await self._sleep(delay)
+        raise RetriesExhausted(
+            f"Model endpoint failed {rec.attempts} times for {req.template.task}; last: {last}."
+        )
+
+    async def _create(self, mode: str, kwargs: dict[str, Any]) -> Any:
+        # The SDK's overloads cannot type a kwargs dict; the response is checked in _Output.of.
+        kwargs = {"model": self.model, **kwargs}
+        if mode == "chat":
+            return await cast(Any, self._client.chat.completions).create(**kwargs)
+        return await cast(Any, self._client.completions).create(**kwargs)
+
+
+@dataclass
+class _Output:
+    text: str
+    finish_reason: str | None
+    refusal: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+
+    @classmethod
+    def of(cls, response: Any) -> _Output:
+        if not getattr(response, "choices", None):
+            raise ModelError("The model endpoint returned no choices.")
+        choice = response.choices[0]
+        message = getattr(choice, "message", None)
+        text = message.content if message is not None else choice.text
+        usage = getattr(response, "usage", None)
+        details = getattr(usage, "prompt_tokens_details", None)
+        return cls(
+            text=text or "",
+            finish_reason=choice.finish_reason,
+            refusal=getattr(message, "refusal", None),
+            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            cached_tokens=getattr(details, "cached_tokens", 0) or 0,
+        )
+
+
+def cache_key(
+    model: str, mode: str, body: Mapping[str, Any], schema: type[BaseModel] | None
+) -> str:
+    """sha256 of the canonical request: model, mode, rendered prompt, params, schema."""
+    canonical = {"model": model, "mode": mode, "request": body, "schema": schema_json(schema)}
+    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _append_correction(mode: str, body: dict[str, Any], bad: str, error: str) -> None:
+    note = (
+        f"That answer is not valid: {error}. "
+        "Reply again with only the JSON object, matching the schema exactly."
+    )
+    if mode == "chat":
+        body["messages"] += [
+            {"role": "assistant", "content": bad},
+            {"role": "user", "content": note},
+        ]
+    else:
+        body["prompt"] += f"{bad}\n\n{note}\n"
+
+
+def _rejected(exc: openai.APIStatusError) -> ServiceError:
+    status = exc.status_code
+    if status in (401, 403):
+        return ConfigError(
+            f"The model endpoint refused our credentials (HTTP {status}); check OPENAI_API_KEY."
+        )
+    return ModelError(f"The model endpoint rejected the request (HTTP {status}): {exc.message}")
+
+
+def _base_url(settings: Settings) -> str | None:
+    if settings.openai_base_url or not settings.uses_local_model:
+        return settings.openai_base_url  # None = the SDK's default (api.openai.com)
+    if settings.local_port is None:
+        raise ConfigError(
+            "No model endpoint: set OPENAI_BASE_URL (+ OPENAI_API_KEY, READER_MODEL) "
+            "or start the local model server and set READER_LOCAL_PORT."
+        )
+    return f"http://127.0.0.1:{settings.local_port}/v1"
+
+
+def _http_client(settings: Settings) -> httpx.AsyncClient:
+    n = settings.concurrency
+    return httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=n * 2, max_keepalive_connections=n),
+        timeout=httpx.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s)),
+    )

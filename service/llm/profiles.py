@@ -1,0 +1,90 @@
+"""Model profiles: what each model family supports and costs, as one table of dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from service.errors import ConfigError
+
+Mode = Literal["chat", "completion"]
+StructuredVia = Literal["json_schema", "json_object", "grammar"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    context_window: int
+    mode: Mode = "chat"
+    structured: StructuredVia = "json_object"
+    price_in: float = 0.0  # USD per 1M input tokens
+    price_out: float = 0.0  # USD per 1M output tokens
+    batch_discount: float = 0.0  # fraction off with the provider's Batch API
+    max_output_tokens: int = 4096
+    chunk_budget: int = 1500  # tokens of source text per chunk
+    match: tuple[str, ...] = ()  # model-name prefixes that select this profile
+
+    @property
+    def supports_json_schema(self) -> bool:
+        """Strict ``response_format: json_schema`` is accepted by the endpoint."""
+        return self.structured == "json_schema"
+
+    def cost(self, tokens_in: int, tokens_out: int, cached_in: int = 0) -> float:
+        """Estimated USD for one call (cached input tokens billed like input: conservative)."""
+        return (tokens_in * self.price_in + tokens_out * self.price_out) / 1_000_000
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            "gpt-4o-mini", 128_000, structured="json_schema", price_in=0.15, price_out=0.60,
+            batch_discount=0.5, max_output_tokens=16_384, chunk_budget=3000, match=("gpt-4o-mini",),
+        ),
+        Profile(
+            "gpt-4o", 128_000, structured="json_schema", price_in=2.50, price_out=10.0,
+            batch_discount=0.5, max_output_tokens=16_384, chunk_budget=3000, match=("gpt-4o",),
+        ),
+        Profile(
+            "gpt-4.1-mini", 1_047_576, structured="json_schema", price_in=0.40, price_out=1.60,
+            batch_discount=0.5, max_output_tokens=32_768, chunk_budget=4000,
+            match=("gpt-4.1-mini", "gpt-4.1-nano"),
+        ),
+        Profile(
+            "gpt-4.1", 1_047_576, structured="json_schema", price_in=2.0, price_out=8.0,
+            batch_discount=0.5, max_output_tokens=32_768, chunk_budget=4000, match=("gpt-4.1",),
+        ),
+        Profile(
+            "deepseek-chat", 64_000, structured="json_object", price_in=0.27, price_out=1.10,
+            max_output_tokens=8192, chunk_budget=3000, match=("deepseek",),
+        ),
+        Profile(
+            "qwen-plus", 131_072, structured="json_object", price_in=0.40, price_out=1.20,
+            max_output_tokens=8192, chunk_budget=3000, match=("qwen",),
+        ),
+        # Self-hosted: ollama has JSON mode; vLLM does json_schema by guided decoding.
+        Profile("ollama", 8192, structured="json_object", max_output_tokens=2048),
+        Profile("vllm", 32_768, structured="json_schema", chunk_budget=2500),
+        Profile(
+            "local-gemma3-270m", 2048, mode="completion", structured="grammar",
+            max_output_tokens=512, chunk_budget=400, match=("gemma-3-270m", "gemma3-270m"),
+        ),
+        Profile("generic", 8192, structured="json_object", max_output_tokens=2048),
+    )
+}  # fmt: skip
+
+
+def resolve_profile(profile: str | None, model: str | None) -> Profile:
+    """The named profile, else the one whose prefix matches the model, else ``generic``."""
+    if profile:
+        try:
+            return PROFILES[profile]
+        except KeyError:
+            known = ", ".join(sorted(PROFILES))
+            raise ConfigError(f"Unknown READER_PROFILE {profile!r}; known: {known}.") from None
+    name = (model or "").lower().rsplit("/", 1)[-1]
+    # Longest prefix first so "gpt-4o-mini" wins over "gpt-4o".
+    candidates = [(m, p) for p in PROFILES.values() for m in p.match if name.startswith(m)]
+    if candidates:
+        return max(candidates, key=lambda mp: len(mp[0]))[1]
+    return PROFILES["generic"]

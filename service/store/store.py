@@ -1,0 +1,443 @@
+"""The Store: call cache, call ledger, documents, chunks, artifacts and jobs behind one object.
+
+Only this package imports sqlmodel; callers get plain pydantic records back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Any, cast
+
+from pydantic import BaseModel
+from sqlalchemy import CursorResult, case, delete, func, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from service.errors import InputError, NotFound
+from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph, Script
+from service.store.db import make_engine, with_lock_retry
+from service.store.migrations import migrate
+from service.store.tables import (
+    ArtifactRow,
+    CacheEntry,
+    CallRow,
+    ChunkRow,
+    DocumentRow,
+    JobRow,
+    utcnow,
+)
+
+JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+class CachedResponse(BaseModel):
+    key: str
+    response: str
+    model: str
+    prompt_id: str
+    prompt_version: str
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    hits: int = 0
+    created_at: dt.datetime | None = None
+
+
+class StoredArtifact(BaseModel):
+    doc_id: str
+    kind: str
+    variant: str
+    payload: dict[str, Any]
+    provenance: dict[str, Any]
+    status: str
+    created_at: dt.datetime
+
+
+class StoredJob(BaseModel):
+    id: str
+    doc_id: str | None
+    kind: str
+    status: str
+    progress: dict[str, Any]
+    error: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class UsageRow(BaseModel):
+    """Ledger totals for one prompt version and model."""
+
+    prompt: str
+    model: str
+    calls: int
+    hits: int
+    tokens_saved: int
+    cost_saved_usd: float
+    cost_spent_usd: float
+
+
+class CacheStats(BaseModel):
+    entries: int
+    calls: int
+    hits: int
+    hit_rate: float
+    by_prompt_model: list[UsageRow]
+
+
+class Store:
+    """All persistence. One instance per process; safe to share between asyncio tasks."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.engine = make_engine(db_url)
+        self.schema_version = with_lock_retry(lambda: migrate(self.engine))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- call cache ------------------------------------------------------------------------
+
+    def get_cached(self, key: str) -> CachedResponse | None:
+        with Session(self.engine) as s:
+            row = s.get(CacheEntry, key)
+            return None if row is None else CachedResponse.model_validate(row, from_attributes=True)
+
+    def put_cached(
+        self,
+        *,
+        key: str,
+        task: str,
+        prompt_id: str,
+        prompt_version: str,
+        model: str,
+        response: str,
+        tokens_in: int,
+        tokens_out: int,
+        cost_usd: float,
+    ) -> None:
+        """Store a validated output; an existing entry under the same key is kept."""
+        entry = CacheEntry(
+            key=key,
+            task=task,
+            prompt_id=prompt_id,
+            prompt_version=prompt_version,
+            model=model,
+            response=response,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost_usd=cost_usd,
+        )
+
+        def write() -> None:
+            with Session(self.engine) as s:
+                if s.get(CacheEntry, key) is None:
+                    s.add(entry)
+                    s.commit()
+
+        with_lock_retry(write)
+
+    def record_call(self, **fields: Any) -> None:
+        """Append one ledger row (fields of CallRow); a hit also bumps the cache entry."""
+        row = CallRow(**fields)
+
+        def write() -> None:
+            with Session(self.engine) as s:
+                s.add(row)
+                if row.outcome == "hit":
+                    s.execute(
+                        update(CacheEntry)
+                        .where(col(CacheEntry.key) == row.cache_key)
+                        .values(hits=CacheEntry.hits + 1, last_hit=utcnow())
+                    )
+                s.commit()
+
+        with_lock_retry(write)
+
+    def cache_keys(self) -> list[str]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(CacheEntry.key)).all())
+
+    def cache_stats(self) -> CacheStats:
+        """Entries, hit rate and what the cache saved, from the cache table and the ledger."""
+        with Session(self.engine) as s:
+            entries = s.exec(select(func.count()).select_from(CacheEntry)).one()
+            rows = s.exec(_usage_query()).all()
+        usage = [_usage_row(*r) for r in rows]
+        calls = sum(u.calls for u in usage)
+        hits = sum(u.hits for u in usage)
+        return CacheStats(
+            entries=entries,
+            calls=calls,
+            hits=hits,
+            hit_rate=hits / calls if calls else 0.0,
+            by_prompt_model=usage,
+        )
+
+    def prune_cache(
+        self,
+        *,
+        prompt: str | None = None,
+        model: str | None = None,
+        older_than: dt.timedelta | None = None,
+    ) -> int:
+        """Delete cache entries matching every given filter; return how many were removed."""
+        if prompt is None and model is None and older_than is None:
+            raise InputError("cache prune needs --prompt, --model or --older-than.")
+        stmt = delete(CacheEntry)
+        if prompt is not None:
+            name, _, version = prompt.partition("@")
+            stmt = stmt.where((col(CacheEntry.task) == name) | (col(CacheEntry.prompt_id) == name))
+            if version:
+                stmt = stmt.where(col(CacheEntry.prompt_version) == version)
+        if model is not None:
+            stmt = stmt.where(col(CacheEntry.model) == model)
+        if older_than is not None:
+            stmt = stmt.where(col(CacheEntry.created_at) < utcnow() - older_than)
+        return with_lock_retry(lambda: self._execute_count(stmt))
+
+    def _execute_count(self, stmt: Any) -> int:
+        with Session(self.engine) as s:
+            n = int(cast(CursorResult[Any], s.execute(stmt)).rowcount)
+            s.commit()
+            return n
+
+    # --- documents and chunks --------------------------------------------------------------
+
+    def save_document(self, doc: Document) -> None:
+        """Insert or replace a document (same id = same cleaned text, so replace is safe)."""
+        row = DocumentRow(
+            id=doc.id,
+            source_name=doc.source_name,
+            raw_sha256=doc.raw_sha256,
+            meta=doc.meta.model_dump(mode="json"),
+            script=doc.script,
+            text=doc.text,
+            cleaning=doc.cleaning.model_dump(mode="json"),
+            paragraphs=[p.model_dump(mode="json") for p in doc.paragraphs],
+        )
+
+        def write() -> None:
+            with Session(self.engine) as s:
+                s.merge(row)
+                s.commit()
+
+        with_lock_retry(write)
+
+    def get_document(self, doc_id: str) -> Document:
+        with Session(self.engine) as s:
+            row = s.get(DocumentRow, doc_id)
+            if row is None:
+                raise NotFound(f"No document with id {doc_id!r}.")
+            return _document(row)
+
+    def list_documents(self) -> list[Document]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(DocumentRow).order_by(col(DocumentRow.created_at))).all()
+            return [_document(r) for r in rows]
+
+    def delete_document(self, doc_id: str) -> bool:
+        """Delete a document with its chunks and artifacts; the call cache is kept."""
+
+        def write() -> bool:
+            with Session(self.engine) as s:
+                s.execute(delete(ArtifactRow).where(col(ArtifactRow.doc_id) == doc_id))
+                s.execute(delete(ChunkRow).where(col(ChunkRow.doc_id) == doc_id))
+                stmt = delete(DocumentRow).where(col(DocumentRow.id) == doc_id)
+                n = cast(CursorResult[Any], s.execute(stmt)).rowcount
+                s.commit()
+                return bool(n)
+
+        return with_lock_retry(write)
+
+    def save_chunks(self, doc_id: str, budget: int, chunks: list[Chunk]) -> None:
+        """Replace the chunks of a document at one budget."""
+        rows = [
+            ChunkRow(
+                doc_id=doc_id,
+                budget=budget,
+                index=c.index,
+                start=c.start,
+                end=c.end,
+                text=c.text,
+                tokens=c.tokens,
+            )
+            for c in chunks
+        ]
+
+        def write() -> None:
+            with Session(self.engine) as s:
+                s.execute(
+                    delete(ChunkRow).where(
+                        (col(ChunkRow.doc_id) == doc_id) & (col(ChunkRow.budget) == budget)
+                    )
+                )
+                s.add_all(rows)
+                s.commit()
+
+        with_lock_retry(write)
+
+    def get_chunk_rows(self, doc_id: str, budget: int) -> list[dict[str, Any]]:
+        """Stored chunks as dicts (index, start, end, text, tokens), in order."""
+        with Session(self.engine) as s:
+            stmt = (
+                select(ChunkRow)
+                .where(col(ChunkRow.doc_id) == doc_id, col(ChunkRow.budget) == budget)
+                .order_by(col(ChunkRow.index))
+            )
+            return [r.model_dump(exclude={"id", "doc_id", "budget"}) for r in s.exec(stmt)]
+
+    # --- artifacts -------------------------------------------------------------------------
+
+    def save_artifact(
+        self,
+        doc_id: str,
+        kind: str,
+        variant: str,
+        payload: dict[str, Any],
+        *,
+        provenance: dict[str, Any] | None = None,
+        status: str = "done",
+    ) -> None:
+        """Insert or replace the artifact (doc_id, kind, variant)."""
+
+        def write() -> None:
+            with Session(self.engine) as s:
+                row = s.exec(_artifact_query(doc_id, kind, variant)).first()
+                row = row or ArtifactRow(doc_id=doc_id, kind=kind, variant=variant)
+                row.payload, row.provenance = payload, provenance or {}
+                row.status, row.created_at = status, utcnow()
+                s.add(row)
+                s.commit()
+
+        with_lock_retry(write)
+
+    def get_artifact(
+        self, doc_id: str, kind: str, variant: str | None = None
+    ) -> StoredArtifact | None:
+        """The artifact for this variant, or the newest of any variant when none is given."""
+        with Session(self.engine) as s:
+            row = s.exec(_artifact_query(doc_id, kind, variant)).first()
+            return None if row is None else StoredArtifact.model_validate(row, from_attributes=True)
+
+    def list_artifacts(self, doc_id: str) -> list[StoredArtifact]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(ArtifactRow).where(col(ArtifactRow.doc_id) == doc_id)).all()
+            return [StoredArtifact.model_validate(r, from_attributes=True) for r in rows]
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def create_job(self, kind: str, doc_id: str | None = None) -> StoredJob:
+        row = JobRow(id=uuid.uuid4().hex, kind=kind, doc_id=doc_id)
+
+        def write() -> StoredJob:
+            with Session(self.engine) as s:
+                s.add(row)
+                s.commit()
+                s.refresh(row)
+                return StoredJob.model_validate(row, from_attributes=True)
+
+        return with_lock_retry(write)
+
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        status: str | None = None,
+        progress: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> StoredJob:
+        if status is not None and status not in JOB_STATUSES:
+            raise InputError(f"Unknown job status {status!r}; use one of {JOB_STATUSES}.")
+
+        def write() -> StoredJob:
+            with Session(self.engine) as s:
+                row = s.get(JobRow, job_id)
+                if row is None:
+                    raise NotFound(f"No job with id {job_id!r}.")
+                row.status = status or row.status
+                row.progress = progress if progress is not None else row.progress
+                row.error = error if error is not None else row.error
+                row.updated_at = utcnow()
+                s.add(row)
+                s.commit()
+                s.refresh(row)
+                return StoredJob.model_validate(row, from_attributes=True)
+
+        return with_lock_retry(write)
+
+    def get_job(self, job_id: str) -> StoredJob:
+        with Session(self.engine) as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                raise NotFound(f"No job with id {job_id!r}.")
+            return StoredJob.model_validate(row, from_attributes=True)
+
+
+def parse_age(text: str) -> dt.timedelta:
+    """Parse '30d', '12h', '45m' or '2w' into a timedelta."""
+    m = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text)
+    if not m:
+        raise InputError(f"Cannot read age {text!r}; use e.g. 30d, 12h, 45m, 2w.")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m[2]]
+    return dt.timedelta(**{unit: int(m[1])})
+
+
+def _document(row: DocumentRow) -> Document:
+    return Document(
+        id=row.id,
+        source_name=row.source_name,
+        raw_sha256=row.raw_sha256,
+        script=cast(Script, row.script),
+        text=row.text,
+        meta=DocumentMeta.model_validate(row.meta),
+        cleaning=CleaningReport.model_validate(row.cleaning),
+        paragraphs=[Paragraph.model_validate(p) for p in row.paragraphs],
+    )
+
+
+def _artifact_query(doc_id: str, kind: str, variant: str | None) -> Any:
+    stmt = select(ArtifactRow).where(
+        col(ArtifactRow.doc_id) == doc_id, col(ArtifactRow.kind) == kind
+    )
+    if variant is not None:
+        stmt = stmt.where(col(ArtifactRow.variant) == variant)
+    return stmt.order_by(col(ArtifactRow.created_at).desc())
+
+
+def _usage_query() -> Any:
+    hit = col(CallRow.outcome) == "hit"
+    # case(), not iif(): the same query must run on PostgreSQL.
+    hits = func.sum(case((hit, 1), else_=0))
+    hit_tokens = func.sum(case((hit, CallRow.tokens_in + CallRow.tokens_out), else_=0))
+    hit_cost = func.sum(case((hit, CallRow.cost_usd), else_=0.0))
+    spent = func.sum(case((col(CallRow.outcome) == "ok", CallRow.cost_usd), else_=0.0))
+    return (
+        sa_select(col(CallRow.task), col(CallRow.prompt_version), col(CallRow.model))
+        .add_columns(func.count(), hits)
+        .add_columns(hit_tokens, hit_cost, spent)
+        .group_by(col(CallRow.task), col(CallRow.prompt_version), col(CallRow.model))
+        .order_by(col(CallRow.task), col(CallRow.prompt_version), col(CallRow.model))
+    )
+
+
+def _usage_row(
+    task: str,
+    version: str,
+    model: str,
+    calls: int,
+    hits: int,
+    tokens: int,
+    cost: float,
+    spent: float,
+) -> UsageRow:
+    return UsageRow(
+        prompt=f"{task}@{version}",
+        model=model,
+        calls=calls,
+        hits=hits or 0,
+        tokens_saved=tokens or 0,
+        cost_saved_usd=cost or 0.0,
+        cost_spent_usd=spent or 0.0,
+    )

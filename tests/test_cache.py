@@ -1,0 +1,113 @@
+"""Cache key canonicalisation and the `cache` / `prompts` CLI commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+from typer.testing import CliRunner
+
+from service.cli import app
+from service.config import Settings
+from service.llm.gateway import cache_key
+from service.store import Store
+
+DATA = Path(__file__).parent / "data" / "prompts"
+
+
+class A(BaseModel):
+    x: int
+
+
+class B(BaseModel):
+    x: str
+
+
+MSGS = {"messages": [{"role": "user", "content": "深圳"}], "temperature": 0, "max_tokens": 10}
+
+
+def test_key_is_canonical_over_dict_order() -> None:
+    reordered = {"max_tokens": 10, "temperature": 0, "messages": MSGS["messages"]}
+    assert cache_key("m", "chat", MSGS, A) == cache_key("m", "chat", reordered, A)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        ("m2", "chat", MSGS, A),
+        ("m", "completion", MSGS, A),
+        ("m", "chat", {**MSGS, "temperature": 0.2}, A),
+        ("m", "chat", MSGS, B),
+        ("m", "chat", MSGS, None),
+    ],
+)
+def test_key_changes_with_every_part(other: tuple) -> None:  # type: ignore[type-arg]
+    assert cache_key("m", "chat", MSGS, A) != cache_key(*other)
+
+
+def _fill(store: Store) -> None:
+    for key, task, ver, model in [("k1", "translate", "v1", "a"), ("k2", "summary", "v1", "a")]:
+        store.put_cached(
+            key=key, task=task, prompt_id=task, prompt_version=ver, model=model,
+            response="r", tokens_in=100, tokens_out=50, cost_usd=0.002,
+        )  # fmt: skip
+        for outcome in ("ok", "hit", "hit"):
+            store.record_call(
+                cache_key=key, task=task, prompt_id=task, prompt_version=ver, model=model,
+                tokens_in=100, tokens_out=50, cost_usd=0.002, outcome=outcome,
+            )  # fmt: skip
+
+
+def test_cache_stats_json(settings: Settings) -> None:
+    _fill(Store(settings.db_url))
+    result = CliRunner().invoke(app, ["cache", "stats", "--json"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert (stats["entries"], stats["calls"], stats["hits"]) == (2, 6, 4)
+    rows = {r["prompt"]: r for r in stats["by_prompt_model"]}
+    assert rows["translate@v1"]["tokens_saved"] == 300
+    assert rows["translate@v1"]["cost_saved_usd"] == pytest.approx(0.004)
+    assert Store(settings.db_url).get_cached("k1").hits == 2  # type: ignore[union-attr]
+
+
+def test_cache_stats_table(settings: Settings) -> None:
+    _fill(Store(settings.db_url))
+    result = CliRunner().invoke(app, ["cache", "stats"])
+    assert result.exit_code == 0 and "hit rate 66.7%" in result.stdout
+    assert "translate@v1" in result.stdout
+
+
+def test_cache_prune(settings: Settings) -> None:
+    _fill(Store(settings.db_url))
+    runner = CliRunner()
+    assert runner.invoke(app, ["cache", "prune", "--older-than", "30d"]).stdout.startswith(
+        "removed 0"
+    )
+    result = runner.invoke(app, ["cache", "prune", "--prompt", "translate@v1"])
+    assert result.exit_code == 0 and result.stdout.strip() == "removed 1 cache entry"
+    assert Store(settings.db_url).cache_keys() == ["k2"]
+
+
+def test_cache_prune_errors_are_one_line(settings: Settings) -> None:
+    result = CliRunner().invoke(app, ["cache", "prune", "--older-than", "soon"])
+    assert result.exit_code == 1
+    assert "Cannot read age" in result.output and "Traceback" not in result.output
+
+
+def test_prompts_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("READER_PROMPTS_DIR", str(DATA))
+    result = CliRunner().invoke(app, ["prompts", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {(r["task"], r["version"], r["mode"]): r for r in json.loads(result.stdout)}
+    assert rows[("echo", "v2", "chat")]["active"] and not rows[("echo", "v1", "chat")]["active"]
+    assert len(rows[("echo", "v1", "chat")]["sha256"]) == 12
+
+
+def test_prompts_list_reports_bad_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "v1.chat.md").write_text("no front matter", encoding="utf-8")
+    monkeypatch.setenv("READER_PROMPTS_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["prompts", "list"])
+    assert result.exit_code == 1 and "front matter" in result.output
