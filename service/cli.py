@@ -121,5 +121,53 @@ def main() -> None:
     app(prog_name="policy-reader")
 
 
+# --- ingest ---
+# Imported here so this block stays self-contained for the merge.
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from rich.table import Column, Table  # noqa: E402
+
+from service.config import get_settings  # noqa: E402
+from service.ingest.batch import document_json, ingest_many  # noqa: E402
+from service.models import Document  # noqa: E402
+
+
+@app.command()
+@friendly_errors
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files or folders (.txt/.html) to ingest."),  # noqa: B008
+    as_json: bool = typer.Option(False, "--json", help="Print the documents as a JSON list."),
+) -> None:
+    """Decode, clean and segment documents (no model calls); exit 1 if any file failed."""
+    result = ingest_many(paths, settings=get_settings())
+    for _path, exc in result.failures:
+        # The message names the file already (ServiceError messages say which input failed).
+        err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+    if as_json:
+        typer.echo(json.dumps([document_json(d) for d in result.documents], ensure_ascii=False))
+    else:
+        Console().print(_ingest_table(result.documents))
+    if result.failures:
+        raise typer.Exit(1)
+
+
+def _ingest_table(documents: list[Document]) -> Table:
+    # Narrow terminals wrap names and ids ("fold") instead of cutting them with "…".
+    folded = [Column(name, overflow="fold") for name in ("file", "id", "script")]
+    table = Table(*folded, "date", "chars raw→clean", "paras", "removed")
+    for doc in documents:
+        table.add_row(
+            doc.source_name,
+            doc.id,
+            doc.script,
+            str(doc.meta.date or ""),
+            f"{doc.cleaning.chars_raw}→{doc.cleaning.chars_clean}",
+            str(len(doc.paragraphs)),
+            str(sum(doc.cleaning.counts.values())),
+        )
+    return table
+
+
 if __name__ == "__main__":
     main()

@@ -48,6 +48,8 @@ class CleaningReport(BaseModel):
     chars_clean: int
     removed: list[RemovedItem] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict, description="Removals per rule.")
+    # --- added by ingest: how the input was read ---
+    input_format: Literal["text", "html"] = Field("text", description="HTML is reduced to text.")
 
 
 class DocumentMeta(BaseModel):
