@@ -1,0 +1,246 @@
+"""Token-budgeted, structure-first chunks with exact character offsets.
+
+Split order (coarsest first): sections (a heading paragraph prefers to open a chunk), whole
+paragraphs packed greedily, then inside a paragraph that alone exceeds the budget: sentences
+(``。！？；`` and variants, closing quotes kept), clauses (``，,、``), and last token boundaries
+that never cut a character. ``.`` is never a separator: it is the decimal point in 21.56.
+
+With ``overlap == 0`` the chunks tile the text: ``"".join(c.text for c in chunks) == text``.
+The gap after a paragraph (its newline) belongs to that paragraph's chunk.
+
+LangChain's splitters are not used at run time: they return strings, not offsets
+(``add_start_index`` uses ``str.find``, wrong for repeated passages), merge by summing the
+lengths of parts rather than counting the merged text, strip whitespace by default and fall
+back to single characters rather than token boundaries. A regex split with offsets is shorter
+than mapping their output back, and it is exact by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import pairwise
+
+from service.errors import InputError
+from service.models import Chunk, Paragraph
+from service.tokens import count_tokens, token_starts
+
+# Source-chunk budget for a 2,048-token local model (cl100k tokens; Gemma's tokenizer is more
+# compact on Chinese, so this over-counts): 700 source + ~750 output (an English rendering of
+# 700 cl100k tokens of Chinese) + ~450 instructions, few-shot example and glossary lines
+# + ~150 margin = 2,048.
+DEFAULT_LOCAL_BUDGET = 700
+# Remote models have large contexts; the limit is their output cap (often 4,096 tokens), so a
+# 3,000-token source chunk leaves room for its translation.
+DEFAULT_REMOTE_BUDGET = 3000
+
+# A heading opens a new chunk unless the chunk so far holds less than this share of the
+# budget: small sections share a chunk instead of each costing a call.
+SECTION_FILL = 0.5
+
+_CLOSERS = "”’」』）)"
+# Sentence end: terminal punctuation run and the closing quotes after it, or a line break;
+# then any whitespace.
+SENTENCE_END = re.compile(rf"(?:[。｡！？；!?;]+[{_CLOSERS}]*|\n)\s*")
+# Clause end: Chinese commas always; an ASCII comma only when not a thousands separator (1,000).
+CLAUSE_END = re.compile(rf"(?:[，、､]|,(?!\d))[{_CLOSERS}]*\s*")
+
+
+@dataclass(frozen=True)
+class _Span:
+    """A piece of text ``[start, end)`` that the packer treats as indivisible."""
+
+    start: int
+    end: int
+    heading: bool = False
+
+
+def chunk_document(
+    text: str, paragraphs: list[Paragraph], budget: int, overlap: int = 0
+) -> list[Chunk]:
+    """Cut ``text`` into chunks of at most ``budget`` tokens, preferring structural seams.
+
+    A chunk exceeds the budget only when it is a single character that alone takes more
+    tokens than the budget allows. With ``overlap > 0`` each chunk after the first starts up
+    to ``overlap`` tokens before the previous one ends (at a sentence boundary if possible),
+    still within ``budget``.
+    """
+    _check_arguments(text, paragraphs, budget, overlap)
+    if not text:
+        return []
+    cores = _pack(text, _paragraph_spans(text, paragraphs), budget - overlap, split=True)
+    starts = [start for start, _ in cores]
+    if overlap:
+        starts = [
+            start if i == 0 else _overlap_start(text, cores[i - 1][0], start, end, overlap, budget)
+            for i, (start, end) in enumerate(cores)
+        ]
+    return [
+        _make_chunk(text, i, start, end, paragraphs)
+        for i, (start, (_, end)) in enumerate(zip(starts, cores, strict=True))
+    ]
+
+
+def _check_arguments(text: str, paragraphs: list[Paragraph], budget: int, overlap: int) -> None:
+    if budget < 1:
+        raise InputError(f"chunk budget must be at least 1 token, got {budget}.")
+    if not 0 <= overlap < budget:
+        raise InputError(f"chunk overlap must be in [0, budget={budget}), got {overlap}.")
+    previous_end = 0
+    for p in paragraphs:
+        if not previous_end <= p.start <= p.end <= len(text):
+            raise InputError(
+                f"paragraph {p.id} has offsets [{p.start}, {p.end}) out of order or outside "
+                f"the text (length {len(text)}); paragraphs must be sorted and disjoint."
+            )
+        if text[p.start : p.end] != p.text:
+            raise InputError(f"paragraph {p.id}: text[{p.start}:{p.end}] differs from its text.")
+        previous_end = p.end
+
+
+def _paragraph_spans(text: str, paragraphs: list[Paragraph]) -> list[_Span]:
+    """One span per paragraph, running to the next paragraph's start (its gap included).
+
+    The first span starts at 0 and the last ends at ``len(text)``, so the spans tile the text.
+    """
+    if not paragraphs:
+        return [_Span(0, len(text))]
+    bounds = [0] + [p.start for p in paragraphs[1:]] + [len(text)]
+    return [
+        _Span(start, end, heading=p.is_heading)
+        for p, start, end in zip(paragraphs, bounds, bounds[1:], strict=False)
+    ]
+
+
+def _pack(text: str, spans: list[_Span], budget: int, *, split: bool) -> list[tuple[int, int]]:
+    """Greedy packing of spans into ``[start, end)`` chunks of at most ``budget`` tokens.
+
+    With ``split``, a span over budget is cut into pieces packed into chunks of their own
+    (plus the heading just before it, if any).
+    """
+    out: list[tuple[int, int]] = []
+    current: list[_Span] = []
+    for span in spans:
+        if split and count_tokens(text[span.start : span.end]) > budget:
+            pieces = _carry_heading(current, out) + _split_oversized(text, *_bounds(span), budget)
+            out.extend(_pack(text, pieces, budget, split=False))
+            current = []
+            continue
+        if current and _should_break(text, current, span, budget):
+            current = _carry_heading(current, out)
+            if current and count_tokens(text[current[0].start : span.end]) > budget:
+                out.extend(_flush(current))
+                current = []
+        current.append(span)
+    out.extend(_flush(current))
+    return out
+
+
+def _should_break(text: str, current: list[_Span], span: _Span, budget: int) -> bool:
+    if count_tokens(text[current[0].start : span.end]) > budget:
+        return True
+    used = count_tokens(text[current[0].start : current[-1].end])
+    return span.heading and used >= SECTION_FILL * budget
+
+
+def _carry_heading(current: list[_Span], out: list[tuple[int, int]]) -> list[_Span]:
+    """Flush ``current`` but keep a trailing heading with what follows it."""
+    if current and current[-1].heading:
+        out.extend(_flush(current[:-1]))
+        return current[-1:]
+    out.extend(_flush(current))
+    return []
+
+
+def _bounds(span: _Span) -> tuple[int, int]:
+    return span.start, span.end
+
+
+def _flush(spans: list[_Span]) -> list[tuple[int, int]]:
+    return [(spans[0].start, spans[-1].end)] if spans else []
+
+
+def _split_oversized(text: str, start: int, end: int, budget: int) -> list[_Span]:
+    """Sentences, then clauses of a sentence over budget, then token-boundary pieces."""
+    pieces: list[_Span] = []
+    for s_start, s_end in _split_at(SENTENCE_END, text, start, end):
+        if count_tokens(text[s_start:s_end]) <= budget:
+            pieces.append(_Span(s_start, s_end))
+            continue
+        for c_start, c_end in _split_at(CLAUSE_END, text, s_start, s_end):
+            if count_tokens(text[c_start:c_end]) <= budget:
+                pieces.append(_Span(c_start, c_end))
+            else:
+                pieces.extend(_split_tokens(text, c_start, c_end, budget))
+    return pieces
+
+
+def _split_at(pattern: re.Pattern[str], text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``[start, end)`` cut after every match of ``pattern``; the pieces tile the range."""
+    cuts = [m.end() for m in pattern.finditer(text, start, end) if start < m.end() < end]
+    bounds = [start, *cuts, end]
+    return list(pairwise(bounds))
+
+
+def _split_tokens(text: str, start: int, end: int, budget: int) -> list[_Span]:
+    """Pieces of at most ``budget`` tokens cut where a token starts on a character boundary.
+
+    Only a single character that alone takes more than ``budget`` tokens becomes a piece
+    over budget.
+    """
+    pieces: list[_Span] = []
+    while start < end:
+        cut = _token_cut(text, start, end, budget)
+        pieces.append(_Span(start, cut))
+        start = cut
+    return pieces
+
+
+def _token_cut(text: str, start: int, end: int, budget: int) -> int:
+    """The furthest token-boundary cut after ``start`` whose prefix fits ``budget``."""
+    if count_tokens(text[start:end]) <= budget:
+        return end
+    candidates = [start + c for c in token_starts(text[start:end])]
+    fitting = candidates[:budget]  # re-tokenising a prefix rarely changes it; verify anyway
+    for cut in reversed(fitting):
+        if count_tokens(text[start:cut]) <= budget:
+            return cut
+    return start + 1  # one character over budget on its own: the only allowed excess
+
+
+def _overlap_start(text: str, floor: int, start: int, end: int, overlap: int, budget: int) -> int:
+    """Earliest start in ``(floor, start]`` adding at most ``overlap`` tokens, within budget."""
+    for pattern in (SENTENCE_END, CLAUSE_END):
+        cuts = [m.end() for m in pattern.finditer(text, floor, start) if floor < m.end() < start]
+        best = _earliest_fitting(text, cuts, start, end, overlap, budget)
+        if best is not None:
+            return best
+    tail = text[floor:start]
+    cuts = [floor + c for c in token_starts(tail)]
+    best = _earliest_fitting(text, cuts, start, end, overlap, budget)
+    return start if best is None else best
+
+
+def _earliest_fitting(
+    text: str, cuts: list[int], start: int, end: int, overlap: int, budget: int
+) -> int | None:
+    """Walk candidate starts backwards from ``start``; stop at the first that does not fit."""
+    best: int | None = None
+    for cut in reversed(cuts):
+        if count_tokens(text[cut:start]) > overlap or count_tokens(text[cut:end]) > budget:
+            break
+        best = cut
+    return best
+
+
+def _make_chunk(text: str, index: int, start: int, end: int, paragraphs: list[Paragraph]) -> Chunk:
+    chunk_text = text[start:end]
+    return Chunk(
+        id=f"c{index}",
+        index=index,
+        start=start,
+        end=end,
+        text=chunk_text,
+        tokens=count_tokens(chunk_text),
+        paragraph_ids=[p.id for p in paragraphs if p.start < end and p.end > start],
+    )
