@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from service import __version__
-from service.errors import ServiceError
+from service.errors import InputError, ServiceError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 err_console = Console(stderr=True)
@@ -116,6 +117,32 @@ def cache_prune(
     n = Store(get_settings().db_url).prune_cache(prompt=prompt, model=model, older_than=age)
     typer.echo(f"removed {n} cache entr{'y' if n == 1 else 'ies'}")
 
+# --- glossary ---
+
+
+@app.command("glossary")
+@friendly_errors
+def glossary_command(
+    path: Annotated[
+        Path | None, typer.Argument(help="A UTF-8 text file: list the glossary terms it uses.")
+    ] = None,
+) -> None:
+    """Validate the glossary; with PATH, print the prompt lines for the terms found in it."""
+    from service.config import get_settings
+    from service.glossary import Glossary
+
+    glossary = Glossary.from_settings(get_settings())
+    typer.echo(f"glossary {glossary.version}: {len(glossary)} entries")
+    if path is not None:
+        typer.echo(Glossary.render_lines(glossary.entries_in(_read_text(path))))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path} as UTF-8 text: {exc}") from exc
+
 
 def main() -> None:
     app(prog_name="policy-reader")
@@ -123,10 +150,8 @@ def main() -> None:
 
 # --- ingest ---
 # Imported here so this block stays self-contained for the merge.
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
 
-from rich.table import Column, Table  # noqa: E402
+from rich.table import Column  # noqa: E402
 
 from service.config import get_settings  # noqa: E402
 from service.ingest.batch import document_json, ingest_many  # noqa: E402
