@@ -117,6 +117,7 @@ def cache_prune(
     n = Store(get_settings().db_url).prune_cache(prompt=prompt, model=model, older_than=age)
     typer.echo(f"removed {n} cache entr{'y' if n == 1 else 'ies'}")
 
+
 # --- glossary ---
 
 
