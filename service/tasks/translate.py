@@ -205,7 +205,8 @@ def previous_block(units: Sequence[Unit], english: dict[str, str], mode: str) ->
     if not tail:
         return NO_PREVIOUS[mode]
     if mode == "completion":  # one more few-shot pair: the model continues the pattern
-        return f"Chinese: {delimit(paragraph_lines(tail))}\nEnglish: {_answer_json(tail, english)}\n\n"
+        answer = _answer_json(tail, english)
+        return f"Chinese: {delimit(paragraph_lines(tail))}\nEnglish: {answer}\n\n"
     lines = [
         f'<p id="{u.uid}">{_neutralise(u.zh)}</p>\n<en>{_neutralise(english[u.uid])}</en>'
         for u in tail
@@ -280,9 +281,7 @@ async def _translate_chunk(
         "previous": previous_block(previous, run.english, profile.mode),
         "document": delimit(paragraph_lines(units)),
     }
-    prompt_tokens = PROMPT_OVERHEAD[profile.mode] + sum(
-        count_tokens(v) for v in variables.values()
-    )
+    prompt_tokens = PROMPT_OVERHEAD[profile.mode] + sum(count_tokens(v) for v in variables.values())
     ids = tuple(u.uid for u in units)
     schema = fixed_schema(ids) if profile.mode == "completion" else checked_schema(ids)
     budget = max_output_tokens(units, prompt_tokens, profile)
@@ -310,9 +309,7 @@ def _assemble(
         _paragraph(p.id, p.text, p.is_heading, pieces.get(p.id, []), run) for p in doc.paragraphs
     ]
     rows = [(p.id, p.zh, p.en) for p in paragraphs]
-    quality = translation_report(
-        rows, _terms_for(ctx), expected_ids=[p.id for p in doc.paragraphs]
-    )
+    quality = translation_report(rows, _terms_for(ctx), expected_ids=[p.id for p in doc.paragraphs])
     return TranslationArtifact(
         doc_id=doc.id,
         status=status_of(run.outcomes),
