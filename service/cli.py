@@ -10,10 +10,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from service import __version__
+from service.config import get_settings
 from service.errors import InputError, ServiceError
+from service.ingest.batch import document_json, ingest_many
+from service.models import Document
+from service.tasks.commitments.rules import DEFAULT_THRESHOLD
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 err_console = Console(stderr=True)
@@ -129,7 +133,6 @@ def glossary_command(
     ] = None,
 ) -> None:
     """Validate the glossary; with PATH, print the prompt lines for the terms found in it."""
-    from service.config import get_settings
     from service.glossary import Glossary
 
     glossary = Glossary.from_settings(get_settings())
@@ -145,18 +148,13 @@ def _read_text(path: Path) -> str:
         raise InputError(f"cannot read {path} as UTF-8 text: {exc}") from exc
 
 
-def main() -> None:
-    app(prog_name="policy-reader")
-
-
 # --- ingest ---
-# Imported here so this block stays self-contained for the merge.
 
-from rich.table import Column  # noqa: E402
+# --- commitments (rules) ---
 
-from service.config import get_settings  # noqa: E402
-from service.ingest.batch import document_json, ingest_many  # noqa: E402
-from service.models import Document  # noqa: E402
+# `commitments` (rule-based detector) and the `eval` sub-app; `eval translation` joins it later.
+eval_app = typer.Typer(no_args_is_help=True, help="Measure outputs against hand-made references.")
+app.add_typer(eval_app, name="eval")
 
 
 @app.command()
@@ -193,6 +191,70 @@ def _ingest_table(documents: list[Document]) -> Table:
             str(sum(doc.cleaning.counts.values())),
         )
     return table
+
+
+@app.command()
+@friendly_errors
+def commitments(
+    paths: Annotated[list[Path], typer.Argument(help="Documents to scan.")],
+    rules_only: Annotated[
+        bool, typer.Option("--rules-only", help="Rule-based detector, no model.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+    min_score: Annotated[
+        float, typer.Option("--min-score", help="Drop rule candidates scoring below this.")
+    ] = DEFAULT_THRESHOLD,
+) -> None:
+    """List the pledges a document makes."""
+    from service.eval.commitments import load_text
+    from service.tasks.commitments.rules import detect
+
+    if not rules_only:
+        raise ServiceError(
+            "the model-backed commitments pipeline is not wired yet; use --rules-only"
+        )
+    settings = get_settings()
+    found = {str(p): detect(load_text(p, settings), threshold=min_score) for p in paths}
+    if as_json:
+        payload = {k: [c.model_dump() for c in v] for k, v in found.items()}
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    for name, candidates in found.items():
+        for c in candidates:
+            typer.echo(f"{name}\t{c.start}-{c.end}\t{c.modality}\t{c.score}\t{c.quote}")
+
+
+@eval_app.command("commitments")
+@friendly_errors
+def eval_commitments(
+    golden: Annotated[Path, typer.Option("--golden", help="JSON list of {doc, quote, kind}.")],
+    rules_only: Annotated[
+        bool, typer.Option("--rules-only", help="Score the rule-based detector.")
+    ] = False,
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", help="Folder of the golden documents.")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list false positives.")
+    ] = False,
+    min_score: Annotated[
+        float, typer.Option("--min-score", help="Drop rule candidates scoring below this.")
+    ] = DEFAULT_THRESHOLD,
+) -> None:
+    """Precision, recall and F1 of pledge detection against a golden set."""
+    from service.eval.commitments import evaluate_files, format_report
+
+    if not rules_only:
+        raise ServiceError(
+            "the model-backed commitments pipeline is not wired yet; use --rules-only"
+        )
+    report = evaluate_files(golden, get_settings(), corpus_dir=corpus, threshold=min_score)
+    for line in format_report(report, verbose=verbose):
+        typer.echo(line)
+
+
+def main() -> None:
+    app(prog_name="policy-reader")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Document tasks: summary, translation and commitments (each receives its collaborators)."""

@@ -1,0 +1,1 @@
+"""Measurement against hand-labelled references (no model calls of its own)."""

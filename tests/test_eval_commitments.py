@@ -1,0 +1,166 @@
+"""Commitments evaluation: the matching rule, the P/R/F1 arithmetic and the CLI output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from service.errors import InputError, NotFound
+from service.eval.commitments import (
+    GoldenItem,
+    covers,
+    evaluate,
+    format_report,
+    load_golden,
+    locate,
+)
+from service.tasks.commitments.rules import Candidate
+
+TEXT = "甲" * 10 + "新增病床8000张" + "乙" * 10 + "建成市妇幼保健院福强院区" + "丙" * 10
+
+
+def _pred(start: int, end: int) -> Candidate:
+    return Candidate(
+        start=start, end=end, quote=TEXT[start:end], modality="unknown", trigger="x", score=1.0
+    )
+
+
+def _fixed(*spans: tuple[int, int]) -> object:
+    def detector(text: str) -> Sequence[Candidate]:
+        return [_pred(s, e) for s, e in spans]
+
+    return detector
+
+
+def test_covers_needs_half_of_the_golden_quote() -> None:
+    assert covers((0, 5), (0, 10))
+    assert not covers((0, 4), (0, 10))
+    assert covers((0, 30), (10, 12))
+    assert not covers((0, 5), (5, 10))
+
+
+def test_precision_recall_f1_on_a_synthetic_golden_set() -> None:
+    golden = [
+        GoldenItem(doc="a.txt", quote="新增病床8000张", kind="quantified"),
+        GoldenItem(doc="a.txt", quote="建成市妇幼保健院福强院区", kind="named_project"),
+    ]
+    g1 = TEXT.index("新增")
+    g2 = TEXT.index("建成")
+    # One prediction covers quote 1, one covers only a third of quote 2, one hits nothing.
+    detector = _fixed((g1 - 2, g1 + 9), (g2, g2 + 4), (0, 5))
+    report = evaluate(golden, {"a.txt": TEXT}, detector)  # type: ignore[arg-type]
+    o = report.overall
+    assert (o.tp_pred, o.n_pred, o.found, o.n_gold) == (1, 3, 1, 2)
+    assert o.precision == pytest.approx(1 / 3)
+    assert o.recall == pytest.approx(0.5)
+    assert o.f1 == pytest.approx(0.4)
+    assert report.per_kind["quantified"].recall == 1.0
+    assert report.per_kind["named_project"].recall == 0.0
+    assert [m.quote for m in report.misses] == ["建成市妇幼保健院福强院区"]
+    lines = format_report(report)
+    assert lines[:3] == ["precision 0.33 (1/3)", "recall 0.50 (1/2)", "f1 0.40"]
+    assert lines[3].startswith("a precision 0.33")
+
+
+def test_a_prediction_covering_two_quotes_counts_once() -> None:
+    golden = [
+        GoldenItem(doc="a.txt", quote="新增病床8000张"),
+        GoldenItem(doc="a.txt", quote="建成市妇幼保健院福强院区"),
+    ]
+    report = evaluate(golden, {"a.txt": TEXT}, _fixed((0, len(TEXT))))  # type: ignore[arg-type]
+    assert (report.overall.tp_pred, report.overall.n_pred, report.overall.found) == (1, 1, 2)
+
+
+def test_locate_strips_pinyin_and_matches_across_scripts() -> None:
+    cleaned = "會議強調，要繼續深化工會改革和建設。"
+    assert locate("要繼續深化工會(huì )改革和建設", cleaned) == (5, 17)
+    assert locate("要继续深化工会改革和建设", cleaned) == (5, 17)
+    assert locate("不存在的句子", cleaned) is None
+    normalised = "制定实施合作区“1+N” 规划体系"
+    assert locate('制定实施合作区"1+N"规划体系', normalised) == (0, len(normalised))
+
+
+def test_unlocatable_quote_is_a_miss_marked_not_located() -> None:
+    golden = [GoldenItem(doc="a.txt", quote="完全不在文中")]
+    report = evaluate(golden, {"a.txt": TEXT}, _fixed())  # type: ignore[arg-type]
+    assert report.misses[0].located is False
+    assert report.overall.recall == 0.0 and report.overall.precision == 0.0
+
+
+def test_golden_file_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="golden file"):
+        load_golden(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"doc": 1}', encoding="utf-8")
+    with pytest.raises(InputError, match="golden file"):
+        load_golden(bad)
+
+
+def test_shipped_golden_quotes_are_verbatim_in_the_raw_seeds() -> None:
+    corpus = Path(__file__).resolve().parent.parent / "corpus"
+    items = load_golden(Path(__file__).parent / "data" / "golden_commitments.json")
+    assert len(items) >= 50
+    assert {i.kind for i in items} == {"quantified", "dated", "named_project", "general"}
+    for item in items:
+        assert item.quote in (corpus / item.doc).read_text(encoding="utf-8")
+
+
+def _corpus(tmp_path: Path) -> tuple[Path, Path]:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "d.txt").write_text(
+        "会议传达学习了讲话精神。今年要累计建成基站4.5万个，新增病床8000张。", encoding="utf-8"
+    )
+    golden = tmp_path / "golden.json"
+    golden.write_text(
+        json.dumps([{"doc": "d.txt", "quote": "今年要累计建成基站4.5万个"}], ensure_ascii=False),
+        encoding="utf-8",
+    )
+    return docs, golden
+
+
+def test_cli_eval_prints_the_three_lines(tmp_path: Path) -> None:
+    docs, golden = _corpus(tmp_path)
+    args = ["eval", "commitments", "--golden", str(golden), "--corpus", str(docs), "--rules-only"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["precision 0.50 (1/2)", "recall 1.00 (1/1)", "f1 0.67"]
+    assert lines[3].startswith("d precision 0.50")
+
+
+def test_cli_commitments_json(tmp_path: Path) -> None:
+    docs, _ = _corpus(tmp_path)
+    path = docs / "d.txt"
+    result = CliRunner().invoke(app, ["commitments", str(path), "--rules-only", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    found = payload[str(path)]
+    assert [c["quote"] for c in found] == ["今年要累计建成基站4.5万个", "新增病床8000张"]
+    assert found[0]["targets"][0]["value"] == 45000.0
+    assert found[0]["deadline"]["text"] == "今年"
+
+
+def test_cli_without_rules_only_says_the_model_pipeline_is_not_wired(tmp_path: Path) -> None:
+    docs, golden = _corpus(tmp_path)
+    for args in (
+        ["commitments", str(docs / "d.txt"), "--json"],
+        ["eval", "commitments", "--golden", str(golden), "--corpus", str(docs)],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1
+        assert "not wired yet" in result.output + (result.stderr or "")
+
+
+def test_cli_min_score_filters_candidates(tmp_path: Path) -> None:
+    docs, _ = _corpus(tmp_path)
+    path = docs / "d.txt"
+    args = ["commitments", str(path), "--rules-only", "--json", "--min-score", "99"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {str(path): []}
