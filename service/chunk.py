@@ -18,6 +18,7 @@ than mapping their output back, and it is exact by construction.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -25,10 +26,10 @@ from service.errors import InputError
 from service.models import Chunk, Paragraph
 from service.tokens import count_tokens, token_starts
 
-# Source-chunk budget for a 2,048-token local model (cl100k tokens; Gemma's tokenizer is more
-# compact on Chinese, so this over-counts): 700 source + ~750 output (an English rendering of
-# 700 cl100k tokens of Chinese) + ~450 instructions, few-shot example and glossary lines
-# + ~150 margin = 2,048.
+# Source-chunk budget for a 2,048-token local model, in cl100k tokens (the local model's own
+# tokenizer differs; its larger vocabulary likely needs fewer tokens for Chinese, not measured):
+# 700 source + ~750 output (an English rendering of 700 cl100k tokens of Chinese) + ~450
+# instructions, few-shot example and glossary lines + ~150 margin = 2,048.
 DEFAULT_LOCAL_BUDGET = 700
 # Remote models have large contexts; the limit is their output cap (often 4,096 tokens), so a
 # 3,000-token source chunk leaves room for its translation.
@@ -37,6 +38,12 @@ DEFAULT_REMOTE_BUDGET = 3000
 # A heading opens a new chunk unless the chunk so far holds less than this share of the
 # budget: small sections share a chunk instead of each costing a call.
 SECTION_FILL = 0.5
+
+# The token-level fallback tokenises a window of this many characters per budget token, not
+# the whole clause: a run of CJK without punctuation is one pre-token, and BPE on it grows
+# faster than linearly. 4 characters per token holds a full budget of Chinese or English;
+# text with longer tokens just gets smaller pieces.
+_WINDOW_CHARS_PER_TOKEN = 4
 
 _CLOSERS = "”’」』）)"
 # Sentence end: terminal punctuation run and the closing quotes after it, or a line break;
@@ -139,8 +146,9 @@ def _pack(text: str, spans: list[_Span], budget: int, *, split: bool) -> list[tu
 def _should_break(text: str, current: list[_Span], span: _Span, budget: int) -> bool:
     if count_tokens(text[current[0].start : span.end]) > budget:
         return True
-    used = count_tokens(text[current[0].start : current[-1].end])
-    return span.heading and used >= SECTION_FILL * budget
+    if not span.heading:
+        return False
+    return count_tokens(text[current[0].start : current[-1].end]) >= SECTION_FILL * budget
 
 
 def _carry_heading(current: list[_Span], out: list[tuple[int, int]]) -> list[_Span]:
@@ -198,11 +206,11 @@ def _split_tokens(text: str, start: int, end: int, budget: int) -> list[_Span]:
 
 def _token_cut(text: str, start: int, end: int, budget: int) -> int:
     """The furthest token-boundary cut after ``start`` whose prefix fits ``budget``."""
-    if count_tokens(text[start:end]) <= budget:
+    window_end = min(end, start + _WINDOW_CHARS_PER_TOKEN * budget)
+    if window_end == end and count_tokens(text[start:end]) <= budget:
         return end
-    candidates = [start + c for c in token_starts(text[start:end])]
-    fitting = candidates[:budget]  # re-tokenising a prefix rarely changes it; verify anyway
-    for cut in reversed(fitting):
+    candidates = [start + c for c in token_starts(text[start:window_end], max_tokens=budget)]
+    for cut in reversed(candidates):  # re-tokenising a prefix rarely changes it
         if count_tokens(text[start:cut]) <= budget:
             return cut
     return start + 1  # one character over budget on its own: the only allowed excess
@@ -242,5 +250,12 @@ def _make_chunk(text: str, index: int, start: int, end: int, paragraphs: list[Pa
         end=end,
         text=chunk_text,
         tokens=count_tokens(chunk_text),
-        paragraph_ids=[p.id for p in paragraphs if p.start < end and p.end > start],
+        paragraph_ids=[p.id for p in _overlapping(paragraphs, start, end)],
     )
+
+
+def _overlapping(paragraphs: list[Paragraph], start: int, end: int) -> list[Paragraph]:
+    """Paragraphs with ``p.start < end and p.end > start``; they are sorted and disjoint."""
+    first = bisect_right(paragraphs, start, key=lambda p: p.end)
+    stop = bisect_left(paragraphs, end, key=lambda p: p.start)
+    return paragraphs[first:stop]

@@ -122,6 +122,10 @@ def cache_prune(
     typer.echo(f"removed {n} cache entr{'y' if n == 1 else 'ies'}")
 
 
+def main() -> None:
+    app(prog_name="policy-reader")
+
+
 # --- glossary ---
 
 
@@ -296,10 +300,6 @@ def eval_translation(
     for row in table_rows(result):
         table.add_row(*row)
     Console().print(table)
-
-
-def main() -> None:
-    app(prog_name="policy-reader")
 
 
 if __name__ == "__main__":

@@ -33,17 +33,20 @@ def count_tokens(text: str) -> int:
     return len(get_encoding().encode_ordinary(text))
 
 
-def token_starts(text: str) -> list[int]:
+def token_starts(text: str, max_tokens: int | None = None) -> list[int]:
     """Character offsets in ``text`` where a token starts on a character boundary.
 
     A token that begins in the middle of a multi-byte character (cl100k splits some CJK
     characters and emoji across tokens) is not a safe cut, so it is left out; 0 is never listed.
+    With ``max_tokens``, only offsets whose prefix holds at most that many tokens are listed.
     """
     enc = get_encoding()
     starts: list[int] = []
     chars = 0
     pending = b""
-    for token in enc.encode_ordinary(text):
+    for index, token in enumerate(enc.encode_ordinary(text)):
+        if max_tokens is not None and index > max_tokens:
+            break
         if not pending and chars > 0:
             starts.append(chars)
         pending += enc.decode_single_token_bytes(token)

@@ -328,3 +328,11 @@ def test_property_overlap_covers_and_stays_in_budget(
     assert_within_budget(chunks, budget)
     for prev, c in itertools.pairwise(chunks):
         assert count_tokens(text[c.start : prev.end]) <= overlap
+
+
+def test_long_run_without_punctuation_is_cut_in_windows() -> None:
+    text = "深圳前海河套科技创新合作区" * 400 + "AI" * 300
+    chunks = chunk_document(text, [], 50)
+    assert "".join(c.text for c in chunks) == text
+    assert all(0 < c.tokens <= 50 for c in chunks)
+    assert len(chunks) <= count_tokens(text) / 50 * 1.2 + 2  # windows do not starve pieces

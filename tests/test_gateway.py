@@ -441,3 +441,83 @@ async def test_completion_reask_appends_to_prompt(tmp_path: Path, store: Store) 
     await gw.generate("extract", {"text": "建设学校。"})
     first, second = sent(route, 0)["prompt"], sent(route, 1)["prompt"]
     assert second.startswith(first + "学校") and "not valid" in second
+
+
+def test_strict_schema_closes_nested_objects_and_keeps_odd_property_names() -> None:
+    from service.llm.structured import strict_schema
+
+    class Target(BaseModel):
+        value: float | None = None
+        default: str = "x"
+
+    class Pledge(BaseModel):
+        actor: str
+        targets: list[Target] = []
+
+    schema = strict_schema(Pledge)
+    assert (
+        schema["required"] == ["actor", "targets"]
+        and "default" not in schema["properties"]["targets"]
+    )
+    target = schema["$defs"]["Target"]
+    assert target["additionalProperties"] is False
+    assert target["required"] == ["value", "default"] and "default" in target["properties"]
+
+
+def test_profiles_resolve_from_model_names() -> None:
+    from service.llm.profiles import resolve_profile
+
+    assert resolve_profile(None, "gpt-4o-mini-2024-07-18").name == "gpt-4o-mini"
+    assert resolve_profile(None, "gpt-4o").name == "gpt-4o"
+    assert resolve_profile(None, "deepseek-chat").supports_json_schema is False
+    assert resolve_profile(None, "qwen-plus").name == "qwen-plus"
+    assert resolve_profile(None, "my-finetune").name == "generic"
+    assert resolve_profile("vllm", "anything").supports_json_schema
+    local = resolve_profile("local-gemma3-270m", None)
+    assert (local.mode, local.context_window, local.structured) == ("completion", 2048, "grammar")
+    with pytest.raises(Exception, match="known:"):
+        resolve_profile("nope", None)
+
+
+def test_retry_after_forms() -> None:
+    import datetime as dt
+
+    from service.llm.retry import retry_after
+
+    now = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
+    assert retry_after({"retry-after": "Thu, 01 Jan 2026 12:00:09 GMT"}, now) == 9.0
+    assert retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert retry_after({"retry-after": "2.5"}) == 2.5
+    assert retry_after({"retry-after": "soon-ish"}) is None
+    assert retry_after({}) is None
+
+
+@respx.mock
+async def test_length_with_full_context_is_truncated_without_retry(
+    gw: Gateway,
+) -> None:
+    full = ok("partial", finish_reason="length", prompt_tokens=128_000)
+    route = respx.post(f"{BASE}/chat/completions").mock(return_value=full)
+    with pytest.raises(ModelTruncated):
+        await gw.generate("echo", VARS)
+    assert route.call_count == 1  # no room in the context window to grow into
+
+
+async def test_without_endpoint_hits_work_and_misses_explain(tmp_path: Path, store: Store) -> None:
+    from service.errors import ConfigError
+
+    settings = Settings(prompts_dir=DATA, cache_dir=tmp_path)  # no OPENAI_*, no local port
+    gw = Gateway(settings, store)
+    assert gw.profile.name == "local-gemma3-270m"
+    with pytest.raises(ConfigError, match="OPENAI_BASE_URL"):
+        await gw.generate("extract", {"text": "x"})
+
+
+async def test_caller_schema_must_match_the_prompt(gw: Gateway) -> None:
+    from service.errors import ConfigError
+
+    class Other(BaseModel):
+        y: int
+
+    with pytest.raises(ConfigError, match="make them agree"):
+        await gw.generate("extract", {"text": "x"}, schema=Other)

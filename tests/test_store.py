@@ -6,6 +6,7 @@ import datetime as dt
 import multiprocessing as mp
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,8 +141,10 @@ def test_parse_age() -> None:
         parse_age("soon")
 
 
-def _writer(url: str, prefix: str, n: int) -> None:
+def _writer(url: str, prefix: str, n: int, ready: Any, go: Any) -> None:
     store = Store(url)
+    ready.release()
+    go.wait(30)  # both processes start writing at the same moment
     for i in range(n):
         store.put_cached(
             key=f"{prefix}{i}", task="t", prompt_id="t", prompt_version="v1", model="m",
@@ -158,9 +161,13 @@ def test_two_processes_write_the_same_file(tmp_path: Path) -> None:
     url = f"sqlite:///{path}"
     n = 150
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(url, p, n)) for p in ("a", "b")]
+    ready, go = ctx.Semaphore(0), ctx.Event()
+    procs = [ctx.Process(target=_writer, args=(url, p, n, ready, go)) for p in ("a", "b")]
     for p in procs:
         p.start()
+    for _ in procs:
+        assert ready.acquire(timeout=30)
+    go.set()
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0]

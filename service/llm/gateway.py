@@ -110,8 +110,14 @@ class Gateway:
         self._sleep = sleep
         self._semaphore = asyncio.Semaphore(settings.concurrency)
         self._inflight: dict[str, asyncio.Task[CallResult]] = {}
+        self._no_endpoint: ConfigError | None = None
+        try:
+            url = base_url or _base_url(settings)
+        except ConfigError as exc:
+            # Cache hits still work without an endpoint; a miss raises this error (see _send).
+            url, self._no_endpoint = "http://127.0.0.1:9/v1", exc
         self._client = openai.AsyncOpenAI(
-            base_url=base_url or _base_url(settings),
+            base_url=url,
             api_key=settings.openai_api_key or "sk-no-key",  # local servers ignore it
             # The SDK types httpx2 but accepts a legacy httpx client at run time (it checks);
             # respx intercepts only the latter.
@@ -158,7 +164,13 @@ class Gateway:
         max_tokens: int | None,
     ) -> _Request:
         tpl = self.registry.get(task, self.profile.mode, version)
-        schema = schema or self.registry.schema_for(tpl)
+        declared = self.registry.schema_for(tpl)
+        if schema is not None and declared is not None and schema is not declared:
+            raise ConfigError(
+                f"{tpl.path} declares schema {tpl.schema!r} ({declared.__name__}) but the "
+                f"caller passed {schema.__name__}; make them agree."
+            )
+        schema = schema or declared
         params = {k: tpl.params[k] for k in PASSED_PARAMS if k in tpl.params}
         params["max_tokens"] = int(
             max_tokens or tpl.params.get("max_tokens") or self.profile.max_output_tokens
@@ -180,7 +192,7 @@ class Gateway:
             spec = {"name": schema.__name__, "schema": strict_schema(schema), "strict": True}
             return {"response_format": {"type": "json_schema", "json_schema": spec}}
         if self.profile.structured == "grammar":
-            grammar = gbnf_for(json.dumps(schema.model_json_schema()))
+            grammar = gbnf_for(schema_json(schema) or "")
             if grammar is None:
                 log.warning("llama_cpp not importable: no grammar, relying on validation")
                 return {}
@@ -237,7 +249,7 @@ class Gateway:
             rec.latency_ms = (time.perf_counter() - started) * 1000
             self._ledger(rec)
             raise
-        rec.cost_usd = self.profile.cost(rec.tokens_in, rec.tokens_out, rec.cached_tokens)
+        rec.cost_usd = self.profile.cost(rec.tokens_in, rec.tokens_out)
         self.store.put_cached(
             key=req.key,
             task=req.template.task,
@@ -293,6 +305,8 @@ class Gateway:
 
     async def _send(self, req: _Request, body: dict[str, Any], rec: CallRecord) -> _Output:
         """One logical request, retried on 429/5xx/timeouts/connection errors."""
+        if self._no_endpoint is not None:
+            raise self._no_endpoint
         last = "no attempt"
         for attempt in range(self.settings.max_retries + 1):
             rec.attempts += 1

@@ -29,8 +29,8 @@ class Profile:
         """Strict ``response_format: json_schema`` is accepted by the endpoint."""
         return self.structured == "json_schema"
 
-    def cost(self, tokens_in: int, tokens_out: int, cached_in: int = 0) -> float:
-        """Estimated USD for one call (cached input tokens billed like input: conservative)."""
+    def cost(self, tokens_in: int, tokens_out: int) -> float:
+        """Estimated USD for one call; provider-side cached input is billed as full input."""
         return (tokens_in * self.price_in + tokens_out * self.price_out) / 1_000_000
 
 

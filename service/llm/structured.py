@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -20,29 +20,42 @@ def strip_reasoning(text: str) -> str:
     return UNCLOSED_THINK.sub("", text).strip()
 
 
+@cache
 def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema made acceptable to OpenAI strict mode."""
+    """The model's JSON schema made acceptable to OpenAI strict mode (cached: treat read-only)."""
     schema = model.model_json_schema()
     _make_strict(schema)
     return schema
 
 
-def _make_strict(node: Any) -> None:
+def _make_strict(schema: Any) -> None:
     # Strict mode: every object closed, every property required, no defaults.
-    if isinstance(node, dict):
-        node.pop("default", None)
-        if node.get("type") == "object" and "properties" in node:
-            node["additionalProperties"] = False
-            node["required"] = list(node["properties"])
-        for value in node.values():
-            _make_strict(value)
-    elif isinstance(node, list):
-        for item in node:
-            _make_strict(item)
+    if not isinstance(schema, dict):
+        return
+    schema.pop("default", None)
+    props = schema.get("properties")
+    if schema.get("type") == "object" and isinstance(props, dict):
+        schema["additionalProperties"] = False
+        schema["required"] = list(props)
+    # Walk sub-schemas only, so a property that happens to be named "default" survives.
+    for key in ("properties", "$defs", "definitions"):
+        for sub in (schema.get(key) or {}).values():
+            _make_strict(sub)
+    for key in ("anyOf", "allOf", "oneOf", "prefixItems"):
+        for sub in schema.get(key) or []:
+            _make_strict(sub)
+    for key in ("items", "additionalItems"):
+        _make_strict(schema.get(key))
 
 
 def schema_json(model: type[BaseModel] | None) -> str | None:
-    return None if model is None else json.dumps(model.model_json_schema(), sort_keys=True)
+    return None if model is None else _schema_text(model)
+
+
+@cache
+def _schema_text(model: type[BaseModel]) -> str:
+    # Schema generation costs ~1 ms; it runs on every cache lookup, so compute it once per model.
+    return json.dumps(model.model_json_schema(), sort_keys=True)
 
 
 @lru_cache(maxsize=64)

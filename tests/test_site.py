@@ -1,0 +1,110 @@
+"""write_site puts a browsable, link-consistent site on disk (and mkdocs can build it)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import render_checks as rc
+import render_samples as rs
+
+from service.config import ROOT
+from service.render import SiteReport, SiteWriteError, mkdocs_config, write_site
+
+EXPECTED = {
+    "index.md",
+    "commitments.md",
+    "glossary.md",
+    "docs/a1b2c3d4e5f6.md",
+    "docs/f0e1d2c3b4a5.md",
+    "data/index.json",
+    "data/a1b2c3d4e5f6.json",
+    "data/f0e1d2c3b4a5.json",
+}
+
+
+def _write(out: Path) -> SiteReport:
+    return write_site(
+        rs.corpus(),
+        out,
+        glossary_terms=rs.GLOSSARY,
+        generated_at=rs.GENERATED_AT,
+        reader_version=rs.READER_VERSION,
+    )
+
+
+def test_write_site_writes_and_reports_every_file(tmp_path: Path) -> None:
+    report = _write(tmp_path / "site")
+    rel = {p.relative_to(tmp_path / "site").as_posix() for p in report.files}
+    assert rel == EXPECTED
+    assert all(p.is_file() and p.stat().st_size > 0 for p in report.files)
+    on_disk = {p.relative_to(tmp_path / "site").as_posix() for p in (tmp_path / "site").rglob("*")}
+    assert {p for p in on_disk if "." in p} == EXPECTED
+
+
+def test_every_relative_link_resolves_to_a_file_and_anchor(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    _write(out)
+    checked = 0
+    for page in sorted(out.rglob("*.md")):
+        for href in rc.links(page.read_text("utf-8")):
+            parts = urlsplit(href)
+            if parts.scheme:
+                continue
+            target = (page.parent / parts.path).resolve() if parts.path else page
+            assert target.is_file(), f"{page.name}: {href}"
+            if parts.fragment:
+                assert target.suffix == ".md", f"{page.name}: {href}"
+                assert parts.fragment in rc.anchors(target.read_text("utf-8")), href
+            checked += 1
+    assert checked > 20  # index, pages, commitments and quality tables all link
+
+
+def test_anchors_are_unique_on_each_page(tmp_path: Path) -> None:
+    _write(tmp_path)
+    for page in tmp_path.rglob("*.md"):
+        text = page.read_text("utf-8")
+        ids = rc.ANCHOR.findall(text)
+        assert len(ids) == len(set(ids)), page
+
+
+def test_same_input_gives_the_same_bytes(tmp_path: Path) -> None:
+    _write(tmp_path / "one")
+    _write(tmp_path / "two")
+    for rel in EXPECTED:
+        assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes()
+
+
+def test_written_json_is_valid_utf8_with_readable_chinese(tmp_path: Path) -> None:
+    _write(tmp_path)
+    raw = (tmp_path / "data" / "a1b2c3d4e5f6.json").read_bytes()
+    assert "深圳".encode() in raw
+    assert json.loads(raw)["page"] == "docs/a1b2c3d4e5f6.md"
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "site"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(SiteWriteError, match="cannot write"):
+        _write(blocker)
+
+
+def test_repo_mkdocs_yml_is_the_rendered_default() -> None:
+    assert (ROOT / "mkdocs.yml").read_text("utf-8") == mkdocs_config()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="mkdocs not installed")
+def test_mkdocs_builds_the_site_strictly(tmp_path: Path) -> None:
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    _write(tmp_path / "site")
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(mkdocs_config("site", "html"), "utf-8")
+    build(load_config(str(config)))  # strict + anchor validation: any broken link aborts
+    page = (tmp_path / "html" / "docs" / "a1b2c3d4e5f6.html").read_text("utf-8")
+    assert 'id="p4"' in page and "<table>" in page
+    assert "&lt;script&gt;" in page and "<script>alert" not in page
