@@ -22,9 +22,10 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar, Literal, Self, cast
+from typing import Any, Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
@@ -68,17 +69,22 @@ class ParagraphEn(BaseModel):
     en: str = Field(description="Its complete English translation.")
 
 
+# The ids the answer being validated must have. The gateway validates inside our call (its
+# request task copies our context), and it requires the declared schema class itself, so the
+# per-call ids travel in a context variable rather than in a per-chunk subclass.
+EXPECTED_IDS: ContextVar[tuple[str, ...] | None] = ContextVar("translate_ids", default=None)
+
+
 class TranslatedChunk(BaseModel):
-    """The model's answer for one chunk; subclasses know the ids to expect."""
+    """The model's answer for one chunk."""
 
     model_config = ConfigDict(title="TranslatedChunk")
     paragraphs: list[ParagraphEn]
-    expected_ids: ClassVar[tuple[str, ...] | None] = None
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
         got = [p.id for p in self.paragraphs]
-        want = self.expected_ids
+        want = EXPECTED_IDS.get()
         if want is not None and tuple(got) != want:
             raise ValueError(_id_mismatch(list(want), got))
         empty = [p.id for p in self.paragraphs if not p.en.strip()]
@@ -108,17 +114,12 @@ def _id_mismatch(want: list[str], got: list[str]) -> str:
 
 
 @lru_cache(maxsize=256)
-def checked_schema(ids: tuple[str, ...]) -> type[TranslatedChunk]:
-    """Chat mode: the registered schema's JSON, validated against this chunk's ids."""
-    return cast(
-        type[TranslatedChunk],
-        type("TranslatedChunk", (TranslatedChunk,), {"expected_ids": ids, "__module__": __name__}),
-    )
-
-
-@lru_cache(maxsize=256)
 def fixed_schema(ids: tuple[str, ...]) -> type[TranslatedChunk]:
-    """Completion mode: ids fixed in the schema, so the llama.cpp grammar writes them for us."""
+    """Completion mode: ids fixed in the schema, so the llama.cpp grammar writes them for us.
+
+    The completion prompt declares no schema (the gateway would insist on that exact class):
+    this one is built per chunk, and still validates like ``TranslatedChunk``.
+    """
     items = [
         create_model(
             f"P{i}",
@@ -128,13 +129,11 @@ def fixed_schema(ids: tuple[str, ...]) -> type[TranslatedChunk]:
         )
         for i, uid in enumerate(ids)
     ]
-    model = create_model(
+    return create_model(
         "TranslatedChunk",
         __base__=TranslatedChunk,
         paragraphs=(cast(Any, tuple)[tuple(items)], ...),
     )
-    model.expected_ids = ids
-    return model
 
 
 # --- planning: which text goes in which call ------------------------------------------------
@@ -283,14 +282,17 @@ async def _translate_chunk(
     }
     prompt_tokens = PROMPT_OVERHEAD[profile.mode] + sum(count_tokens(v) for v in variables.values())
     ids = tuple(u.uid for u in units)
-    schema = fixed_schema(ids) if profile.mode == "completion" else checked_schema(ids)
+    schema = fixed_schema(ids) if profile.mode == "completion" else TranslatedChunk
     budget = max_output_tokens(units, prompt_tokens, profile)
+    token = EXPECTED_IDS.set(ids)
     try:
         result = await ctx.call(TASK, variables, schema=schema, max_tokens=budget)
     except ModelError as exc:  # ModelUnavailable is not a ModelError: it propagates
         run.errors.update({uid: f"chunk {chunk.id}: {exc.message}" for uid in ids})
         run.outcomes.append(ChunkOutcome(chunk_id=chunk.id, status="failed", error=exc.message))
         return False, True, 0
+    finally:
+        EXPECTED_IDS.reset(token)
     parsed = cast(TranslatedChunk, result.parsed)
     run.english.update({p.id: p.en.strip() for p in parsed.paragraphs})
     run.outcomes.append(ChunkOutcome(chunk_id=chunk.id, status="ok"))
