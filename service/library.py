@@ -1,0 +1,116 @@
+"""Documents and their stored artifacts: everything that needs no model.
+
+The CLI and the API share this; it wraps ingestion, chunking and the store.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from service.artifacts import Artifact, Kind
+from service.chunk import chunk_document
+from service.config import Settings
+from service.errors import NotFound
+from service.ingest import ingest_bytes, ingest_path
+from service.models import Chunk, Document, DocumentMeta
+from service.store.store import Store
+
+ARTIFACT = TypeAdapter[Artifact](Artifact)
+
+
+class Library:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    # --- documents -------------------------------------------------------------------------
+
+    def add_bytes(
+        self, data: bytes, source_name: str, meta: DocumentMeta | None = None
+    ) -> tuple[Document, bool]:
+        """Ingest and store; returns (document, created). Same content → same id."""
+        doc = ingest_bytes(data, source_name, settings=self.settings)
+        return self._save(_with_meta(doc, meta))
+
+    def add_path(self, path: Path) -> tuple[Document, bool]:
+        return self._save(ingest_path(path, settings=self.settings))
+
+    def _save(self, doc: Document) -> tuple[Document, bool]:
+        existing = self.find(doc.id)
+        if existing is not None:
+            return existing, False
+        self.store.save_document(doc)
+        return doc, True
+
+    def find(self, doc_id: str) -> Document | None:
+        try:
+            return self.store.get_document(doc_id)
+        except NotFound:
+            return None
+
+    def get(self, doc_id: str) -> Document:
+        return self.store.get_document(doc_id)
+
+    def list(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+        outlet: str | None = None,
+    ) -> tuple[builtins.list[Document], int]:
+        """A page of documents matching the filters, and how many match in all."""
+        docs = [
+            d for d in self.store.list_documents() if _matches(d.meta, date_from, date_to, outlet)
+        ]
+        return docs[offset : offset + limit], len(docs)
+
+    def delete(self, doc_id: str) -> None:
+        if not self.store.delete_document(doc_id):
+            raise NotFound(f"No document with id {doc_id!r}.")
+
+    def chunks(self, doc: Document, budget: int) -> builtins.list[Chunk]:
+        return chunk_document(doc.text, doc.paragraphs, budget)
+
+    # --- artifacts -------------------------------------------------------------------------
+
+    def artifact(self, doc_id: str, kind: Kind, variant: str | None = None) -> Artifact | None:
+        """The stored artifact of this variant (or the newest of any variant)."""
+        stored = self.store.get_artifact(doc_id, kind, variant)
+        return None if stored is None else ARTIFACT.validate_python(stored.payload)
+
+    def save_artifact(self, artifact: Artifact, variant: str) -> None:
+        payload = artifact.model_dump(mode="json")
+        self.store.save_artifact(
+            artifact.doc_id,
+            artifact.kind,
+            variant,
+            payload,
+            provenance=payload["provenance"],
+            status=artifact.status,
+        )
+
+
+def _with_meta(doc: Document, meta: DocumentMeta | None) -> Document:
+    """User-supplied metadata wins over what was extracted, field by field."""
+    if meta is None:
+        return doc
+    given = meta.model_dump(exclude_none=True, exclude={"provenance"})
+    provenance = {**doc.meta.provenance, **dict.fromkeys(given, "user")}
+    merged = doc.meta.model_copy(update={**given, "provenance": provenance})
+    return doc.model_copy(update={"meta": merged})
+
+
+def _matches(
+    meta: DocumentMeta, date_from: dt.date | None, date_to: dt.date | None, outlet: str | None
+) -> bool:
+    if outlet is not None and (meta.outlet is None or outlet.lower() not in meta.outlet.lower()):
+        return False
+    if date_from is not None and (meta.date is None or meta.date < date_from):
+        return False
+    return not (date_to is not None and (meta.date is None or meta.date > date_to))
