@@ -24,12 +24,14 @@ from service.config import Settings
 from service.errors import InputError, NotFound
 from service.glossary import Glossary
 from service.llm.gateway import Gateway
+from service.llm.local import Endpoint, resolve_endpoint
+from service.llm.prompts import PromptRegistry
 from service.models import CleaningReport, Document, DocumentMeta, Paragraph
 from service.quality import check_glossary, check_numbers
 from service.reference import ReferenceDoc, ReferencePair, load_reference, load_reference_dir
 from service.store import Store
 from service.tasks.context import TaskContext
-from service.tasks.translate import translate
+from service.tasks.translate import TASK, translate
 
 
 class Counts(BaseModel):
@@ -207,20 +209,40 @@ async def run_translation_eval(
     offset: int = 0,
     http_client: httpx.AsyncClient | None = None,
 ) -> TranslationEval:
-    """``evaluate_translation`` with the configured gateway, cache and glossary."""
+    """``evaluate_translation`` on the configured endpoint (the local server when none is),
+    with the service's cache and glossary."""
     store = Store(settings.db_url)
-    gateway = Gateway(settings, store, http_client=http_client)
+    endpoint = await asyncio.to_thread(resolve_endpoint, settings)
     try:
-        ctx = TaskContext(
-            gateway=gateway,
-            glossary=Glossary.from_settings(settings),
-            versions=settings.prompt_versions,
-            endpoint=settings.openai_base_url or "",
-        )
-        return await evaluate_translation(refs, ctx, limit=limit, offset=offset)
+        gateway = _gateway(settings, store, endpoint, http_client)
+        try:
+            ctx = TaskContext(
+                gateway=gateway,
+                glossary=Glossary.from_settings(settings),
+                versions=settings.prompt_versions,
+                endpoint=endpoint.base_url,
+            )
+            return await evaluate_translation(refs, ctx, limit=limit, offset=offset)
+        finally:
+            await gateway.aclose()
     finally:
-        await gateway.aclose()
+        await asyncio.to_thread(endpoint.close)
         store.close()
+
+
+def _gateway(
+    settings: Settings, store: Store, endpoint: Endpoint, http_client: httpx.AsyncClient | None
+) -> Gateway:
+    """Like the facade's gateway, but loading only the translate prompts: the evaluation
+    needs no other task's schemas registered."""
+    full = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions)
+    templates = {key: t for key, t in full.templates.items() if key[0] == TASK}
+    registry = PromptRegistry(templates, full.active)
+    profile = settings.profile or endpoint.profile_name
+    resolved = settings.model_copy(update={"model": endpoint.model, "profile": profile})
+    return Gateway(
+        resolved, store, http_client=http_client, registry=registry, base_url=endpoint.base_url
+    )
 
 
 HEADER = ("document", "paras", "done", "chrF", "numbers", "(official)", "glossary", "(official)",
