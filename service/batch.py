@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import httpx
 from pydantic import BaseModel, Field
@@ -44,6 +44,13 @@ class Observer(Protocol):
     def planned(self, plan: RunPlan) -> None: ...
     def chunk(self, event: ProgressEvent) -> None: ...
     def finished(self, outcome: TaskOutcome) -> None: ...
+
+
+@runtime_checkable
+class Summarised(Protocol):
+    """A prefill report that can say in one line what it did (``PrefillReport``)."""
+
+    def summary(self) -> str: ...
 
 
 class IngestFailure(BaseModel):
@@ -191,8 +198,11 @@ async def run_corpus(
     started, mark = time.perf_counter(), reader.library.store.ledger_mark()
     plan = make_plan(reader, corpus, options)
     observer.planned(plan)
+    notes = []
     if options.prefill is not None and corpus.documents:
-        await options.prefill(reader, corpus.documents, list(options.tasks))
+        prefilled = await options.prefill(reader, corpus.documents, list(options.tasks))
+        if isinstance(prefilled, Summarised):
+            notes.append(prefilled.summary())
     jobs = [_one(reader, d, k, options, plan, observer) for d in plan.documents for k in plan.tasks]
     done = await asyncio.gather(*jobs)
     bundles = [_bundle(reader, doc, done, options.tasks) for doc in plan.documents]
@@ -203,6 +213,7 @@ async def run_corpus(
         duplicates=corpus.duplicates,
         ledger=reader.library.store.ledger_since(mark),
         elapsed_s=time.perf_counter() - started,
+        notes=notes,
     )
     return RunResult(bundles, report, glossary_terms(reader, plan.documents))
 

@@ -267,12 +267,18 @@ async def test_prefill_seam_runs_before_the_tasks(chat_settings: Settings, tmp_p
     docs, calls = write_docs(tmp_path / "docs", ("a.txt",)), []
     model = CorpusModel()
 
-    async def prefill(reader: Reader, documents: list[Document], kinds: list[str]) -> None:
+    class Report:
+        def summary(self) -> str:
+            return "Batch API: 1 round(s)"
+
+    async def prefill(reader: Reader, documents: list[Document], kinds: list[str]) -> Report:
         calls.append(([d.source_name for d in documents], kinds, sum(model.seen.values())))
+        return Report()
 
     options = RunOptions(tasks=("summary",), prefill=prefill)
-    await _run(chat_settings, model, docs, tmp_path / "site", options)
+    report = await _run(chat_settings, model, docs, tmp_path / "site", options)
     assert calls == [(["a.txt"], ["summary"], 0)]
+    assert report.notes == ["Batch API: 1 round(s)"]  # its summary line is shown
 
 
 def test_plain_progress_writes_task_lines_and_throttles_chunk_lines(tmp_path: Path) -> None:
