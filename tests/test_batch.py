@@ -23,6 +23,7 @@ from service.batch import (
     run_batch,
     write_mkdocs,
 )
+from service.chunk import chunk_document
 from service.config import Settings, get_settings
 from service.errors import InputError
 from service.ingest import ingest_path
@@ -329,3 +330,47 @@ def test_rich_progress_draws_documents_chunks_and_problems(settings: Settings) -
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())  # drop terminal codes
     assert "documents" in text and "chunks" in text and "2/2" in text
     assert "a.txt translation: partial — 1 of 2 chunks failed: [refused]" in text
+
+
+# --- the dry-run estimate -------------------------------------------------------------------
+
+
+def test_estimate_follows_the_profile_chunks_and_prices(
+    chat_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.estimate import TRANSLATION_RATIO, estimate
+    from service.llm.profiles import PROFILES
+
+    docs = write_docs(tmp_path / "docs", ("a.txt",))
+    doc = ingest_path(docs / "a.txt", settings=chat_settings)
+    est = estimate(chat_settings, [doc], ("summary", "translation", "commitments"))
+    rows = {r.kind: r for r in est.rows}
+    assert est.profile == "gpt-4o-mini" and est.budget == 40
+    assert rows["translation"].calls == rows["translation"].chunks > 1  # one call per chunk
+    assert rows["commitments"].calls == rows["commitments"].chunks
+    assert rows["summary"].calls == 1  # a short document fits one call
+    # Output of a translation ≈ 1.3 × its source tokens; prompts carry the template on top.
+    source = sum(c.tokens for c in chunk_document(doc.text, doc.paragraphs, 40))
+    assert rows["translation"].output_tokens == pytest.approx(source * TRANSLATION_RATIO, rel=0.1)
+    assert rows["translation"].prompt_tokens > source + 100 * rows["translation"].calls
+    profile = PROFILES["gpt-4o-mini"]
+    r = rows["commitments"]
+    assert r.cost_usd == pytest.approx(profile.cost(r.prompt_tokens, r.output_tokens))
+    batch = estimate(chat_settings, [doc], ("translation",), batch_api=True)
+    assert batch.cost_usd == pytest.approx(rows["translation"].cost_usd / 2)
+
+
+def test_estimate_without_an_endpoint_uses_the_local_profile_and_map_reduce(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from service.estimate import estimate
+
+    long_text = "\n\n".join(["会议要求，各区各部门要抓好落实，确保各项任务按期完成。" * 12] * 10)
+    path = tmp_path / "long.txt"
+    path.write_text("长文件\n\n" + long_text + "\n", encoding="utf-8")
+    doc = ingest_path(path, settings=settings)
+    est = estimate(settings, [doc], ("summary",))
+    (row,) = est.rows
+    assert est.profile == "local-gemma3-270m" and est.budget == 400 and est.model == "gemma-3-270m"
+    assert row.chunks > 1 and row.calls == row.chunks + 1  # map each chunk, then one reduce
+    assert row.cost_usd == 0.0  # a local model costs nothing per token
