@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
@@ -136,10 +136,16 @@ async def collect(
 
     reader.gateway.collector = keep
     try:
-        deferred = await asyncio.gather(*(_deferred(reader, doc, kind) for doc, kind in runs))
+        # Every run finishes before the collector is unset: none may reach the model directly.
+        outcomes = await asyncio.gather(
+            *(_deferred(reader, doc, kind) for doc, kind in runs), return_exceptions=True
+        )
     finally:
         reader.gateway.collector = None
-    return found, [run for run, waits in zip(runs, deferred, strict=True) if waits]
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return found, [run for run, waits in zip(runs, outcomes, strict=True) if waits]
 
 
 async def _deferred(reader: Reader, doc: Document, kind: Kind) -> bool:
@@ -186,7 +192,16 @@ async def _round(
 
 
 def _poll_note(say: Say) -> Callable[[BatchState], None]:
-    return lambda s: say(f"batch {s.id}: {s.status} {s.completed + s.failed}/{s.total}")
+    """A progress line when a batch's status or count changes (polls can run for hours)."""
+    last: dict[str, tuple[str, int]] = {}
+
+    def note(s: BatchState) -> None:
+        now = (s.status, s.completed + s.failed)
+        if last.get(s.id) != now:
+            last[s.id] = now
+            say(f"batch {s.id}: {s.status} {now[1]}/{s.total}")
+
+    return note
 
 
 @dataclass
@@ -196,18 +211,17 @@ class _Results:
     gateway: Gateway
     report: PrefillReport
     given_up: set[str]
-    missing_reason: str = field(default="no result line in the batch output")
 
     def take(
         self, calls: dict[str, PendingCall], lines: dict[str, LineResult], states: list[BatchState]
     ) -> None:
-        unfinished = [s for s in states if s.status != "completed"]
-        if unfinished:
-            self.missing_reason = "; ".join(f"batch {s.id} {s.status}" for s in unfinished)
+        bad = [f"batch {s.id} {s.status}" for s in states if s.status != "completed"]
+        unfinished = "; ".join(bad)
+        missing = unfinished or "no result line in the batch output"
         for key, call in calls.items():
             line = lines.get(key)
             if line is None:
-                self._fail(call, self.missing_reason)
+                self._fail(call, missing)
             elif line.body is None:
                 self._fail(call, line.error or "no response body")
             else:
