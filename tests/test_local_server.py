@@ -287,7 +287,7 @@ def test_only_a_key_means_openai(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     endpoint = resolve_endpoint(Settings())
     assert endpoint.base_url == "https://api.openai.com/v1"
-    assert (endpoint.model, endpoint.profile_name) == ("gpt-4o-mini", "openai")
+    assert (endpoint.model, endpoint.profile_name) == ("gpt-4o-mini", None)
     assert endpoint.api_key == "sk-test" and endpoint.local_server is None
 
 

@@ -54,13 +54,14 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 NO_KEY = "sk-no-key"  # Ollama and vLLM accept any key; the SDK refuses an empty one
 
 # (substring of the base URL, profile name, default model or None when the user must choose)
-PROVIDERS: tuple[tuple[str, str, str | None], ...] = (
-    ("api.openai.com", "openai", "gpt-4o-mini"),
-    ("api.deepseek.com", "deepseek", "deepseek-chat"),
-    ("dashscope", "qwen", "qwen-plus"),
+# (URL marker, profile in service.llm.profiles or None = match on the model name, default model)
+PROVIDERS: tuple[tuple[str, str | None, str | None], ...] = (
+    ("api.openai.com", None, "gpt-4o-mini"),
+    ("api.deepseek.com", None, "deepseek-chat"),
+    ("dashscope", None, "qwen-plus"),
+    # Ollama serves many families ("qwen2.5:7b"…): its own limits, not the family's.
     (":11434", "ollama", None),
 )
-GENERIC_PROFILE = "openai-compatible"
 
 
 # --- model file --------------------------------------------------------------------------------
@@ -412,7 +413,7 @@ class Endpoint:
     base_url: str
     api_key: str
     model: str
-    profile_name: str
+    profile_name: str | None  # None: the gateway picks the profile by model name
     local_server: LocalServer | None = None
 
     @property
@@ -447,9 +448,9 @@ def remote_endpoint(settings: Settings) -> Endpoint:
     return Endpoint(base_url, api_key, model, settings.profile or profile)
 
 
-def provider_defaults(base_url: str) -> tuple[str, str | None]:
-    """(profile name, default model) for a base URL; unknown hosts have no default model."""
+def provider_defaults(base_url: str) -> tuple[str | None, str | None]:
+    """(profile name or None, default model) for a base URL; unknown hosts have no default."""
     for marker, profile, model in PROVIDERS:
         if marker in base_url:
             return profile, model
-    return GENERIC_PROFILE, None
+    return None, None
