@@ -16,8 +16,10 @@ model directly for those, with the gateway's re-asks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -52,7 +54,8 @@ class PrefillFailure(BaseModel):
 class PrefillReport(BaseModel):
     rounds: int = 0
     batches: list[str] = Field(default_factory=list, description="Batch ids, in order.")
-    submitted: int = Field(0, description="Requests sent in batches (deduplicated by key).")
+    submitted: int = Field(0, description="Requests sent in new batches (one per cache key).")
+    resumed: int = Field(0, description="Requests found in batches an earlier run submitted.")
     cached: int = Field(0, description="Answers that passed the checks and were cached.")
     failed: list[PrefillFailure] = Field(default_factory=list)
     tokens_in: int = 0
@@ -89,24 +92,28 @@ async def prefill(
     """Fill the cache for these tasks through the Batch API; see the module docstring."""
     gateway = reader.gateway
     check_supported(gateway)
-    say: Say = progress or (lambda _msg: None)
-    report = PrefillReport()
-    client = BatchClient(gateway.client, max_retries=gateway.settings.max_retries)
+    session = _Session(
+        gateway,
+        BatchClient(gateway.client, max_retries=gateway.settings.max_retries),
+        OpenBatches(gateway.settings.cache_dir / "batch-api"),
+        PrefillReport(),
+        poll_interval_s,
+        progress or (lambda _msg: None),
+    )
     runs = [(d, k) for d in docs for k in kinds if reader.stored(d.id, k) is None]
-    given_up: set[str] = set()  # keys the batch answered unusably: never resubmitted
-    for number in range(1, max_rounds + 1):
-        calls, runs = await collect(reader, runs, given_up)
+    for number in range(1, max_rounds + 2):
+        calls, runs = await collect(reader, runs, session.given_up)
         if not calls:
             break
-        report.rounds = number
-        say(f"Batch API round {number}: {len(calls)} request(s) to submit")
-        await _round(gateway, client, calls, report, given_up, poll_interval_s, say)
-    else:
-        if runs:
-            report.stopped = f"stopped after max_rounds={max_rounds}"
-    report.waiting = len(runs)
-    say(report.summary())
-    return report
+        if number > max_rounds:
+            session.report.stopped = f"max_rounds={max_rounds} reached, {len(calls)} calls left"
+            break
+        session.report.rounds = number
+        session.say(f"Batch API round {number}: {len(calls)} request(s)")
+        await session.round(calls)
+    session.report.waiting = len(runs)
+    session.say(session.report.summary())
+    return session.report
 
 
 def check_supported(gateway: Gateway) -> None:
@@ -157,38 +164,102 @@ async def _deferred(reader: Reader, doc: Document, kind: Kind) -> bool:
     return False
 
 
-async def _round(
-    gateway: Gateway,
-    client: BatchClient,
-    calls: dict[str, PendingCall],
-    report: PrefillReport,
-    given_up: set[str],
-    poll_interval_s: float,
-    say: Say,
-) -> None:
-    """Submit one round's calls (a batch per endpoint and file), wait, cache the answers."""
-    by_mode: dict[str, list[PendingCall]] = {}
-    for call in calls.values():
-        by_mode.setdefault(call.mode, []).append(call)
-    files = [
-        (ENDPOINTS[mode], jsonl)
-        for mode, group in by_mode.items()
-        for jsonl in split_lines([request_line(c) for c in group])
-    ]
-    states = [await client.submit(endpoint, jsonl) for endpoint, jsonl in files]
-    report.submitted += len(calls)
-    report.batches += [s.id for s in states]
-    for s in states:
-        say(f"batch {s.id}: {s.status} ({s.total or '?'} requests)")
-    finals = await asyncio.gather(
-        *(client.wait(s, poll_interval_s=poll_interval_s, on_poll=_poll_note(say)) for s in states)
-    )
-    lines: dict[str, LineResult] = {}
-    for state in finals:
-        lines.update(await client.results(state))
-    _Results(gateway, report, given_up).take(calls, lines, finals)
-    say(f"cached {report.cached} of {report.submitted} so far, {len(report.failed)} failed")
-    _raise_if_incomplete(finals, report)
+class OpenBatches:
+    """Submitted batches not yet collected, one small JSON file each under the cache dir.
+
+    A run stopped while a batch runs (Ctrl-C, a dropped session) picks its results up next
+    time instead of submitting and paying for the same requests again.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def remember(self, batch_id: str, keys: Iterable[str]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = {"batch_id": batch_id, "keys": sorted(keys)}
+        (self.folder / f"{batch_id}.json").write_text(json.dumps(data))
+
+    def forget(self, batch_id: str) -> None:
+        (self.folder / f"{batch_id}.json").unlink(missing_ok=True)
+
+    def covering(self, keys: Iterable[str]) -> dict[str, set[str]]:
+        """Open batch id -> which of these keys it holds (batches holding none are left out)."""
+        wanted = set(keys)
+        found: dict[str, set[str]] = {}
+        for path in sorted(self.folder.glob("*.json")):
+            batch_id, held = self._read(path)
+            if held & wanted:
+                found[batch_id] = held & wanted
+        return found
+
+    @staticmethod
+    def _read(path: Path) -> tuple[str, set[str]]:
+        try:
+            data = json.loads(path.read_text())
+            return str(data["batch_id"]), set(data["keys"])
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(
+                f"{path} is not a batch record written by --batch-api; delete it."
+            ) from None
+
+
+@dataclass
+class _Session:
+    """One prefill: the clients, the report so far and what not to resubmit."""
+
+    gateway: Gateway
+    client: BatchClient
+    open: OpenBatches
+    report: PrefillReport
+    poll_interval_s: float
+    say: Say
+    given_up: set[str] = field(default_factory=set)  # answered unusably: never resubmitted
+
+    async def round(self, calls: dict[str, PendingCall]) -> None:
+        """Submit the calls (resuming open batches that hold some), wait, cache the answers."""
+        resumed = self._resume(calls)
+        held = set().union(*resumed.values()) if resumed else set()
+        fresh = [c for k, c in calls.items() if k not in held]
+        states = [BatchState(batch_id, "in_progress") for batch_id in resumed]
+        states += await self._submit(fresh)
+        note = _poll_note(self.say)
+        waits = [
+            self.client.wait(s, poll_interval_s=self.poll_interval_s, on_poll=note) for s in states
+        ]
+        finals = await asyncio.gather(*waits)
+        lines: dict[str, LineResult] = {}
+        for state in finals:
+            lines.update(await self.client.results(state))
+        _Results(self.gateway, self.report, self.given_up).take(calls, lines, finals)
+        for state in finals:
+            self.open.forget(state.id)
+        self.say(f"cached {self.report.cached} so far, {len(self.report.failed)} failed")
+        _raise_if_incomplete(finals, self.report)
+
+    def _resume(self, calls: dict[str, PendingCall]) -> dict[str, set[str]]:
+        """Open batches (from a stopped run) that hold some of these calls."""
+        resumed = self.open.covering(calls)
+        for batch_id, keys in resumed.items():
+            self.say(f"batch {batch_id}: resuming, it holds {len(keys)} of these requests")
+            self.report.resumed += len(keys)
+            self.report.batches.append(batch_id)
+        return resumed
+
+    async def _submit(self, calls: list[PendingCall]) -> list[BatchState]:
+        """One batch per endpoint and file; each remembered until its results are in."""
+        by_mode: dict[str, list[PendingCall]] = {}
+        for call in calls:
+            by_mode.setdefault(call.mode, []).append(call)
+        states = []
+        for mode, group in by_mode.items():
+            for jsonl, keys in split_lines([request_line(c) for c in group]):
+                state = await self.client.submit(ENDPOINTS[mode], jsonl)
+                self.open.remember(state.id, keys)
+                self.say(f"batch {state.id}: {state.status} ({len(keys)} requests)")
+                states.append(state)
+        self.report.submitted += len(calls)
+        self.report.batches += [s.id for s in states]
+        return states
 
 
 def _poll_note(say: Say) -> Callable[[BatchState], None]:

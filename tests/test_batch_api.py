@@ -409,6 +409,52 @@ async def test_an_expired_batch_caches_what_it_answered_and_stops_clearly(
     assert detail["failed"][0]["reason"].startswith("batch_expired:")
 
 
+class Interrupted(Exception):
+    """Stands for Ctrl-C while a batch runs."""
+
+
+async def test_a_stopped_run_resumes_its_open_batch_instead_of_paying_twice(
+    remote: Settings,
+) -> None:
+    def stop_when_running(note: str) -> None:
+        if "in_progress" in note:
+            raise Interrupted(note)
+
+    with respx.mock(assert_all_called=False) as router:
+        api = FakeBatchAPI(router)
+        async with open_reader(remote) as reader:
+            docs = add_docs(reader)
+            with pytest.raises(Interrupted):
+                await prefill(reader, docs, ["translation"], poll_interval_s=0,
+                              progress=stop_when_running)  # fmt: skip
+            open_records = sorted(p.name for p in (remote.cache_dir / "batch-api").iterdir())
+            report = await run_prefill(reader, docs, [])
+    first = next(iter(api.batches))
+    assert open_records == [f"{first}.json"]
+    assert (report.resumed, report.submitted, report.cached, report.rounds) == (2, 2, 4, 2)
+    assert report.batches[0] == first and len(api.uploads) == 2
+    assert not list((remote.cache_dir / "batch-api").iterdir())
+
+
+async def test_an_endpoint_without_batch_api_is_a_config_error(remote: Settings) -> None:
+    with respx.mock(assert_all_called=False) as router:
+        not_found = {"error": {"message": "Not Found", "type": "invalid_request_error"}}
+        router.post(f"{BASE}/files").mock(return_value=httpx.Response(404, json=not_found))
+        async with open_reader(remote) as reader:
+            with pytest.raises(ConfigError, match="no OpenAI Batch API"):
+                await run_prefill(reader, add_docs(reader), [])
+
+
+async def test_max_rounds_bounds_the_rounds_and_says_what_is_left(remote: Settings) -> None:
+    with respx.mock(assert_all_called=False) as router:
+        FakeBatchAPI(router)
+        async with open_reader(remote) as reader:
+            docs = add_docs(reader)
+            report = await prefill(reader, docs, ["translation"], poll_interval_s=0, max_rounds=1)
+    assert (report.rounds, report.cached, report.waiting) == (1, 2, 2)
+    assert report.stopped == "max_rounds=1 reached, 2 calls left"
+
+
 async def test_the_local_model_has_no_batch_api(settings: Settings) -> None:
     with respx.mock(assert_all_called=False) as router:
         files = router.post(url__regex=r".*/files$")

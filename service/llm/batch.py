@@ -84,20 +84,22 @@ def request_line(call: PendingCall) -> dict[str, Any]:
     return {"custom_id": call.key, "method": "POST", "url": ENDPOINTS[call.mode], "body": call.body}
 
 
-def split_lines(lines: list[dict[str, Any]]) -> list[bytes]:
-    """Encode lines as JSONL files that each fit the per-batch limits."""
-    files: list[bytes] = []
+def split_lines(lines: list[dict[str, Any]]) -> list[tuple[bytes, list[str]]]:
+    """JSONL files that each fit the per-batch limits, with the custom_ids each holds."""
+    files: list[tuple[bytes, list[str]]] = []
     current: list[bytes] = []
+    ids: list[str] = []
     size = 0
     for line in lines:
         data = json.dumps(line, ensure_ascii=False).encode() + b"\n"
         if current and (len(current) >= MAX_LINES or size + len(data) > MAX_BYTES):
-            files.append(b"".join(current))
-            current, size = [], 0
+            files.append((b"".join(current), ids))
+            current, ids, size = [], [], 0
         current.append(data)
+        ids.append(line["custom_id"])
         size += len(data)
     if current:
-        files.append(b"".join(current))
+        files.append((b"".join(current), ids))
     return files
 
 
@@ -118,6 +120,7 @@ class BatchClient:
             lambda: self._client.files.create(
                 file=("policy-reader-batch.jsonl", jsonl, "application/jsonl"), purpose="batch"
             ),
+            first=True,
         )
         batch = await self._call(
             "create the batch (POST /batches)",
@@ -163,8 +166,13 @@ class BatchClient:
                     found[line.custom_id] = line
         return found
 
-    async def _call(self, what: str, send: Callable[[], Awaitable[_T]]) -> _T:
-        """One Batch API request, retried on 429/5xx/timeouts/connection errors."""
+    async def _call(
+        self, what: str, send: Callable[[], Awaitable[_T]], *, first: bool = False
+    ) -> _T:
+        """One Batch API request, retried on 429/5xx/timeouts/connection errors.
+
+        ``first``: the first Batch API request of a round, where a 404 means no Batch API.
+        """
         last = "no attempt"
         for attempt in range(self._max_retries + 1):
             try:
@@ -175,7 +183,7 @@ class BatchClient:
                 last, delay = f"connection error ({exc.__cause__ or exc})", backoff_delay(attempt)
             except openai.APIStatusError as exc:
                 if not is_retryable_status(exc.status_code):
-                    raise _rejected(what, exc) from None
+                    raise _rejected(what, exc, first) from None
                 last = f"HTTP {exc.status_code}"
                 asked = retry_after(exc.response.headers)
                 delay = backoff_delay(attempt) if asked is None else asked
@@ -256,14 +264,14 @@ def _problem(call: PendingCall, out: _Output, text: str) -> ModelError | None:
     return None
 
 
-def _rejected(what: str, exc: openai.APIStatusError) -> ServiceError:
+def _rejected(what: str, exc: openai.APIStatusError, first: bool) -> ServiceError:
     status = exc.status_code
     if status in (401, 403):
         return ConfigError(
             f"Batch API: could not {what}: the endpoint refused our credentials "
             f"(HTTP {status}); check OPENAI_API_KEY."
         )
-    if status in (404, 405, 501):
+    if first and status in (404, 405, 501):
         return ConfigError(
             f"Batch API: could not {what} (HTTP {status}): this endpoint has no OpenAI Batch "
             "API; run without --batch-api."
