@@ -529,3 +529,6 @@ def test_answers_are_checked_like_direct_ones() -> None:
     refused["choices"][0]["message"].update(content=None, refusal="I can't help with that.")
     assert read_answer(call, refused).problem.code == "model_refused"  # type: ignore[union-attr]
     assert read_answer(call, chat_body('{"items": 3}')).problem.code == "model_invalid_output"  # type: ignore[union-attr]
+    empty = chat_body("{}")
+    empty["choices"] = []
+    assert "no choices" in str(read_answer(call, empty).problem)

@@ -239,7 +239,10 @@ def _error_text(error: Any) -> str:
 def read_answer(call: PendingCall, body: dict[str, Any]) -> Answer:
     """Check a batch answer as the gateway checks a direct one (no re-ask, no bigger budget)."""
     kind = ChatCompletion if call.mode == "chat" else Completion
-    out = _Output.of(kind.construct(**body))
+    try:
+        out = _Output.of(kind.construct(**body))
+    except ModelError as exc:  # a 200 without choices
+        return Answer("", 0, 0, 0, exc)
     answer = Answer(
         strip_reasoning(out.text), out.prompt_tokens, out.completion_tokens, out.cached_tokens
     )
