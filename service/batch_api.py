@@ -103,6 +103,7 @@ async def prefill(
     runs = [(d, k) for d in docs for k in kinds if reader.stored(d.id, k) is None]
     for number in range(1, max_rounds + 2):
         calls, runs = await collect(reader, runs, session.given_up)
+        calls = session.drop_replayed(calls)
         if not calls:
             break
         if number > max_rounds:
@@ -214,6 +215,20 @@ class _Session:
     poll_interval_s: float
     say: Say
     given_up: set[str] = field(default_factory=set)  # answered unusably: never resubmitted
+    answered: set[str] = field(default_factory=set)  # cached by this prefill
+
+    def drop_replayed(self, calls: dict[str, PendingCall]) -> dict[str, PendingCall]:
+        """Calls whose cached batch answer the gateway rejected on replay are not resubmitted.
+
+        Cannot happen while our check and the gateway's agree; without this guard a
+        disagreement would resubmit (and pay for) the same request every round.
+        """
+        for key in calls.keys() & self.answered:
+            reason = "the cached batch answer did not validate when the task replayed it"
+            _Results(self.gateway, self.report, self.given_up, self.answered).fail(
+                calls[key], reason
+            )
+        return {k: c for k, c in calls.items() if k not in self.answered}
 
     async def round(self, calls: dict[str, PendingCall]) -> None:
         """Submit the calls (resuming open batches that hold some), wait, cache the answers."""
@@ -230,7 +245,7 @@ class _Session:
         lines: dict[str, LineResult] = {}
         for state in finals:
             lines.update(await self.client.results(state))
-        _Results(self.gateway, self.report, self.given_up).take(calls, lines, finals)
+        _Results(self.gateway, self.report, self.given_up, self.answered).take(calls, lines, finals)
         for state in finals:
             self.open.forget(state.id)
         self.say(f"cached {self.report.cached} so far, {len(self.report.failed)} failed")
@@ -282,6 +297,7 @@ class _Results:
     gateway: Gateway
     report: PrefillReport
     given_up: set[str]
+    answered: set[str]
 
     def take(
         self, calls: dict[str, PendingCall], lines: dict[str, LineResult], states: list[BatchState]
@@ -292,9 +308,9 @@ class _Results:
         for key, call in calls.items():
             line = lines.get(key)
             if line is None:
-                self._fail(call, missing)
+                self.fail(call, missing)
             elif line.body is None:
-                self._fail(call, line.error or "no response body")
+                self.fail(call, line.error or "no response body")
             else:
                 self._answer(call, line.body)
 
@@ -310,7 +326,7 @@ class _Results:
         outcome = BATCH_OUTCOME if answer.problem is None else answer.problem.code
         self._ledger(call, outcome, answer.tokens_in, answer.tokens_out, cost)
         if answer.problem is not None:
-            self._fail(call, answer.problem.message, ledger=False)
+            self.fail(call, answer.problem.message, ledger=False)
             return
         self.gateway.store.put_cached(
             key=call.key,
@@ -323,9 +339,10 @@ class _Results:
             tokens_out=answer.tokens_out,
             cost_usd=cost,
         )
+        self.answered.add(call.key)
         self.report.cached += 1
 
-    def _fail(self, call: PendingCall, reason: str, *, ledger: bool = True) -> None:
+    def fail(self, call: PendingCall, reason: str, *, ledger: bool = True) -> None:
         if ledger:
             self._ledger(call, "batch_failed", 0, 0, 0.0)
         self.given_up.add(call.key)

@@ -27,9 +27,8 @@ from service.library import Library
 from service.llm.batch import parse_result_line, read_answer
 from service.llm.gateway import Gateway, PendingCall
 from service.models import Document
-from service.reader import Reader
+from service.reader import Reader, import_tasks
 from service.store.store import Store
-from service.tasks import translate as _translate  # noqa: F401  (registers its schema)
 
 BASE = "https://api.test/v1"
 CHAT = f"{BASE}/chat/completions"
@@ -281,7 +280,8 @@ def remote(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
 
 @asynccontextmanager
 async def open_reader(settings: Settings, base_url: str = BASE) -> AsyncIterator[Reader]:
-    """A Reader as Reader.open builds it, for the translation task only."""
+    """A Reader as Reader.open builds it, on a given base URL (no endpoint resolution)."""
+    import_tasks()
     store = Store(settings.db_url)
     gateway = Gateway(settings, store, http_client=httpx.AsyncClient(), base_url=base_url)
     glossary = Glossary.load(settings.prompts_dir / "glossary.tsv")
@@ -385,6 +385,22 @@ async def test_invalid_json_is_not_cached_and_the_run_calls_the_model_for_it(
     assert failure.task == "translate" and "invalid output" in failure.reason
     assert left == [failure.key]  # not cached: the direct run below re-asks and caches it
     assert direct.call_count == 2 and artifact.status == "ok"
+
+
+async def test_answers_are_validated_in_the_task_context_of_their_call(remote: Settings) -> None:
+    """The translation's id check reads a context variable set by the task around its call."""
+
+    def answer(body: dict[str, Any]) -> str:
+        good = translation_of(body)
+        return good.replace('"p2"', '"p1"') if "会议要求" in document_of(body) else good
+
+    with respx.mock(assert_all_called=False) as router:
+        FakeBatchAPI(router, answer)
+        async with open_reader(remote) as reader:
+            report = await run_prefill(reader, add_docs(reader), [])
+    [failure] = report.failed
+    assert "paragraph ids must be exactly p2" in failure.reason
+    assert (report.rounds, report.cached) == (2, 3)
 
 
 async def test_an_expired_batch_caches_what_it_answered_and_stops_clearly(

@@ -261,7 +261,7 @@ def _problem(call: PendingCall, out: _Output, text: str) -> ModelError | None:
     if call.schema is None:
         return None
     try:
-        parse_output(text, call.schema)
+        call.context.run(parse_output, text, call.schema)  # validators may read context vars
     except ValueError as exc:
         return ModelInvalidOutput(f"{call.task}: invalid output: {exc}")
     return None

@@ -8,6 +8,7 @@ and on a miss calls the endpoint under a shared concurrency bound with our own r
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import logging
@@ -95,6 +96,9 @@ class PendingCall:
     mode: str  # chat | completion
     body: dict[str, Any]  # the JSON the endpoint would receive: model, prompt, params, format
     schema: type[BaseModel] | None
+    # The caller's context at the miss: schema validators may read context variables (the
+    # translation's expected ids), so an answer is validated inside it, as _miss would.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
 Collector = Callable[[PendingCall], None]
@@ -217,7 +221,8 @@ class Gateway:
         merged = extra.pop("extra_body", {})
         body = json.loads(json.dumps({"model": self.model, **req.body, **extra, **merged}))
         t = req.template
-        return PendingCall(req.key, t.task, t.id, t.version, req.mode, body, req.schema)
+        ctx = contextvars.copy_context()
+        return PendingCall(req.key, t.task, t.id, t.version, req.mode, body, req.schema, ctx)
 
     def _structured(self, schema: type[BaseModel] | None) -> dict[str, Any]:
         """response_format or grammar for this profile; empty for free text."""
