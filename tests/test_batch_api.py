@@ -18,8 +18,8 @@ import pytest
 import respx
 from pydantic import BaseModel
 
-from service.artifacts import TranslationArtifact
-from service.batch_api import PrefillReport, prefill
+from service.artifacts import KINDS, Kind, TranslationArtifact
+from service.batch_api import PrefillReport, collect, prefill
 from service.config import ROOT, Settings, get_settings
 from service.errors import BatchIncomplete, ConfigError, Deferred
 from service.glossary import Glossary
@@ -512,6 +512,23 @@ async def test_collecting_gateway_defers_misses_without_http_and_serves_hits(
     assert chat.call_count == 0 and len(collected) == 2
     assert collected[1].key != call.key and ledger == 0  # replays are not ledger uses
     assert collected[1].body["response_format"]["json_schema"]["strict"] is True
+
+
+async def test_every_task_lets_a_deferred_call_abort_its_run(
+    remote: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Summary, translation and commitments all stop at their first miss, and nothing is sent."""
+    monkeypatch.setenv("READER_PROMPTS_DIR", str(ROOT / "prompts"))
+    get_settings.cache_clear()
+    with respx.mock(assert_all_called=True) as router:
+        async with open_reader(get_settings()) as reader:
+            doc = add_docs(reader)[0]
+            runs: list[tuple[Document, Kind]] = [(doc, k) for k in KINDS]
+            calls, waiting = await collect(reader, runs, set())
+            assert reader.gateway.collector is None
+    assert waiting == runs and not router.calls
+    tasks = {c.task for c in calls.values()}
+    assert {"translate", "commitments"} <= tasks and tasks & {"summary", "summary_map"}
 
 
 def test_result_lines_name_the_failure() -> None:
