@@ -16,7 +16,7 @@ from rich.table import Column, Table
 
 from service import __version__
 from service.config import get_settings
-from service.errors import InputError, ServiceError
+from service.errors import ConfigError, InputError, ServiceError
 from service.ingest.batch import document_json, ingest_many
 from service.models import Document
 from service.tasks.commitments.rules import DEFAULT_THRESHOLD
@@ -437,14 +437,17 @@ def run(
 
 
 def _batch_api_prefill() -> Prefill:
-    """``service.batch_api.prefill``, imported only when asked for."""
-    import importlib
+    """``service.batch_api.prefill`` with its round-by-round messages on stderr."""
+    from functools import partial
 
-    try:
-        prefill: Prefill = importlib.import_module("service.batch_api").prefill
-    except ModuleNotFoundError as exc:
-        raise ServiceError(f"--batch-api is not available in this build ({exc})") from None
-    return prefill
+    from service.batch_api import prefill
+
+    if get_settings().uses_local_model:  # refuse before a local server is started for nothing
+        raise ConfigError(
+            "--batch-api needs an endpoint with the OpenAI Batch API; the embedded local model "
+            "has none. Set OPENAI_BASE_URL/OPENAI_API_KEY/READER_MODEL, or run without it."
+        )
+    return partial(prefill, progress=lambda line: err_console.print(line, highlight=False))
 
 
 def _run_batch(paths: list[Path], out: Path, options: RunOptions) -> RunReport:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import types
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from batch_fixtures import CHAT, CorpusModel, write_docs
 from batch_fixtures import chat_settings as chat_settings  # a fixture
 from typer.testing import CliRunner
 
+import service.batch_api
 from service.cli import app
 from service.config import Settings
 from service.models import Document
@@ -127,13 +127,28 @@ def test_batch_api_flag_calls_prefill_before_the_run(
 ) -> None:
     seen: list[tuple[list[str], list[str]]] = []
 
-    async def prefill(reader: Reader, docs: list[Document], kinds: list[str]) -> None:
+    async def prefill(
+        reader: Reader, docs: list[Document], kinds: list[str], *, progress: Callable[[str], None]
+    ) -> None:
         seen.append(([d.source_name for d in docs], kinds))
+        progress("Batch API round 1: 0 request(s) to submit")
 
-    fake = types.ModuleType("service.batch_api")
-    fake.prefill = prefill  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "service.batch_api", fake)
+    monkeypatch.setattr(service.batch_api, "prefill", prefill)
     docs = write_docs(tmp_path / "docs", ("a.txt",))
     args = ["run", str(docs), "--tasks", "summary", "--batch-api", "--out", str(tmp_path / "s")]
-    code, _, _ = _invoke(args, CorpusModel())
+    code, _, stderr = _invoke(args, CorpusModel())
     assert code == 0 and seen == [(["a.txt"], ["summary"])]
+    assert "Batch API round 1" in stderr
+
+
+def test_batch_api_with_the_local_model_is_refused_before_any_server_starts(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.llm.local as local
+
+    def forbidden(*_: object, **__: object) -> None:
+        raise AssertionError("no server for a run that cannot go ahead")
+
+    monkeypatch.setattr(local.LocalServer, "start", forbidden)
+    code, _, stderr = _invoke(["run", str(tmp_path), "--batch-api"])
+    assert code == 1 and "needs an endpoint with the OpenAI Batch API" in stderr
