@@ -4,8 +4,9 @@
 computes every (document, task) concurrently through the facade; ``publish`` writes the site.
 Resuming is the call cache's job: every finished model call is cached by the gateway, so an
 interrupted run repeats no call and a finished corpus re-runs with zero model calls (stored
-artifacts are returned as they are). No typer or rich here: a display plugs in as an
-``Observer`` (see ``service/progress.py``).
+ok artifacts are returned as they are; partial or failed ones are recomputed, their good
+chunks from the cache). No typer or rich here: a display plugs in as an ``Observer`` (see
+``service/progress.py``).
 """
 
 from __future__ import annotations
