@@ -110,3 +110,27 @@ class RetriesExhausted(ModelUnavailable):
     """429/5xx/timeouts/connection errors persisted through every retry."""
 
     code = "retries_exhausted"
+
+
+# --- api (service/api/) ----------------------------------------------------------------------
+
+
+class Unauthorized(ServiceError):
+    """Missing or wrong API key (READER_API_KEY); answered with WWW-Authenticate: Bearer."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Busy(ServiceError):
+    """Too many jobs queued or running; answered with Retry-After."""
+
+    status = 503
+    code = "busy"
+
+
+class TimedOut(ServiceError):
+    """An inline computation took longer than the caller allowed."""
+
+    status = 504
+    code = "timeout"
