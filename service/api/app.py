@@ -17,6 +17,7 @@ from service import __version__
 from service.api.deps import require_api_key
 from service.api.errors import Redactor, install_error_handlers
 from service.api.jobs import JobRunner
+from service.api.limits import BodyLimit
 from service.api.routes import artifacts, documents, health, jobs, summaries
 from service.config import Settings, get_settings
 from service.reader import Reader
@@ -43,8 +44,8 @@ def create_app(settings: Settings | None = None, *, reader: Reader | None = None
         description="English summaries, translations and grounded commitments of Chinese "
         "policy documents.",
         lifespan=lifespan,
-        max_body_size=settings.max_input_bytes + ENVELOPE_BYTES,
     )
+    app.add_middleware(BodyLimit, max_body_size=settings.max_input_bytes + ENVELOPE_BYTES)
     app.state.settings = settings
     app.state.redactor = Redactor([settings.openai_api_key, settings.api_key])
     install_error_handlers(app, app.state.redactor)
