@@ -104,7 +104,8 @@ async def test_undeclared_oversize_body_is_cut_off_while_reading(
 
 
 async def test_unsupported_media_type_is_415(client: httpx.AsyncClient) -> None:
-    plain = await client.post("/v1/documents", content=TEXT.encode(), headers={"Content-Type": "text/plain"})  # fmt: skip
+    plain_type = {"Content-Type": "text/plain"}
+    plain = await client.post("/v1/documents", content=TEXT.encode(), headers=plain_type)
     assert_error(plain, 415, "unsupported_media")
     assert_error(await client.post("/v1/documents"), 415, "unsupported_media")
 
@@ -124,12 +125,12 @@ async def test_unsupported_media_type_is_415(client: httpx.AsyncClient) -> None:
         (
             {"content": b'{"text": ', "headers": {"Content-Type": "application/json"}},
             "invalid_request",
-        ),  # fmt: skip
+        ),
         ({"data": {"title": "no file"}, "files": {"other": ("a.txt", b"x")}}, "invalid_input"),
         (
             {"content": b"--x\r\n", "headers": {"Content-Type": "multipart/form-data"}},
             "invalid_input",
-        ),  # fmt: skip
+        ),
     ],
 )
 async def test_bad_input_is_422_never_500(
@@ -180,7 +181,8 @@ async def test_model_errors_are_502_and_scrubbed_of_secrets(
     client: httpx.AsyncClient, reader: Reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def upstream(*args: object, **kwargs: object) -> None:
-        raise ModelError(f"rejected (HTTP 400): Incorrect API key provided: {SECRET}; sk-proj-abcdefghijklmnop")  # fmt: skip
+        echoed = f"Incorrect API key provided: {SECRET}; sk-proj-abcdefghijklmnop"
+        raise ModelError(f"rejected (HTTP 400): {echoed}")
 
     monkeypatch.setattr(reader.library, "list", upstream)
     response = await client.get("/v1/documents")
@@ -210,7 +212,8 @@ async def test_v1_needs_the_bearer_key_when_one_is_set(
     keyed_client: httpx.AsyncClient, header: str | None
 ) -> None:
     headers = {"Authorization": header} if header else {}
-    for method, path in [("GET", "/v1/documents"), ("POST", "/v1/documents"), ("GET", "/v1/usage"), ("GET", "/v1/jobs/x")]:  # fmt: skip
+    routes = ["GET /v1/documents", "POST /v1/documents", "GET /v1/usage", "GET /v1/jobs/x"]
+    for method, path in (r.split() for r in routes):
         response = await keyed_client.request(method, path, headers=headers, json={"text": TEXT})
         assert_error(response, 401, "unauthorized")
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -222,7 +225,8 @@ async def test_the_right_key_opens_v1_and_probes_stay_open(
 ) -> None:
     model.get("/models").mock(return_value=httpx.Response(200, json={"object": "list", "data": []}))
     auth = {"Authorization": f"Bearer {KEY}"}
-    assert (await keyed_client.post("/v1/documents", json={"text": TEXT}, headers=auth)).status_code == 201  # fmt: skip
+    added = await keyed_client.post("/v1/documents", json={"text": TEXT}, headers=auth)
+    assert added.status_code == 201
     assert (await keyed_client.get("/healthz")).status_code == 200
     assert (await keyed_client.get("/readyz")).status_code == 200
     assert (await keyed_client.get("/openapi.json")).status_code == 200
