@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column, Table
 
 from service import __version__
@@ -33,7 +34,8 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ServiceError as exc:
-            err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            # escape: messages quote things like policy-reader[local], which is not markup
+            err_console.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -120,6 +122,26 @@ def cache_prune(
     age = parse_age(older_than) if older_than else None
     n = Store(get_settings().db_url).prune_cache(prompt=prompt, model=model, older_than=age)
     typer.echo(f"removed {n} cache entr{'y' if n == 1 else 'ies'}")
+
+
+# --- local model server ---
+
+
+@app.command("local-server")
+@friendly_errors
+def local_server() -> None:
+    """Run the embedded local model server until Ctrl-C (other runs reuse it meanwhile)."""
+    import contextlib
+
+    from service.llm.local import LocalServer
+
+    with LocalServer(get_settings()) as server:
+        if not server.owned:
+            typer.echo(f"already running at {server.base_url}")
+            return
+        typer.echo(f"local model server at {server.base_url} (Ctrl-C stops it)")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.wait()
 
 
 def main() -> None:

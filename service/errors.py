@@ -112,6 +112,28 @@ class RetriesExhausted(ModelUnavailable):
     code = "retries_exhausted"
 
 
+# --- local model server (service/llm/local.py) -------------------------------------------------
+# Start-up failures of the embedded llama.cpp server; each message says how to fix it.
+
+
+class LocalExtraMissing(ConfigError):
+    code = "local_extra_missing"
+
+
+class LocalModelMissing(ConfigError):
+    code = "local_model_missing"
+
+
+class LocalPortBusy(ConfigError):
+    code = "local_port_busy"
+
+
+class LocalServerFailed(ModelUnavailable):
+    """The local server exited during start-up or never became ready."""
+
+    code = "local_server_failed"
+
+
 # --- api (service/api/) ----------------------------------------------------------------------
 
 

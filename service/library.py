@@ -5,6 +5,7 @@ The CLI and the API share this; it wraps ingestion, chunking and the store.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from pathlib import Path
 
@@ -62,7 +63,7 @@ class Library:
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
         outlet: str | None = None,
-    ) -> tuple[list[Document], int]:
+    ) -> tuple[builtins.list[Document], int]:
         """A page of documents matching the filters, and how many match in all."""
         docs = [
             d for d in self.store.list_documents() if _matches(d.meta, date_from, date_to, outlet)
@@ -73,7 +74,7 @@ class Library:
         if not self.store.delete_document(doc_id):
             raise NotFound(f"No document with id {doc_id!r}.")
 
-    def chunks(self, doc: Document, budget: int) -> list[Chunk]:
+    def chunks(self, doc: Document, budget: int) -> builtins.list[Chunk]:
         return chunk_document(doc.text, doc.paragraphs, budget)
 
     # --- artifacts -------------------------------------------------------------------------

