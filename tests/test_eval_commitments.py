@@ -149,7 +149,9 @@ def test_cli_commitments_json(tmp_path: Path) -> None:
     assert found[0]["deadline"]["text"] == "今年"
 
 
-def test_cli_without_rules_only_says_the_model_pipeline_is_not_wired(tmp_path: Path) -> None:
+def test_cli_without_rules_only_needs_a_model_endpoint(tmp_path: Path) -> None:
+    """Without --rules-only the model pipeline runs (tests/test_extract.py); with no endpoint
+    configured and no local server it stops with one clear line."""
     docs, golden = _corpus(tmp_path)
     for args in (
         ["commitments", str(docs / "d.txt"), "--json"],
@@ -157,7 +159,7 @@ def test_cli_without_rules_only_says_the_model_pipeline_is_not_wired(tmp_path: P
     ):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 1
-        assert "not wired yet" in result.output + (result.stderr or "")
+        assert "No model endpoint" in result.output + (result.stderr or "")
 
 
 def test_cli_min_score_filters_candidates(tmp_path: Path) -> None:
