@@ -20,6 +20,8 @@ from service.library import Library
 from service.llm.gateway import Gateway
 from service.reader import Reader, load_glossary
 from service.store.store import Store
+from service.tasks import summary  # noqa: F401  (registers the summary schemas)
+from service.tasks.commitments import extract  # noqa: F401  (registers its schemas)
 from tests.test_gateway import chat_body
 
 API_BASE = "https://api.test/v1"
