@@ -7,6 +7,7 @@ within ``?wait=N`` seconds. ``GET`` reads the stored artifact as JSON or Markdow
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -26,6 +27,7 @@ from service.artifacts import (
     TranslationArtifact,
 )
 from service.errors import InputError, NotComputed
+from service.library import ARTIFACT
 from service.reader import KIND_PROMPTS, Reader
 
 router = APIRouter(prefix="/documents", tags=["artifacts"])
@@ -116,14 +118,17 @@ def get_handler(kind: Kind) -> Callable[..., Awaitable[Response]]:
         versions: PromptVersions = None,
     ) -> Response:
         chosen = resolve_versions(reader, kind, prompt_version, versions)
-        stored = reader.stored(doc_id, kind, chosen)
-        if stored is None:
+        row = reader.library.store.get_artifact(doc_id, kind, reader.variant(kind, chosen))
+        if row is None:
             reader.library.get(doc_id)  # unknown id → 404 not_found
             raise not_computed(jobs, doc_id, kind, chosen)
         if format == "markdown":
-            text = artifact_markdown(reader.library.get(doc_id), stored, bilingual=bilingual)
+            artifact = ARTIFACT.validate_python(row.payload)
+            text = artifact_markdown(reader.library.get(doc_id), artifact, bilingual=bilingual)
             return Response(text, media_type=MEDIA_TYPE)
-        return artifact_response(stored)
+        # The payload was validated when it was saved: send it as stored (the hot path).
+        body = json.dumps(row.payload, ensure_ascii=False, separators=(",", ":"))
+        return Response(body.encode(), media_type="application/json")
 
     read.__doc__ = f"""The stored {kind} as JSON or Markdown; 404 not_computed if none yet."""
     return read
