@@ -18,10 +18,8 @@ from service.api.app import create_app
 from service.config import Settings, get_settings
 from service.library import Library
 from service.llm.gateway import Gateway
-from service.reader import Reader, load_glossary
+from service.reader import Reader, import_tasks, load_glossary
 from service.store.store import Store
-from service.tasks import summary  # noqa: F401  (registers the summary schemas)
-from service.tasks.commitments import extract  # noqa: F401  (registers its schemas)
 from tests.test_gateway import chat_body
 
 API_BASE = "https://api.test/v1"
@@ -56,6 +54,7 @@ async def model() -> AsyncIterator[respx.MockRouter]:
 
 async def open_reader(settings: Settings) -> Reader:
     """A reader on the mocked endpoint (what ``Reader.open`` builds, with instant retries)."""
+    import_tasks()  # their schemas must be registered before a gateway is built
     store = Store(settings.db_url)
     gateway = Gateway(settings, store, http_client=httpx.AsyncClient(), sleep=instant)
     return Reader(Library(settings, store), gateway, load_glossary(settings), API_BASE)

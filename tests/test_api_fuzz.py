@@ -25,7 +25,7 @@ from service.api.app import create_app
 from service.config import Settings
 from service.library import Library
 from service.llm.gateway import Gateway
-from service.reader import Reader, load_glossary
+from service.reader import Reader, import_tasks, load_glossary
 from service.store.store import Store
 from tests.api_fixtures import API_BASE, TEXT, api_settings
 
@@ -39,6 +39,7 @@ COMPUTE = ("/summary", "/translation", "/commitments", "/v1/summaries")
 def fuzz_reader(api_settings: Settings) -> Iterator[Reader]:
     with respx.mock(base_url=API_BASE, assert_all_called=False) as model:
         model.get("/models").mock(return_value=httpx.Response(200, json={"data": []}))
+        import_tasks()
         store = Store(api_settings.db_url)
         gateway = Gateway(api_settings, store, http_client=httpx.AsyncClient())
         library = Library(api_settings, store)

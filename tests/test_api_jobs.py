@@ -26,6 +26,7 @@ from tests.api_fixtures import (
 )
 from tests.summary_fixtures import CORPUS, GOOD_SUMMARY, SHORT_DOC, chat_body, ok, refused
 from tests.test_summary import REDUCED, kind_of, notes_json
+from tests.translate_fixtures import by_document
 
 __all__ = ["api_settings", "client", "model", "reader"]
 
@@ -398,3 +399,29 @@ async def test_ad_hoc_summary_endpoint_down_is_503_and_slow_is_504(
 
 
 __all__ += ["chat_body"]
+
+
+# --- translation -----------------------------------------------------------------------------
+
+ENGLISH = {
+    "p1": "Meeting of the Shenzhen leading group for the Pilot Demonstration Zone",
+    "p2": "On February 20, the leading group met; Party Secretary Wang Weizhong chaired.",
+    "p3": "The meeting approved the 2021 Greater Bay Area work points.",
+    "p4": "The city will build 30 new schools and add 50,000 school places this year.",
+}
+
+
+async def test_translation_markdown_english_and_bilingual(
+    client: httpx.AsyncClient, model: respx.MockRouter
+) -> None:
+    model.post("/chat/completions").mock(side_effect=by_document(ENGLISH))
+    doc_id = await add_short(client)
+    url = f"/v1/documents/{doc_id}/translation"
+    computed = await client.post(f"{url}?wait=10")
+    assert computed.status_code == 200, computed.text
+    assert [p["en"] for p in computed.json()["paragraphs"]] == list(ENGLISH.values())
+    english = (await client.get(f"{url}?format=markdown")).text
+    bilingual = (await client.get(f"{url}?format=markdown&bilingual=true")).text
+    assert "## Translation (English)" in english and "深圳" not in english.split("##")[1]
+    assert "## Bilingual text" in bilingual
+    assert "会议强调" in bilingual and ENGLISH["p4"] in bilingual
