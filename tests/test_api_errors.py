@@ -108,6 +108,8 @@ async def test_unsupported_media_type_is_415(client: httpx.AsyncClient) -> None:
     plain = await client.post("/v1/documents", content=TEXT.encode(), headers=plain_type)
     assert_error(plain, 415, "unsupported_media")
     assert_error(await client.post("/v1/documents"), 415, "unsupported_media")
+    summary = await client.post("/v1/summaries", content=b"text", headers=plain_type)
+    assert_error(summary, 415, "unsupported_media")
 
 
 @pytest.mark.parametrize(

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from service.api.deps import ReaderDep, SettingsDep
 from service.api.routes.artifacts import artifact_response
 from service.api.schemas import ErrorOut, SummaryIn, user_meta
-from service.api.upload import encode_text
+from service.api.upload import encode_text, media_type
 from service.artifacts import SummaryArtifact
-from service.errors import ModelError, TimedOut
+from service.errors import ModelError, TimedOut, UnsupportedMedia
 from service.ingest import ingest_bytes
 from service.models import Document
 
@@ -28,8 +28,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def json_only(request: Request) -> None:
+    """415 for anything but JSON (FastAPI alone would call it a 422 validation error)."""
+    if media_type(request) != "application/json":
+        raise UnsupportedMedia("Send the text as application/json: {text, title?}.")
+
+
 @router.post(
-    "/summaries", response_model=SummaryArtifact, responses=ERRORS, summary="Summarise a text"
+    "/summaries",
+    response_model=SummaryArtifact,
+    responses=ERRORS,
+    summary="Summarise a text",
+    dependencies=[Depends(json_only)],
 )
 async def summarize_text(
     body: SummaryIn,
