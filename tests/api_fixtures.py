@@ -6,7 +6,6 @@ called in-process through httpx's ASGITransport (respx does not intercept that t
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +19,6 @@ from service.library import Library
 from service.llm.gateway import Gateway
 from service.reader import Reader, import_tasks, load_glossary
 from service.store.store import Store
-from tests.test_gateway import chat_body
 
 API_BASE = "https://api.test/v1"
 SECRET = "sk-test-DO-NOT-LEAK-7f3a9c2e51b84d06"
@@ -82,11 +80,6 @@ async def api_client(settings: Settings, reader: Reader) -> AsyncIterator[httpx.
 async def client(api_settings: Settings, reader: Reader) -> AsyncIterator[httpx.AsyncClient]:
     async for c in api_client(api_settings, reader):
         yield c
-
-
-def chat_json(payload: dict[str, Any], **kw: Any) -> httpx.Response:
-    """A chat.completion whose content is the JSON of ``payload``."""
-    return httpx.Response(200, json=chat_body(json.dumps(payload, ensure_ascii=False), **kw))
 
 
 async def add_text(client: httpx.AsyncClient, text: str = TEXT, **fields: Any) -> dict[str, Any]:

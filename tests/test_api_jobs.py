@@ -24,8 +24,7 @@ from tests.api_fixtures import (
     open_reader,
     reader,
 )
-from tests.summary_fixtures import CORPUS, GOOD_SUMMARY, SHORT_DOC, chat_body, ok, refused
-from tests.test_summary import REDUCED, kind_of, notes_json
+from tests.summary_fixtures import CORPUS, GOOD_SUMMARY, SHORT_DOC, ok, refused
 from tests.translate_fixtures import by_document
 
 __all__ = ["api_settings", "client", "model", "reader"]
@@ -51,12 +50,20 @@ def good(_: httpx.Request) -> httpx.Response:
     return ok(GOOD_SUMMARY)
 
 
+NOTES = {
+    "setting": "Shenzhen Municipal People's Government, work report",
+    "facts": ["The city will build Guangming Science City.", "It will deepen reform."],
+    "decisions": ["Build Guangming Science City to a high standard."],
+    "people": [],
+}
+
+
 def capable(request: httpx.Request) -> httpx.Response:
-    """Answers single, map, collapse and reduce summary prompts like a capable model."""
-    kind = kind_of(json.loads(request.content))
-    if kind in ("map", "collapse"):
-        return ok(notes_json(3))
-    return ok(REDUCED if kind == "reduce" else GOOD_SUMMARY)
+    """Answers single and reduce summary prompts with a summary, map/collapse with notes."""
+    messages = json.loads(request.content)["messages"]
+    system = messages[0]["content"]
+    whole = system.startswith(("You summarise", "You write the English summary"))
+    return ok(GOOD_SUMMARY if whole else NOTES)
 
 
 async def poll(client: httpx.AsyncClient, job_id: str, until: set[str]) -> dict[str, Any]:
@@ -396,9 +403,6 @@ async def test_ad_hoc_summary_endpoint_down_is_503_and_slow_is_504(
     surrogate = b'{"text": "\\ud800"}'  # valid JSON, not encodable text
     bad = await summaries.post("/v1/summaries", content=surrogate, headers=JSON)
     assert bad.status_code == 422
-
-
-__all__ += ["chat_body"]
 
 
 # --- translation -----------------------------------------------------------------------------
