@@ -13,9 +13,9 @@ from pydantic import BaseModel
 
 from service.chunk import chunk_document
 from service.config import get_settings
-from service.errors import ModelInvalidOutput
+from service.errors import ConfigError, ModelInvalidOutput
 from service.llm.gateway import Gateway
-from service.llm.prompts import PromptRegistry
+from service.llm.prompts import PromptRegistry, parse_prompt_file
 from service.store import Store
 from service.tasks.context import TaskContext
 from service.tasks.translate import (
@@ -140,6 +140,23 @@ async def test_an_empty_answer_leaves_the_paragraph_untranslated(ctx: TaskContex
     assert art.paragraphs[2].en == EN[TEXTS[2]]  # the chunk's other units are kept
     assert art.status == "partial"
     assert issues(art, "untranslated") == ["p2"]
+
+
+@respx.mock
+async def test_a_runaway_answer_fails_its_unit_without_a_bigger_retry(ctx: TaskContext) -> None:
+    loop = completion_body(" The economy grew. The economy grew. The economy grew.")
+    loop["choices"][0]["finish_reason"] = "length"
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        if unit_text(request) == TEXTS[2]:
+            return httpx.Response(200, json=loop)
+        return httpx.Response(200, json=completion_body(" " + EN[unit_text(request)]))
+
+    route = respx.post(COMPLETIONS).mock(side_effect=respond)
+    art = await translate(DOC, TWO, ctx)
+    assert route.call_count == len(TEXTS)  # no second, longer call for p3
+    assert art.paragraphs[2].en is None and "max_tokens" in (art.paragraphs[2].error or "")
+    assert art.status == "partial"
 
 
 @respx.mock
@@ -309,3 +326,21 @@ async def test_extra_params_are_not_sent_to_other_profiles(
     body = request_body(route.calls[0])
     assert "repeat_penalty" not in body and "top_k" not in body and "extra_body" not in body
     await gateway.aclose()
+
+
+def test_on_truncation_is_checked_when_the_prompt_loads(tmp_path: Path) -> None:
+    folder = tmp_path / "echo"
+    folder.mkdir()
+    path = folder / "v1.completion.md"
+    text = ECHO.format(mode="completion", body="Say: {{text}}")
+    path.write_text(text)
+    assert parse_prompt_file(path).on_truncation == "grow"  # the default
+    path.write_text(
+        text.replace('variables = ["text"]', 'variables = ["text"]\non_truncation = "fail"')
+    )
+    assert parse_prompt_file(path).on_truncation == "fail"
+    path.write_text(
+        text.replace('variables = ["text"]', 'variables = ["text"]\non_truncation = "x"')
+    )
+    with pytest.raises(ConfigError, match="on_truncation"):
+        parse_prompt_file(path)

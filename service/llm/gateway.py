@@ -276,7 +276,8 @@ class Gateway:
                 reason = out.refusal or "content_filter"
                 raise ModelRefused(f"The model refused {req.template.task}: {reason}")
             if out.finish_reason == "length":
-                if grown or not self._grow_budget(body, out.prompt_tokens):
+                fail = grown or req.template.on_truncation == "fail"
+                if fail or not self._grow_budget(body, out.prompt_tokens):
                     raise ModelTruncated(
                         f"{req.template.task}: output hit max_tokens={body['max_tokens']} "
                         f"(finish_reason=length); shorten the input chunk or raise the budget."
