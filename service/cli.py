@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -148,8 +149,14 @@ def local_server() -> None:
             typer.echo(f"already running at {server.base_url}")
             return
         typer.echo(f"local model server at {server.base_url} (Ctrl-C stops it)")
+        # SIGTERM (kill, systemd, CI) must stop the llama.cpp child too, like Ctrl-C does.
+        signal.signal(signal.SIGTERM, _interrupt)
         with contextlib.suppress(KeyboardInterrupt):
             server.wait()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:
