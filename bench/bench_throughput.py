@@ -89,7 +89,9 @@ async def via_gateway(settings: Settings, docs: list[str]) -> float:
         store.close()
 
 
-async def via_reader(settings: Settings, docs: list[str]) -> float:
+async def via_reader(
+    settings: Settings, docs: list[str], kind: str = "translation", *, force: bool = False
+) -> float:
     from service.reader import Reader
 
     async with Reader.open(settings) as reader:
@@ -98,7 +100,9 @@ async def via_reader(settings: Settings, docs: list[str]) -> float:
             for i, d in enumerate(docs)
         ]
         t0 = time.perf_counter()
-        artifacts = await asyncio.gather(*(reader.compute(i, "translation") for i in ids))
+        artifacts = await asyncio.gather(
+            *(reader.compute(i, kind, force=force) for i in ids)  # type: ignore[arg-type]
+        )
         wall = time.perf_counter() - t0
     bad = [a.status for a in artifacts if a.status != "ok"]
     if bad:
