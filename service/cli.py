@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +20,12 @@ from service.errors import InputError, ServiceError
 from service.ingest.batch import document_json, ingest_many
 from service.models import Document
 from service.tasks.commitments.rules import DEFAULT_THRESHOLD
+
+if TYPE_CHECKING:
+    from service.artifacts import CommitmentsArtifact
+    from service.config import Settings
+    from service.eval.commitments import Detector
+    from service.tasks.context import ProgressEvent
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 err_console = Console(stderr=True)
@@ -236,9 +243,8 @@ def commitments(
     from service.tasks.commitments.rules import detect
 
     if not rules_only:
-        raise ServiceError(
-            "the model-backed commitments pipeline is not wired yet; use --rules-only"
-        )
+        _print_artifacts(_extract_with_model(paths), as_json=as_json)
+        return
     settings = get_settings()
     found = {str(p): detect(load_text(p, settings), threshold=min_score) for p in paths}
     if as_json:
@@ -270,13 +276,88 @@ def eval_commitments(
     """Precision, recall and F1 of pledge detection against a golden set."""
     from service.eval.commitments import evaluate_files, format_report
 
-    if not rules_only:
-        raise ServiceError(
-            "the model-backed commitments pipeline is not wired yet; use --rules-only"
-        )
-    report = evaluate_files(golden, get_settings(), corpus_dir=corpus, threshold=min_score)
+    detector = None if rules_only else _model_detector(golden, corpus)
+    report = evaluate_files(
+        golden, get_settings(), corpus_dir=corpus, threshold=min_score, detector=detector
+    )
     for line in format_report(report, verbose=verbose):
         typer.echo(line)
+
+
+# --- commitments (model) ---
+# The model-backed pipeline for `commitments` and `eval commitments` (without --rules-only).
+
+
+def _extract_with_model(paths: list[Path]) -> dict[str, CommitmentsArtifact]:
+    """Ingest, chunk at the profile's budget and run the commitments task; keyed by path."""
+    return asyncio.run(_extract_all(paths, get_settings()))
+
+
+async def _extract_all(paths: list[Path], settings: Settings) -> dict[str, CommitmentsArtifact]:
+    from service.chunk import chunk_document
+    from service.ingest import ingest_path
+    from service.llm.gateway import Gateway
+    from service.llm.local import LocalServer
+    from service.llm.prompts import PromptRegistry
+    from service.store import Store
+    from service.tasks.commitments.extract import extract_commitments, own_prompts
+    from service.tasks.context import TaskContext
+
+    registry = own_prompts(PromptRegistry.load(settings.prompts_dir, settings.prompt_versions))
+    # With no endpoint configured, reuse a running `policy-reader local-server` (never start
+    # one here: that may assemble a 245 MB model); none running -> the gateway's clear error.
+    local = LocalServer(settings).find_running() if settings.uses_local_model else None
+    gateway = Gateway(settings, Store(settings.db_url), registry=registry, base_url=local)
+    budget = settings.chunk_tokens or gateway.profile.chunk_budget
+    found: dict[str, CommitmentsArtifact] = {}
+    try:
+        for path in paths:
+            doc = ingest_path(path, settings=settings)
+            endpoint = local or settings.openai_base_url or ""
+            ctx = TaskContext(gateway, progress=_progress, endpoint=endpoint)
+            chunks = chunk_document(doc.text, doc.paragraphs, budget)
+            found[str(path)] = await extract_commitments(doc, chunks, ctx)
+    finally:
+        await gateway.aclose()
+    return found
+
+
+def _progress(event: ProgressEvent) -> None:
+    mark = " (failed)" if event.failed else ""
+    err_console.print(f"{event.doc_id} {event.task} {event.done}/{event.total}{mark}")
+
+
+def _print_artifacts(found: dict[str, CommitmentsArtifact], *, as_json: bool) -> None:
+    if as_json:
+        payload = {k: a.model_dump(mode="json") for k, a in found.items()}
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    for name, art in found.items():
+        for c in art.commitments:
+            typer.echo(f"{name}\t{c.start}-{c.end}\t{c.modality}\t{c.source}\t{c.quote}")
+        g = art.grounding
+        err_console.print(
+            f"{name}: {art.status}, {g.shown} shown, {g.unaligned} unaligned, "
+            f"{g.checks_failed} failed checks, {g.second_pass_calls} recall calls"
+        )
+
+
+def _model_detector(golden: Path, corpus: Path | None) -> Detector:
+    """Run the pipeline on the golden documents; the scorer then looks predictions up by text."""
+    from service.eval.commitments import Prediction, load_golden, load_text
+
+    base = corpus or get_settings().corpus_dir
+    paths = [base / doc for doc in sorted({g.doc for g in load_golden(golden)})]
+    found = _extract_with_model(paths)
+    by_text: dict[str, list[Prediction]] = {}
+    for path, art in zip(paths, found.values(), strict=True):
+        text = load_text(path, get_settings())
+        by_text[text] = [
+            Prediction(c.start, c.end, c.quote)
+            for c in art.commitments
+            if c.start is not None and c.end is not None and c.quote is not None
+        ]
+    return lambda text: by_text[text]
 
 
 if __name__ == "__main__":

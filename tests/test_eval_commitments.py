@@ -10,13 +10,16 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
+from service.config import Settings
 from service.errors import InputError, NotFound
 from service.eval.commitments import (
+    EvalReport,
     GoldenItem,
     covers,
     evaluate,
     format_report,
     load_golden,
+    load_text,
     locate,
 )
 from service.tasks.commitments.rules import Candidate
@@ -146,7 +149,9 @@ def test_cli_commitments_json(tmp_path: Path) -> None:
     assert found[0]["deadline"]["text"] == "今年"
 
 
-def test_cli_without_rules_only_says_the_model_pipeline_is_not_wired(tmp_path: Path) -> None:
+def test_cli_without_rules_only_needs_a_model_endpoint(tmp_path: Path) -> None:
+    """Without --rules-only the model pipeline runs (tests/test_extract.py); with no endpoint
+    configured and no local server it stops with one clear line."""
     docs, golden = _corpus(tmp_path)
     for args in (
         ["commitments", str(docs / "d.txt"), "--json"],
@@ -154,7 +159,7 @@ def test_cli_without_rules_only_says_the_model_pipeline_is_not_wired(tmp_path: P
     ):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 1
-        assert "not wired yet" in result.output + (result.stderr or "")
+        assert "No model endpoint" in result.output + (result.stderr or "")
 
 
 def test_cli_min_score_filters_candidates(tmp_path: Path) -> None:
@@ -164,3 +169,40 @@ def test_cli_min_score_filters_candidates(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {str(path): []}
+
+
+# --- quality floors on the shipped golden set (measured values in docs/parts/rules.md) ---
+
+GOLDEN = Path(__file__).parent / "data" / "golden_commitments.json"
+TUNED = ("000", "001", "004")  # the detector was tuned on these
+HELD_OUT = ("002", "003")  # looked at only after tuning; reported separately
+
+
+def _report_on(docs: tuple[str, ...] | None) -> EvalReport:
+    items = [g for g in load_golden(GOLDEN) if docs is None or g.doc[:3] in docs]
+    settings = Settings()
+    texts = {doc: load_text(settings.corpus_dir / doc, settings) for doc in {g.doc for g in items}}
+    return evaluate(items, texts)
+
+
+def test_golden_set_marks_every_pledge_of_the_five_seeds() -> None:
+    items = load_golden(GOLDEN)
+    per_doc = {doc: sum(1 for i in items if i.doc[:3] == doc) for doc in (*TUNED, *HELD_OUT)}
+    assert per_doc == {"000": 25, "001": 135, "004": 279, "002": 10, "003": 17}
+    assert len({(i.doc, i.quote) for i in items}) == len(items)
+
+
+def test_rules_quality_floor_overall() -> None:
+    o = _report_on(None).overall  # measured 0.86 precision, 0.96 recall
+    assert o.recall >= 0.93 and o.precision >= 0.83
+
+
+def test_rules_quality_floor_per_kind() -> None:
+    kinds = _report_on(None).per_kind  # measured general 0.95, named_project 0.98
+    assert kinds["general"].recall >= 0.92 and kinds["named_project"].recall >= 0.95
+    assert kinds["quantified"].recall >= 0.97
+
+
+def test_rules_quality_floor_held_out() -> None:
+    o = _report_on(HELD_OUT).overall  # measured 0.45 precision, 0.89 recall
+    assert o.recall >= 0.85 and o.precision >= 0.42

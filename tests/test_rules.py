@@ -155,3 +155,40 @@ def test_offsets_hold_on_arbitrary_text(pieces: list[str]) -> None:
     text = "".join(pieces)
     for c in detect(text, threshold=0):
         assert text[c.start : c.end] == c.quote and c.quote.strip() == c.quote
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "关键词2 创新驱动\n加快开展高新区全域详规编制和城市设计。",  # title line
+        '(三)聚焦做好"六稳"工作，推动经济高质量发展。',  # numbered heading
+        "高标准建设光明科学城。加快光明云谷、光明小镇等重大项目建设。",  # section heading
+        "要加强党的全面领导，强化统筹协调，层层压实责任。",  # formula and working methods
+        "打造国际人才集聚高地。",  # vision
+    ],
+)
+def test_headings_visions_and_methods_are_not_pledges(text: str) -> None:
+    quotes = _quotes(detect(text))
+    assert not any(q in text.split("\n")[0] for q in quotes if "关键词" in text)
+    assert "高标准建设光明科学城" not in quotes
+    assert not any("六稳" in q or "全面领导" in q or "统筹协调" in q or "高地" in q for q in quotes)
+
+
+def test_general_pledges_of_a_meeting_readout_are_found() -> None:
+    text = "会议强调，要继续深化工会改革和建设，加强家庭家教家风建设，不断增强基层工会的引领力。"
+    assert _quotes(detect(text)) == ["要继续深化工会改革和建设", "加强家庭家教家风建设"]
+
+
+def test_a_short_sentence_that_continues_a_programme_is_no_heading() -> None:
+    assert _quotes(detect("继续办好特殊教育。")) == ["继续办好特殊教育"]
+
+
+def test_a_state_designation_is_no_vision() -> None:
+    text = "完善低保政策措施，创建无障碍城市，打造更有温度的爱心之城。"
+    assert _quotes(detect(text)) == ["完善低保政策措施", "创建无障碍城市"]
+
+
+def test_punctuation_inside_a_quoted_name_does_not_split_the_clause() -> None:
+    text = "布局“一廊双环映山水,三轴四主连山城”碧道网络，实施生态廊道建设工程。"
+    pieces = [text[c.start : c.end] for c in split_clauses(text)]
+    assert pieces[0] == "布局“一廊双环映山水,三轴四主连山城”碧道网络"

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -21,13 +22,33 @@ from service.errors import InputError, NotFound
 from service.ingest import ingest_path
 from service.tasks.commitments.rules import (
     DEFAULT_THRESHOLD,
-    Candidate,
     detect,
     simplified_view,
 )
 
 Span = tuple[int, int]
-Detector = Callable[[str], Sequence[Candidate]]
+
+
+class Predicted(Protocol):
+    """What the scorer needs of a prediction: a span of the text (rule candidate or model)."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def quote(self) -> str: ...
+
+
+class Prediction(NamedTuple):
+    """A predicted span from any detector (the model pipeline uses this)."""
+
+    start: int
+    end: int
+    quote: str
+
+
+Detector = Callable[[str], Sequence[Predicted]]
 
 #: Inline pinyin as scraped, e.g. 會(huì )議: the cleaned text has none, golden quotes do.
 PINYIN = re.compile(r"\([a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ ]+\)")
@@ -192,12 +213,14 @@ def evaluate_files(
     settings: Settings,
     corpus_dir: Path | None = None,
     threshold: float = DEFAULT_THRESHOLD,
+    detector: Detector | None = None,
 ) -> EvalReport:
-    """Score the rule detector on the golden file's documents (``corpus_dir``, default corpus)."""
+    """Score ``detector`` (default: the rule detector) on the golden file's documents
+    (``corpus_dir``, default corpus)."""
     golden = load_golden(golden_path)
     base = corpus_dir or settings.corpus_dir
     texts = {doc: load_text(base / doc, settings) for doc in {g.doc for g in golden}}
-    return evaluate(golden, texts, lambda text: detect(text, threshold=threshold))
+    return evaluate(golden, texts, detector or (lambda text: detect(text, threshold=threshold)))
 
 
 def _line(label: str, s: Scores) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cn2an
 import opencc
@@ -27,7 +27,7 @@ Modality = Literal["binding", "aspirational", "unknown"]
 TargetKind = Literal["count", "money", "area", "length", "percent", "other"]
 
 #: Candidates scoring below this are dropped (see ``_score`` for the points).
-DEFAULT_THRESHOLD = 3.0
+DEFAULT_THRESHOLD = 1.0
 
 _SENTENCE_END = re.compile(r"[。！？!?\n]")
 # ASCII commas split clauses too (some outlets use them), but not inside numbers like 1,000.
@@ -40,10 +40,11 @@ _CHINESE_NUM = r"[一二两三四五六七八九十百千]+"
 _STRIP = " \t\u3000\"“”‘’'"
 # The subject of such a sentence is described, not promised: 推进…改革，对于…具有重要意义.
 _JUDGEMENT = re.compile(r"具有(?:重要|重大|深远)(?:意义|作用)|意义重大")
-# A place described rather than a thing delivered: 打造…最活跃的城市, …的美丽中国典范.
-_VISION = re.compile(r"最|的(?:城市|城区|典范|之城|之都|高地|新格局|新路径)$")
-# Clauses that frame the pledges around them: 瞄准…, 对照…, 以…为抓手, 为…提供支撑.
-_FRAMING = re.compile(r"^(?:瞄准|对照|坚定不移|按照|结合|面对|紧扣|坚持以|以|为|朝着)")
+# A numbered section heading opens its paragraph: (二)聚焦…, 三、全面提升….
+_NUMBERED_HEADING = re.compile(r"^[(（][一二三四五六七八九十]+[)）]|^[一二三四五六七八九十]+、")
+_TITLE_END = re.compile(r"[。！？!?]")
+# Leading words before a clause-initial verb: 要创新…, 我们要…, 并….
+_LEAD = re.compile(r"^(?:我们要|要|并|进一步|持续|继续|着力|积极|大力|全面)?")
 # A direct instruction (要…, 确保…) or a promised standard (高标准建设…) marks a pledge.
 _DIRECTIVE = re.compile(r"^要|确保|高标准|高质量|高水平")
 # Units that never make an amount: 一批 (a batch), 五方面 (areas), 二期 (phase), 6号线 (a name).
@@ -52,6 +53,8 @@ _MULTIPLIERS = {"万": 1e4, "亿": 1e8}
 _PLAN = re.compile(r"[“\"]十[一二三四五六七八九]五[”\"]")
 # Verbs inside a title or quotation (《…规划》, “…建设”) name things, they do not pledge them.
 _QUOTED = re.compile(r"《[^》]*》|“[^”]*”|\"[^\"]*\"")
+# A quotation left open at the clause end: its closing mark was trimmed (打造"城市大脑"和"云上城市).
+_OPEN_QUOTE = re.compile(r"[“\"][^”\"]*$")
 
 
 class Target(BaseModel):
@@ -91,6 +94,24 @@ class Lexicon:
     instrument: tuple[str, ...]
     abstract: tuple[str, ...]
     exclusions: tuple[tuple[str, re.Pattern[str]], ...]
+    initial: tuple[str, ...] = ()
+    penalties: tuple[Penalty, ...] = ()
+    heading_max_chars: int = 20
+    heading_points: float = -1.5
+    heading_exempt: re.Pattern[str] = re.compile(r"^(?:继续|持续)")
+    title_max_chars: int = 60
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """Points taken once from a clause that matches any of the patterns."""
+
+    name: str
+    points: float
+    patterns: tuple[re.Pattern[str], ...]
+
+    def fires(self, clause: str) -> bool:
+        return any(p.search(clause) for p in self.patterns)
 
 
 @lru_cache(maxsize=4)
@@ -99,7 +120,7 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return _compile(data)
-    except (OSError, tomllib.TOMLDecodeError, KeyError, re.error) as exc:
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, re.error) as exc:
         raise ConfigError(f"cannot load pledge lexicon {path}: {exc}; fix or restore it") from exc
 
 
@@ -107,7 +128,7 @@ def _longest_first(words: list[str]) -> tuple[str, ...]:
     return tuple(sorted(set(words), key=len, reverse=True))
 
 
-def _compile(data: dict[str, dict[str, list[str]]]) -> Lexicon:
+def _compile(data: dict[str, Any]) -> Lexicon:
     exclusions = tuple(
         (f"{group}:{pattern}", re.compile(pattern))
         for group, patterns in data["exclusions"].items()
@@ -125,7 +146,18 @@ def _compile(data: dict[str, dict[str, list[str]]]) -> Lexicon:
         instrument=_longest_first(data["objects"]["instrument"]),
         abstract=_longest_first(data["objects"]["abstract"]),
         exclusions=exclusions,
+        initial=_longest_first(data["verbs"].get("initial", [])),
+        penalties=tuple(_penalty(entry) for entry in data.get("penalties", [])),
+        heading_max_chars=int(data["structure"]["heading_max_chars"]),
+        heading_points=float(data["structure"]["heading_points"]),
+        heading_exempt=re.compile(data["structure"]["heading_exempt"]),
+        title_max_chars=int(data["structure"]["title_max_chars"]),
     )
+
+
+def _penalty(entry: dict[str, Any]) -> Penalty:
+    patterns = tuple(re.compile(p) for p in entry["patterns"])
+    return Penalty(name=str(entry["name"]), points=float(entry["points"]), patterns=patterns)
 
 
 # --- script ---------------------------------------------------------------------------------
@@ -173,11 +205,26 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _clause_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Clause spans of one sentence; punctuation inside “quotes” does not end a clause.
+
+    “一廊双环映山水,三轴四主连山城”碧道网络 is one name, so one clause.
+    """
+    quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(text, start, end)]
+    pos = start
+    for m in _CLAUSE_END.finditer(text, start, end):
+        if any(a < m.start() < b for a, b in quoted):
+            continue
+        yield pos, m.start()
+        pos = m.end()
+    yield pos, end
+
+
 def split_clauses(text: str) -> list[Clause]:
     """Clauses (between ，：； inside sentences ended by 。！？/newline), trimmed, non-empty."""
     clauses: list[Clause] = []
     for index, (s_start, s_end) in enumerate(_spans(text, _SENTENCE_END, 0, len(text))):
-        for c_start, c_end in _spans(text, _CLAUSE_END, s_start, s_end):
+        for c_start, c_end in _clause_spans(text, s_start, s_end):
             start, end = _trim(text, c_start, c_end)
             if end > start:
                 clauses.append(Clause(start, end, index))
@@ -291,12 +338,17 @@ def find_trigger(clause: str, lex: Lexicon) -> str | None:
     Verbs inside 《titles》 or “quotes” do not count.
     """
     masked = _mask_quoted(clause)
-    return _first(lex.completion, masked) or _first(lex.action, masked)
+    found = _first(lex.completion, masked) or _first(lex.action, masked)
+    if found is None:
+        head = masked[_LEAD.match(masked).end() :]  # type: ignore[union-attr]
+        found = next((w for w in lex.initial if head.startswith(w)), None)
+    return found
 
 
 def _mask_quoted(clause: str) -> str:
     """Blank out titles and quotations, except a quoted plan period such as “十四五”."""
-    return _QUOTED.sub(lambda m: m[0] if _PLAN.fullmatch(m[0]) else "□" * len(m[0]), clause)
+    masked = _QUOTED.sub(lambda m: m[0] if _PLAN.fullmatch(m[0]) else "□" * len(m[0]), clause)
+    return _OPEN_QUOTE.sub(lambda m: "□" * len(m[0]), masked)
 
 
 # --- scoring --------------------------------------------------------------------------------
@@ -329,9 +381,9 @@ def _features(
     )
 
 
-def _score(f: _Features, clause: str) -> tuple[float, list[str]]:
+def _score(f: _Features, clause: str, lex: Lexicon) -> tuple[float, list[str]]:
     """Points for what a careful reader would call a checkable pledge; minus for attitude."""
-    points = _evidence(f, clause) + _penalties(f, clause)
+    points = _evidence(f, clause) + _penalties(f, clause, lex)
     return sum(p for p, _ in points), [r for _, r in points]
 
 
@@ -360,14 +412,12 @@ def _evidence(f: _Features, clause: str) -> list[tuple[float, str]]:
     return points
 
 
-def _penalties(f: _Features, clause: str) -> list[tuple[float, str]]:
+def _penalties(f: _Features, clause: str, lex: Lexicon) -> list[tuple[float, str]]:
     points: list[tuple[float, str]] = []
     if f.abstract_end:
         points.append((-2.0, f"abstract object {f.abstract_end}"))
-    if _VISION.search(clause):
-        points.append((-1.5, "vision or superlative"))
-    if _FRAMING.search(clause):
-        points.append((-1.0, "framing clause"))
+    masked = _mask_quoted(clause)  # 三化三型三最 names cadres, it is no superlative
+    points += [(p.points, p.name) for p in lex.penalties if p.fires(masked)]
     if len(clause) > 45:
         points.append((-1.0, "long clause"))
     return points
@@ -387,14 +437,17 @@ def detect(
     lex = lexicon or load_lexicon()
     simple = simplified_view(text)
     clauses = split_clauses(simple)
-    skipped = _skipped(simple, clauses, lex)
+    skipped = _skipped(simple, clauses, lex) | _titles(simple, clauses, lex)
     deadlines = _deadlines(simple, clauses, lex, doc_year)
+    headings = _heading_like(clauses, lex)
     candidates: list[Candidate] = []
     for index, clause in enumerate(clauses):
         if index in skipped:
             continue
         deadline, inherited = deadlines[index]
-        candidate = _candidate(text, clause, simple, lex, deadline, threshold + inherited)
+        candidate = _candidate(
+            text, clause, simple, lex, deadline, threshold + inherited, index in headings
+        )
         if candidate is not None and inherited:
             candidate.score = round(candidate.score - inherited, 2)
             candidate.reasons.append("deadline inherited from the sentence")
@@ -424,6 +477,32 @@ def _skipped(simple: str, clauses: list[Clause], lex: Lexicon) -> set[int]:
     return skipped
 
 
+def _titles(simple: str, clauses: list[Clause], lex: Lexicon) -> set[int]:
+    """Clauses of titles and headings: short lines without a sentence end, numbered headings."""
+    titles: set[int] = set()
+    line_start = 0
+    for line in simple.split("\n"):
+        line_end = line_start + len(line)
+        if len(line.strip()) <= lex.title_max_chars and not _TITLE_END.search(line):
+            titles |= {i for i, c in enumerate(clauses) if line_start <= c.start < line_end}
+        line_start = line_end + 1
+    numbered = {c.sentence for c in clauses if _NUMBERED_HEADING.match(simple[c.start : c.end])}
+    return titles | {i for i, c in enumerate(clauses) if c.sentence in numbered}
+
+
+def _heading_like(clauses: list[Clause], lex: Lexicon) -> set[int]:
+    """Clauses that are a whole sentence on their own and short: maybe a section heading."""
+    per_sentence: dict[int, list[int]] = {}
+    for index, clause in enumerate(clauses):
+        per_sentence.setdefault(clause.sentence, []).append(index)
+    return {
+        members[0]
+        for members in per_sentence.values()
+        if len(members) == 1
+        and clauses[members[0]].end - clauses[members[0]].start <= lex.heading_max_chars
+    }
+
+
 def _deadlines(
     simple: str, clauses: list[Clause], lex: Lexicon, doc_year: int | None
 ) -> list[tuple[Deadline | None, float]]:
@@ -451,13 +530,18 @@ def _candidate(
     lex: Lexicon,
     deadline: Deadline | None,
     threshold: float,
+    heading_like: bool = False,
 ) -> Candidate | None:
     view = simple[clause.start : clause.end]
     trigger = find_trigger(view, lex)
     if trigger is None or len(view) < 4:
         return None
     features = _features(view, lex, deadline, trigger, text[clause.start : clause.end])
-    score, reasons = _score(features, view)
+    score, reasons = _score(features, view, lex)
+    concrete = features.targets or features.completion or features.deadline
+    if heading_like and not concrete and not lex.heading_exempt.search(view):
+        score += lex.heading_points
+        reasons.append("heading-like sentence")
     if score < threshold:
         return None
     return Candidate(

@@ -1,0 +1,227 @@
+"""Fixtures for the commitments task: a scripted OpenAI endpoint (respx), documents, answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from service.config import ROOT, Settings, get_settings
+from service.llm.gateway import Gateway
+from service.llm.prompts import PromptRegistry
+from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
+from service.store import Store
+from service.tasks.commitments.extract import RECALL_TASK, TASK, own_prompts
+from service.tasks.context import TaskContext
+
+BASE = "https://api.test/v1"
+# How each prompt's request starts: tells the scripted endpoint which task is asking.
+OPENINGS = {
+    "You extract commitments": TASK,
+    "You check a Chinese policy document": RECALL_TASK,
+    "Copy each future pledge": TASK,
+    "Keep only the flagged clauses": RECALL_TASK,
+}
+
+
+def chat_body(content: str | None, *, refusal: str | None = None) -> dict[str, Any]:
+    """A chat.completion exactly as api.openai.com shapes it."""
+    return {
+        "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
+        "object": "chat.completion",
+        "created": 1741570283,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": content,
+                    "refusal": refusal,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 1480,
+            "completion_tokens": 236,
+            "total_tokens": 1716,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp_06737a9306",
+    }
+
+
+def completion_body(text: str) -> dict[str, Any]:
+    """A text_completion as llama.cpp's OpenAI-compatible server returns it."""
+    return {
+        "id": "cmpl-5c1b6a0e-3f1d-4a4e-9a55-2f0d8c1e7b11",
+        "object": "text_completion",
+        "created": 1741570290,
+        "model": "gemma-3-270m",
+        "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 310, "completion_tokens": 41, "total_tokens": 351},
+    }
+
+
+def record(quote: str, **fields: Any) -> dict[str, Any]:
+    """One ExtractedCommitment as a capable model writes it; override any field."""
+    base: dict[str, Any] = {
+        "quote_zh": quote,
+        "actor_zh": None,
+        "actor_en": None,
+        "action_zh": quote,
+        "action_en": "carry out the pledge",
+        "targets": [],
+        "deadline_text": None,
+        "deadline_start": None,
+        "deadline_end": None,
+        "deadline_precision": "none",
+        "sector": "other",
+        "modality": "binding",
+        "trigger": None,
+        "milestone": None,
+        "gloss_en": "The pledge in English.",
+    }
+    return {**base, **fields}
+
+
+def answer(*records: dict[str, Any]) -> str:
+    return json.dumps({"commitments": list(records)}, ensure_ascii=False)
+
+
+Reply = str | httpx.Response  # model text, or a whole HTTP response (refusal, 500)
+
+
+@dataclass
+class ScriptedModel:
+    """The endpoint: per task, a queue of replies; every request is kept for inspection."""
+
+    replies: dict[str, list[tuple[str, Reply]]] = field(default_factory=dict)
+    requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def script(self, task: str, *replies: Reply, when: str = "") -> None:
+        """Queue replies for ``task``; with ``when``, only for requests containing that text
+        (chunks run concurrently, so their requests arrive in any order)."""
+        self.replies.setdefault(task, []).extend((when, r) for r in replies)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        body: dict[str, Any] = json.loads(request.content)
+        task = self.task_of(body)
+        self.requests.setdefault(task, []).append(body)
+        queue = self.replies.get(task, [])
+        sent = json.dumps(body, ensure_ascii=False)
+        match = next((i for i, (when, _) in enumerate(queue) if when in sent), None)
+        if match is None:
+            raise AssertionError(f"unexpected {task} request: {sent[:300]}")
+        reply = queue.pop(match)[1]
+        if isinstance(reply, httpx.Response):
+            return reply
+        if "prompt" in body:
+            return httpx.Response(200, json=completion_body(reply))
+        return httpx.Response(200, json=chat_body(reply))
+
+    @staticmethod
+    def task_of(body: dict[str, Any]) -> str:
+        opening = body["prompt"] if "prompt" in body else body["messages"][0]["content"]
+        for start, task in OPENINGS.items():
+            if opening.startswith(start):
+                return task
+        raise AssertionError(f"request from an unknown prompt: {opening[:80]!r}")
+
+    def calls(self, task: str) -> int:
+        return len(self.requests.get(task, []))
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+@pytest.fixture
+def chat_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("OPENAI_BASE_URL", BASE)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("READER_MODEL", "gpt-4o-mini")
+    monkeypatch.setenv("READER_MAX_RETRIES", "1")
+    get_settings.cache_clear()
+    assert get_settings().prompts_dir == ROOT / "prompts"
+    return get_settings()
+
+
+@pytest.fixture
+async def model(chat_settings: Settings) -> AsyncIterator[ScriptedModel]:
+    scripted = ScriptedModel()
+    with respx.mock(assert_all_called=False) as router:
+        router.post(f"{BASE}/chat/completions").mock(side_effect=scripted.handle)
+        router.post(f"{BASE}/completions").mock(side_effect=scripted.handle)
+        yield scripted
+
+
+@pytest.fixture
+async def ctx(chat_settings: Settings, model: ScriptedModel) -> AsyncIterator[TaskContext]:
+    gateway = Gateway(
+        chat_settings,
+        Store(chat_settings.db_url),
+        http_client=httpx.AsyncClient(),
+        registry=own_prompts(PromptRegistry.load(chat_settings.prompts_dir)),
+        sleep=_no_sleep,
+    )
+    yield TaskContext(gateway=gateway, endpoint=BASE)
+    await gateway.aclose()
+
+
+def make_document(text: str, *, date: str | None = "2021-02-20") -> Document:
+    """A cleaned document with one paragraph per line (offsets into ``text``)."""
+    paragraphs, pos = [], 0
+    for i, line in enumerate(text.split("\n")):
+        paragraphs.append(
+            Paragraph(id=f"p{i + 1}", index=i, start=pos, end=pos + len(line), text=line)
+        )
+        pos += len(line) + 1
+    meta = DocumentMeta.model_validate({"date": date}) if date else DocumentMeta()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Document(
+        id=digest[:16],
+        source_name="test.txt",
+        raw_sha256=digest,
+        script="simplified",
+        text=text,
+        meta=meta,
+        cleaning=CleaningReport(encoding="utf-8", chars_raw=len(text), chars_clean=len(text)),
+        paragraphs=paragraphs,
+    )
+
+
+def chunks_by_paragraphs(doc: Document, groups: list[list[int]]) -> list[Chunk]:
+    """Chunks made of the given paragraph indexes (consecutive), in order."""
+    chunks = []
+    for n, group in enumerate(groups):
+        paras = [doc.paragraphs[i] for i in group]
+        start, end = paras[0].start, paras[-1].end
+        chunks.append(
+            Chunk(
+                id=f"c{n}",
+                index=n,
+                start=start,
+                end=end,
+                text=doc.text[start:end],
+                tokens=end - start,
+                paragraph_ids=[p.id for p in paras],
+            )
+        )
+    return chunks
