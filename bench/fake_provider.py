@@ -34,6 +34,14 @@ from starlette.routing import Route
 FAULTS = ("429", "500", "timeout", "truncated", "length", "refusal")
 PARA_ID = re.compile(r'<p id="(p\d+)"')
 WORD = "policy "  # ~1 token
+# Fields our task validators constrain beyond JSON Schema (a summary's abstract is three
+# sentences, its date ISO, its key points 3-8): answered so that the answer passes, like a
+# model that follows the prompt.
+SHAPED = {
+    "abstract": "The plan sets targets. Local governments carry it out. Progress is reviewed.",
+    "date": "2024-03-05",
+}
+ITEMS = {"key_points": 3}
 
 
 @dataclass
@@ -96,7 +104,11 @@ def instance(schema: dict[str, Any], defs: dict[str, Any], ids: list[str]) -> An
 
 def _prop(name: str, schema: dict[str, Any], defs: dict[str, Any], ids: list[str]) -> Any:
     value = instance(schema, defs, ids)
-    return f"{name} of the document" if value == "Policy text" else value
+    if value == "Policy text":
+        return SHAPED.get(name, f"{name} of the document")
+    if isinstance(value, list) and len(value) == 1 and name in ITEMS:
+        return value * ITEMS[name]
+    return value
 
 
 def _has_id(items: dict[str, Any], defs: dict[str, Any]) -> bool:
