@@ -360,5 +360,50 @@ def _model_detector(golden: Path, corpus: Path | None) -> Detector:
     return lambda text: by_text[text]
 
 
+# --- translate (eval translation) ---
+
+
+@eval_app.command("translation")
+@friendly_errors
+def eval_translation(
+    reference: Annotated[
+        Path,
+        typer.Option(
+            "--reference", help="A bilingual reference file or folder (Chinese<br/>English)."
+        ),
+    ],
+    limit: Annotated[int, typer.Option("--limit", help="Paragraphs per document.")] = 5,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many paragraphs.")] = 0,
+    docs: Annotated[
+        list[str] | None,
+        typer.Option("--docs", help="Only documents whose name contains this (comma list)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON with every paragraph.")] = False,
+) -> None:
+    """chrF, number preservation and glossary adherence against official translations."""
+    import asyncio
+
+    from service.eval.translation import (
+        HEADER,
+        load_references,
+        run_translation_eval,
+        table_rows,
+    )
+
+    names = [n.strip() for d in docs or [] for n in d.split(",")]
+    refs = load_references(reference, names)
+    settings = get_settings()
+    result = asyncio.run(run_translation_eval(settings, refs, limit=limit, offset=offset))
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    table = Table(
+        *HEADER, title=f"{result.model} ({result.profile}), prompt {result.prompt_version}"
+    )
+    for row in table_rows(result):
+        table.add_row(*row)
+    Console().print(table)
+
+
 if __name__ == "__main__":
     main()
