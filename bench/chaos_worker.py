@@ -67,7 +67,7 @@ async def reader_batch(settings: Settings, docs: list[str], offset: int, kind: s
             except ModelUnavailable as exc:
                 say({"doc": i, "id": doc_id, "status": "failed", "reason": str(exc)})
                 return "failed"
-            reasons = [o.error for o in getattr(artifact, "outcomes", []) if o.error]
+            reasons = [o.error for o in getattr(artifact, "chunks", []) if o.error]
             line = {"doc": i, "id": doc_id, "status": artifact.status}
             say({**line, "reason": "; ".join(reasons)[:300]} if reasons else line)
             return str(artifact.status)
