@@ -45,14 +45,14 @@ Translate the document into English.
 
 
 def bench_settings(base: str, root: Path, concurrency: int, **extra: Any) -> Settings:
-    return Settings(
-        openai_base_url=base,
-        openai_api_key="sk-bench",
-        model="gpt-4o-mini",
-        cache_dir=root,
-        concurrency=concurrency,
-        **extra,
-    )
+    fields: dict[str, Any] = {
+        "openai_base_url": base,
+        "openai_api_key": "sk-bench",
+        "model": "gpt-4o-mini",
+        "cache_dir": root,
+        "concurrency": concurrency,
+    }
+    return Settings(**{**fields, **extra})
 
 
 async def via_raw(settings: Settings, docs: list[str]) -> float:

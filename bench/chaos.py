@@ -27,6 +27,7 @@ from typing import Any
 from bench.common import ROOT, emit, standin, standin_requests, standin_reset, standin_stats
 
 WORKER_TIMEOUT_S = 300
+CANARY = "sk-canary-7f3a9c41e2"  # the API key of the faults run: must never be written anywhere
 
 
 class ChaosFailure(Exception):
@@ -41,8 +42,15 @@ def check(ok: bool, what: str) -> None:
 def worker_cmd(base: str, cache: Path, docs: int, via: str, offset: int = 0) -> list[str]:
     return [
         sys.executable, "-m", "bench.chaos_worker", "--base", base, "--cache-dir", str(cache),
-        "--docs", str(docs), "--offset", str(offset), "--via", via,
+        "--docs", str(docs), "--offset", str(offset), "--via", via, "--api-key", CANARY,
     ]  # fmt: skip
+
+
+def leaked(cache: Path, *texts: str) -> list[str]:
+    """Where the canary API key shows up: worker output or any file under the cache dir."""
+    places = [f"output {i}" for i, text in enumerate(texts) if CANARY in text]
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    return places + [str(p) for p in files if CANARY.encode() in p.read_bytes()]
 
 
 def env() -> dict[str, str]:
@@ -91,14 +99,19 @@ def faults(n: int, via: str) -> dict[str, Any]:
     """20 % injected faults: every document accounted for, nothing paid twice, twice over."""
     with standin(latency=0.02, faults=0.2, seed=11) as base, tempfile.TemporaryDirectory() as t:
         cache = Path(t)
-        first, _ = run_worker(worker_cmd(base, cache, n, via))
+        first, err1 = run_worker(worker_cmd(base, cache, n, via))
         counts = accounted(first, 0, n)
         stats = standin_stats(base)
-        again, _ = run_worker(worker_cmd(base, cache, n, via))  # the re-run retries failures
+        again, err2 = run_worker(worker_cmd(base, cache, n, via))  # the re-run retries failures
         recount = accounted(again, 0, n)
         paid = standin_requests(base)
+        leaks = leaked(cache, json.dumps(first), err1, json.dumps(again), err2)
     check(paid["repaid"] == 0, f"{paid['repaid']} requests were paid for twice")
-    return {"docs": n, "first_run": counts, "stand_in": stats, "rerun": recount, "paid": paid}
+    check(not leaks, f"the API key was written to: {leaks}")
+    reasons = sorted({ln["reason"][:80] for ln in first if ln.get("reason")})
+    del paid["log"]
+    return {"docs": n, "first_run": counts, "stand_in": stats, "rerun": recount, "paid": paid,
+            "failure_reasons": reasons, "api_key_leaks": 0}  # fmt: skip
 
 
 def kill9(n: int, via: str) -> dict[str, Any]:

@@ -85,9 +85,10 @@ def main() -> None:
     parser.add_argument("--kind", default="translation")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--api-key", default="sk-bench", help="A canary to look for in outputs.")
     args = parser.parse_args()
     docs = synthetic_docs(args.offset + args.docs)[args.offset :]
-    extra: dict[str, Any] = {"timeout_s": args.timeout}
+    extra: dict[str, Any] = {"timeout_s": args.timeout, "openai_api_key": args.api_key}
     if args.via == "gateway":
         prompts = args.cache_dir / "prompts"
         (prompts / "bench_throughput").mkdir(parents=True, exist_ok=True)
