@@ -33,6 +33,8 @@ from starlette.routing import Route
 
 FAULTS = ("429", "500", "timeout", "truncated", "length", "refusal")
 PARA_ID = re.compile(r'<p id="(p\d+)"')
+# Earlier paragraphs quoted for continuity are not to be answered: only ids outside <context>.
+CONTEXT = re.compile(r"<context\b[^>]*>.*?</context>", re.S)
 WORD = "policy "  # ~1 token
 # Fields our task validators constrain beyond JSON Schema (a summary's abstract is three
 # sentences, its date ISO, its key points 3-8): answered so that the answer passes, like a
@@ -126,7 +128,7 @@ def _with_id(item: Any, pid: str) -> Any:
 def answer_text(body: dict[str, Any], config: Config) -> str:
     """The content the stand-in answers with for this request."""
     prompt = _prompt_text(body)
-    ids = list(dict.fromkeys(PARA_ID.findall(prompt)))
+    ids = list(dict.fromkeys(PARA_ID.findall(CONTEXT.sub("", prompt))))
     schema = _schema_of(body)
     if schema is not None:
         return json.dumps(instance(schema, schema.get("$defs", {}), ids))
