@@ -62,8 +62,12 @@ async def reader_batch(settings: Settings, docs: list[str], offset: int, kind: s
         ]
 
         async def one(i: int, doc_id: str) -> str:
+            # As `policy-reader run` does: a stored partial/failed artifact is recomputed
+            # (its good chunks come from the cache), a stored ok one is returned.
+            stored = reader.stored(doc_id, kind)  # type: ignore[arg-type]
+            again = stored is not None and stored.status != "ok"
             try:
-                artifact = await reader.compute(doc_id, kind)  # type: ignore[arg-type]
+                artifact = await reader.compute(doc_id, kind, force=again)  # type: ignore[arg-type]
             except ModelUnavailable as exc:
                 say({"doc": i, "id": doc_id, "status": "failed", "reason": str(exc)})
                 return "failed"

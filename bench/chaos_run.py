@@ -1,0 +1,101 @@
+"""`policy-reader run` on a corpus against a stand-in with 20 % faults, run twice.
+
+Run: PYTHONPATH=. python -m bench.chaos_run [--docs 20]   (also: python -m bench.chaos run)
+
+Checks: no traceback; exit code 0 (all ok) or 1 (something partial/failed, said so); when the
+first run reports failures, the site says so too; the second run (same database, faults still
+on) recomputes only what is missing — no successful request is paid twice — and the model
+API key appears in no output, site page or database file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, emit, standin, standin_requests, standin_stats, synthetic_docs
+
+CANARY = "sk-canary-run-90b1c3aa"
+TIMEOUT_S = 600
+
+
+class RunFailure(Exception):
+    """A check on `policy-reader run` failed."""
+
+
+def check(ok: bool, what: str) -> None:
+    if not ok:
+        raise RunFailure(what)
+
+
+def run_cli(base: str, root: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OPENAI_BASE_URL": base,
+        "OPENAI_API_KEY": CANARY,
+        "READER_MODEL": "gpt-4o-mini",
+        "READER_CACHE_DIR": str(root / "cache"),
+        "READER_TIMEOUT_S": "2",
+        "READER_CONCURRENCY": "4",
+    }
+    cmd = [sys.executable, "-m", "service.cli", "run", str(root / "corpus")]
+    cmd += ["--out", str(root / "site"), "--tasks", "translation"]
+    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
+def site_text(root: Path) -> str:
+    pages = [p for p in (root / "site").rglob("*") if p.is_file()]
+    return "\n".join(p.read_text(errors="replace") for p in pages)
+
+
+def one_run(base: str, root: Path) -> dict[str, Any]:
+    proc = run_cli(base, root)
+    shown = proc.stdout + proc.stderr
+    check("Traceback" not in shown, f"traceback from run: {shown[-1500:]}")
+    check(proc.returncode in (0, 1), f"run exited {proc.returncode}: {shown[-800:]}")
+    site = site_text(root)
+    if proc.returncode == 1:
+        check(
+            "failed" in site.lower() or "partial" in site.lower(),
+            "run reported failures but the site does not show them",
+        )
+    return {"exit": proc.returncode, "site_files": len(list((root / "site").rglob("*.md")))}
+
+
+def run(n: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, standin(latency=0.02, faults=0.2, seed=5) as base:
+        root = Path(tmp)
+        (root / "corpus").mkdir()
+        for i, text in enumerate(synthetic_docs(n)):
+            (root / "corpus" / f"doc-{i:03d}.txt").write_text(text, encoding="utf-8")
+        first = one_run(base, root)
+        stats_first = standin_stats(base)
+        second = one_run(base, root)
+        paid = standin_requests(base)
+        files = [p for p in root.rglob("*") if p.is_file()]
+        leaks = [str(p) for p in files if CANARY.encode() in p.read_bytes()]
+    check(paid["repaid"] == 0, f"{paid['repaid']} successful requests were paid for twice")
+    check(not leaks, f"the model API key was written to {leaks}")
+    return {"docs": n, "first": first, "stand_in_first": stats_first, "second": second,
+            "paid": {k: paid[k] for k in ("paid", "distinct", "repaid")}}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=20)
+    args = parser.parse_args()
+    try:
+        result = run(args.docs)
+    except RunFailure as exc:
+        raise SystemExit(f"chaos run: FAILED: {exc}") from None
+    emit("chaos-run", result)
+
+
+if __name__ == "__main__":
+    main()
