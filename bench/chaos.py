@@ -175,12 +175,20 @@ def writers(n: int, via: str) -> dict[str, Any]:
             accounted([json.loads(ln) for ln in out.splitlines() if ln.strip()], off, n)
         distinct = n + n // 2 + n // 2  # offsets 0, n/2, n with n docs each cover 2n docs
         entries, ledger = db_count(cache, "cache"), db_count(cache, "calls")
+        stored = {"documents": 0, "artifacts": 0}
+        if via == "reader":
+            stored["documents"] = db_count(cache, "documents")
+            stored["artifacts"] = db_count(cache, "(SELECT DISTINCT doc_id FROM artifacts)")
         check(integrity(cache) == "ok", "integrity_check failed after concurrent writers")
         requests = standin_stats(base)["requests"]
-    check(entries >= 2 * n, f"{entries} cache entries for {2 * n} distinct documents")
-    check(ledger >= 3 * n, f"{ledger} ledger rows for {3 * n} calls")
+    check(entries == 2 * n, f"{entries} cache entries for {2 * n} distinct documents")
+    check(ledger == 3 * n, f"{ledger} ledger rows for {3 * n} calls")
+    if via == "reader":
+        check(stored["documents"] == 2 * n, f"{stored['documents']} documents stored of {2 * n}")
+        check(stored["artifacts"] == 2 * n, f"artifacts for {stored['artifacts']} of {2 * n}")
     return {"processes": 3, "docs_each": n, "distinct_docs": distinct, "cache_entries": entries,
-            "ledger_rows": ledger, "model_requests": requests, "integrity": "ok"}  # fmt: skip
+            "ledger_rows": ledger, "model_requests": requests, "integrity": "ok",
+            **stored}  # fmt: skip
 
 
 SCENARIOS: dict[str, Callable[[int, str], dict[str, Any]]] = {
