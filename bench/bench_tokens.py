@@ -116,7 +116,7 @@ def langchain_map_reduce(base: str, text: str, budget: int) -> int:
     llm = ChatOpenAI(
         model="gpt-4o-mini",
         base_url=base,
-        api_key="sk-bench",  # type: ignore[arg-type]
+        api_key="sk-bench",
         temperature=0,
         custom_get_token_ids=enc.encode_ordinary,  # never download a tiktoken file
     )
