@@ -1,6 +1,6 @@
 """Chaos checks CI can run: faults, kill -9, concurrent writers, bad input. Loopback only.
 
-Run: PYTHONPATH=. python -m bench.chaos [faults kill9 writers run] [--docs 30]
+Run: PYTHONPATH=. python -m bench.chaos [faults kill9 writers run runkill9] [--docs 30]
      [--via reader|gateway]
 
 Every scenario is bounded (small batches, a stand-in with 20 ms latency, a 2 s client timeout,
@@ -201,11 +201,22 @@ def cli_run(n: int, _via: str) -> dict[str, Any]:
         raise ChaosFailure(str(exc)) from None
 
 
+def cli_kill9(n: int, _via: str) -> dict[str, Any]:
+    """`policy-reader run` killed with SIGKILL and re-run (bench/chaos_run.py)."""
+    from bench import chaos_run
+
+    try:
+        return chaos_run.kill9(n)
+    except chaos_run.RunFailure as exc:
+        raise ChaosFailure(str(exc)) from None
+
+
 SCENARIOS: dict[str, Callable[[int, str], dict[str, Any]]] = {
     "faults": faults,
     "kill9": kill9,
     "writers": writers,
     "run": cli_run,
+    "runkill9": cli_kill9,
 }
 
 

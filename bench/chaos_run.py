@@ -13,13 +13,24 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, emit, standin, standin_requests, standin_stats, synthetic_docs
+from bench.common import (
+    ROOT,
+    emit,
+    standin,
+    standin_requests,
+    standin_reset,
+    standin_stats,
+    synthetic_docs,
+)
 
 CANARY = "sk-canary-run-90b1c3aa"
 TIMEOUT_S = 600
@@ -36,8 +47,8 @@ def check(ok: bool, what: str) -> None:
         raise RunFailure(what)
 
 
-def run_cli(base: str, root: Path) -> subprocess.CompletedProcess[str]:
-    env = {
+def cli_env(base: str, root: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "OPENAI_BASE_URL": base,
@@ -47,9 +58,28 @@ def run_cli(base: str, root: Path) -> subprocess.CompletedProcess[str]:
         "READER_TIMEOUT_S": "2",
         "READER_CONCURRENCY": "4",
     }
+
+
+def cli_cmd(root: Path) -> list[str]:
     cmd = [sys.executable, "-m", "service.cli", "run", str(root / "corpus")]
-    cmd += ["--out", str(root / "site"), "--tasks", "translation"]
-    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    return [*cmd, "--out", str(root / "site"), "--tasks", "translation"]
+
+
+def run_cli(base: str, root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cli_cmd(root),
+        cwd=root,
+        env=cli_env(base, root),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+
+
+def write_corpus(root: Path, n: int) -> None:
+    (root / "corpus").mkdir()
+    for i, text in enumerate(synthetic_docs(n)):
+        (root / "corpus" / f"doc-{i:03d}.txt").write_text(text, encoding="utf-8")
 
 
 def site_text(root: Path) -> str:
@@ -78,9 +108,7 @@ def one_run(base: str, root: Path) -> dict[str, Any]:
 def run(n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, standin(latency=0.02, faults=0.2, seed=11) as base:
         root = Path(tmp)
-        (root / "corpus").mkdir()
-        for i, text in enumerate(synthetic_docs(n)):
-            (root / "corpus" / f"doc-{i:03d}.txt").write_text(text, encoding="utf-8")
+        write_corpus(root, n)
         first = one_run(base, root)
         stats_first = standin_stats(base)
         second = one_run(base, root)
@@ -93,15 +121,51 @@ def run(n: int) -> dict[str, Any]:
             "paid": {k: paid[k] for k in ("paid", "distinct", "repaid")}}  # fmt: skip
 
 
+def count(db: Path, table: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def kill9(n: int) -> dict[str, Any]:
+    """SIGKILL `policy-reader run` after a third of its requests; re-run it to completion."""
+    with tempfile.TemporaryDirectory() as tmp, standin(latency=0.1) as base:
+        root = Path(tmp)
+        write_corpus(root, n)
+        proc = subprocess.Popen(
+            cli_cmd(root), cwd=root, env=cli_env(base, root),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + TIMEOUT_S
+        while standin_stats(base).get("requests", 0) < n // 3 and time.monotonic() < deadline:
+            check(proc.poll() is None, "run ended before it could be killed")
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        db = root / "cache" / "reader.sqlite3"
+        with sqlite3.connect(db) as conn:
+            verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        check(verdict == "ok", f"integrity_check after kill -9: {verdict}")
+        cached, killed_after = count(db, "cache"), standin_stats(base)["requests"]
+        standin_reset(base)
+        again = run_cli(base, root)
+        rerun_requests = standin_stats(base).get("requests", 0)
+        new_entries = count(db, "cache") - cached
+    check(again.returncode == 0, f"re-run after kill exited {again.returncode}")
+    check(rerun_requests == new_entries, f"{rerun_requests} requests for {new_entries} entries")
+    return {"docs": n, "killed_after_requests": killed_after, "cached_at_kill": cached,
+            "integrity": verdict, "rerun_exit": 0, "rerun_requests": rerun_requests}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=20)
+    parser.add_argument("--kill9", action="store_true", help="The kill -9 scenario instead.")
     args = parser.parse_args()
     try:
-        result = run(args.docs)
+        result = kill9(args.docs) if args.kill9 else run(args.docs)
     except RunFailure as exc:
         raise SystemExit(f"chaos run: FAILED: {exc}") from None
-    emit("chaos-run", result)
+    emit("chaos-run-kill9" if args.kill9 else "chaos-run", result)
 
 
 if __name__ == "__main__":
