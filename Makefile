@@ -35,6 +35,8 @@ chaos: setup
 bench: setup
 	$(BIN)/python -m pip install -e '.[bench]'
 	PYTHONPATH=. $(BIN)/python bench/bench_throughput.py --via raw gateway reader
+	PYTHONPATH=. $(BIN)/python bench/bench_gateway_overhead.py
+	PYTHONPATH=. $(BIN)/python bench/bench_procs.py
 	PYTHONPATH=. $(BIN)/python bench/bench_rerun.py
 	PYTHONPATH=. $(BIN)/python bench/bench_cache.py
 	PYTHONPATH=. $(BIN)/python bench/bench_tokens.py
