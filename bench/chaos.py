@@ -1,6 +1,6 @@
 """Chaos checks CI can run: faults, kill -9, concurrent writers, bad input. Loopback only.
 
-Run: PYTHONPATH=. python -m bench.chaos [faults kill9 writers run runkill9] [--docs 30]
+Run: PYTHONPATH=. python -m bench.chaos [faults kill9 writers run runkill9 api mixed] [--docs 30]
      [--via reader|gateway]
 
 Every scenario is bounded (small batches, a stand-in with 20 ms latency, a 2 s client timeout,
@@ -12,6 +12,7 @@ means the same request was paid for twice.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import signal
@@ -211,6 +212,26 @@ def cli_kill9(n: int, _via: str) -> dict[str, Any]:
         raise ChaosFailure(str(exc)) from None
 
 
+def api_sweep(_n: int, _via: str) -> dict[str, Any]:
+    """The REST API over real HTTP under hostile input (bench/chaos_api.py)."""
+    from bench import chaos_api
+
+    try:
+        return chaos_api.run()
+    except chaos_api.ApiFailure as exc:
+        raise ChaosFailure(str(exc)) from None
+
+
+def api_and_run(n: int, _via: str) -> dict[str, Any]:
+    """`policy-reader run` and the API on one database at once (bench/chaos_api.py)."""
+    from bench import chaos_api
+
+    try:
+        return chaos_api.mixed(n)
+    except chaos_api.ApiFailure as exc:
+        raise ChaosFailure(str(exc)) from None
+
+
 SCENARIOS: dict[str, Callable[[int, str], dict[str, Any]]] = {
     "faults": faults,
     "kill9": kill9,
@@ -218,6 +239,8 @@ SCENARIOS: dict[str, Callable[[int, str], dict[str, Any]]] = {
     "run": cli_run,
     "runkill9": cli_kill9,
 }
+if importlib.util.find_spec("service.api") is not None:  # the REST API is part of this tree
+    SCENARIOS |= {"api": api_sweep, "mixed": api_and_run}
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ traceback.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -97,7 +98,8 @@ def error_shaped(resp: httpx.Response) -> bool:
         body = resp.json()
     except ValueError:
         return False
-    return isinstance(body, dict) and "error" in body
+    # The API's one error shape: {"code": ..., "message": ...[, "detail": ...]}
+    return isinstance(body, dict) and {"code", "message"} <= set(body)
 
 
 def sweep(client: httpx.Client) -> dict[str, Any]:
@@ -136,6 +138,48 @@ def run() -> dict[str, Any]:
         escaped = [p for p in (root / "escape.txt", Path("/tmp/chaos-abs.txt")) if p.exists()]
         check(not escaped, f"an upload name was used as a path: {escaped}")
     return {"statuses": results, "traceback_in_log": False, "api_key_leaks": 0}
+
+
+def mixed(n: int) -> dict[str, Any]:
+    """`policy-reader run` and the API writing one SQLite database at the same moment."""
+    from bench import chaos_run
+
+    with tempfile.TemporaryDirectory() as tmp, standin(latency=0.02) as base:
+        root = Path(tmp)
+        chaos_run.write_corpus(root, n)
+        (root / "cache").mkdir()
+        with server(base, root / "cache", root / "server.log") as url:
+            env = {**chaos_run.cli_env(base, root), "OPENAI_API_KEY": CANARY}
+            batch = subprocess.Popen(
+                chaos_run.cli_cmd(root), cwd=root, env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            statuses = post_many(url, n)
+            out, err = batch.communicate(timeout=chaos_run.TIMEOUT_S)
+        log = (root / "server.log").read_text(errors="replace")
+        with sqlite3.connect(root / "cache" / "reader.sqlite3") as conn:
+            documents = int(conn.execute("SELECT count(*) FROM documents").fetchone()[0])
+            verdict = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    check(batch.returncode == 0, f"run exited {batch.returncode}: {(out + err)[-800:]}")
+    check(all(s in (200, 201) for s in statuses), f"API statuses under load: {statuses}")
+    for where, text in (("run", out + err), ("server", log)):
+        check("locked" not in text.lower(), f"'database is locked' in the {where} output")
+        check("Traceback" not in text, f"traceback in the {where} output")
+    check(documents == 2 * n, f"{documents} documents stored of {2 * n}")
+    check(verdict == "ok", f"integrity_check: {verdict}")
+    return {"run_docs": n, "api_docs": n, "documents": documents, "integrity": verdict}
+
+
+def post_many(url: str, n: int) -> list[int]:
+    """POST n documents (distinct from the run's corpus) one after another."""
+    auth = {"Authorization": f"Bearer {READER_KEY}"}
+    with httpx.Client(base_url=url, timeout=60) as client:
+        return [
+            client.post(
+                "/v1/documents", json={"text": f"{ZH}\n\n第{i}号。"}, headers=auth
+            ).status_code
+            for i in range(n)
+        ]
 
 
 def main() -> None:
