@@ -1,7 +1,9 @@
 """Chaos checks CI can run: faults, kill -9, concurrent writers, bad input. Loopback only.
 
-Run: PYTHONPATH=. python -m bench.chaos [faults kill9 writers run runkill9 api mixed] [--docs 30]
-     [--via reader|gateway]
+Run: PYTHONPATH=. python -m bench.chaos [SCENARIO ...] [--docs 30] [--via reader|gateway]
+
+Scenarios (all by default): faults kill9 writers run runkill9 runinput, and api mixed when the
+REST API (service.api) is present.
 
 Every scenario is bounded (small batches, a stand-in with 20 ms latency, a 2 s client timeout,
 a hard timeout on every subprocess) and exits non-zero with the reason when a check fails.
@@ -232,12 +234,23 @@ def api_and_run(n: int, _via: str) -> dict[str, Any]:
         raise ChaosFailure(str(exc)) from None
 
 
+def cli_bad_input(_n: int, _via: str) -> dict[str, Any]:
+    """`policy-reader run` over hostile files (bench/chaos_run.py)."""
+    from bench import chaos_run
+
+    try:
+        return chaos_run.bad_inputs()
+    except chaos_run.RunFailure as exc:
+        raise ChaosFailure(str(exc)) from None
+
+
 SCENARIOS: dict[str, Callable[[int, str], dict[str, Any]]] = {
     "faults": faults,
     "kill9": kill9,
     "writers": writers,
     "run": cli_run,
     "runkill9": cli_kill9,
+    "runinput": cli_bad_input,
 }
 if importlib.util.find_spec("service.api") is not None:  # the REST API is part of this tree
     SCENARIOS |= {"api": api_sweep, "mixed": api_and_run}

@@ -156,6 +156,26 @@ def kill9(n: int) -> dict[str, Any]:
             "integrity": verdict, "rerun_exit": 0, "rerun_requests": rerun_requests}  # fmt: skip
 
 
+def bad_inputs() -> dict[str, Any]:
+    """`policy-reader run` over a folder of hostile files: each one read or named as not read."""
+    from bench.chaos_api import BAD
+
+    with tempfile.TemporaryDirectory() as tmp, standin(latency=0.02) as base:
+        root = Path(tmp)
+        write_corpus(root, 2)
+        for name, data in BAD.items():
+            (root / "corpus" / name.replace(".bin", ".txt")).write_bytes(data)
+        proc = run_cli(base, root)
+    shown = proc.stdout + proc.stderr
+    check("Traceback" not in shown, f"traceback from run: {shown[-1500:]}")
+    unread = re.findall(r"^not read: (\S+):", proc.stderr, re.M)
+    names = sorted(Path(u).name for u in unread)
+    for name in ("empty.txt", "whitespace.txt", "binary.txt", "huge.txt"):
+        check(name in names, f"{name} neither read nor reported as not read: {names}")
+    check(proc.returncode == 1, f"run with unreadable files exited {proc.returncode}")
+    return {"files": len(BAD) + 2, "not_read": names, "exit": proc.returncode}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=20)
