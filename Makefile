@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lint test e2e fuzz chaos bench clean
+.PHONY: setup lint test e2e chaos bench clean
 
 setup: $(VENV)/.installed
 

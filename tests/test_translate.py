@@ -22,13 +22,13 @@ from service.tasks.translate import (
     render_english,
     translate,
 )
+from tests.payloads import completion_body
 from tests.translate_fixtures import (
     CHAT,
     COMPLETIONS,
     answer,
     by_document,
     chunks_by,
-    completion_body,
     document_ids,
     make_ctx,
     make_doc,
@@ -298,6 +298,7 @@ async def test_completion_mode_uses_few_shot_and_a_grammar_with_fixed_ids(
     use_remote(monkeypatch, model="gemma-3-270m")
     get_settings.cache_clear()
     ctx = make_ctx(get_settings())
+    ctx.versions = {"translate": "v1"}  # v2 (one plain-text call per unit) is the default
     assert ctx.gateway.profile.mode == "completion"
     route = respx.post(COMPLETIONS).mock(
         side_effect=[

@@ -203,6 +203,9 @@ class Gateway:
             )
         schema = schema or declared
         params = {k: tpl.params[k] for k in PASSED_PARAMS if k in tpl.params}
+        extra = {k: tpl.params[k] for k in self.profile.extra_params if k in tpl.params}
+        if extra:  # hashed with the request; merged with any grammar when sent (_kwargs)
+            params["extra_body"] = extra
         params["max_tokens"] = int(
             max_tokens or tpl.params.get("max_tokens") or self.profile.max_output_tokens
         )
@@ -314,7 +317,8 @@ class Gateway:
                 reason = out.refusal or "content_filter"
                 raise ModelRefused(f"The model refused {req.template.task}: {reason}")
             if out.finish_reason == "length":
-                if grown or not self._grow_budget(body, out.prompt_tokens):
+                fail = grown or req.template.on_truncation == "fail"
+                if fail or not self._grow_budget(body, out.prompt_tokens):
                     raise ModelTruncated(
                         f"{req.template.task}: output hit max_tokens={body['max_tokens']} "
                         f"(finish_reason=length); shorten the input chunk or raise the budget."
@@ -353,7 +357,7 @@ class Gateway:
             rec.attempts += 1
             try:
                 async with self._semaphore:
-                    raw = await self._create(req.mode, {**body, **req.extra})
+                    raw = await self._create(req.mode, _kwargs(body, req.extra))
                 out = _Output.of(raw)
                 rec.tokens_in += out.prompt_tokens
                 rec.tokens_out += out.completion_tokens
@@ -409,6 +413,14 @@ class _Output:
             completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
             cached_tokens=getattr(details, "cached_tokens", 0) or 0,
         )
+
+
+def _kwargs(body: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The SDK arguments: the body plus response_format/grammar, extra_body dicts merged."""
+    merged = {**body, **extra}
+    if "extra_body" in body and "extra_body" in extra:
+        merged["extra_body"] = {**body["extra_body"], **extra["extra_body"]}
+    return merged
 
 
 def cache_key(
