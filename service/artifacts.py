@@ -63,6 +63,15 @@ class Summary(BaseModel):
     people: list[Person]
 
 
+# --- added by summary: the map step's notes, kept so a reader can audit the reduce ---
+class SummaryNotes(BaseModel):
+    chunk_id: str = Field(description="Source chunk the notes were taken on (c3, or c3.2).")
+    setting: str | None = Field(None, description="Meeting or body, date, place if stated.")
+    facts: list[str] = Field(default_factory=list, description="Key facts, numbers as stated.")
+    decisions: list[str] = Field(default_factory=list)
+    people: list[Person] = Field(default_factory=list)
+
+
 class SummaryArtifact(BaseModel):
     kind: Literal["summary"] = "summary"
     doc_id: str
@@ -72,6 +81,13 @@ class SummaryArtifact(BaseModel):
     chunks: list[ChunkOutcome] = Field(default_factory=list)
     quality: QualityReport
     provenance: Provenance
+    # --- added by summary ---
+    notes: list[SummaryNotes] = Field(
+        default_factory=list, description="Per-chunk notes of the map step (map_reduce only)."
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="Material cut or dropped to fit the context."
+    )
 
 
 class TranslatedParagraph(BaseModel):

@@ -294,31 +294,17 @@ def _extract_with_model(paths: list[Path]) -> dict[str, CommitmentsArtifact]:
 
 
 async def _extract_all(paths: list[Path], settings: Settings) -> dict[str, CommitmentsArtifact]:
-    from service.chunk import chunk_document
+    from service.artifacts import CommitmentsArtifact
     from service.ingest import ingest_path
-    from service.llm.gateway import Gateway
-    from service.llm.local import LocalServer
-    from service.llm.prompts import PromptRegistry
-    from service.store import Store
-    from service.tasks.commitments.extract import extract_commitments, own_prompts
-    from service.tasks.context import TaskContext
+    from service.reader import Reader
 
-    registry = own_prompts(PromptRegistry.load(settings.prompts_dir, settings.prompt_versions))
-    # With no endpoint configured, reuse a running `policy-reader local-server` (never start
-    # one here: that may assemble a 245 MB model); none running -> the gateway's clear error.
-    local = LocalServer(settings).find_running() if settings.uses_local_model else None
-    gateway = Gateway(settings, Store(settings.db_url), registry=registry, base_url=local)
-    budget = settings.chunk_tokens or gateway.profile.chunk_budget
     found: dict[str, CommitmentsArtifact] = {}
-    try:
+    async with Reader.open(settings) as reader:
         for path in paths:
             doc = ingest_path(path, settings=settings)
-            endpoint = local or settings.openai_base_url or ""
-            ctx = TaskContext(gateway, progress=_progress, endpoint=endpoint)
-            chunks = chunk_document(doc.text, doc.paragraphs, budget)
-            found[str(path)] = await extract_commitments(doc, chunks, ctx)
-    finally:
-        await gateway.aclose()
+            artifact = await reader.run_task(doc, "commitments", progress=_progress)
+            assert isinstance(artifact, CommitmentsArtifact)
+            found[str(path)] = artifact
     return found
 
 
@@ -358,6 +344,51 @@ def _model_detector(golden: Path, corpus: Path | None) -> Detector:
             if c.start is not None and c.end is not None and c.quote is not None
         ]
     return lambda text: by_text[text]
+
+
+# --- translate (eval translation) ---
+
+
+@eval_app.command("translation")
+@friendly_errors
+def eval_translation(
+    reference: Annotated[
+        Path,
+        typer.Option(
+            "--reference", help="A bilingual reference file or folder (Chinese<br/>English)."
+        ),
+    ],
+    limit: Annotated[int, typer.Option("--limit", help="Paragraphs per document.")] = 5,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many paragraphs.")] = 0,
+    docs: Annotated[
+        list[str] | None,
+        typer.Option("--docs", help="Only documents whose name contains this (comma list)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON with every paragraph.")] = False,
+) -> None:
+    """chrF, number preservation and glossary adherence against official translations."""
+    import asyncio
+
+    from service.eval.translation import (
+        HEADER,
+        load_references,
+        run_translation_eval,
+        table_rows,
+    )
+
+    names = [n.strip() for d in docs or [] for n in d.split(",")]
+    refs = load_references(reference, names)
+    settings = get_settings()
+    result = asyncio.run(run_translation_eval(settings, refs, limit=limit, offset=offset))
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    table = Table(
+        *HEADER, title=f"{result.model} ({result.profile}), prompt {result.prompt_version}"
+    )
+    for row in table_rows(result):
+        table.add_row(*row)
+    Console().print(table)
 
 
 if __name__ == "__main__":

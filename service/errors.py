@@ -132,3 +132,23 @@ class LocalServerFailed(ModelUnavailable):
     """The local server exited during start-up or never became ready."""
 
     code = "local_server_failed"
+
+
+# --- batch api (service/batch_api.py) ------------------------------------------------------
+
+
+class Deferred(ModelUnavailable):
+    """A cache miss while prefilling for the Batch API: the request was collected, not sent.
+
+    A ``ModelUnavailable`` on purpose, not a ``ModelError``: tasks record a ModelError as a
+    failed chunk and carry on, but let ModelUnavailable propagate, so a deferred call aborts
+    the task run instead of being saved as a failure.
+    """
+
+    code = "deferred"
+
+
+class BatchIncomplete(ModelUnavailable):
+    """A Batch API batch failed, expired or was cancelled before answering every request."""
+
+    code = "batch_incomplete"

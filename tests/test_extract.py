@@ -368,3 +368,34 @@ async def test_failed_recall_pass_keeps_the_extraction_and_says_so(
     assert art.status == "ok" and [c.quote for c in art.commitments] == [LASER]
     assert art.chunks[0].error and art.chunks[0].error.startswith("recall pass failed:")
     assert art.grounding.second_pass_calls == 1
+
+
+async def test_weak_model_keeps_rule_candidates_it_missed_marked_as_rules(
+    model: ScriptedModel, ctx: TaskContext
+) -> None:
+    from service.llm.profiles import PROFILES
+
+    ctx.gateway.profile = PROFILES["local-gemma3-270m"]
+    assert ctx.gateway.profile.weak
+    doc = make_document(PLEDGES)
+    lite = {"commitments": [{"quote_zh": SCHOOLS, "modality": "binding"}]}  # missed the laser
+    model.script(TASK, json.dumps(lite, ensure_ascii=False))
+    model.script(RECALL_TASK, json.dumps({"commitments": []}))  # and the recall pass too
+    art = await extract_commitments(doc, chunks_by_paragraphs(doc, [[0, 1, 2]]), ctx)
+    by_quote = {c.quote: c for c in art.commitments}
+    assert set(by_quote) == {LASER, SCHOOLS}
+    assert by_quote[LASER].source == "rules" and by_quote[LASER].gloss_en == RULE_MARKER
+    assert by_quote[SCHOOLS].source in {"model", "model+rules"}
+    assert art.provenance.quality_warning is not None
+    assert_grounded(doc.text, art)
+
+
+async def test_capable_model_silence_drops_rule_candidates(
+    model: ScriptedModel, ctx: TaskContext
+) -> None:
+    doc = make_document(PLEDGES)
+    model.script(TASK, answer(SCHOOLS_RECORD))
+    model.script(RECALL_TASK, answer())
+    art = await extract_commitments(doc, chunks_by_paragraphs(doc, [[0, 1, 2]]), ctx)
+    assert [c.quote for c in art.commitments] == [SCHOOLS]
+    assert art.provenance.quality_warning is None

@@ -8,6 +8,7 @@ and on a miss calls the endpoint under a shared concurrency bound with our own r
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 from service.config import Settings
 from service.errors import (
     ConfigError,
+    Deferred,
     ModelError,
     ModelInvalidOutput,
     ModelRefused,
@@ -83,6 +85,25 @@ class _Request:
     extra: dict[str, Any] = field(default_factory=dict)  # response_format / extra_body
 
 
+@dataclass(frozen=True)
+class PendingCall:
+    """A cache miss collected instead of sent (Batch API prefill, ``service/batch_api.py``)."""
+
+    key: str
+    task: str
+    prompt_id: str
+    prompt_version: str
+    mode: str  # chat | completion
+    body: dict[str, Any]  # the JSON the endpoint would receive: model, prompt, params, format
+    schema: type[BaseModel] | None
+    # The caller's context at the miss: schema validators may read context variables (the
+    # translation's expected ids), so an answer is validated inside it, as _miss would.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
+
+
+Collector = Callable[[PendingCall], None]
+
+
 class Gateway:
     def __init__(
         self,
@@ -111,6 +132,8 @@ class Gateway:
         self._semaphore = asyncio.Semaphore(settings.concurrency)
         self._inflight: dict[str, asyncio.Task[CallResult]] = {}
         self._no_endpoint: ConfigError | None = None
+        # When set, a miss is handed to the collector and raises Deferred instead of calling.
+        self.collector: Collector | None = None
         try:
             url = base_url or _base_url(settings)
         except ConfigError as exc:
@@ -128,6 +151,11 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The SDK client (retries off), for endpoint features beyond generate: Batch API."""
+        return self._client
 
     async def generate(
         self,
@@ -148,6 +176,9 @@ class Gateway:
         if running is not None:
             # Another task is making this exact call: wait for it instead of paying twice.
             return self._shared(await asyncio.shield(running), started)
+        if self.collector is not None:
+            self.collector(self._pending(req))
+            raise Deferred(f"{req.template.task}: call deferred to the Batch API")
         running = asyncio.ensure_future(self._miss(req, started))
         self._inflight[req.key] = running
         running.add_done_callback(lambda _: self._inflight.pop(req.key, None))
@@ -183,6 +214,15 @@ class Gateway:
         req = _Request(tpl, schema, self.profile.mode, body, extra=self._structured(schema))
         req.key = cache_key(self.model, req.mode, body, schema)
         return req
+
+    def _pending(self, req: _Request) -> PendingCall:
+        extra = dict(req.extra)
+        # The SDK merges extra_body into the JSON body last; a batch line must do the same.
+        merged = extra.pop("extra_body", {})
+        body = json.loads(json.dumps({"model": self.model, **req.body, **extra, **merged}))
+        t = req.template
+        ctx = contextvars.copy_context()
+        return PendingCall(req.key, t.task, t.id, t.version, req.mode, body, req.schema, ctx)
 
     def _structured(self, schema: type[BaseModel] | None) -> dict[str, Any]:
         """response_format or grammar for this profile; empty for free text."""
@@ -230,7 +270,8 @@ class Gateway:
 
     def _finish(self, result: CallResult, started: float) -> CallResult:
         result.record.latency_ms = (time.perf_counter() - started) * 1000
-        self._ledger(result.record)
+        if self.collector is None:  # a collecting replay of cached calls is not a use
+            self._ledger(result.record)
         return result
 
     def _ledger(self, record: CallRecord) -> None:

@@ -23,6 +23,9 @@ class Profile:
     max_output_tokens: int = 4096
     chunk_budget: int = 1500  # tokens of source text per chunk
     match: tuple[str, ...] = ()  # model-name prefixes that select this profile
+    # Known too weak to trust unassisted: outputs carry a warning, rule-found commitments
+    # the model missed are shown (marked rule-derived) instead of being dropped.
+    weak: bool = False
 
     @property
     def supports_json_schema(self) -> bool:
@@ -68,6 +71,7 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "local-gemma3-270m", 2048, mode="completion", structured="grammar",
             max_output_tokens=512, chunk_budget=400, match=("gemma-3-270m", "gemma3-270m"),
+            weak=True,
         ),
         Profile("generic", 8192, structured="json_object", max_output_tokens=2048),
     )

@@ -78,7 +78,7 @@ class TaskContext:
             glossary_version=self.glossary.version if self.glossary is not None else None,
             reader_version=__version__,
             created_at=dt.datetime.now(dt.UTC),
-            quality_warning=LOCAL_MODEL_WARNING if profile.name.startswith("local-") else None,
+            quality_warning=LOCAL_MODEL_WARNING if profile.weak else None,
             calls=sum(not r.cached for r in records),
             cache_hits=sum(r.cached for r in records),
             tokens_in=sum(r.tokens_in for r in records),

@@ -155,6 +155,10 @@ async def _extract_chunk(job: _Job, ctx: TaskContext) -> _ChunkResult:
     except ModelError as exc:
         # The main extraction stands; only the recall check is missing, so say so.
         result.outcome.error = f"recall pass failed: {exc.message}"
+    if ctx.gateway.profile.weak:
+        # A weak model's silence is no evidence: keep what the rules found, marked as such.
+        missed = [c for c in uncovered if not _covered(c, result.records)]
+        result.records += _rule_records(job, missed)
     return result
 
 
@@ -243,13 +247,18 @@ def _recall_vars(
 
 def _fallback(job: _Job, exc: ModelError) -> _ChunkResult:
     """The chunk's rule candidates, grounded at their own exact offsets."""
-    records = [
-        r
-        for c in job.candidates
-        for r in _ground(job, [candidate_to_extracted(c)], "rules", (c.start, c.end))
-    ]
+    records = _rule_records(job, job.candidates)
     outcome = ChunkOutcome(chunk_id=job.chunk.id, status="fallback", error=exc.message)
     return _ChunkResult(outcome, records, candidates=len(job.candidates))
+
+
+def _rule_records(job: _Job, candidates: Sequence[Candidate]) -> list[Commitment]:
+    """Rule candidates as commitments, grounded at their own exact offsets."""
+    return [
+        r
+        for c in candidates
+        for r in _ground(job, [candidate_to_extracted(c)], "rules", (c.start, c.end))
+    ]
 
 
 def candidate_to_extracted(c: Candidate) -> ExtractedCommitment:

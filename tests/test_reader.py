@@ -1,0 +1,64 @@
+"""The facade the CLI and the API share: stored artifacts, shared computations, variants."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from service.artifacts import CommitmentsArtifact
+from service.config import Settings
+from service.reader import Reader
+from service.tasks.commitments.extract import RECALL_TASK, TASK
+from tests.extract_fixtures import ScriptedModel, answer, chat_settings, model
+from tests.test_extract import LASER_RECORD, PLEDGES, SCHOOLS_RECORD
+
+__all__ = ["chat_settings", "model"]  # fixtures, used by name
+
+
+@pytest.fixture
+async def reader(chat_settings: Settings, model: ScriptedModel) -> AsyncIterator[Reader]:
+    async with Reader.open(chat_settings, http_client=httpx.AsyncClient()) as opened:
+        yield opened
+
+
+def _script_one_run(model: ScriptedModel) -> None:
+    model.script(TASK, answer(LASER_RECORD, SCHOOLS_RECORD))
+    model.script(RECALL_TASK, answer())
+
+
+async def test_compute_stores_the_artifact_and_a_second_compute_makes_no_call(
+    reader: Reader, model: ScriptedModel
+) -> None:
+    doc, _ = reader.library.add_bytes(PLEDGES.encode(), "pledges.txt")
+    assert reader.stored(doc.id, "commitments") is None
+    _script_one_run(model)
+    first = await reader.compute(doc.id, "commitments")
+    assert isinstance(first, CommitmentsArtifact) and first.commitments
+    calls = model.calls(TASK) + model.calls(RECALL_TASK)
+    again = await reader.compute(doc.id, "commitments")
+    assert again == first
+    assert model.calls(TASK) + model.calls(RECALL_TASK) == calls
+    assert reader.stored(doc.id, "commitments") == first
+
+
+async def test_concurrent_computes_of_one_artifact_share_one_run(
+    reader: Reader, model: ScriptedModel
+) -> None:
+    doc, _ = reader.library.add_bytes(PLEDGES.encode(), "pledges.txt")
+    _script_one_run(model)  # scripted once: a second run would find no reply and fail
+    results = await asyncio.gather(*(reader.compute(doc.id, "commitments") for _ in range(3)))
+    assert results[0] == results[1] == results[2]
+    assert model.calls(TASK) == len(reader.library.chunks(doc, reader.budget))
+
+
+async def test_variant_depends_on_prompt_versions_and_model(reader: Reader) -> None:
+    base = reader.variant("translation")
+    assert reader.variant("translation") == base
+    assert reader.variant("commitments") != base
+    with pytest.raises(Exception, match="v9"):
+        reader.variant("translation", {"translate": "v9"})  # unknown version: a clear error
+    reader.gateway.model = "another-model"
+    assert reader.variant("translation") != base

@@ -1,0 +1,206 @@
+"""Shared helpers for the translation tests: documents, chunks, gateway, OpenAI payloads."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+import pytest
+
+from service.config import ROOT, Settings
+from service.glossary import Entry, Glossary
+from service.llm.gateway import Gateway
+from service.llm.prompts import PromptRegistry
+from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
+from service.store import Store
+from service.tasks import translate as _translate  # noqa: F401  (registers the schema)
+from service.tasks.context import TaskContext
+from service.tokens import count_tokens
+
+BASE = "https://api.test/v1"
+CHAT = f"{BASE}/chat/completions"
+COMPLETIONS = f"{BASE}/completions"
+
+GLOSSARY = Glossary(
+    [
+        Entry(zh="粤港澳大湾区", en="Guangdong-Hong Kong-Macao Greater Bay Area", kind="zone",
+              source="test", alternates=["Greater Bay Area"]),
+        Entry(zh="高质量发展", en="high-quality development", kind="slogan", source="test"),
+        Entry(zh="先行示范区", en="pilot demonstration zone", kind="zone", source="test"),
+        Entry(zh="营商环境", en="business environment", kind="policy", source="test"),
+    ],
+    version="test-1",
+)  # fmt: skip
+
+
+def make_doc(texts: Sequence[str], headings: Sequence[int] = ()) -> Document:
+    """A cleaned document whose paragraphs are ``texts`` joined by newlines (ids p1, p2, …)."""
+    paragraphs, start = [], 0
+    for i, text in enumerate(texts):
+        paragraphs.append(
+            Paragraph(id=f"p{i + 1}", index=i, start=start, end=start + len(text), text=text,
+                      is_heading=i in headings)
+        )  # fmt: skip
+        start += len(text) + 1
+    full = "\n".join(texts)
+    cleaning = CleaningReport(encoding="utf-8", chars_raw=len(full), chars_clean=len(full))
+    return Document(
+        id="doc1", source_name="test.txt", raw_sha256="0" * 64, script="simplified", text=full,
+        meta=DocumentMeta(), cleaning=cleaning, paragraphs=paragraphs,
+    )  # fmt: skip
+
+
+def chunks_by(doc: Document, groups: Sequence[Sequence[int]]) -> list[Chunk]:
+    """Chunks made of whole paragraphs, ``groups`` of 0-based paragraph indexes."""
+    chunks = []
+    for n, group in enumerate(groups):
+        paras = [doc.paragraphs[i] for i in group]
+        start, end = paras[0].start, min(paras[-1].end + 1, len(doc.text))
+        text = doc.text[start:end]
+        chunks.append(
+            Chunk(id=f"c{n}", index=n, start=start, end=end, text=text,
+                  tokens=count_tokens(text), paragraph_ids=[p.id for p in paras])
+        )  # fmt: skip
+    return chunks
+
+
+# --- OpenAI-shaped payloads ------------------------------------------------------------------
+
+
+def chat_body(
+    content: str | None, *, finish_reason: str = "stop", refusal: str | None = None
+) -> dict[str, Any]:
+    """A chat.completion exactly as api.openai.com shapes it."""
+    return {
+        "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
+        "object": "chat.completion",
+        "created": 1741570283,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": content,
+                    "refusal": refusal,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 812,
+            "completion_tokens": 230,
+            "total_tokens": 1042,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        },
+        "service_tier": "default",
+        "system_fingerprint": "fp_06737a9306",
+    }
+
+
+def completion_body(text: str) -> dict[str, Any]:
+    """A text_completion as llama.cpp's OpenAI-compatible server returns it."""
+    return {
+        "id": "cmpl-5c1b6a0e-3f1d-4a4e-9a55-2f0d8c1e7b11",
+        "object": "text_completion",
+        "created": 1741570290,
+        "model": "gemma-3-270m",
+        "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 610, "completion_tokens": 95, "total_tokens": 705},
+    }
+
+
+def answer(pairs: dict[str, str]) -> str:
+    """The model's JSON answer for ``{id: english}``."""
+    items = [{"id": k, "en": v} for k, v in pairs.items()]
+    return json.dumps({"paragraphs": items}, ensure_ascii=False)
+
+
+def reply(pairs: dict[str, str]) -> httpx.Response:
+    return httpx.Response(200, json=chat_body(answer(pairs)))
+
+
+def refusal() -> httpx.Response:
+    return httpx.Response(
+        200, json=chat_body(None, refusal="I'm sorry, but I can't help with that request.")
+    )
+
+
+_P_LINE = re.compile(r'<p id="([^"]+)">(.*?)</p>')
+
+
+def request_body(call: Any) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(call.request.content)
+    return body
+
+
+def user_message(call: Any) -> str:
+    """The user message of a chat request (the one with the document)."""
+    message: str = request_body(call)["messages"][-1]["content"]
+    if "Translate every paragraph" not in message:  # a re-ask: the document is earlier
+        message = request_body(call)["messages"][1]["content"]
+    return message
+
+
+def document_ids(call: Any) -> list[str]:
+    """The paragraph ids inside the request's <document> block."""
+    text = user_message(call)
+    document = text[text.index("<document") :]
+    return [m[1] for m in _P_LINE.finditer(document)]
+
+
+def by_document(table: dict[str, str]) -> Callable[[httpx.Request], httpx.Response]:
+    """A respx side effect answering each <p id> of the request from ``table`` (id → en)."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        user = body["messages"][1]["content"]
+        document = user[user.index("<document") :]
+        return reply({m[1]: table[m[1]] for m in _P_LINE.finditer(document)})
+
+    return respond
+
+
+# --- gateway and context ----------------------------------------------------------------------
+
+
+class Sleeps:
+    async def __call__(self, delay: float) -> None:
+        return None
+
+
+def translate_registry() -> PromptRegistry:
+    """Only the translate prompts (other tasks' schemas need not be imported here)."""
+    full = PromptRegistry.load(ROOT / "prompts")
+    return PromptRegistry({k: t for k, t in full.templates.items() if k[0] == "translate"})
+
+
+def make_gateway(settings: Settings) -> Gateway:
+    return Gateway(
+        settings,
+        Store(settings.db_url),
+        http_client=httpx.AsyncClient(),
+        registry=translate_registry(),
+        sleep=Sleeps(),
+    )
+
+
+def make_ctx(settings: Settings, glossary: Glossary | None = GLOSSARY) -> TaskContext:
+    return TaskContext(gateway=make_gateway(settings), glossary=glossary, endpoint=BASE)
+
+
+def use_remote(monkeypatch: pytest.MonkeyPatch, model: str = "gpt-4o-mini") -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", BASE)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("READER_MODEL", model)
