@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import signal
 import sqlite3
 import sys
 import time
@@ -59,13 +61,15 @@ class Report:
     ledger_errors: int = 0
     ledger_tokens_in: int = 0
     ledger_tokens_out: int = 0
-    ledger_latency_s: float = 0.0
     server_posts: int | None = None  # POSTs the local server logged (None: remote endpoint)
+    server_busy_s: float = 0.0  # llama.cpp's own "total time" per request, summed
+    server_tokens_out: int = 0  # llama.cpp's generated tokens ("eval time ... runs"), summed
 
     @property
-    def gen_tokens_per_s(self) -> float:
-        """Completion tokens per second of model-call latency (what the gateway saw)."""
-        return self.ledger_tokens_out / self.ledger_latency_s if self.ledger_latency_s else 0.0
+    def server_tokens_per_s(self) -> float:
+        """Generated tokens per second the server was busy (prompt processing and grammar
+        included). Call latencies are no measure here: queued calls overlap."""
+        return self.server_tokens_out / self.server_busy_s if self.server_busy_s else 0.0
 
 
 def seed_paths(settings: Settings, seeds: list[str] | None) -> list[Path]:
@@ -93,7 +97,7 @@ async def run(settings: Settings, paths: list[Path], kinds: list[Kind], force: b
         report.wall_s = time.perf_counter() - started
     _ledger(settings, ledger_start, report)
     if log_start is not None:
-        report.server_posts = _posts(log, log_start)
+        _server_log(log, log_start, report)
     return report
 
 
@@ -139,20 +143,27 @@ def _ledger(settings: Settings, after_id: int, report: Report) -> None:
     """Ledger rows of this run that reached the model (hits excluded)."""
     query = (
         "SELECT COUNT(*), SUM(outcome != 'ok'), COALESCE(SUM(tokens_in), 0), "
-        "COALESCE(SUM(tokens_out), 0), COALESCE(SUM(latency_ms), 0) "
+        "COALESCE(SUM(tokens_out), 0) "
         "FROM calls WHERE id > ? AND outcome != 'hit'"
     )
     with sqlite3.connect(_db_path(settings)) as db:
-        n, errors, t_in, t_out, latency = db.execute(query, (after_id,)).fetchone()
+        n, errors, t_in, t_out = db.execute(query, (after_id,)).fetchone()
     report.ledger_model_calls, report.ledger_errors = int(n), int(errors or 0)
     report.ledger_tokens_in, report.ledger_tokens_out = int(t_in), int(t_out)
-    report.ledger_latency_s = float(latency) / 1000
 
 
-def _posts(log: Path, offset: int) -> int:
+EVAL = re.compile(r"^llama_perf_context_print:\s+eval time =\s+[\d.]+ ms /\s+(\d+) runs", re.M)
+TOTAL = re.compile(r"^llama_perf_context_print:\s+total time =\s+([\d.]+) ms", re.M)
+
+
+def _server_log(log: Path, offset: int, report: Report) -> None:
+    """POSTs, generated tokens and busy time the local server logged during the run."""
     with log.open("rb") as fh:
         fh.seek(offset)
-        return fh.read().decode("utf-8", errors="replace").count('"POST /v1/')
+        text = fh.read().decode("utf-8", errors="replace")
+    report.server_posts = text.count('"POST /v1/')
+    report.server_tokens_out = sum(int(n) for n in EVAL.findall(text))
+    report.server_busy_s = sum(float(ms) for ms in TOTAL.findall(text)) / 1000
 
 
 def summary(report: Report) -> str:
@@ -166,7 +177,8 @@ def summary(report: Report) -> str:
         f"ledger model calls   {report.ledger_model_calls} ({report.ledger_errors} errors)",
         f"server POSTs         {report.server_posts}",
         f"tokens in / out      {report.ledger_tokens_in} / {report.ledger_tokens_out}",
-        f"gen tokens/s         {report.gen_tokens_per_s:.2f} (tokens out / summed call latency)",
+        f"server busy          {report.server_busy_s:.1f} s, {report.server_tokens_out} tokens",
+        f"server tokens/s      {report.server_tokens_per_s:.2f} (generated / busy time)",
         f"overall tokens/s     {_overall(report):.2f} (tokens out / wall time)",
     ]
     return "\n".join(lines)
@@ -194,13 +206,17 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="recompute (through the call cache)")
     parser.add_argument("--json", type=Path, help="also write the full report here")
     args = parser.parse_args()
+    # Stopped with kill (or Ctrl-C while in the background): unwind like Ctrl-C, so the
+    # Reader stops the local server it started instead of orphaning it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = get_settings()
     kinds: list[Kind] = [k for k in KINDS if k in args.tasks.split(",")]
     seeds = args.seeds.split(",") if args.seeds else None
     report = asyncio.run(run(settings, seed_paths(settings, seeds), kinds, args.force))
     print(summary(report))
     if args.json:
-        payload = {**asdict(report), "gen_tokens_per_s": report.gen_tokens_per_s}
+        payload = {**asdict(report), "server_tokens_per_s": report.server_tokens_per_s}
         args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
 
 
