@@ -71,10 +71,14 @@ class Reader:
         ep = endpoint
         try:
             gateway = build_gateway(settings, store, ep, http_client)
+            reader: Reader | None = None
             try:
                 glossary = load_glossary(settings)
-                yield cls(Library(settings, store), gateway, glossary, ep.base_url)
+                reader = cls(Library(settings, store), gateway, glossary, ep.base_url)
+                yield reader
             finally:
+                if reader is not None:
+                    await reader.cancel_running()
                 await gateway.aclose()
         finally:
             await asyncio.to_thread(ep.close)
@@ -136,6 +140,15 @@ class Reader:
             self._inflight[key] = running
             running.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(running)
+
+    async def cancel_running(self) -> None:
+        """Stop computations still in flight (e.g. after Ctrl-C) before the gateway closes.
+
+        What they finished is already in the call cache, so a re-run resumes from there."""
+        tasks = list(self._inflight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def running(self, doc_id: str, kind: Kind, versions: Mapping[str, str] | None = None) -> bool:
         return (doc_id, kind, self.variant(kind, versions)) in self._inflight

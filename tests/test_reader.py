@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import respx
 
 from service.artifacts import CommitmentsArtifact
 from service.config import Settings
 from service.reader import Reader
 from service.tasks.commitments.extract import RECALL_TASK, TASK
-from tests.extract_fixtures import ScriptedModel, answer, chat_settings, model
+from tests.extract_fixtures import BASE, ScriptedModel, answer, chat_settings, model
 from tests.test_extract import LASER_RECORD, PLEDGES, SCHOOLS_RECORD
 
 __all__ = ["chat_settings", "model"]  # fixtures, used by name
@@ -62,3 +63,25 @@ async def test_variant_depends_on_prompt_versions_and_model(reader: Reader) -> N
         reader.variant("translation", {"translate": "v9"})  # unknown version: a clear error
     reader.gateway.model = "another-model"
     assert reader.variant("translation") != base
+
+
+async def test_closing_the_reader_cancels_computations_still_running(
+    chat_settings: Settings,
+) -> None:
+    started = asyncio.Event()
+
+    async def never_answers(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    with respx.mock:
+        respx.post(f"{BASE}/chat/completions").mock(side_effect=never_answers)
+        async with Reader.open(chat_settings, http_client=httpx.AsyncClient()) as reader:
+            doc, _ = reader.library.add_bytes(PLEDGES.encode(), "pledges.txt")
+            caller = asyncio.ensure_future(reader.compute(doc.id, "commitments"))
+            await asyncio.wait_for(started.wait(), 10)
+            caller.cancel()  # the caller gives up (Ctrl-C); the shielded computation goes on
+            running = list(reader._inflight.values())
+            assert running and not running[0].done()
+    assert running[0].cancelled()

@@ -107,6 +107,18 @@ class CacheStats(BaseModel):
     by_prompt_model: list[UsageRow]
 
 
+class LedgerTotals(BaseModel):
+    """What a window of the ledger used: paid calls, cache hits, errors, tokens and cost."""
+
+    calls: int = 0  # answered by the endpoint (outcome ok, or batch for the Batch API)
+    requests: int = 0  # HTTP attempts of the calls that were not hits (retries, re-asks)
+    hits: int = 0
+    errors: int = 0
+    tokens_in: int = 0  # of the answered calls only: hits cost nothing
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
 class Store:
     """All persistence. One instance per process; safe to share between asyncio tasks."""
 
@@ -175,6 +187,20 @@ class Store:
                     conn.execute(_BUMP_HITS, {"k": row["cache_key"], "now": utcnow()})
 
         with_lock_retry(write)
+
+    # --- ledger window (batch CLI: what one run used) ----------------------------------------
+
+    def ledger_mark(self) -> int:
+        """The id of the newest ledger row (0 when empty): rows after it belong to a new run."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa_select(func.max(_CALLS.c.id))).scalar() or 0)
+
+    def ledger_since(self, mark: int) -> LedgerTotals:
+        """Totals of the ledger rows written after ``mark`` (see ``ledger_mark``)."""
+        rows = _CALLS.select().where(_CALLS.c.id > mark)
+        with self.engine.connect() as conn:
+            found = conn.execute(rows).mappings().all()
+        return _ledger_totals([dict(r) for r in found])
 
     def cache_keys(self) -> list[str]:
         with Session(self.engine) as s:
@@ -463,4 +489,17 @@ def _usage_row(
         tokens_saved=tokens or 0,
         cost_saved_usd=cost or 0.0,
         cost_spent_usd=spent or 0.0,
+    )
+
+
+def _ledger_totals(rows: list[dict[str, Any]]) -> LedgerTotals:
+    paid = [r for r in rows if r["outcome"] in ("ok", "batch")]
+    return LedgerTotals(
+        calls=len(paid),
+        requests=sum(r["attempts"] for r in rows if r["outcome"] != "hit"),
+        hits=sum(r["outcome"] == "hit" for r in rows),
+        errors=len(rows) - len(paid) - sum(r["outcome"] == "hit" for r in rows),
+        tokens_in=sum(r["tokens_in"] for r in paid),
+        tokens_out=sum(r["tokens_out"] for r in paid),
+        cost_usd=round(sum(r["cost_usd"] for r in paid), 6),
     )

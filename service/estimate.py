@@ -1,0 +1,196 @@
+"""``policy-reader run --dry-run``: calls, tokens and cost a run would need, without a model.
+
+Nothing here starts a server or touches the network: the profile comes from the settings
+(``local-gemma3-270m`` when no endpoint is configured), documents are chunked with its budget,
+prompt overheads are measured by rendering the real prompt templates with empty variables.
+Assumptions (rough; the real numbers are in the run's summary and ``cache stats``):
+
+- prompt tokens ≈ template overhead + source tokens + ``PARAGRAPH_MARKUP`` per paragraph
+  (``<p id="…">`` lines) + the glossary lines for terms in the text; a translation chunk after
+  the first also carries the previous passage (``PREVIOUS_CONTEXT`` tokens);
+- output tokens per call: translation ``TRANSLATION_RATIO`` × source tokens (English runs to
+  about 1.3 cl100k tokens per Chinese source token in our seeds); commitments
+  ``COMMITMENTS_RATIO`` × source tokens (quotes are copied, fields are short); a summary
+  ``SUMMARY_OUTPUT`` tokens, a map note ``NOTES_OUTPUT``; all capped by the profile's
+  ``max_output_tokens``;
+- the summary is one call when the whole document fits the context window, else one map call
+  per chunk and one reduce call (deeper collapses of very long documents are not counted);
+- the commitments recall pass (only for chunks where the rule detector finds pledges the model
+  missed) is not counted: it can add up to one call per chunk;
+- nothing is cached: a re-run of a finished corpus in fact costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+
+from service.artifacts import Kind
+from service.chunk import chunk_document
+from service.config import Settings
+from service.glossary import Glossary
+from service.llm.profiles import Profile, resolve_profile
+from service.llm.prompts import PromptRegistry
+from service.models import Chunk, Document
+from service.tokens import count_tokens
+
+LOCAL_PROFILE = "local-gemma3-270m"
+LOCAL_MODEL = "gemma-3-270m"
+DEFAULT_OVERHEAD = 400  # tokens, for a task whose prompt file is missing
+MESSAGE_OVERHEAD = 4  # chat framing per message (OpenAI's documented count)
+PARAGRAPH_MARKUP = 8
+PREVIOUS_CONTEXT = {"chat": 600, "completion": 200}
+TRANSLATION_RATIO = 1.3
+COMMITMENTS_RATIO = 0.5
+SUMMARY_OUTPUT = {"chat": 800, "completion": 200}
+NOTES_OUTPUT = 300
+CONTEXT_MARGIN = 0.1  # the summary leaves this share of the window unused
+TASK_PROMPTS: dict[Kind, tuple[str, ...]] = {
+    "summary": ("summary", "summary_map", "summary_reduce"),
+    "translation": ("translate",),
+    "commitments": ("commitments",),
+}
+
+
+class TaskEstimate(BaseModel):
+    doc_id: str
+    source: str
+    kind: Kind
+    chunks: int
+    calls: int
+    prompt_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+class Estimate(BaseModel):
+    model: str
+    profile: str
+    budget: int
+    rows: list[TaskEstimate]
+    batch_discount: float = 0.0  # applied to the totals when --batch-api is given
+
+    @property
+    def calls(self) -> int:
+        return sum(r.calls for r in self.rows)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(r.prompt_tokens for r in self.rows)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(r.output_tokens for r in self.rows)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(r.cost_usd for r in self.rows) * (1 - self.batch_discount)
+
+
+class _Costing:
+    """The profile, templates and glossary the estimate is computed with."""
+
+    def __init__(self, settings: Settings) -> None:
+        local = settings.uses_local_model
+        self.model = settings.model or (LOCAL_MODEL if local else "")
+        name = settings.profile or (LOCAL_PROFILE if local else None)
+        self.profile: Profile = resolve_profile(name, self.model)
+        self.budget = settings.chunk_tokens or self.profile.chunk_budget
+        self.registry = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions)
+        self.glossary = Glossary.load(settings.prompts_dir / "glossary.tsv")
+        self._overheads: dict[str, int] = {}
+
+    @property
+    def mode(self) -> str:
+        return self.profile.mode
+
+    def overhead(self, task: str) -> int:
+        """Tokens of the task's active template with every variable empty."""
+        if task not in self._overheads:
+            self._overheads[task] = self._measure(task)
+        return self._overheads[task]
+
+    def _measure(self, task: str) -> int:
+        if not self.registry.versions(task, self.profile.mode):
+            return DEFAULT_OVERHEAD
+        tpl = self.registry.get(task, self.profile.mode)
+        empty = dict.fromkeys(tpl.variables, "")
+        if tpl.mode == "chat":
+            msgs = tpl.render_messages(empty)
+            return sum(count_tokens(m.content) + MESSAGE_OVERHEAD for m in msgs) + 3
+        return count_tokens(tpl.render_prompt(empty))
+
+    def source(self, text: str, paragraphs: int) -> int:
+        """Prompt tokens of a piece of the document: text, markup and its glossary lines."""
+        lines = Glossary.render_lines(self.glossary.entries_in(text))
+        return count_tokens(text) + PARAGRAPH_MARKUP * paragraphs + count_tokens(lines)
+
+    def out(self, tokens: float) -> int:
+        return min(int(tokens), self.profile.max_output_tokens)
+
+
+def estimate(
+    settings: Settings, docs: Sequence[Document], kinds: Sequence[Kind], *, batch_api: bool = False
+) -> Estimate:
+    """Calls, tokens and cost per document and task; see the module docstring."""
+    c = _Costing(settings)
+    rows = [
+        _row(c, doc, kind, chunk_document(doc.text, doc.paragraphs, c.budget))
+        for doc in docs
+        for kind in kinds
+    ]
+    discount = c.profile.batch_discount if batch_api else 0.0
+    return Estimate(
+        model=c.model, profile=c.profile.name, budget=c.budget, rows=rows, batch_discount=discount
+    )
+
+
+def _row(c: _Costing, doc: Document, kind: Kind, chunks: list[Chunk]) -> TaskEstimate:
+    shape = {"summary": _summary, "translation": _translation, "commitments": _commitments}
+    calls = shape[kind](c, doc, chunks)
+    prompt, output = sum(p for p, _ in calls), sum(o for _, o in calls)
+    return TaskEstimate(
+        doc_id=doc.id,
+        source=doc.source_name,
+        kind=kind,
+        chunks=len(chunks),
+        calls=len(calls),
+        prompt_tokens=prompt,
+        output_tokens=output,
+        cost_usd=c.profile.cost(prompt, output),
+    )
+
+
+def _translation(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
+    base = c.overhead("translate")
+    return [
+        (
+            base
+            + c.source(ch.text, len(ch.paragraph_ids))
+            + (PREVIOUS_CONTEXT[c.mode] if i else 0),
+            c.out(ch.tokens * TRANSLATION_RATIO),
+        )
+        for i, ch in enumerate(chunks)
+    ]
+
+
+def _commitments(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
+    base = c.overhead("commitments")
+    return [
+        (base + c.source(ch.text, len(ch.paragraph_ids)), c.out(ch.tokens * COMMITMENTS_RATIO))
+        for ch in chunks
+    ]
+
+
+def _summary(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
+    output = c.out(SUMMARY_OUTPUT[c.mode])
+    whole = c.overhead("summary") + c.source(doc.text, len(doc.paragraphs))
+    if whole + output <= c.profile.context_window * (1 - CONTEXT_MARGIN):
+        return [(whole, output)]
+    notes = c.out(NOTES_OUTPUT)
+    maps = [
+        (c.overhead("summary_map") + c.source(ch.text, len(ch.paragraph_ids)), notes)
+        for ch in chunks
+    ]
+    return [*maps, (c.overhead("summary_reduce") + notes * len(maps), output)]

@@ -1,0 +1,376 @@
+"""The batch runner: concurrent tasks, resuming from the cache, outcomes, ledger totals, site."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import render_checks as rc
+import respx
+from batch_fixtures import CHAT, CorpusModel, write_docs
+from batch_fixtures import chat_settings as chat_settings  # a fixture
+
+from service.batch import (
+    RunOptions,
+    RunPlan,
+    RunReport,
+    TaskOutcome,
+    collect,
+    parse_kinds,
+    run_batch,
+    write_mkdocs,
+)
+from service.chunk import chunk_document
+from service.config import Settings, get_settings
+from service.errors import InputError
+from service.ingest import ingest_path
+from service.models import Document
+from service.progress import PlainProgress, Tally
+from service.reader import Reader
+from service.tasks.context import ProgressEvent
+
+
+class Recorder:
+    """An Observer that keeps everything it is told."""
+
+    def __init__(self) -> None:
+        self.plan: RunPlan | None = None
+        self.events: list[ProgressEvent] = []
+        self.outcomes: list[TaskOutcome] = []
+
+    def planned(self, plan: RunPlan) -> None:
+        self.plan = plan
+
+    def chunk(self, event: ProgressEvent) -> None:
+        self.events.append(event)
+
+    def finished(self, outcome: TaskOutcome) -> None:
+        self.outcomes.append(outcome)
+
+
+async def _run(
+    settings: Settings,
+    model: CorpusModel,
+    docs: Path,
+    out: Path,
+    options: RunOptions | None = None,
+    observer: Recorder | None = None,
+) -> RunReport:
+    with respx.mock(assert_all_called=False) as router:
+        router.post(CHAT).mock(side_effect=model.handle)
+        return await run_batch(
+            settings, [docs], out, options or RunOptions(), observer or Recorder()
+        )
+
+
+def _statuses(report: RunReport) -> dict[tuple[str, str], str]:
+    return {(o.source, o.kind): o.status for o in report.outcomes}
+
+
+# --- a whole run ----------------------------------------------------------------------------
+
+
+async def test_full_run_is_ok_and_a_second_run_makes_no_model_call(
+    chat_settings: Settings, tmp_path: Path
+) -> None:
+    docs, out, model = write_docs(tmp_path / "docs"), tmp_path / "site", CorpusModel()
+    observer = Recorder()
+    first = await _run(chat_settings, model, docs, out, observer=observer)
+    assert set(_statuses(first).values()) == {"ok"} and len(first.outcomes) == 9
+    assert first.exit_code == 0
+    assert observer.plan is not None and max(observer.plan.units.values()) > 1  # several chunks
+    assert first.ledger.calls == sum(model.seen.values()) > 9
+    assert first.ledger.tokens_in > 0 and first.ledger.cost_usd > 0
+    assert all(n == 1 for n in model.seen.values())  # no request was paid twice
+
+    model.reset()
+    second = await _run(chat_settings, model, docs, out)
+    assert sum(model.seen.values()) == 0
+    assert second.ledger.calls == 0 and second.exit_code == 0
+    assert all(o.reused for o in second.outcomes)
+
+
+async def test_interrupted_run_resumes_with_only_the_remaining_requests(
+    chat_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = write_docs(tmp_path / "docs", ("a.txt", "b.txt"))
+    # Reference: how many requests a clean run needs, in a database of its own.
+    monkeypatch.setenv("READER_CACHE_DIR", str(tmp_path / "ref"))
+    get_settings.cache_clear()
+    reference = CorpusModel()
+    await _run(get_settings(), reference, docs, tmp_path / "ref-site")
+    monkeypatch.setenv("READER_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+
+    dropped = CorpusModel(fail_after=5)  # the endpoint goes away after 5 answers
+    first = await _run(get_settings(), dropped, docs, tmp_path / "site")
+    assert "failed" in _statuses(first).values() and first.exit_code == 1
+    assert any("connection" in (o.reason or "") for o in first.outcomes)
+    answered = set(dropped.answered)
+    assert len(answered) == 5
+
+    healthy = CorpusModel()
+    second = await _run(get_settings(), healthy, docs, tmp_path / "site")
+    assert set(_statuses(second).values()) == {"ok"}
+    assert not answered & set(healthy.seen)  # nothing answered before is asked again
+    assert all(n == 1 for n in healthy.seen.values())
+    assert set(healthy.seen) | answered == set(reference.seen)
+    assert len(healthy.seen) == len(reference.seen) - 5
+
+
+async def test_failed_chunk_makes_the_task_partial_and_shows_on_the_page(
+    chat_settings: Settings, tmp_path: Path
+) -> None:
+    docs, out = write_docs(tmp_path / "docs"), tmp_path / "site"
+    report = await _run(chat_settings, CorpusModel(refuse_when="老旧小区"), docs, out)
+    statuses = _statuses(report)
+    assert statuses["b.txt", "translation"] == "partial"
+    assert statuses["a.txt", "translation"] == "ok"
+    assert report.exit_code == 1
+    outcome = next(o for o in report.outcomes if (o.source, o.kind) == ("b.txt", "translation"))
+    assert outcome.reason is not None and "refused" in outcome.reason
+    page = next(p for p in report.site_files if p.suffix == ".md" and outcome.doc_id in p.name)
+    text = page.read_text("utf-8")
+    assert "refused" in text and "untranslated" in text
+    index = (out / "index.md").read_text("utf-8")
+    assert "partial" in index
+
+
+async def test_a_partial_artifact_is_retried_on_the_next_run(
+    chat_settings: Settings, tmp_path: Path
+) -> None:
+    docs, out = write_docs(tmp_path / "docs", ("b.txt",)), tmp_path / "site"
+    refusing = CorpusModel(refuse_when="老旧小区")
+    await _run(chat_settings, refusing, docs, out)
+    refused = {k for k in refusing.seen}
+    healthy = CorpusModel()
+    report = await _run(chat_settings, healthy, docs, out)
+    assert set(_statuses(report).values()) == {"ok"}
+    # Only the refused requests (not cached) went out again; the good chunks came from cache.
+    assert set(healthy.seen) <= refused and 0 < len(healthy.seen) < len(refused)
+
+
+async def test_force_recomputes_from_cached_calls(chat_settings: Settings, tmp_path: Path) -> None:
+    docs, out = write_docs(tmp_path / "docs", ("a.txt",)), tmp_path / "site"
+    await _run(chat_settings, CorpusModel(), docs, out)
+    model = CorpusModel()
+    options = RunOptions(tasks=("translation",), force=frozenset({"translation"}))
+    report = await _run(chat_settings, model, docs, out, options)
+    (outcome,) = report.outcomes
+    assert not outcome.reused and outcome.status == "ok"
+    assert outcome.cache_hits > 0 and outcome.calls == 0  # re-assembled from the call cache
+    assert sum(model.seen.values()) == 0
+
+
+async def test_bad_files_are_reported_and_the_run_goes_on(
+    chat_settings: Settings, tmp_path: Path
+) -> None:
+    docs = write_docs(tmp_path / "docs", ("a.txt",))
+    (docs / "empty.txt").write_text("   \n", encoding="utf-8")
+    (docs / "copy.txt").write_text((docs / "a.txt").read_text("utf-8"), encoding="utf-8")
+    report = await _run(chat_settings, CorpusModel(), docs, tmp_path / "site")
+    assert [Path(f.path).name for f in report.ingest_failures] == ["empty.txt"]
+    assert report.ingest_failures[0].reason
+    assert [Path(p).name for p, _ in report.duplicates] == ["copy.txt"]
+    assert report.documents == 1 and set(_statuses(report).values()) == {"ok"}
+    assert report.exit_code == 1
+
+
+async def test_tasks_option_runs_only_those_and_keeps_stored_ones_on_the_site(
+    chat_settings: Settings, tmp_path: Path
+) -> None:
+    docs, out = write_docs(tmp_path / "docs", ("a.txt",)), tmp_path / "site"
+    await _run(chat_settings, CorpusModel(), docs, out, RunOptions(tasks=("summary",)))
+    model = CorpusModel()
+    report = await _run(chat_settings, model, docs, out, RunOptions(tasks=("commitments",)))
+    assert [o.kind for o in report.outcomes] == ["commitments"]
+    assert set(model.tasks) <= {"commitments", "commitments_recall"}
+    index = json.loads((out / "data" / "index.json").read_text("utf-8"))
+    tasks = index["documents"][0]["tasks"]
+    assert tasks["summary"]["status"] == "ok" and tasks["translation"]["status"] == "not_run"
+
+
+# --- the site -------------------------------------------------------------------------------
+
+
+async def test_site_files_links_and_export_offsets(chat_settings: Settings, tmp_path: Path) -> None:
+    docs, out = write_docs(tmp_path / "docs", ("a.txt", "c.txt")), tmp_path / "site"
+    report = await _run(chat_settings, CorpusModel(), docs, out)
+    names = sorted(str(p.relative_to(out)) for p in report.site_files)
+    assert {"index.md", "glossary.md", "commitments.md", "data/index.json"} <= set(names)
+    assert sum(n.startswith("docs/") for n in names) == 2
+    assert sum(n.startswith("data/") for n in names) == 3
+    _check_links(out)
+    checked = 0
+    for path in sorted((out / "data").glob("*.json")):
+        data = json.loads(path.read_text("utf-8"))
+        if "document" not in data:
+            continue
+        text = data["document"]["text"]
+        for c in data["commitments"]["commitments"]:
+            assert text[c["start"] : c["end"]] == c["quote"]
+            checked += 1
+        for p in data["document"]["paragraphs"]:
+            assert text[p["start"] : p["end"]] == p["text"]
+    assert checked >= 2
+    glossary = (out / "glossary.md").read_text("utf-8")
+    assert "Greater Bay Area" in glossary  # a term the corpus uses
+    assert (tmp_path / "mkdocs.yml").read_text("utf-8").count('docs_dir: "site"') == 1
+
+
+def _check_links(out: Path) -> None:
+    checked = 0
+    for page in sorted(out.rglob("*.md")):
+        for href in rc.links(page.read_text("utf-8")):
+            parts = urlsplit(href)
+            if parts.scheme:
+                continue
+            target = (page.parent / parts.path).resolve() if parts.path else page
+            assert target.is_file(), f"{page.name}: {href}"
+            if parts.fragment:
+                assert parts.fragment in rc.anchors(target.read_text("utf-8")), href
+            checked += 1
+    assert checked > 10
+
+
+def test_mkdocs_config_is_written_once_and_never_over_a_foreign_one(tmp_path: Path) -> None:
+    assert write_mkdocs(tmp_path / "pages") is None
+    config = tmp_path / "mkdocs.yml"
+    assert 'docs_dir: "pages"' in config.read_text("utf-8")
+    assert write_mkdocs(tmp_path / "pages") is None  # same text: nothing to say
+    config.write_text("site_name: mine\n", encoding="utf-8")
+    note = write_mkdocs(tmp_path / "pages")
+    assert note is not None and "kept the existing" in note
+    assert config.read_text("utf-8") == "site_name: mine\n"
+
+
+# --- planning and progress ------------------------------------------------------------------
+
+
+def test_parse_kinds() -> None:
+    assert parse_kinds("translation, summary") == ("summary", "translation")
+    with pytest.raises(InputError, match="unknown task"):
+        parse_kinds("summary,translate")
+    with pytest.raises(InputError):
+        parse_kinds(" , ")
+
+
+def test_collect_with_no_files_is_an_input_error(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"no \.txt or \.html files"):
+        collect([tmp_path / "empty"], lambda p: ingest_path(p, settings=settings))
+
+
+async def test_prefill_seam_runs_before_the_tasks(chat_settings: Settings, tmp_path: Path) -> None:
+    docs, calls = write_docs(tmp_path / "docs", ("a.txt",)), []
+    model = CorpusModel()
+
+    class Report:
+        def summary(self) -> str:
+            return "Batch API: 1 round(s)"
+
+    async def prefill(reader: Reader, documents: list[Document], kinds: list[str]) -> Report:
+        calls.append(([d.source_name for d in documents], kinds, sum(model.seen.values())))
+        return Report()
+
+    options = RunOptions(tasks=("summary",), prefill=prefill)
+    report = await _run(chat_settings, model, docs, tmp_path / "site", options)
+    assert calls == [(["a.txt"], ["summary"], 0)]
+    assert report.notes == ["Batch API: 1 round(s)"]  # its summary line is shown
+
+
+def test_plain_progress_writes_task_lines_and_throttles_chunk_lines(tmp_path: Path) -> None:
+    import io
+
+    stream = io.StringIO()
+    display = PlainProgress(stream, min_interval_s=3600)
+    for i in range(1, 6):
+        display.chunk(ProgressEvent("d1", "translation", i, 5, tokens=10))
+    display.chunk(ProgressEvent("d1", "translation", 5, 5, failed=True))
+    outcome = TaskOutcome(doc_id="d1", source="a.txt", kind="translation", status="partial")
+    display.finished(outcome)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3  # the first chunk, the failure, the task
+    assert "FAILED" in lines[1] and lines[2].startswith("a.txt translation partial")
+    assert "tokens 50" in lines[2]
+
+
+def test_tally_counts_and_eta() -> None:
+    tally = Tally()
+    tally.units = {("d1", "translation"): (0, 4), ("d2", "translation"): (0, 4)}
+    tally.pending, tally.docs_total = {"d1": 1, "d2": 1}, 2
+    tally.chunk(ProgressEvent("d1", "translation", 2, 4, cached=True, tokens=7))
+    assert (tally.chunks_done, tally.chunks_total, tally.hits, tally.tokens) == (2, 8, 1, 7)
+    assert tally.eta() is not None
+    done = TaskOutcome(doc_id="d1", source="a", kind="translation", status="ok", tokens=90)
+    tally.finished(done.model_copy(update={"cache_hits": 3}))
+    assert tally.docs_done == 1 and tally.chunks_done == 4
+    assert (tally.tokens, tally.hits) == (90, 3)  # the task's provenance completes its events
+
+
+def test_rich_progress_draws_documents_chunks_and_problems(settings: Settings) -> None:
+    import io
+
+    from rich.console import Console
+
+    from service.ingest import ingest_bytes
+    from service.progress import RichProgress
+
+    doc = ingest_bytes("会议要求抓好落实。\n".encode(), "a.txt", settings=settings)
+    plan = RunPlan([doc], ("translation",), {(doc.id, "translation"): 2}, frozenset())
+    screen = io.StringIO()
+    with RichProgress(Console(file=screen, force_terminal=True, width=120)) as display:
+        display.planned(plan)
+        display.chunk(ProgressEvent(doc.id, "translation", 1, 2, tokens=30))
+        failed = TaskOutcome(doc_id=doc.id, source="a.txt", kind="translation", status="partial")
+        display.finished(failed.model_copy(update={"reason": "1 of 2 chunks failed: [refused]"}))
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())  # drop terminal codes
+    assert "documents" in text and "chunks" in text and "2/2" in text
+    assert "a.txt translation: partial — 1 of 2 chunks failed: [refused]" in text
+
+
+# --- the dry-run estimate -------------------------------------------------------------------
+
+
+def test_estimate_follows_the_profile_chunks_and_prices(
+    chat_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.estimate import TRANSLATION_RATIO, estimate
+    from service.llm.profiles import PROFILES
+
+    docs = write_docs(tmp_path / "docs", ("a.txt",))
+    doc = ingest_path(docs / "a.txt", settings=chat_settings)
+    est = estimate(chat_settings, [doc], ("summary", "translation", "commitments"))
+    rows = {r.kind: r for r in est.rows}
+    assert est.profile == "gpt-4o-mini" and est.budget == 40
+    assert rows["translation"].calls == rows["translation"].chunks > 1  # one call per chunk
+    assert rows["commitments"].calls == rows["commitments"].chunks
+    assert rows["summary"].calls == 1  # a short document fits one call
+    # Output of a translation ≈ 1.3 × its source tokens; prompts carry the template on top.
+    source = sum(c.tokens for c in chunk_document(doc.text, doc.paragraphs, 40))
+    assert rows["translation"].output_tokens == pytest.approx(source * TRANSLATION_RATIO, rel=0.1)
+    assert rows["translation"].prompt_tokens > source + 100 * rows["translation"].calls
+    profile = PROFILES["gpt-4o-mini"]
+    r = rows["commitments"]
+    assert r.cost_usd == pytest.approx(profile.cost(r.prompt_tokens, r.output_tokens))
+    batch = estimate(chat_settings, [doc], ("translation",), batch_api=True)
+    assert batch.cost_usd == pytest.approx(rows["translation"].cost_usd / 2)
+
+
+def test_estimate_without_an_endpoint_uses_the_local_profile_and_map_reduce(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from service.estimate import estimate
+
+    long_text = "\n\n".join(["会议要求，各区各部门要抓好落实，确保各项任务按期完成。" * 12] * 10)
+    path = tmp_path / "long.txt"
+    path.write_text("长文件\n\n" + long_text + "\n", encoding="utf-8")
+    doc = ingest_path(path, settings=settings)
+    est = estimate(settings, [doc], ("summary",))
+    (row,) = est.rows
+    assert est.profile == "local-gemma3-270m" and est.budget == 400 and est.model == "gemma-3-270m"
+    assert row.chunks > 1 and row.calls == row.chunks + 1  # map each chunk, then one reduce
+    assert row.cost_usd == 0.0  # a local model costs nothing per token
