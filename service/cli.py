@@ -540,5 +540,21 @@ def _dry_run(paths: list[Path], kinds: tuple[Kind, ...], *, batch_api: bool) -> 
     return 1 if corpus.failures else 0
 
 
+# --- api ---
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each has its own jobs).")] = 1,
+) -> None:
+    """Serve the REST API (OpenAPI docs at /docs); READER_API_KEY protects /v1."""
+    from service.api.server import serve as run_server
+
+    run_server(get_settings(), host=host, port=port, workers=workers)
+
+
 if __name__ == "__main__":
     main()

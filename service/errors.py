@@ -152,3 +152,27 @@ class BatchIncomplete(ModelUnavailable):
     """A Batch API batch failed, expired or was cancelled before answering every request."""
 
     code = "batch_incomplete"
+
+
+# --- api (service/api/) ----------------------------------------------------------------------
+
+
+class Unauthorized(ServiceError):
+    """Missing or wrong API key (READER_API_KEY); answered with WWW-Authenticate: Bearer."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Busy(ServiceError):
+    """Too many jobs queued or running; answered with Retry-After."""
+
+    status = 503
+    code = "busy"
+
+
+class TimedOut(ServiceError):
+    """An inline computation took longer than the caller allowed."""
+
+    status = 504
+    code = "timeout"

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from service.config import Settings, get_settings
+from tests.payloads import chat_body
 
 BASE = "https://api.test/v1"
 CHAT = f"{BASE}/chat/completions"
@@ -69,43 +70,6 @@ def write_docs(folder: Path, names: tuple[str, ...] = ("a.txt", "b.txt", "c.txt"
     for name in names:
         (folder / name).write_text(DOCS[name], encoding="utf-8")
     return folder
-
-
-def chat_body(content: str | None, *, refusal: str | None = None) -> dict[str, Any]:
-    """A chat.completion exactly as api.openai.com shapes it."""
-    return {
-        "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
-        "object": "chat.completion",
-        "created": 1741570283,
-        "model": "gpt-4o-mini-2024-07-18",
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": content,
-                    "refusal": refusal,
-                    "annotations": [],
-                },
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": 812,
-            "completion_tokens": 164,
-            "total_tokens": 976,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        },
-        "service_tier": "default",
-        "system_fingerprint": "fp_06737a9306",
-    }
 
 
 def body_key(body: dict[str, Any]) -> str:

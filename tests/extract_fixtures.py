@@ -19,6 +19,7 @@ from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragr
 from service.store import Store
 from service.tasks.commitments.extract import RECALL_TASK, TASK, own_prompts
 from service.tasks.context import TaskContext
+from tests.payloads import chat_body, completion_body
 
 BASE = "https://api.test/v1"
 # How each prompt's request starts: tells the scripted endpoint which task is asking.
@@ -28,55 +29,6 @@ OPENINGS = {
     "Copy each future pledge": TASK,
     "Keep only the flagged clauses": RECALL_TASK,
 }
-
-
-def chat_body(content: str | None, *, refusal: str | None = None) -> dict[str, Any]:
-    """A chat.completion exactly as api.openai.com shapes it."""
-    return {
-        "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
-        "object": "chat.completion",
-        "created": 1741570283,
-        "model": "gpt-4o-mini-2024-07-18",
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": content,
-                    "refusal": refusal,
-                    "annotations": [],
-                },
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": 1480,
-            "completion_tokens": 236,
-            "total_tokens": 1716,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        },
-        "service_tier": "default",
-        "system_fingerprint": "fp_06737a9306",
-    }
-
-
-def completion_body(text: str) -> dict[str, Any]:
-    """A text_completion as llama.cpp's OpenAI-compatible server returns it."""
-    return {
-        "id": "cmpl-5c1b6a0e-3f1d-4a4e-9a55-2f0d8c1e7b11",
-        "object": "text_completion",
-        "created": 1741570290,
-        "model": "gemma-3-270m",
-        "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 310, "completion_tokens": 41, "total_tokens": 351},
-    }
 
 
 def record(quote: str, **fields: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from service.llm.gateway import Gateway, PendingCall
 from service.models import Document
 from service.reader import Reader, import_tasks
 from service.store.store import Store
+from tests import payloads
 
 BASE = "https://api.test/v1"
 CHAT = f"{BASE}/chat/completions"
@@ -53,41 +54,9 @@ PARAGRAPH = re.compile(r'<p id="([^"]+)">(.*?)</p>')
 # --- OpenAI-shaped payloads ------------------------------------------------------------------
 
 
-def chat_body(content: str, *, prompt_tokens: int = 400, completion_tokens: int = 40) -> Any:
-    """A chat.completion exactly as api.openai.com shapes it (also inside batch output lines)."""
-    return {
-        "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
-        "object": "chat.completion",
-        "created": 1741570283,
-        "model": "gpt-4o-mini-2024-07-18",
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": content,
-                    "refusal": None,
-                    "annotations": [],
-                },
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        },
-        "service_tier": "batch",
-        "system_fingerprint": "fp_06737a9306",
-    }
+def chat_body(content: str) -> dict[str, Any]:
+    """A chat.completion with the usage this file's cost arithmetic expects."""
+    return payloads.chat_body(content, prompt_tokens=400, completion_tokens=40)
 
 
 def document_of(body: dict[str, Any]) -> str:

@@ -217,7 +217,7 @@ async def test_refusal_on_one_chunk_falls_back_to_marked_rule_candidates(
 
 
 def _refusal() -> dict[str, object]:
-    from tests.extract_fixtures import chat_body
+    from tests.payloads import chat_body
 
     return chat_body(None, refusal="I'm sorry, I can't help with that request.")
 

@@ -27,13 +27,13 @@ from service.tasks.summary import (
     truncate_at_sentence,
 )
 from service.tokens import count_tokens
+from tests.payloads import completion_body
 from tests.summary_fixtures import (
     BASE,
     CHAT_URL,
     CORPUS,
     GOOD_SUMMARY,
     LOCAL_BASE,
-    completion_body,
     make_gateway,
     ok,
     refused,

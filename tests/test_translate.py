@@ -22,13 +22,13 @@ from service.tasks.translate import (
     render_english,
     translate,
 )
+from tests.payloads import completion_body
 from tests.translate_fixtures import (
     CHAT,
     COMPLETIONS,
     answer,
     by_document,
     chunks_by,
-    completion_body,
     document_ids,
     make_ctx,
     make_doc,

@@ -1,0 +1,184 @@
+"""Cached artifact reads over real HTTP, next to a bare FastAPI route in the same server.
+
+Starts the stand-in provider (bench/fake_provider.py) and the API (uvicorn in a thread on
+loopback, the app's own lifespan opening the reader), adds one document and computes its
+summary, then measures ``GET /v1/documents/{id}/summary`` (a stored artifact: auth dependency,
+variant key, one SQLite read, JSON out) against ``GET /bench/bare`` (a constant, mounted only
+here). Rounds alternate between the two so machine load hits both alike.
+
+    PYTHONPATH=. python bench/bench_api.py --requests 3000 --serial 500 --concurrency 16 --rounds 3
+
+Latency is reported one request at a time (at concurrency 16 it is mostly queueing:
+16 / throughput); throughput at concurrency 16. Client and server share one process (and
+its GIL), as in any in-thread benchmark, so both routes pay the same client cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from bench.fake_provider import BackgroundServer, Config
+from service.api.app import create_app
+from service.config import Settings
+
+SEED = Path(__file__).resolve().parent.parent / "corpus" / "001_3630fb25ee3283fa.txt"
+KEY = "bench-api-key"
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<8} {self.requests:>6} req  {self.rps:>7.0f} req/s  "
+            f"p50 {self.quantile(0.5):6.2f} ms  p99 {self.quantile(0.99):6.2f} ms"
+        )
+
+
+class ApiServer:
+    """uvicorn in a daemon thread on a free loopback port."""
+
+    def __init__(self, app: FastAPI) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        config.access_log = False
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def bench_app(settings: Settings) -> FastAPI:
+    app = create_app(settings)
+
+    @app.get("/bench/bare", include_in_schema=False)
+    async def bare() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+async def prepare(client: httpx.AsyncClient) -> str:
+    """One stored document with its summary computed; returns the summary's URL."""
+    files = {"file": (SEED.name, SEED.read_bytes())}
+    added = await client.post("/v1/documents", files=files)
+    added.raise_for_status()
+    url = f"/v1/documents/{added.json()['id']}/summary"
+    computed = await client.post(f"{url}?wait=60")
+    if computed.status_code != 200:
+        sys.exit(f"summary not computed: {computed.status_code} {computed.text[:300]}")
+    return url
+
+
+async def measure(client: httpx.AsyncClient, name: str, url: str, n: int, workers: int) -> Result:
+    latencies: list[float] = []
+    remaining = iter(range(n))
+
+    async def worker() -> None:
+        for _ in remaining:
+            started = time.perf_counter()
+            response = await client.get(url)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url}: HTTP {response.status_code}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return Result(name, n, time.perf_counter() - started, latencies)
+
+
+async def run(base: str, args: argparse.Namespace) -> list[tuple[Result, Result]]:
+    n = args.concurrency
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(base_url=base, limits=limits, headers=headers) as client:
+        url = await prepare(client)
+        await measure(client, "warmup", url, 200, args.concurrency)
+        await measure(client, "warmup", "/bench/bare", 200, args.concurrency)
+        rounds = []
+        for _ in range(args.rounds):
+            plan = [(1, args.serial, "serial"), (n, args.requests, f"c{n}")]
+            for workers, count, tag in plan:
+                bare = await measure(client, f"bare/{tag}", "/bench/bare", count, workers)
+                cached = await measure(client, f"cached/{tag}", url, count, workers)
+                rounds.append((bare, cached))
+        return rounds
+
+
+def report(rounds: list[tuple[Result, Result]], args: argparse.Namespace) -> None:
+    for bare, cached in rounds:
+        print(bare.line())
+        print(cached.line(), f" ratio {cached.rps / bare.rps:.2f}x of bare")
+    serial = [pair for pair in rounds if pair[0].name.endswith("serial")]
+    loaded = [pair for pair in rounds if not pair[0].name.endswith("serial")]
+    p50 = statistics.median(c.quantile(0.5) for _, c in serial)
+    p99 = statistics.median(c.quantile(0.99) for _, c in serial)
+    bare_p50 = statistics.median(b.quantile(0.5) for b, _ in serial)
+    ratio = statistics.median(c.rps / b.rps for b, c in loaded)
+    rps = statistics.median(c.rps for _, c in loaded)
+    print(
+        f"median of {args.rounds} rounds: cached GET p50 {p50:.2f} ms, p99 {p99:.2f} ms one at a "
+        f"time (bare {bare_p50:.2f} ms); at concurrency {args.concurrency} {rps:.0f} req/s = "
+        f"{ratio:.2f}x the bare route (goals: p50 < 5 ms, >= 0.5x)"
+    )
+    print(
+        "command: PYTHONPATH=. python bench/bench_api.py --requests "
+        f"{args.requests} --serial {args.serial} --concurrency {args.concurrency} "
+        f"--rounds {args.rounds}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--serial", type=int, default=500, help="One-at-a-time requests.")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, BackgroundServer(Config(latency=0.0)) as model:
+        settings = Settings(
+            cache_dir=Path(tmp),
+            openai_base_url=model,
+            openai_api_key="sk-bench",
+            model="gpt-4o-mini",
+            api_key=KEY,
+        )
+        with ApiServer(bench_app(settings)) as base:
+            rounds = asyncio.run(run(base, args))
+    report(rounds, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The FastAPI application: ``create_app(settings, reader=...)``.
+
+Without an injected reader, the lifespan opens ``Reader.open(settings)`` (which may start the
+embedded model server) and closes it at shutdown; tests inject a reader built on a mocked
+endpoint. Routes under ``/v1`` need the API key when ``READER_API_KEY`` is set; ``/healthz``,
+``/readyz``, ``/docs`` and ``/openapi.json`` stay open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from service import __version__
+from service.api.deps import require_api_key
+from service.api.errors import Redactor, install_error_handlers
+from service.api.jobs import JobRunner
+from service.api.limits import BodyLimit
+from service.api.routes import artifacts, documents, health, jobs, summaries
+from service.config import Settings, get_settings
+from service.reader import Reader
+
+# Room for the JSON or multipart envelope around a document of max_input_bytes.
+ENVELOPE_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None, *, reader: Reader | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if getattr(app.state, "reader", None) is None:
+                opened = await stack.enter_async_context(Reader.open(settings))
+                attach_reader(app, opened, settings)
+            yield
+            await app.state.jobs.aclose()
+
+    app = FastAPI(
+        title="Policy Reader",
+        version=__version__,
+        description="English summaries, translations and grounded commitments of Chinese "
+        "policy documents.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, max_body_size=settings.max_input_bytes + ENVELOPE_BYTES)
+    app.state.settings = settings
+    app.state.redactor = Redactor([settings.openai_api_key, settings.api_key])
+    install_error_handlers(app, app.state.redactor)
+    if reader is not None:
+        attach_reader(app, reader, settings)
+    app.include_router(health.router)
+    app.include_router(v1_router())
+    return app
+
+
+def attach_reader(app: FastAPI, reader: Reader, settings: Settings) -> None:
+    app.state.reader = reader
+    app.state.jobs = JobRunner(reader, running=settings.concurrency)
+
+
+def v1_router() -> APIRouter:
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+    for module in (documents, artifacts, jobs, summaries):
+        v1.include_router(module.router)
+    v1.include_router(health.usage_router)
+    return v1

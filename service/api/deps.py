@@ -1,0 +1,61 @@
+"""``Annotated`` dependencies: routes declare what they need; tests swap it with overrides."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.api.jobs import JobRunner
+from service.config import Settings
+from service.errors import ModelUnavailable, Unauthorized
+from service.library import Library
+from service.reader import Reader
+
+bearer = HTTPBearer(auto_error=False, description="READER_API_KEY, when the server sets one.")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_reader(request: Request) -> Reader:
+    reader: Reader | None = getattr(request.app.state, "reader", None)
+    if reader is None:
+        # Only between process start and the end of the lifespan's startup.
+        raise ModelUnavailable("The reader is still starting; retry in a few seconds.")
+    return reader
+
+
+def get_library(reader: Annotated[Reader, Depends(get_reader)]) -> Library:
+    return reader.library
+
+
+def get_jobs(request: Request) -> JobRunner:
+    jobs: JobRunner | None = getattr(request.app.state, "jobs", None)
+    if jobs is None:
+        raise ModelUnavailable("The job runner is still starting; retry in a few seconds.")
+    return jobs
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ReaderDep = Annotated[Reader, Depends(get_reader)]
+LibraryDep = Annotated[Library, Depends(get_library)]
+JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+
+
+def require_api_key(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """When READER_API_KEY is set, every /v1 route needs ``Authorization: Bearer <key>``."""
+    expected = settings.api_key
+    if not expected:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    # Constant-time comparison of bytes (compare_digest refuses non-ASCII str).
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized("Missing or wrong API key: send 'Authorization: Bearer <key>'.")

@@ -1,0 +1,43 @@
+"""One artifact as Markdown, built from the site renderer's section functions (no copy).
+
+The sections are the ones the site's document page uses (``service.render.document``); they
+are module-private there, so they are imported by name here until the renderer exports them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from service import __version__
+from service.artifacts import Artifact
+from service.models import Document
+from service.render import escape as md
+from service.render.bundle import DocumentBundle
+from service.render.document import (
+    _bilingual,
+    _commitments,
+    _english,
+    _provenance,
+    _quality,
+    _summary,
+)
+from service.render.markdown import warning_block
+
+MEDIA_TYPE = "text/markdown; charset=utf-8"
+
+
+def artifact_markdown(doc: Document, artifact: Artifact, *, bilingual: bool = False) -> str:
+    """Title, model warning, the artifact's section, its quality report and provenance."""
+    b = DocumentBundle(document=doc).model_copy(update={artifact.kind: artifact})
+    parts = [f"# {md.text(b.title())}"]
+    if warnings := b.quality_warnings():
+        parts.append(warning_block(warnings))
+    if artifact.kind == "summary":
+        parts += _summary(b)
+    elif artifact.kind == "commitments":
+        parts += _commitments(b)
+    else:
+        parts += _bilingual(b) if bilingual else _english(b)
+    now = dt.datetime.now(dt.UTC)
+    parts += _quality(b) + _provenance(b, now, __version__)
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,116 @@
+"""Documents: add (idempotent by content), list, read, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from service.api.deps import JobsDep, LibraryDep, ReaderDep, SettingsDep
+from service.api.schemas import DocumentIn, DocumentOut, DocumentPage, ErrorOut
+from service.api.upload import read_upload
+from service.models import Document
+from service.reader import Reader
+
+router = APIRouter(prefix="/documents", tags=["documents"])
+
+INCLUDE = r"^(text|paragraphs)(,(text|paragraphs))*$"
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
+ADD_ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {"model": DocumentOut, "description": "Already stored: the existing document."},
+    413: {"model": ErrorOut, "description": "Over READER_MAX_INPUT_BYTES."},
+    415: {"model": ErrorOut, "description": "Neither JSON nor multipart."},
+    422: {"model": ErrorOut, "description": "Undecodable, empty or invalid input."},
+}
+# The body is read by hand (JSON or multipart), so its schema is declared here.
+ADD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": DocumentIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "title": {"type": "string", "maxLength": 500},
+                        "source_url": {"type": "string", "maxLength": 2000},
+                        "published": {"type": "string", "format": "date"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DocumentOut,
+    responses=ADD_ERRORS,
+    openapi_extra=ADD_BODY,
+    summary="Add a document (JSON text or file upload); same content, same id",
+)
+async def add_document(
+    request: Request, response: Response, reader: ReaderDep, settings: SettingsDep
+) -> DocumentOut:
+    upload = await read_upload(request, settings.max_input_bytes)
+    doc, created = await asyncio.to_thread(
+        reader.library.add_bytes, upload.data, upload.name, upload.meta
+    )
+    response.status_code = 201 if created else 200
+    return await asyncio.to_thread(describe, reader, doc)
+
+
+@router.get("", response_model=DocumentPage, summary="List documents, newest last")
+def list_documents(
+    library: LibraryDep,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    outlet: Annotated[str | None, Query(max_length=200)] = None,
+) -> DocumentPage:
+    page, total = library.list(
+        offset=offset, limit=limit, date_from=date_from, date_to=date_to, outlet=outlet
+    )
+    return DocumentPage(
+        items=[DocumentOut.of(d) for d in page], total=total, offset=offset, limit=limit
+    )
+
+
+@router.get("/{doc_id}", response_model=DocumentOut, responses=ERRORS)
+def get_document(
+    doc_id: str,
+    reader: ReaderDep,
+    include: Annotated[
+        str | None, Query(pattern=INCLUDE, description="Comma-separated: text, paragraphs.")
+    ] = None,
+) -> DocumentOut:
+    """Metadata, counts and cleaning summary; ``?include=text,paragraphs`` for more."""
+    doc = reader.library.get(doc_id)
+    out = describe(reader, doc)
+    wanted = set((include or "").split(","))
+    out.text = doc.text if "text" in wanted else None
+    out.paragraphs = doc.paragraphs if "paragraphs" in wanted else None
+    return out
+
+
+@router.delete("/{doc_id}", status_code=204, responses=ERRORS)
+async def delete_document(doc_id: str, library: LibraryDep, jobs: JobsDep) -> Response:
+    """Remove the document and its artifacts (the model-call cache stays)."""
+    library.get(doc_id)  # 404 before touching any job
+    await jobs.cancel_document(doc_id)
+    library.delete(doc_id)
+    return Response(status_code=204)
+
+
+def describe(reader: Reader, doc: Document) -> DocumentOut:
+    """The document's summary with its chunk count at the reader's budget."""
+    budget = reader.budget
+    chunks = len(reader.library.chunks(doc, budget))
+    return DocumentOut.of(doc, budget=budget, chunks=chunks)

@@ -1,0 +1,23 @@
+"""``policy-reader serve``: the API under uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from service.api.app import create_app
+from service.config import Settings
+from service.errors import InputError
+
+APP_FACTORY = "service.api.app:create_app"
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
+    """Run until interrupted. Several workers each open their own reader and job runner
+    (jobs are shared through the database, dedup of running jobs is per worker)."""
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, not {workers}.")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False)
+        return
+    # Worker processes import the app themselves; each reads the settings from the environment.
+    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers)
