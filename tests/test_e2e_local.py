@@ -152,7 +152,12 @@ def test_the_local_server_served_real_http_and_was_stopped(run: Run) -> None:
 
 def test_a_second_compute_is_served_from_the_store(run: Run) -> None:
     first = [run.summary, run.translation, run.commitments]
-    assert [a.model_dump() for a in run.again] == [a.model_dump() for a in first]  # type: ignore[attr-defined]
+    assert [_json(a) for a in run.again] == [_json(a) for a in first]
+
+
+def _json(artifact: object) -> object:
+    assert isinstance(artifact, SummaryArtifact | TranslationArtifact | CommitmentsArtifact)
+    return artifact.model_dump(mode="json")  # the store keeps JSON: tuples come back as lists
 
 
 # --- statuses and reasons -------------------------------------------------------------------
@@ -238,7 +243,8 @@ def test_provenance_names_the_local_model_and_warns(run: Run) -> None:
         assert p.model == LOCAL_MODEL_ALIAS and p.profile == LOCAL_PROFILE
         assert p.quality_warning == LOCAL_MODEL_WARNING
         assert p.endpoint.startswith("http://127.0.0.1:")
-        assert p.calls + p.cache_hits > 0 and p.prompt_versions
+        if artifact.status != "failed":  # a call that failed in the gateway is not counted
+            assert p.calls + p.cache_hits > 0 and p.prompt_versions
         assert p.cost_usd == 0.0
 
 
