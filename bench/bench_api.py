@@ -20,16 +20,14 @@ import asyncio
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 
-from bench.fake_provider import BackgroundServer, Config
+from bench.fake_provider import BackgroundServer, Config, ThreadedServer
 from service.api.app import create_app
 from service.config import Settings
 
@@ -57,27 +55,6 @@ class Result:
             f"{self.name:<8} {self.requests:>6} req  {self.rps:>7.0f} req/s  "
             f"p50 {self.quantile(0.5):6.2f} ms  p99 {self.quantile(0.99):6.2f} ms"
         )
-
-
-class ApiServer:
-    """uvicorn in a daemon thread on a free loopback port."""
-
-    def __init__(self, app: FastAPI) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-        config.access_log = False
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 def bench_app(settings: Settings) -> FastAPI:
@@ -175,7 +152,7 @@ def main() -> None:
             model="gpt-4o-mini",
             api_key=KEY,
         )
-        with ApiServer(bench_app(settings)) as base:
+        with ThreadedServer(bench_app(settings)) as base:
             rounds = asyncio.run(run(base, args))
     report(rounds, args)
 

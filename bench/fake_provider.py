@@ -265,24 +265,33 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": code, "param": None, "code": code}}
 
 
-class BackgroundServer:
-    """Run the stand-in in a thread (for benchmarks and chaos scripts)."""
+class ThreadedServer:
+    """Any ASGI app under uvicorn in a daemon thread on a loopback port; yields its base URL."""
 
-    def __init__(self, config: Config, port: int = 0) -> None:
-        uv = uvicorn.Config(build_app(config), host="127.0.0.1", port=port, log_level="warning")
-        self.server = uvicorn.Server(uv)
+    def __init__(self, app: Any, port: int = 0, path: str = "") -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        config.access_log = False
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.path = path
 
     def __enter__(self) -> str:
         self.thread.start()
         while not self.server.started:
             time.sleep(0.01)
         port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/v1"
+        return f"http://127.0.0.1:{port}{self.path}"
 
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class BackgroundServer(ThreadedServer):
+    """Run the stand-in in a thread (for benchmarks and chaos scripts); yields .../v1."""
+
+    def __init__(self, config: Config, port: int = 0) -> None:
+        super().__init__(build_app(config), port, "/v1")
 
 
 def main() -> None:

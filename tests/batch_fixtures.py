@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from service.config import Settings, get_settings
+from tests.extract_fixtures import record
 from tests.payloads import chat_body
 
 BASE = "https://api.test/v1"
@@ -134,28 +135,8 @@ def answer(task: str, document: str) -> str:
     if task == "summary":
         return json.dumps(SUMMARY)
     if task == "commitments":
-        return json.dumps({"commitments": [_record(q) for q in CLAUSE.findall(document)[:1]]})
+        return json.dumps({"commitments": [record(q) for q in CLAUSE.findall(document)[:1]]})
     return json.dumps({"commitments": []})
-
-
-def _record(quote: str) -> dict[str, Any]:
-    return {
-        "quote_zh": quote,
-        "actor_zh": None,
-        "actor_en": None,
-        "action_zh": quote,
-        "action_en": "carry out the pledge",
-        "targets": [],
-        "deadline_text": None,
-        "deadline_start": None,
-        "deadline_end": None,
-        "deadline_precision": "none",
-        "sector": "other",
-        "modality": "binding",
-        "trigger": None,
-        "milestone": None,
-        "gloss_en": "The pledge in English.",
-    }
 
 
 @pytest.fixture
