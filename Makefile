@@ -25,8 +25,11 @@ test: lint
 # With no OPENAI_BASE_URL/OPENAI_API_KEY this runs offline on the embedded Gemma 3 270M (the GGUF
 # is assembled under cache/models on first use): slow on CPU and low quality, see docs. `run`
 # exits 1 when any artifact is partial or failed; the site is written either way and shows why.
+# The local server answers one request at a time and a grammar-constrained call can take minutes
+# on 2 cores, so queued calls would outlive the default 120 s timeout and be retried: allow
+# 30 min per request unless READER_TIMEOUT_S is set.
 site: setup
-	$(BIN)/policy-reader run corpus --out site
+	READER_TIMEOUT_S=$${READER_TIMEOUT_S:-1800} $(BIN)/policy-reader run corpus --out site
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site
