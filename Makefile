@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lint test site e2e fuzz chaos bench clean
+.PHONY: setup lint test site e2e chaos bench clean
 
 setup: $(VENV)/.installed
 
@@ -31,5 +31,27 @@ test: lint
 site: setup
 	READER_TIMEOUT_S=$${READER_TIMEOUT_S:-1800} $(BIN)/policy-reader run corpus --out site
 
+# Only the end-to-end tests on the real local model server (also part of `make test`).
+e2e: setup
+	$(BIN)/pytest -m e2e
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site
+
+# --- bench ---
+# Reliability checks CI can run: a stand-in model server on loopback, small batches, each
+# subprocess under a hard timeout (bench/chaos.py); plus the fast bad-input tests.
+chaos: setup
+	PYTHONPATH=. $(BIN)/python -m bench.chaos --docs 20
+	PYTHONPATH=. $(BIN)/pytest -q tests/test_reliability_input.py
+
+# The measurements of docs/BENCHMARKS.md (minutes; needs the `bench` extra for LangChain/psutil).
+bench: setup
+	$(BIN)/python -m pip install -e '.[bench]'
+	PYTHONPATH=. $(BIN)/python bench/bench_throughput.py --via raw gateway reader
+	PYTHONPATH=. $(BIN)/python bench/bench_gateway_overhead.py
+	PYTHONPATH=. $(BIN)/python bench/bench_procs.py
+	PYTHONPATH=. $(BIN)/python bench/bench_rerun.py
+	PYTHONPATH=. $(BIN)/python bench/bench_cache.py
+	PYTHONPATH=. $(BIN)/python bench/bench_tokens.py
+	PYTHONPATH=. $(BIN)/python bench/bench_memory.py

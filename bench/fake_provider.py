@@ -4,7 +4,9 @@ It is a measuring instrument, not a test mock: configurable latency, token speed
 mix (429 with Retry-After, 500, timeouts, truncated JSON, ``finish_reason: length``,
 refusals). Structured requests get a valid instance of the requested JSON schema; requests
 that list paragraphs as ``<p id="pN">`` get one item per paragraph id, so translation runs
-complete. ``GET /stats`` reports requests by outcome.
+complete. ``GET /stats`` reports requests by outcome; ``GET /requests`` reports successful
+answers per request-body hash (``repaid`` > 0 means an identical request was paid for twice)
+and, with ``record``, every request's prompt and answer text (for token counting).
 
     python bench/fake_provider.py --port 8099 --latency 0.2 --tps 400 --faults 0.2
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import random
 import re
@@ -30,7 +33,17 @@ from starlette.routing import Route
 
 FAULTS = ("429", "500", "timeout", "truncated", "length", "refusal")
 PARA_ID = re.compile(r'<p id="(p\d+)"')
+# Earlier paragraphs quoted for continuity are not to be answered: only ids outside <context>.
+CONTEXT = re.compile(r"<context\b[^>]*>.*?</context>", re.S)
 WORD = "policy "  # ~1 token
+# Fields our task validators constrain beyond JSON Schema (a summary's abstract is three
+# sentences, its date ISO, its key points 3-8): answered so that the answer passes, like a
+# model that follows the prompt.
+SHAPED = {
+    "abstract": "The plan sets targets. Local governments carry it out. Progress is reviewed.",
+    "date": "2024-03-05",
+}
+ITEMS = {"key_points": 3}
 
 
 @dataclass
@@ -43,6 +56,7 @@ class Config:
     retry_after: float = 0.05
     timeout_sleep: float = 30.0
     seed: int = 7
+    record: bool = False  # keep every prompt/answer text for GET /requests
 
 
 @dataclass
@@ -52,6 +66,8 @@ class State:
     stats: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0
     max_in_flight: int = 0
+    paid: Counter[str] = field(default_factory=Counter)  # successful answers by body hash
+    log: list[dict[str, Any]] = field(default_factory=list)  # with config.record
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.config.seed)
@@ -90,7 +106,11 @@ def instance(schema: dict[str, Any], defs: dict[str, Any], ids: list[str]) -> An
 
 def _prop(name: str, schema: dict[str, Any], defs: dict[str, Any], ids: list[str]) -> Any:
     value = instance(schema, defs, ids)
-    return f"{name} of the document" if value == "Policy text" else value
+    if value == "Policy text":
+        return SHAPED.get(name, f"{name} of the document")
+    if isinstance(value, list) and len(value) == 1 and name in ITEMS:
+        return value * ITEMS[name]
+    return value
 
 
 def _has_id(items: dict[str, Any], defs: dict[str, Any]) -> bool:
@@ -108,7 +128,7 @@ def _with_id(item: Any, pid: str) -> Any:
 def answer_text(body: dict[str, Any], config: Config) -> str:
     """The content the stand-in answers with for this request."""
     prompt = _prompt_text(body)
-    ids = list(dict.fromkeys(PARA_ID.findall(prompt)))
+    ids = list(dict.fromkeys(PARA_ID.findall(CONTEXT.sub("", prompt))))
     schema = _schema_of(body)
     if schema is not None:
         return json.dumps(instance(schema, schema.get("$defs", {}), ids))
@@ -169,9 +189,22 @@ def build_app(config: Config) -> Starlette:
     async def stats(_: Request) -> Response:
         return JSONResponse({**state.stats, "max_in_flight": state.max_in_flight})
 
+    async def requests(_: Request) -> Response:
+        repaid = sum(n - 1 for n in state.paid.values())
+        return JSONResponse(
+            {
+                "paid": sum(state.paid.values()),
+                "distinct": len(state.paid),
+                "repaid": repaid,
+                "log": state.log,
+            }
+        )
+
     async def reset(_: Request) -> Response:
         state.stats.clear()
         state.max_in_flight = 0
+        state.paid.clear()
+        state.log.clear()
         return JSONResponse({"ok": True})
 
     async def models(_: Request) -> Response:
@@ -184,6 +217,7 @@ def build_app(config: Config) -> Starlette:
             Route("/v1/completions", generate, methods=["POST"]),
             Route("/v1/models", models),
             Route("/stats", stats),
+            Route("/requests", requests),
             Route("/reset", reset, methods=["POST"]),
         ]
     )
@@ -215,7 +249,16 @@ async def _respond(state: State, body: dict[str, Any], chat: bool) -> Response:
         return JSONResponse(completion_body(body, text[: len(text) // 2], "stop", chat))
     if fault == "length":
         return JSONResponse(completion_body(body, text[: len(text) // 2], "length", chat))
+    _note_paid(state, body, text)
     return JSONResponse(completion_body(body, text, "stop", chat))
+
+
+def _note_paid(state: State, body: dict[str, Any], text: str) -> None:
+    """Count a successful answer by request-body hash; keep the texts when recording."""
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    state.paid[digest] += 1
+    if state.config.record:
+        state.log.append({"body": digest, "prompt": _prompt_text(body), "answer": text})
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -249,8 +292,11 @@ def main() -> None:
     parser.add_argument("--tps", type=float, default=Config.tps)
     parser.add_argument("--faults", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=Config.seed)
+    parser.add_argument("--record", action="store_true", help="Keep texts for /requests.")
     args = parser.parse_args()
-    config = Config(latency=args.latency, tps=args.tps, faults=args.faults, seed=args.seed)
+    config = Config(
+        latency=args.latency, tps=args.tps, faults=args.faults, seed=args.seed, record=args.record
+    )
     uvicorn.run(build_app(config), host="127.0.0.1", port=args.port, log_level="warning")
 
 

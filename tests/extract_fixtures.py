@@ -53,6 +53,37 @@ def record(quote: str, **fields: Any) -> dict[str, Any]:
     return {**base, **fields}
 
 
+PLEDGES = (
+    "会议审议通过了深圳市2021年工作要点。\n"
+    "会议强调，要增强“四个意识”。力争年底前开工建设自由电子激光科学装置。\n"
+    "确保新增基础教育学位21万个。"
+)
+LASER = "力争年底前开工建设自由电子激光科学装置"
+SCHOOLS = "确保新增基础教育学位21万个"
+LASER_RECORD = record(
+    LASER,
+    action_zh="开工建设自由电子激光科学装置",
+    action_en="start building the free-electron laser facility",
+    deadline_text="年底前",
+    deadline_end="2021-12-31",
+    deadline_precision="year",
+    sector="science_technology",
+    modality="aspirational",
+    trigger="力争",
+    milestone="start_construction",
+    gloss_en="Strive to start building the free-electron laser facility by year end.",
+)
+SCHOOLS_RECORD = record(
+    SCHOOLS,
+    action_zh="新增基础教育学位",
+    action_en="add basic-education school places",
+    targets=[{"text": "21万个", "value": 210000, "unit": "个", "kind": "count"}],
+    sector="education",
+    trigger="确保",
+    gloss_en="Ensure 210,000 new basic-education school places.",
+)
+
+
 def answer(*records: dict[str, Any]) -> str:
     return json.dumps({"commitments": list(records)}, ensure_ascii=False)
 

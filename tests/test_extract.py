@@ -27,6 +27,11 @@ from service.tasks.commitments.rules import detect
 from service.tasks.context import ProgressEvent, TaskContext
 from tests.extract_fixtures import (
     BASE,
+    LASER,
+    LASER_RECORD,
+    PLEDGES,
+    SCHOOLS,
+    SCHOOLS_RECORD,
     ScriptedModel,
     answer,
     chat_settings,
@@ -38,36 +43,6 @@ from tests.extract_fixtures import (
 )
 
 __all__ = ["chat_settings", "ctx", "model"]  # fixtures, used by name
-
-PLEDGES = (
-    "会议审议通过了深圳市2021年工作要点。\n"
-    "会议强调，要增强“四个意识”。力争年底前开工建设自由电子激光科学装置。\n"
-    "确保新增基础教育学位21万个。"
-)
-LASER = "力争年底前开工建设自由电子激光科学装置"
-SCHOOLS = "确保新增基础教育学位21万个"
-LASER_RECORD = record(
-    LASER,
-    action_zh="开工建设自由电子激光科学装置",
-    action_en="start building the free-electron laser facility",
-    deadline_text="年底前",
-    deadline_end="2021-12-31",
-    deadline_precision="year",
-    sector="science_technology",
-    modality="aspirational",
-    trigger="力争",
-    milestone="start_construction",
-    gloss_en="Strive to start building the free-electron laser facility by year end.",
-)
-SCHOOLS_RECORD = record(
-    SCHOOLS,
-    action_zh="新增基础教育学位",
-    action_en="add basic-education school places",
-    targets=[{"text": "21万个", "value": 210000, "unit": "个", "kind": "count"}],
-    sector="education",
-    trigger="确保",
-    gloss_en="Ensure 210,000 new basic-education school places.",
-)
 
 
 def assert_grounded(doc_text: str, artifact: CommitmentsArtifact) -> None:
@@ -399,3 +374,16 @@ async def test_capable_model_silence_drops_rule_candidates(
     art = await extract_commitments(doc, chunks_by_paragraphs(doc, [[0, 1, 2]]), ctx)
     assert [c.quote for c in art.commitments] == [SCHOOLS]
     assert art.provenance.quality_warning is None
+
+
+def test_completion_schema_is_bounded_so_the_grammar_closes_the_list() -> None:
+    import json as _json
+
+    from service.llm.structured import gbnf_for
+    from service.tasks.commitments.extract import LITE_MAX_ITEMS, LiteOutput
+
+    pytest.importorskip("llama_cpp", reason="the local extra builds the GBNF grammar")
+    grammar = gbnf_for(_json.dumps(LiteOutput.model_json_schema()))
+    assert grammar is not None
+    items = next(line for line in grammar.splitlines() if line.startswith("commitments ::="))
+    assert items.count("commitments-item") == LITE_MAX_ITEMS  # at most N items, then "]"

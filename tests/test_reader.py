@@ -13,8 +13,16 @@ from service.artifacts import CommitmentsArtifact
 from service.config import Settings
 from service.reader import Reader
 from service.tasks.commitments.extract import RECALL_TASK, TASK
-from tests.extract_fixtures import BASE, ScriptedModel, answer, chat_settings, model
-from tests.test_extract import LASER_RECORD, PLEDGES, SCHOOLS_RECORD
+from tests.extract_fixtures import (
+    BASE,
+    LASER_RECORD,
+    PLEDGES,
+    SCHOOLS_RECORD,
+    ScriptedModel,
+    answer,
+    chat_settings,
+    model,
+)
 
 __all__ = ["chat_settings", "model"]  # fixtures, used by name
 

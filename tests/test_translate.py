@@ -298,6 +298,7 @@ async def test_completion_mode_uses_few_shot_and_a_grammar_with_fixed_ids(
     use_remote(monkeypatch, model="gemma-3-270m")
     get_settings.cache_clear()
     ctx = make_ctx(get_settings())
+    ctx.versions = {"translate": "v1"}  # v2 (one plain-text call per unit) is the default
     assert ctx.gateway.profile.mode == "completion"
     route = respx.post(COMPLETIONS).mock(
         side_effect=[

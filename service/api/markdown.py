@@ -14,12 +14,12 @@ from service.models import Document
 from service.render import escape as md
 from service.render.bundle import DocumentBundle
 from service.render.document import (
-    _bilingual,
-    _commitments,
-    _english,
-    _provenance,
-    _quality,
-    _summary,
+    bilingual_section,
+    commitments_section,
+    english_section,
+    provenance_section,
+    quality_section,
+    summary_section,
 )
 from service.render.markdown import warning_block
 
@@ -33,11 +33,11 @@ def artifact_markdown(doc: Document, artifact: Artifact, *, bilingual: bool = Fa
     if warnings := b.quality_warnings():
         parts.append(warning_block(warnings))
     if artifact.kind == "summary":
-        parts += _summary(b)
+        parts += summary_section(b)
     elif artifact.kind == "commitments":
-        parts += _commitments(b)
+        parts += commitments_section(b)
     else:
-        parts += _bilingual(b) if bilingual else _english(b)
+        parts += bilingual_section(b) if bilingual else english_section(b)
     now = dt.datetime.now(dt.UTC)
-    parts += _quality(b) + _provenance(b, now, __version__)
+    parts += quality_section(b) + provenance_section(b, now, __version__)
     return "\n\n".join(parts) + "\n"

@@ -139,14 +139,15 @@ class Gateway:
         except ConfigError as exc:
             # Cache hits still work without an endpoint; a miss raises this error (see _send).
             url, self._no_endpoint = "http://127.0.0.1:9/v1", exc
+        timeout = request_timeout(settings, self.profile)
         self._client = openai.AsyncOpenAI(
             base_url=url,
             api_key=settings.openai_api_key or "sk-no-key",  # local servers ignore it
             # The SDK types httpx2 but accepts a legacy httpx client at run time (it checks);
             # respx intercepts only the latter.
-            http_client=cast(Any, http_client or _http_client(settings)),
+            http_client=cast(Any, http_client or _http_client(settings, timeout)),
             max_retries=0,
-            timeout=settings.timeout_s,
+            timeout=timeout,
         )
 
     async def aclose(self) -> None:
@@ -203,6 +204,9 @@ class Gateway:
             )
         schema = schema or declared
         params = {k: tpl.params[k] for k in PASSED_PARAMS if k in tpl.params}
+        extra = {k: tpl.params[k] for k in self.profile.extra_params if k in tpl.params}
+        if extra:  # hashed with the request; merged with any grammar when sent (_kwargs)
+            params["extra_body"] = extra
         params["max_tokens"] = int(
             max_tokens or tpl.params.get("max_tokens") or self.profile.max_output_tokens
         )
@@ -314,7 +318,8 @@ class Gateway:
                 reason = out.refusal or "content_filter"
                 raise ModelRefused(f"The model refused {req.template.task}: {reason}")
             if out.finish_reason == "length":
-                if grown or not self._grow_budget(body, out.prompt_tokens):
+                fail = grown or req.template.on_truncation == "fail"
+                if fail or not self._grow_budget(body, out.prompt_tokens):
                     raise ModelTruncated(
                         f"{req.template.task}: output hit max_tokens={body['max_tokens']} "
                         f"(finish_reason=length); shorten the input chunk or raise the budget."
@@ -353,7 +358,7 @@ class Gateway:
             rec.attempts += 1
             try:
                 async with self._semaphore:
-                    raw = await self._create(req.mode, {**body, **req.extra})
+                    raw = await self._create(req.mode, _kwargs(body, req.extra))
                 out = _Output.of(raw)
                 rec.tokens_in += out.prompt_tokens
                 rec.tokens_out += out.completion_tokens
@@ -411,6 +416,14 @@ class _Output:
         )
 
 
+def _kwargs(body: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The SDK arguments: the body plus response_format/grammar, extra_body dicts merged."""
+    merged = {**body, **extra}
+    if "extra_body" in body and "extra_body" in extra:
+        merged["extra_body"] = {**body["extra_body"], **extra["extra_body"]}
+    return merged
+
+
 def cache_key(
     model: str, mode: str, body: Mapping[str, Any], schema: type[BaseModel] | None
 ) -> str:
@@ -454,9 +467,16 @@ def _base_url(settings: Settings) -> str | None:
     return f"http://127.0.0.1:{settings.local_port}/v1"
 
 
-def _http_client(settings: Settings) -> httpx.AsyncClient:
+def request_timeout(settings: Settings, profile: Profile) -> float:
+    """READER_TIMEOUT_S when set, else the profile's own, else the settings' default."""
+    if "timeout_s" in settings.model_fields_set or profile.timeout_s is None:
+        return settings.timeout_s
+    return profile.timeout_s
+
+
+def _http_client(settings: Settings, timeout: float) -> httpx.AsyncClient:
     n = settings.concurrency
     return httpx.AsyncClient(
         limits=httpx.Limits(max_connections=n * 2, max_keepalive_connections=n),
-        timeout=httpx.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s)),
+        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
     )

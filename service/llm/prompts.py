@@ -25,7 +25,9 @@ Role = Literal["system", "user", "assistant"]
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 FILE_NAME = re.compile(r"^(v\d+)\.(chat|completion)\.md$")
 ROLE_HEADING = re.compile(r"^## (system|user|assistant)\s*$", re.MULTILINE)
-KNOWN_KEYS = {"id", "version", "task", "mode", "schema", "variables", "description", "params"}
+KNOWN_KEYS = {"id", "version", "task", "mode", "schema", "variables", "description", "params",
+              "on_truncation"}  # fmt: skip
+OnTruncation = Literal["grow", "fail"]
 
 # name -> pydantic model; task modules call register_schema() at import time.
 SCHEMAS: dict[str, type[BaseModel]] = {}
@@ -66,6 +68,9 @@ class PromptTemplate:
     params: Mapping[str, Any]
     sha256: str
     sections: tuple[Message, ...] = ()  # chat
+    # On finish_reason=length: "grow" retries once with a doubled budget; "fail" raises at
+    # once (a one-line answer that ran past its sized budget is a runaway, not a long answer).
+    on_truncation: OnTruncation = "grow"
     body: str = ""  # completion
 
     @property
@@ -188,6 +193,7 @@ def parse_prompt_file(path: Path) -> PromptTemplate:
         sha256=hashlib.sha256(raw).hexdigest(),
         sections=sections,
         body=body.strip("\n") if mode == "completion" else "",
+        on_truncation=meta.get("on_truncation", "grow"),
     )
 
 
@@ -217,6 +223,8 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
             f"{path}: task/version/mode {meta['task']}/{meta['version']}/{meta['mode']} do not "
             f"match the path; name files prompts/<task>/v<N>.<chat|completion>.md."
         )
+    if meta.get("on_truncation", "grow") not in ("grow", "fail"):
+        raise ConfigError(f'{path}: \'on_truncation\' must be "grow" or "fail".')
     if not isinstance(meta.get("params", {}), dict):
         raise ConfigError(f"{path}: 'params' must be a table.")
 

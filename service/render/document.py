@@ -49,8 +49,14 @@ def document_page(b: DocumentBundle, *, generated_at: dt.datetime, reader_versio
     notes = [md.text(n) for n in (state_note(b.state(k)) for k in KINDS) if n]
     if notes:
         parts.append(md.quote_block(notes))
-    parts += _metadata(b) + _summary(b) + _commitments(b) + _english(b) + _bilingual(b)
-    parts += _quality(b) + _provenance(b, generated_at, reader_version)
+    parts += (
+        _metadata(b)
+        + summary_section(b)
+        + commitments_section(b)
+        + english_section(b)
+        + bilingual_section(b)
+    )
+    parts += quality_section(b) + provenance_section(b, generated_at, reader_version)
     return "\n\n".join(parts) + "\n"
 
 
@@ -78,7 +84,7 @@ def _metadata(b: DocumentBundle) -> list[str]:
 # --- summary ---------------------------------------------------------------------------------
 
 
-def _summary(b: DocumentBundle) -> list[str]:
+def summary_section(b: DocumentBundle) -> list[str]:
     parts = ["## Summary", *_state(b, "summary")]
     s = b.summary.summary if b.summary else None
     if s is None:
@@ -102,7 +108,7 @@ def _state(b: DocumentBundle, kind: Kind) -> list[str]:
 # --- commitments -----------------------------------------------------------------------------
 
 
-def _commitments(b: DocumentBundle) -> list[str]:
+def commitments_section(b: DocumentBundle) -> list[str]:
     parts = ["## Commitments", *_state(b, "commitments")]
     if b.commitments is None:
         return parts if len(parts) > 1 else [*parts, "Commitments not available."]
@@ -158,7 +164,7 @@ def _review_item(c: Commitment) -> str:
 # --- translation -----------------------------------------------------------------------------
 
 
-def _english(b: DocumentBundle) -> list[str]:
+def english_section(b: DocumentBundle) -> list[str]:
     parts = ["## Translation (English)", *_state(b, "translation")]
     if b.translation is None:
         return parts if len(parts) > 1 else [*parts, "Translation not available."]
@@ -170,7 +176,7 @@ def _english(b: DocumentBundle) -> list[str]:
     return parts
 
 
-def _bilingual(b: DocumentBundle) -> list[str]:
+def bilingual_section(b: DocumentBundle) -> list[str]:
     parts = ["## Bilingual text"]
     parts.append("Paragraph by paragraph: the Chinese source, then the English translation.")
     rows = _translated(b.translation) if b.translation is not None else None
@@ -209,7 +215,7 @@ def _chunks(artifact: AnyArtifact | None) -> list[ChunkOutcome]:
 # --- quality ---------------------------------------------------------------------------------
 
 
-def _quality(b: DocumentBundle) -> list[str]:
+def quality_section(b: DocumentBundle) -> list[str]:
     parts = ["## Quality report", md.table(["Check", "Result"], _quality_rows(b))]
     issues = [(kind, i) for kind, a in _reports(b) for i in a]
     pids = {p.id for p in b.document.paragraphs}
@@ -268,7 +274,9 @@ def _table_or(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # --- provenance ------------------------------------------------------------------------------
 
 
-def _provenance(b: DocumentBundle, generated_at: dt.datetime, reader_version: str) -> list[str]:
+def provenance_section(
+    b: DocumentBundle, generated_at: dt.datetime, reader_version: str
+) -> list[str]:
     parts = ["## Provenance", stamp(generated_at, reader_version)]
     rows = [_provenance_row(a.kind, a.provenance) for a in b.artifacts()]
     header = ["Task", "Model", "Prompts", "Glossary", "Created", "Policy Reader", "Calls"]

@@ -14,6 +14,12 @@ translated only when all its pieces are.
 
 Chunks of one document run sequentially (the prompt carries the previous translation);
 documents can run concurrently.
+
+Free-text templates (no schema, a ``{{text}}`` variable: ``v2.completion`` for the embedded
+base model) instead translate one unit per call as plain text, ``Chinese: …`` / ``English:``
+with ``stop=["\n"]``: no JSON, no grammar, no previous-chunk context (each call stands alone).
+An empty or mostly Chinese answer fails that unit only; its paragraph stays untranslated with
+the reason, and its chunk's outcome is "failed".
 """
 
 from __future__ import annotations
@@ -29,10 +35,16 @@ from typing import Any, Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from service.artifacts import ChunkOutcome, TranslatedParagraph, TranslationArtifact, status_of
-from service.errors import ModelError
+from service.artifacts import (
+    ChunkOutcome,
+    Status,
+    TranslatedParagraph,
+    TranslationArtifact,
+    status_of,
+)
+from service.errors import ModelError, ModelInvalidOutput
 from service.llm.profiles import Profile
-from service.llm.prompts import delimit, register_schema
+from service.llm.prompts import PromptTemplate, delimit, register_schema
 from service.models import Chunk, Document
 from service.quality import TermLike, translation_report
 from service.tasks.context import ProgressEvent, TaskContext
@@ -59,6 +71,13 @@ NO_PREVIOUS = {
     "completion": "",
 }
 NO_GLOSSARY = "(none)"
+# A free-text template is recognised by taking the unit's text as this variable.
+UNIT_VARIABLE = "text"
+# A leading dash (the Government Work Reports' "——经济运行…" list items) made the base model
+# echo the whole Chinese paragraph back (measured, with repeat_penalty 1.0 and 1.1); without it
+# the same paragraph came back in English. The dash carries nothing to translate.
+_LEADING_DASH = re.compile(r"^[—–―－-]+\s*")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Our own markup inside the document text is neutralised so a paragraph cannot fake an id.
 _OWN_TAGS = re.compile(r"<(\s*/?\s*)(p|en|document|context)\b", re.IGNORECASE)
 
@@ -257,8 +276,12 @@ async def translate(doc: Document, chunks: list[Chunk], ctx: TaskContext) -> Tra
     plan = plan_units(doc, chunks)
     run = _Run({}, {}, [])
     previous: list[Unit] = []
+    one_by_one = per_unit(selected_template(ctx))
     for index, (chunk, units) in enumerate(zip(chunks, plan, strict=True)):
-        event = await _translate_chunk(chunk, units, previous, run, ctx)
+        if one_by_one:
+            event = await _translate_units(chunk, units, run, ctx)
+        else:
+            event = await _translate_chunk(chunk, units, previous, run, ctx)
         ctx.report(ProgressEvent(doc.id, TASK, index + 1, len(chunks), *event))
         previous = units or previous
     return _assemble(doc, chunks, plan, run, ctx)
@@ -301,6 +324,82 @@ async def _translate_chunk(
     return record.cached, False, record.tokens_in + record.tokens_out
 
 
+# --- free-text templates: one unit per call -------------------------------------------------
+
+
+def selected_template(ctx: TaskContext) -> PromptTemplate:
+    """The translate template the gateway will use: the profile's mode, the pinned version."""
+    gateway = ctx.gateway
+    return gateway.registry.get(TASK, gateway.profile.mode, ctx.versions.get(TASK))
+
+
+def per_unit(template: PromptTemplate) -> bool:
+    """A template without a schema that takes ``{{text}}`` translates one unit per call."""
+    return template.schema is None and UNIT_VARIABLE in template.variables
+
+
+def one_line(text: str) -> str:
+    """Whitespace collapsed: the unit stays on its ``Chinese:`` line (the stop is a newline),
+    so nothing in the document can start a line of its own in the prompt."""
+    return " ".join(text.split())
+
+
+def unit_prompt_text(zh: str) -> str:
+    """The unit as it goes after ``Chinese:``: one line, without a leading list dash."""
+    return _LEADING_DASH.sub("", one_line(zh)) or one_line(zh)
+
+
+def unit_glossary(ctx: TaskContext, zh: str) -> str:
+    """``Glossary: a → b; c → d`` and a newline for the terms in this unit, or nothing."""
+    entries = ctx.glossary.entries_in(zh) if ctx.glossary is not None else []
+    if not entries:
+        return ""
+    return "Glossary: " + "; ".join(one_line(f"{e.zh} → {e.en}") for e in entries) + "\n"
+
+
+def english_line(text: str) -> str:
+    """The answer as one line of English; empty or mostly Chinese is a failed unit."""
+    english = one_line(text)
+    if not english:
+        raise ModelInvalidOutput("the model's answer was empty")
+    cjk = len(_CJK.findall(english))
+    if cjk * 2 > len(english.replace(" ", "")):
+        raise ModelInvalidOutput(f"the model's answer is mostly Chinese: {english[:60]!r}")
+    return english
+
+
+async def _translate_units(
+    chunk: Chunk, units: list[Unit], run: _Run, ctx: TaskContext
+) -> tuple[bool, bool, int]:
+    """One free-text call per unit; the chunk fails if any unit does (the others are kept)."""
+    template = selected_template(ctx)
+    errors: list[str] = []
+    cached, tokens = True, 0
+    for unit in units:
+        text = unit_prompt_text(unit.zh)
+        variables = {"glossary": unit_glossary(ctx, unit.zh), "text": text}
+        prompt_tokens = count_tokens(template.body) + sum(map(count_tokens, variables.values()))
+        budget = max_output_tokens([unit], prompt_tokens, ctx.gateway.profile)
+        try:
+            result = await ctx.call(TASK, variables, max_tokens=budget)
+            cached = cached and result.record.cached
+            tokens += result.record.tokens_in + result.record.tokens_out
+            run.english[unit.uid] = english_line(result.text)
+        except ModelError as exc:  # ModelUnavailable is not a ModelError: it propagates
+            run.errors[unit.uid] = f"chunk {chunk.id}, {unit.uid}: {exc.message}"
+            errors.append(f"{unit.uid}: {exc.message}")
+    status: Literal["ok", "failed"] = "failed" if errors else "ok"
+    error = "; ".join(errors) or None
+    run.outcomes.append(ChunkOutcome(chunk_id=chunk.id, status=status, error=error))
+    return cached and bool(units), bool(errors), tokens
+
+
+def _status(run: _Run) -> Status:
+    """``status_of`` the chunks, but partial when a failed chunk still translated a unit."""
+    status = status_of(run.outcomes)
+    return "partial" if status == "failed" and run.english else status
+
+
 def _assemble(
     doc: Document, chunks: list[Chunk], plan: list[list[Unit]], run: _Run, ctx: TaskContext
 ) -> TranslationArtifact:
@@ -315,7 +414,7 @@ def _assemble(
     quality = translation_report(rows, _terms_for(ctx), expected_ids=[p.id for p in doc.paragraphs])
     return TranslationArtifact(
         doc_id=doc.id,
-        status=status_of(run.outcomes),
+        status=_status(run),
         paragraphs=paragraphs,
         chunks=run.outcomes,
         quality=quality,
