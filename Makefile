@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lint test e2e chaos bench clean
+.PHONY: setup lint test site e2e chaos bench clean
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,17 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest
+
+# The whole corpus end to end into site/ (Markdown + JSON; `mkdocs build` turns it into HTML).
+# With no OPENAI_BASE_URL/OPENAI_API_KEY this runs offline on the embedded Gemma 3 270M (the GGUF
+# is assembled under cache/models on first use): slow on CPU and low quality, see docs. `run`
+# exits 1 when any artifact is partial or failed; the site is written either way and shows why.
+site: setup
+	$(BIN)/policy-reader run corpus --out site
+
+# Only the end-to-end tests on the real local model server (also part of `make test`).
+e2e: setup
+	$(BIN)/pytest -m e2e
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

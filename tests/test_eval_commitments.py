@@ -177,7 +177,7 @@ def test_cli_min_score_filters_candidates(tmp_path: Path) -> None:
     assert json.loads(result.stdout) == {str(path): []}
 
 
-# --- quality floors on the shipped golden set (measured values in docs/parts/rules.md) ---
+# --- quality floors on the shipped golden set (measured values: docs/ARCHITECTURE.md) ---
 
 GOLDEN = Path(__file__).parent / "data" / "golden_commitments.json"
 TUNED = ("000", "001", "004")  # the detector was tuned on these

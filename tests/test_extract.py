@@ -374,3 +374,16 @@ async def test_capable_model_silence_drops_rule_candidates(
     art = await extract_commitments(doc, chunks_by_paragraphs(doc, [[0, 1, 2]]), ctx)
     assert [c.quote for c in art.commitments] == [SCHOOLS]
     assert art.provenance.quality_warning is None
+
+
+def test_completion_schema_is_bounded_so_the_grammar_closes_the_list() -> None:
+    import json as _json
+
+    from service.llm.structured import gbnf_for
+    from service.tasks.commitments.extract import LITE_MAX_ITEMS, LiteOutput
+
+    pytest.importorskip("llama_cpp", reason="the local extra builds the GBNF grammar")
+    grammar = gbnf_for(_json.dumps(LiteOutput.model_json_schema()))
+    assert grammar is not None
+    items = next(line for line in grammar.splitlines() if line.startswith("commitments ::="))
+    assert items.count("commitments-item") == LITE_MAX_ITEMS  # at most N items, then "]"

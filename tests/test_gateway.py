@@ -465,3 +465,17 @@ async def test_caller_schema_must_match_the_prompt(gw: Gateway) -> None:
 
     with pytest.raises(ConfigError, match="make them agree"):
         await gw.generate("extract", {"text": "x"}, schema=Other)
+
+
+def test_request_timeout_comes_from_the_setting_else_the_profile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from service.config import Settings
+    from service.llm.gateway import request_timeout
+    from service.llm.profiles import PROFILES
+
+    local, remote = PROFILES["local-gemma3-270m"], PROFILES["gpt-4o-mini"]
+    assert request_timeout(Settings(), local) == 900.0
+    assert request_timeout(Settings(), remote) == Settings().timeout_s
+    monkeypatch.setenv("READER_TIMEOUT_S", "30")
+    assert request_timeout(Settings(), local) == 30.0

@@ -26,15 +26,14 @@ from service.tasks.translate import (
     translate,
     unit_prompt_text,
 )
+from tests.payloads import chat_body, completion_body
 from tests.translate_fixtures import (
     BASE,
     CHAT,
     COMPLETIONS,
     Sleeps,
     answer,
-    chat_body,
     chunks_by,
-    completion_body,
     make_ctx,
     make_doc,
     request_body,

@@ -139,14 +139,15 @@ class Gateway:
         except ConfigError as exc:
             # Cache hits still work without an endpoint; a miss raises this error (see _send).
             url, self._no_endpoint = "http://127.0.0.1:9/v1", exc
+        timeout = request_timeout(settings, self.profile)
         self._client = openai.AsyncOpenAI(
             base_url=url,
             api_key=settings.openai_api_key or "sk-no-key",  # local servers ignore it
             # The SDK types httpx2 but accepts a legacy httpx client at run time (it checks);
             # respx intercepts only the latter.
-            http_client=cast(Any, http_client or _http_client(settings)),
+            http_client=cast(Any, http_client or _http_client(settings, timeout)),
             max_retries=0,
-            timeout=settings.timeout_s,
+            timeout=timeout,
         )
 
     async def aclose(self) -> None:
@@ -466,9 +467,16 @@ def _base_url(settings: Settings) -> str | None:
     return f"http://127.0.0.1:{settings.local_port}/v1"
 
 
-def _http_client(settings: Settings) -> httpx.AsyncClient:
+def request_timeout(settings: Settings, profile: Profile) -> float:
+    """READER_TIMEOUT_S when set, else the profile's own, else the settings' default."""
+    if "timeout_s" in settings.model_fields_set or profile.timeout_s is None:
+        return settings.timeout_s
+    return profile.timeout_s
+
+
+def _http_client(settings: Settings, timeout: float) -> httpx.AsyncClient:
     n = settings.concurrency
     return httpx.AsyncClient(
         limits=httpx.Limits(max_connections=n * 2, max_keepalive_connections=n),
-        timeout=httpx.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s)),
+        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
     )

@@ -26,6 +26,9 @@ class Profile:
     # Known too weak to trust unassisted: outputs carry a warning, rule-found commitments
     # the model missed are shown (marked rule-derived) instead of being dropped.
     weak: bool = False
+    # Per-request timeout when READER_TIMEOUT_S is not set: a CPU model needs minutes, and a
+    # timed-out request keeps a single-slot local server busy while its retry queues behind it.
+    timeout_s: float | None = None
     # Server-specific sampling params a prompt file may set; sent in the request body via the
     # SDK's extra_body (llama.cpp's server defaults repeat_penalty to 1.1, which discourages
     # copying the source's digits). Other profiles never send them.
@@ -75,7 +78,7 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "local-gemma3-270m", 2048, mode="completion", structured="grammar",
             max_output_tokens=512, chunk_budget=400, match=("gemma-3-270m", "gemma3-270m"),
-            weak=True, extra_params=("repeat_penalty", "top_k", "min_p"),
+            weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
         ),
         Profile("generic", 8192, structured="json_object", max_output_tokens=2048),
     )

@@ -61,16 +61,23 @@ _RULE_KINDS: dict[str, TargetKind] = {
 
 # --- schemas ----------------------------------------------------------------------------------
 
+LITE_MAX_ITEMS = 4  # per chunk of the 2,048-token local model; the rules add what it misses
+LITE_QUOTE_CHARS = 80  # a pledge clause; a longer quote is cut, and a prefix still grounds
+
 
 class LiteCommitment(BaseModel):
     """Completion mode: what a tiny base model can fill under a grammar (quote and modality)."""
 
-    quote_zh: str = Field(description="The clause, copied verbatim from the text.")
+    quote_zh: str = Field(
+        max_length=LITE_QUOTE_CHARS, description="The clause, copied verbatim from the text."
+    )
     modality: Modality
 
 
 class LiteOutput(BaseModel):
-    commitments: list[LiteCommitment]
+    # Bounded so the grammar closes the list: unbounded, the base model never ends it and
+    # every call runs to its token cap (and a doubled-budget retry) before being truncated.
+    commitments: list[LiteCommitment] = Field(max_length=LITE_MAX_ITEMS)
 
 
 register_schema("ExtractionOutput", ExtractionOutput)

@@ -1,0 +1,163 @@
+"""`run`: the batch over a corpus into the Markdown site (and its dry run)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Column, Table
+
+from service.cli.app import app, err_console, friendly_errors
+from service.config import get_settings
+from service.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from service.artifacts import Kind
+    from service.batch import Prefill, RunOptions, RunReport
+
+
+@app.command("run")
+@friendly_errors
+def run(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or folders (.txt/.html); default: the corpus folder."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the Markdown site and JSON export.")
+    ] = Path("site"),
+    tasks: Annotated[
+        str, typer.Option("--tasks", help="Comma-separated: summary,translation,commitments.")
+    ] = "summary,translation,commitments",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan, tokens and cost only: no model, no server.")
+    ] = False,
+    force: Annotated[
+        str | None, typer.Option("--force", help="Recompute these tasks' artifacts: TASK[,TASK].")
+    ] = None,
+    batch_api: Annotated[
+        bool, typer.Option("--batch-api", help="Fill the cache through the Batch API first.")
+    ] = False,
+) -> None:
+    """Run the tasks on a corpus and write the site; exit 1 when anything failed or is partial.
+
+    Resumable: finished model calls are cached, so a re-run continues where a run stopped.
+    """
+    from service.batch import RunOptions, parse_kinds
+
+    kinds = parse_kinds(tasks)
+    forced = parse_kinds(force, "--force") if force else ()
+    if not set(forced) <= set(kinds):
+        raise InputError(f"--force {force}: force only tasks that run (--tasks {tasks})")
+    if dry_run:
+        raise typer.Exit(_dry_run(paths or [], kinds, batch_api=batch_api))
+    prefill = _batch_api_prefill() if batch_api else None
+    report = _run_batch(paths or [], out, RunOptions(kinds, frozenset(forced), prefill))
+    _print_run_report(report, out)
+    raise typer.Exit(report.exit_code)
+
+
+def _batch_api_prefill() -> Prefill:
+    """``service.batch_api.prefill`` with its round-by-round messages on stderr."""
+    from functools import partial
+
+    from service.batch_api import prefill
+
+    if get_settings().uses_local_model:  # refuse before a local server is started for nothing
+        raise ConfigError(
+            "--batch-api needs an endpoint with the OpenAI Batch API; the embedded local model "
+            "has none. Set OPENAI_BASE_URL/OPENAI_API_KEY/READER_MODEL, or run without it."
+        )
+    return partial(prefill, progress=lambda line: err_console.print(line, highlight=False))
+
+
+def _run_batch(paths: list[Path], out: Path, options: RunOptions) -> RunReport:
+    import sys
+
+    from service.batch import run_batch
+    from service.progress import PlainProgress, RichProgress
+
+    settings = get_settings()
+    if err_console.is_terminal:
+        with RichProgress(err_console) as display:
+            return asyncio.run(run_batch(settings, paths, out, options, display))
+    return asyncio.run(run_batch(settings, paths, out, options, PlainProgress(sys.stderr)))
+
+
+def _name_columns() -> tuple[Column, Column]:
+    # Narrow terminals and logs fold file names instead of cutting them with "…".
+    return Column("document", overflow="fold"), Column("task", no_wrap=True, min_width=11)
+
+
+def _print_run_report(report: RunReport, out: Path) -> None:
+    from rich.markup import escape
+
+    console = Console()
+    table = Table(*_name_columns(), "status", "calls", "hits", "tokens", "cost $")
+    colours = {"ok": "green", "partial": "yellow", "failed": "red"}
+    for o in report.outcomes:
+        status = f"[{colours[o.status]}]{o.status}[/]" + (" (stored)" if o.reused else "")
+        table.add_row(escape(o.source), o.kind, status, str(o.calls), str(o.cache_hits),
+                      f"{o.tokens:,}", f"{o.cost_usd:.4f}")  # fmt: skip
+    console.print(table)
+    for o in report.outcomes:
+        if o.status != "ok":
+            reason = escape(o.reason or "no reason given")
+            line = f"[{colours[o.status]}]{o.status}:[/] {escape(o.source)} {o.kind}: {reason}"
+            console.print(line, highlight=False, soft_wrap=True)
+    for f in report.ingest_failures:
+        err_console.print(f"[red]not read:[/red] {escape(f.path)}: {escape(f.reason)}")
+    for path, doc_id in report.duplicates:
+        console.print(f"skipped {escape(path)}: same text as document {doc_id}", soft_wrap=True)
+    for note in report.notes:
+        console.print(escape(note), soft_wrap=True)
+    led = report.ledger
+    console.print(
+        f"{report.documents} documents: {report.count('ok')} ok, {report.count('partial')} "
+        f"partial, {report.count('failed')} failed tasks, {len(report.ingest_failures)} files "
+        f"not read · this run: {led.calls} model calls ({led.requests} requests), {led.hits} "
+        f"cache hits, {led.errors} "
+        f"errors, {led.tokens_in:,}+{led.tokens_out:,} tokens, ~${led.cost_usd:.4f} · "
+        f"{report.elapsed_s:.1f}s",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"site: {len(report.site_files)} files in {escape(str(out))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _dry_run(paths: list[Path], kinds: tuple[Kind, ...], *, batch_api: bool) -> int:
+    """Print the estimate table and totals; returns the exit code (1 if a file failed)."""
+    from rich.markup import escape
+
+    from service.batch import collect, default_paths
+    from service.estimate import estimate
+    from service.ingest import ingest_path
+
+    settings = get_settings()
+    corpus = collect(default_paths(paths, settings), lambda p: ingest_path(p, settings=settings))
+    est = estimate(settings, corpus.documents, kinds, batch_api=batch_api)
+    table = Table(*_name_columns(), "chunks", "calls", "prompt tok", "output tok", "cost $")
+    for r in est.rows:
+        tokens = (f"{r.prompt_tokens:,}", f"{r.output_tokens:,}")
+        table.add_row(escape(r.source), r.kind, str(r.chunks), str(r.calls), *tokens,
+                      f"{r.cost_usd:.4f}")  # fmt: skip
+    console = Console()
+    console.print(table)
+    for f in corpus.failures:
+        err_console.print(f"[red]not read:[/red] {escape(f.path)}: {escape(f.reason)}")
+    price = " at the Batch API price" if est.batch_discount else ""
+    console.print(
+        f"dry run ({est.model}, profile {est.profile}, {est.budget}-token chunks): "
+        f"{len(corpus.documents)} documents, {est.calls} calls, {est.prompt_tokens:,} prompt + "
+        f"{est.output_tokens:,} output tokens, ~${est.cost_usd:.4f}{price}; no model was called",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return 1 if corpus.failures else 0
