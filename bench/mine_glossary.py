@@ -1,8 +1,8 @@
 """List official-English candidates for Chinese terms from the bilingual reference set.
 
-Usage: PYTHONPATH=. python tools/mine_glossary.py [--ref DIR] TERM [TERM ...]
-       PYTHONPATH=. python tools/mine_glossary.py --tsv prompts/glossary.tsv   (candidates)
-       PYTHONPATH=. python tools/mine_glossary.py --check prompts/glossary.tsv (audit sources)
+Usage: PYTHONPATH=. python bench/mine_glossary.py [--ref DIR] TERM [TERM ...]
+       PYTHONPATH=. python bench/mine_glossary.py --tsv prompts/glossary.tsv   (candidates)
+       PYTHONPATH=. python bench/mine_glossary.py --check prompts/glossary.tsv (audit sources)
 
 For each term: how many reference pairs contain it, and the English word n-grams that are most
 specific to those pairs (frequent there, rare elsewhere). A human decides the entry; this tool
