@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -77,3 +79,21 @@ def _plain(inline: Token) -> str:
 def plain_text(markdown: str) -> str:
     """All inline text of a page, as a reader would see it (no markup)."""
     return "\n".join(_plain(t) for t in tokens(markdown) if t.type == "inline")
+
+
+def check_links(pages: Iterable[Path]) -> int:
+    """Assert that every relative link of ``pages`` resolves to a file and, for ``#anchor``
+    links, to an anchor of that Markdown file; return how many links were checked."""
+    checked = 0
+    for page in pages:
+        for href in links(page.read_text("utf-8")):
+            parts = urlsplit(href)
+            if parts.scheme:
+                continue
+            target = (page.parent / parts.path).resolve() if parts.path else page
+            assert target.is_file(), f"{page.name}: {href}"
+            if parts.fragment:
+                assert target.suffix == ".md", f"{page.name}: {href}"
+                assert parts.fragment in anchors(target.read_text("utf-8")), href
+            checked += 1
+    return checked
