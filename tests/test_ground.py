@@ -23,6 +23,7 @@ from service.tasks.commitments.ground import (
     numbers_in,
 )
 from service.tasks.commitments.schema import ExtractedCommitment, Target
+from tests.extract_fixtures import record
 
 CORPUS = ROOT / "corpus"
 TRAD = (CORPUS / "000_6c8e1f9dd5ba119a.txt").read_text(encoding="utf-8")  # Traditional
@@ -37,24 +38,7 @@ def _assert_grounded(text: str, a: Alignment) -> None:
 
 
 def extracted(quote: str, **overrides: Any) -> ExtractedCommitment:
-    fields: dict[str, Any] = {
-        "quote_zh": quote,
-        "actor_zh": None,
-        "actor_en": None,
-        "action_zh": quote,
-        "action_en": "",
-        "targets": [],
-        "deadline_text": None,
-        "deadline_start": None,
-        "deadline_end": None,
-        "deadline_precision": "none",
-        "sector": "other",
-        "modality": "binding",
-        "trigger": None,
-        "milestone": None,
-        "gloss_en": "",
-    }
-    return ExtractedCommitment(**(fields | overrides))
+    return ExtractedCommitment(**record(quote, action_en="", gloss_en="", **overrides))
 
 
 def test_exact_match() -> None:

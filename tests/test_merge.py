@@ -9,6 +9,7 @@ from service.models import Paragraph
 from service.tasks.commitments.ground import ground_commitments
 from service.tasks.commitments.merge import merge_commitments, same_pledge, spans_overlap
 from service.tasks.commitments.schema import Commitment, ExtractedCommitment, Source, Target
+from tests.extract_fixtures import record
 
 REPORT = next((ROOT / "corpus").glob("004_*.txt")).read_text(encoding="utf-8")
 TRAD = next((ROOT / "corpus").glob("000_*.txt")).read_text(encoding="utf-8")
@@ -21,24 +22,14 @@ STATION = "建成平湖南集装箱中心站"
 
 
 def extracted(quote: str, **overrides: Any) -> ExtractedCommitment:
-    fields: dict[str, Any] = {
-        "quote_zh": quote,
+    fields = {
         "actor_zh": "深圳市政府",
         "actor_en": "Shenzhen government",
-        "action_zh": quote,
         "action_en": "",
-        "targets": [],
-        "deadline_text": None,
-        "deadline_start": None,
-        "deadline_end": None,
-        "deadline_precision": "none",
         "sector": "infrastructure_transport",
-        "modality": "binding",
-        "trigger": None,
-        "milestone": None,
         "gloss_en": "",
     }
-    return ExtractedCommitment(**(fields | overrides))
+    return ExtractedCommitment(**record(quote, **(fields | overrides)))
 
 
 def grounded(
