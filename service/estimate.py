@@ -30,13 +30,11 @@ from service.artifacts import Kind
 from service.chunk import chunk_document
 from service.config import Settings
 from service.glossary import Glossary
-from service.llm.profiles import Profile, resolve_profile
+from service.llm.profiles import LOCAL_MODEL_NAME, LOCAL_PROFILE, Profile, resolve_profile
 from service.llm.prompts import PromptRegistry
 from service.models import Chunk, Document
 from service.tokens import count_tokens
 
-LOCAL_PROFILE = "local-gemma3-270m"
-LOCAL_MODEL = "gemma-3-270m"
 DEFAULT_OVERHEAD = 400  # tokens, for a task whose prompt file is missing
 MESSAGE_OVERHEAD = 4  # chat framing per message (OpenAI's documented count)
 PARAGRAPH_MARKUP = 8
@@ -93,7 +91,7 @@ class _Costing:
 
     def __init__(self, settings: Settings) -> None:
         local = settings.uses_local_model
-        self.model = settings.model or (LOCAL_MODEL if local else "")
+        self.model = settings.model or (LOCAL_MODEL_NAME if local else "")
         name = settings.profile or (LOCAL_PROFILE if local else None)
         self.profile: Profile = resolve_profile(name, self.model)
         self.budget = settings.chunk_tokens or self.profile.chunk_budget

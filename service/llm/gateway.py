@@ -32,7 +32,7 @@ from service.errors import (
     RetriesExhausted,
     ServiceError,
 )
-from service.llm.profiles import Profile, resolve_profile
+from service.llm.profiles import LOCAL_MODEL_NAME, LOCAL_PROFILE, Profile, resolve_profile
 from service.llm.prompts import PromptRegistry, PromptTemplate
 from service.llm.retry import backoff_delay, is_retryable_status, retry_after
 from service.llm.structured import gbnf_for, parse_output, schema_json, strict_schema
@@ -42,7 +42,6 @@ from service.store import Store
 log = logging.getLogger(__name__)
 
 MAX_REASKS = 2
-LOCAL_MODEL_NAME = "gemma-3-270m"
 PASSED_PARAMS = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty")
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -122,7 +121,7 @@ class Gateway:
             raise ConfigError("OPENAI_BASE_URL/OPENAI_API_KEY are set but READER_MODEL is not.")
         profile_name = settings.profile
         if settings.uses_local_model and not profile_name:
-            profile_name = "local-gemma3-270m"
+            profile_name = LOCAL_PROFILE
         self.profile: Profile = resolve_profile(profile_name, self.model)
         self.registry = registry or PromptRegistry.load(
             settings.prompts_dir, settings.prompt_versions

@@ -44,6 +44,10 @@ class Profile:
         return (tokens_in * self.price_in + tokens_out * self.price_out) / 1_000_000
 
 
+# The embedded model: its profile, and the model name the gateway sends when none is configured.
+LOCAL_PROFILE = "local-gemma3-270m"
+LOCAL_MODEL_NAME = "gemma-3-270m"
+
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
