@@ -1,10 +1,11 @@
 """The one way the CLI and the API compute artifacts: documents in, stored artifacts out.
 
-``Reader.open(settings)`` resolves the model endpoint (starting the embedded local server when
-none is configured), builds the gateway and loads the glossary; ``compute`` returns a stored
-artifact when one exists for the same variant (model, prompt versions, glossary, chunk budget)
-and otherwise runs the task, stores the artifact and returns it. Two concurrent requests for
-the same artifact share one computation.
+``Reader.open(settings)`` resolves the model endpoint (the embedded local server when none is
+configured: reused if running, else started before the first model call), builds the gateway
+and loads the glossary; ``compute`` returns a stored artifact when one exists for the same
+variant (model, prompt versions, glossary, chunk budget) and otherwise runs the task, stores
+the artifact and returns it. Two concurrent requests for the same artifact share one
+computation.
 """
 
 from __future__ import annotations
@@ -199,7 +200,9 @@ def build_gateway(
     import_tasks()
     profile = settings.profile or endpoint.profile_name
     resolved = settings.model_copy(update={"model": endpoint.model, "profile": profile})
-    return Gateway(resolved, store, http_client=http_client, base_url=endpoint.base_url)
+    return Gateway(
+        resolved, store, http_client=http_client, base_url=endpoint.base_url, ready=endpoint.ready
+    )
 
 
 def load_glossary(settings: Settings) -> Glossary:

@@ -61,6 +61,7 @@ DOCUMENT = (
     "要认真做好省政府下放深圳实施的103项行政职权承接工作。\n"
 )
 PARAGRAPHS = 2
+KINDS = ("summary", "translation", "commitments")
 SOURCE_NUMBERS = {11, 103}
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
@@ -76,6 +77,7 @@ class Run:
     endpoint: str
     server_up_inside: bool
     server_up_after: bool
+    cached_run_started_server: bool  # a second Reader with every artifact stored
     model_calls: int  # ledger rows that reached the model
     site: Path
     site_files: list[Path]
@@ -113,9 +115,13 @@ async def _run_everything(settings: Settings, site: Path) -> Run:
         summary = await reader.compute(doc.id, "summary")
         translation = await reader.compute(doc.id, "translation")
         commitments = await reader.compute(doc.id, "commitments")
-        again = [await reader.compute(doc.id, k) for k in ("summary", "translation", "commitments")]
+        again = [await reader.compute(doc.id, k) for k in KINDS]
         up_inside = serves_our_model(reader.endpoint)
         endpoint = reader.endpoint
+    async with Reader.open(settings) as reader:
+        stored = [await reader.compute(doc.id, k) for k in KINDS]
+        cached_run_started_server = serves_our_model(reader.endpoint)
+    assert [a.model_dump() for a in stored] == [a.model_dump() for a in again]
     assert isinstance(summary, SummaryArtifact)
     assert isinstance(translation, TranslationArtifact)
     assert isinstance(commitments, CommitmentsArtifact)
@@ -127,7 +133,8 @@ async def _run_everything(settings: Settings, site: Path) -> Run:
     )
     return Run(
         settings, doc, summary, translation, commitments, list(again), endpoint,
-        up_inside, serves_our_model(endpoint), _model_calls(settings), site, report.files,
+        up_inside, serves_our_model(endpoint), cached_run_started_server,
+        _model_calls(settings), site, report.files,
     )  # fmt: skip
 
 
@@ -148,6 +155,10 @@ def test_the_local_server_served_real_http_and_was_stopped(run: Run) -> None:
     assert run.server_up_inside and not run.server_up_after
     assert run.model_calls > 0
     assert not (run.settings.cache_dir / "local-server.json").exists()
+
+
+def test_a_run_with_everything_stored_never_starts_the_server(run: Run) -> None:
+    assert not run.cached_run_started_server
 
 
 def test_a_second_compute_is_served_from_the_store(run: Run) -> None:

@@ -241,6 +241,96 @@ async def test_concurrency_bound_holds(tmp_path: Path, store: Store) -> None:
     assert peak == 3
 
 
+@respx.mock
+async def test_single_slot_local_profile_sends_one_request_at_a_time(
+    tmp_path: Path, store: Store
+) -> None:
+    # A llama.cpp server answers one request at a time; more in flight would only queue there
+    # with their timeouts running, whatever READER_CONCURRENCY says.
+    in_flight = peak = 0
+
+    async def counting(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return httpx.Response(200, json=completion_body(' {"items": ["学校"]}'))
+
+    respx.post(f"{BASE}/completions").mock(side_effect=counting)
+    settings = make_settings(
+        tmp_path, model="gemma-3-270m", profile="local-gemma3-270m", concurrency=4
+    )
+    gw = Gateway(settings, store, http_client=httpx.AsyncClient())
+    await asyncio.gather(*(gw.generate("extract", {"text": f"建设学校{i}。"}) for i in range(4)))
+    assert peak == 1
+
+
+class StartHook:
+    """The endpoint's ``ready`` hook (what starts the local server), counting its calls."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls = 0
+        self.error = error
+
+    async def __call__(self) -> None:
+        self.calls += 1
+        await asyncio.sleep(0.01)  # concurrent first requests must still start it once
+        if self.error is not None:
+            raise self.error
+
+
+@respx.mock
+async def test_endpoint_is_started_once_before_the_first_request_and_not_for_hits(
+    tmp_path: Path, store: Store
+) -> None:
+    route = respx.post(f"{BASE}/chat/completions").mock(return_value=ok("x"))
+    settings = make_settings(tmp_path)
+    idle = StartHook()
+    cached = Gateway(settings, store, http_client=httpx.AsyncClient(), ready=idle)
+    gw = Gateway(settings, store, http_client=httpx.AsyncClient(), ready=(hook := StartHook()))
+    texts = [{"text": f"文档{i}", "glossary": ""} for i in range(3)]
+    await asyncio.gather(*(gw.generate("echo", v) for v in texts))
+    assert hook.calls == 1 and route.call_count == 3
+    await cached.generate("echo", {"text": "文档0", "glossary": ""})  # a hit: no start
+    assert idle.calls == 0 and route.call_count == 3
+
+
+@respx.mock
+async def test_a_failed_start_fails_every_request_without_starting_again(
+    tmp_path: Path, store: Store
+) -> None:
+    route = respx.post(f"{BASE}/chat/completions").mock(return_value=ok("x"))
+    hook = StartHook(ModelUnavailable("the local model server exited with code 1"))
+    gw = Gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient(), ready=hook)
+    for i in range(3):
+        with pytest.raises(ModelUnavailable, match="exited with code 1"):
+            await gw.generate("echo", {"text": f"文档{i}", "glossary": ""})
+    assert hook.calls == 1 and route.call_count == 0
+
+
+@respx.mock
+async def test_closing_cancels_calls_whose_callers_are_gone(tmp_path: Path, store: Store) -> None:
+    # Ctrl-C/SIGTERM cancel the callers; the shielded call must not outlive the client and
+    # die later on it ("client has been closed", an unretrieved task exception).
+    started = asyncio.Event()
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await asyncio.sleep(60)
+        return ok("late")
+
+    respx.post(f"{BASE}/chat/completions").mock(side_effect=hang)
+    gw = Gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient())
+    caller = asyncio.ensure_future(gw.generate("echo", {"text": "文档", "glossary": ""}))
+    await started.wait()
+    caller.cancel()
+    calls = list(gw._inflight.values())
+    assert len(calls) == 1 and not calls[0].done()  # shielded from its caller
+    await asyncio.wait_for(gw.aclose(), 5)
+    assert calls[0].cancelled() and not gw._inflight
+
+
 # --- answers we must not accept -------------------------------------------------------------
 
 

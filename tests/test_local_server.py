@@ -9,6 +9,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from service.llm.local import (
     ensure_model,
     free_port,
     model_path,
+    pid_alive,
     port_is_free,
     require_local_extra,
     resolve_endpoint,
@@ -349,8 +351,72 @@ def test_server_not_ready_in_time_is_stopped_and_reported(
     with pytest.raises(LocalServerFailed, match=r"not ready after 0\.0 s") as info:
         server.start()
     assert "local-server.log" in info.value.message
-    assert server.pid is None and server.base_url is None
+    assert server.pid is None and not server.owned
     assert not (Settings().cache_dir / "local-server.json").exists()
+
+
+@needs_llama
+def test_resolving_the_local_endpoint_starts_nothing_until_the_first_request(
+    monkeypatch: pytest.MonkeyPatch, packaged_model: Path
+) -> None:
+    # A run whose every answer is stored must not pay the server's start-up (seconds).
+    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
+    endpoint = resolve_endpoint(Settings())
+    assert endpoint.local_server is not None and endpoint.local_server.pid is None
+    assert endpoint.base_url.startswith("http://127.0.0.1:")
+    assert not serves_our_model(endpoint.base_url)
+    assert not (Settings().cache_dir / "local-server.json").exists()
+    endpoint.close()
+
+
+def test_a_stopped_server_is_never_started_afterwards(settings: Settings) -> None:
+    # The run ended (or was cancelled) while its first request was on the way: starting then
+    # would leave a server nobody stops.
+    server = LocalServer(settings)
+    server.stop()
+    with pytest.raises(LocalServerFailed, match="ended before"):
+        server.start()
+    assert server.pid is None and not (settings.cache_dir / "local-server.json").exists()
+
+
+@pytest.mark.e2e
+@needs_llama
+def test_sigterm_to_a_run_stops_the_local_server_it_started(
+    tmp_path: Path, packaged_model: Path
+) -> None:
+    doc = tmp_path / "meeting.txt"
+    doc.write_text("会议强调，力争年底前开工建设自由电子激光科学装置。\n", encoding="utf-8")
+    remote = {"OPENAI_BASE_URL", "OPENAI_API_KEY", "DATABASE_URL", "READER_MODEL"}
+    env = {k: v for k, v in os.environ.items() if k not in remote | {"READER_LOCAL_PORT"}}
+    env |= {
+        "READER_CACHE_DIR": str(tmp_path / "cache"),
+        "READER_LOCAL_MODEL_PATH": str(packaged_model),
+    }
+    state_path = tmp_path / "cache" / "local-server.json"
+    out = tmp_path / "site"
+    command = [sys.executable, "-m", "service.cli", "run", str(doc), "--out", str(out), "--tasks",
+               "translation"]  # fmt: skip
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        state = ServerState.read(state_path)
+        while state is None:  # the run has started the server once the state is written
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run never started the local server"
+            time.sleep(0.2)
+            state = ServerState.read(state_path)
+        assert pid_alive(state.pid)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "terminated" in err and "resume" in err and "Traceback" not in err
+    assert not pid_alive(state.pid) and not state_path.exists()
 
 
 FEW_SHOT = (
@@ -448,3 +514,26 @@ def test_cli_local_server_without_extra_is_one_red_line(monkeypatch: pytest.Monk
     assert result.exit_code == 1
     assert "pip install 'policy-reader[local]'" in " ".join(result.stderr.split())
     assert "Traceback" not in result.output
+
+
+@pytest.mark.e2e
+@needs_llama
+async def test_the_api_starts_the_local_server_up_front_and_stops_it(
+    monkeypatch: pytest.MonkeyPatch, packaged_model: Path
+) -> None:
+    # Runs start the server lazily; the API must not: /readyz would report a model endpoint
+    # that nothing starts until traffic arrives, and orchestrators send none until it is ready.
+    from service.api.app import create_app
+
+    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
+    settings = Settings()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            ready = (await client.get("/readyz")).json()
+        state = ServerState.read(settings.cache_dir / "local-server.json")
+        assert state is not None and pid_alive(state.pid)
+    assert ready["ready"] and ready["model"]["ok"], ready
+    assert ready["model"]["endpoint"] == f"http://127.0.0.1:{state.port}"
+    assert not pid_alive(state.pid) and not (settings.cache_dir / "local-server.json").exists()

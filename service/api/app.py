@@ -34,6 +34,9 @@ def create_app(settings: Settings | None = None, *, reader: Reader | None = None
         async with AsyncExitStack() as stack:
             if getattr(app.state, "reader", None) is None:
                 opened = await stack.enter_async_context(Reader.open(settings))
+                # A server starts its model endpoint up front: /readyz reports it, and the
+                # first request does not pay the local server's start-up.
+                await opened.gateway.connect()
                 attach_reader(app, opened, settings)
             yield
             await app.state.jobs.aclose()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -83,8 +86,33 @@ def _run_batch(paths: list[Path], out: Path, options: RunOptions) -> RunReport:
     settings = get_settings()
     if err_console.is_terminal:
         with RichProgress(err_console) as display:
-            return asyncio.run(run_batch(settings, paths, out, options, display))
-    return asyncio.run(run_batch(settings, paths, out, options, PlainProgress(sys.stderr)))
+            return _until_terminated(run_batch(settings, paths, out, options, display))
+    return _until_terminated(run_batch(settings, paths, out, options, PlainProgress(sys.stderr)))
+
+
+def _until_terminated(work: Coroutine[Any, Any, RunReport]) -> RunReport:
+    """``asyncio.run``, with SIGTERM (kill, CI, systemd) unwinding the run like Ctrl-C does:
+    calls in flight are cancelled and a local model server this run started is stopped."""
+
+    async def main() -> RunReport:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            return await work
+        finally:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        err_console.print(
+            "terminated: finished model calls are cached; run the same command to resume",
+            highlight=False,
+        )
+        raise typer.Exit(128 + signal.SIGTERM) from None
 
 
 def _name_columns() -> tuple[Column, Column]:

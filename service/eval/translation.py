@@ -241,7 +241,12 @@ def _gateway(
     profile = settings.profile or endpoint.profile_name
     resolved = settings.model_copy(update={"model": endpoint.model, "profile": profile})
     return Gateway(
-        resolved, store, http_client=http_client, registry=registry, base_url=endpoint.base_url
+        resolved,
+        store,
+        http_client=http_client,
+        registry=registry,
+        base_url=endpoint.base_url,
+        ready=endpoint.ready,
     )
 
 

@@ -113,6 +113,7 @@ class Gateway:
         registry: PromptRegistry | None = None,
         sleep: Sleep = asyncio.sleep,
         base_url: str | None = None,
+        ready: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -128,7 +129,12 @@ class Gateway:
         )
         self.registry.validate_schemas()
         self._sleep = sleep
-        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self._semaphore = asyncio.Semaphore(concurrency(settings, self.profile))
+        # Awaited before the first request (starts the local server); a failure is kept and
+        # raised for every later request instead of starting again.
+        self._ready = ready
+        self._ready_lock = asyncio.Lock()
+        self._ready_error: ServiceError | None = None
         self._inflight: dict[str, asyncio.Task[CallResult]] = {}
         self._no_endpoint: ConfigError | None = None
         # When set, a miss is handed to the collector and raises Deferred instead of calling.
@@ -150,6 +156,12 @@ class Gateway:
         )
 
     async def aclose(self) -> None:
+        """Cancel calls still in flight (shielded from their callers, who are gone by now: a
+        Ctrl-C or SIGTERM), then close the HTTP client they would have used."""
+        running = list(self._inflight.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         await self._client.close()
 
     @property
@@ -352,6 +364,7 @@ class Gateway:
         """One logical request, retried on 429/5xx/timeouts/connection errors."""
         if self._no_endpoint is not None:
             raise self._no_endpoint
+        await self.connect()
         last = "no attempt"
         for attempt in range(self.settings.max_retries + 1):
             rec.attempts += 1
@@ -378,6 +391,24 @@ class Gateway:
         raise RetriesExhausted(
             f"Model endpoint failed {rec.attempts} times for {req.template.task}; last: {last}."
         )
+
+    async def connect(self) -> None:
+        """Make sure the endpoint is up: starts the local server now (the API does this at
+        start-up) instead of before the first request. A no-op once done, or for a remote
+        endpoint."""
+        if self._ready is None and self._ready_error is None:
+            return
+        async with self._ready_lock:
+            if self._ready_error is not None:
+                raise self._ready_error
+            if self._ready is None:  # started while this request waited for the lock
+                return
+            try:
+                await self._ready()
+            except ServiceError as exc:
+                self._ready_error = exc
+                raise
+            self._ready = None
 
     async def _create(self, mode: str, kwargs: dict[str, Any]) -> Any:
         # The SDK's overloads cannot type a kwargs dict; the response is checked in _Output.of.
@@ -471,6 +502,13 @@ def request_timeout(settings: Settings, profile: Profile) -> float:
     if "timeout_s" in settings.model_fields_set or profile.timeout_s is None:
         return settings.timeout_s
     return profile.timeout_s
+
+
+def concurrency(settings: Settings, profile: Profile) -> int:
+    """Requests in flight at once: READER_CONCURRENCY, capped by what the endpoint serves."""
+    if profile.max_concurrency is None:
+        return settings.concurrency
+    return min(settings.concurrency, profile.max_concurrency)
 
 
 def _http_client(settings: Settings, timeout: float) -> httpx.AsyncClient:

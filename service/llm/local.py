@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +237,12 @@ class LocalServer:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._log_offset = 0
+        self._port: int | None = None  # chosen by prepare() when no server runs yet
+        self._model: Path | None = None
+        # start() runs in a worker thread; a stop() from another thread (the run ending, or
+        # being cancelled, while the server starts) waits for it, so nothing is orphaned.
+        self._lock = threading.Lock()
+        self._closed = False  # stopped: a start() that comes later must not spawn an orphan
 
     @property
     def state_path(self) -> Path:
@@ -249,8 +256,13 @@ class LocalServer:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    def start(self) -> str:
-        """Return the base URL (``http://127.0.0.1:PORT/v1``) of a ready server."""
+    def prepare(self) -> str:
+        """Return the base URL a server will answer on, without starting one.
+
+        Reuses a running server; otherwise does the cheap checks (free port, installed extra,
+        model file) so a misconfiguration fails before any work, and leaves the spawn to
+        ``start``, which the gateway calls before its first request: a run whose every answer
+        is cached never starts the server."""
         if self.base_url is not None:
             return self.base_url
         reused = self.find_running()
@@ -260,28 +272,55 @@ class LocalServer:
             return reused
         port = self._choose_port()  # cheap checks first, before a 245 MB assembly
         require_local_extra()
-        path = ensure_model(self.settings)
-        url = base_url_for(port)
-        proc = self._spawn(path, port)
+        self._model = ensure_model(self.settings)
+        self._port, self.base_url = port, base_url_for(port)
+        return self.base_url
+
+    def start(self) -> str:
+        """Return the base URL (``http://127.0.0.1:PORT/v1``) of a ready server."""
+        with self._lock:
+            return self._start()
+
+    def _start(self) -> str:
+        if self._closed:
+            raise LocalServerFailed("the run ended before the local model server was started")
+        url = self.prepare()
+        if self._port is None or self._proc is not None:  # reused, or started already
+            return url
+        if not port_is_free(self._port):  # taken since prepare(): the URL is fixed by now
+            raise LocalPortBusy(
+                f"port {self._port} on {HOST}, chosen for the local model server, was taken "
+                "by another program before the server started; run again, or set "
+                "READER_LOCAL_PORT to a port kept free for it"
+            )
+        assert self._model is not None  # set with _port by prepare()
+        proc = self._spawn(self._model, self._port)
         try:
             self._wait_ready(proc, url)
         except BaseException:  # failure or Ctrl-C: never leave an orphan nobody can reuse
             self._terminate()
             self._proc = None
             raise
-        ServerState(pid=proc.pid, port=port, model_path=str(path)).write(self.state_path)
-        self.owned, self.base_url = True, url
+        ServerState(pid=proc.pid, port=self._port, model_path=str(self._model)).write(
+            self.state_path
+        )
+        self.owned = True
         return url
 
     def stop(self) -> None:
         """Stop the server if this object started it; a reused server keeps running."""
+        with self._lock:
+            self._stop()
+            self._closed = True
+
+    def _stop(self) -> None:
         if self._proc is not None:
             self._terminate()
             state = ServerState.read(self.state_path)
             if state is not None and state.pid == self._proc.pid:
                 self.state_path.unlink(missing_ok=True)
             self._proc = None
-        self.base_url, self.owned = None, False
+        self.base_url, self.owned, self._port = None, False, None
 
     def wait(self) -> int:
         """Block until the server this object started exits; return its exit code."""
@@ -420,18 +459,25 @@ class Endpoint:
     def is_local(self) -> bool:
         return self.local_server is not None
 
+    async def ready(self) -> None:
+        """Before the gateway's first request: start the local server if it is not running
+        (nothing to do for a remote endpoint)."""
+        if self.local_server is not None:
+            await asyncio.to_thread(self.local_server.start)
+
     def close(self) -> None:
         if self.local_server is not None:
             self.local_server.stop()
 
 
 def resolve_endpoint(settings: Settings) -> Endpoint:
-    """The configured remote endpoint, else a started (or reused) local server. Blocking:
-    from async code use ``await asyncio.to_thread(resolve_endpoint, settings)``."""
+    """The configured remote endpoint, else the local server: reused when one runs, otherwise
+    prepared and started on first use (``Endpoint.ready``). Blocking: from async code use
+    ``await asyncio.to_thread(resolve_endpoint, settings)``."""
     if not settings.uses_local_model:
         return remote_endpoint(settings)
     server = LocalServer(settings)
-    url = server.start()
+    url = server.prepare()
     return Endpoint(url, LOCAL_API_KEY, LOCAL_MODEL_ALIAS, LOCAL_PROFILE, server)
 
 

@@ -33,6 +33,10 @@ class Profile:
     # SDK's extra_body (llama.cpp's server defaults repeat_penalty to 1.1, which discourages
     # copying the source's digits). Other profiles never send them.
     extra_params: tuple[str, ...] = ()
+    # Requests the endpoint can work on at once (None: READER_CONCURRENCY decides). A llama.cpp
+    # server with one slot answers one at a time; more in flight only queue there, where their
+    # timeout runs while they wait.
+    max_concurrency: int | None = None
 
     @property
     def supports_json_schema(self) -> bool:
@@ -83,6 +87,7 @@ PROFILES: dict[str, Profile] = {
             "local-gemma3-270m", 2048, mode="completion", structured="grammar",
             max_output_tokens=512, chunk_budget=400, match=("gemma-3-270m", "gemma3-270m"),
             weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
+            max_concurrency=1,
         ),
         Profile("generic", 8192, structured="json_object", max_output_tokens=2048),
     )
