@@ -72,12 +72,22 @@ class SummaryNotes(BaseModel):
     people: list[Person] = Field(default_factory=list)
 
 
+# Shown with every extractive (method "lead") summary.
+LEAD_SUMMARY_NOTE = (
+    "Extractive summary: the model's translation of the title, the lead sentence and the first "
+    "sentence of the next paragraphs. The embedded model cannot write a summary (it copies its "
+    "worked example), so nothing here condenses the rest of the document."
+)
+
+
 class SummaryArtifact(BaseModel):
     kind: Literal["summary"] = "summary"
     doc_id: str
     status: Status
     summary: Summary | None
-    method: Literal["single", "map_reduce"]
+    method: Literal["single", "map_reduce", "lead"] = Field(
+        description="lead: extractive, the model's translation of the title and lead sentences."
+    )
     chunks: list[ChunkOutcome] = Field(default_factory=list)
     quality: QualityReport
     provenance: Provenance

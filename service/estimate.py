@@ -15,6 +15,8 @@ Assumptions (rough; the real numbers are in the run's summary and ``cache stats`
   ``max_output_tokens``;
 - the summary is one call when the whole document fits the context window, else one map call
   per chunk and one reduce call (deeper collapses of very long documents are not counted);
+- free-text (per-unit) templates, as the embedded model uses: a translation call per
+  paragraph (or piece of one), a summary call per lead piece (title and first sentences);
 - the commitments recall pass (only for chunks where the rule detector finds pledges the model
   missed) is not counted: it can add up to one call per chunk;
 - nothing is cached: a re-run of a finished corpus in fact costs nothing.
@@ -33,6 +35,8 @@ from service.glossary import Glossary
 from service.llm.profiles import LOCAL_MODEL_NAME, LOCAL_PROFILE, Profile, resolve_profile
 from service.llm.prompts import PromptRegistry
 from service.models import Chunk, Document
+from service.tasks.summary import lead_pieces
+from service.tasks.translate import per_unit, plan_units
 from service.tokens import count_tokens
 
 DEFAULT_OVERHEAD = 400  # tokens, for a task whose prompt file is missing
@@ -119,6 +123,11 @@ class _Costing:
             return sum(count_tokens(m.content) + MESSAGE_OVERHEAD for m in msgs) + 3
         return count_tokens(tpl.render_prompt(empty))
 
+    def per_unit(self, task: str) -> bool:
+        """The task's active template translates one unit per call as free text."""
+        versions = self.registry.versions(task, self.profile.mode)
+        return bool(versions) and per_unit(self.registry.get(task, self.profile.mode))
+
     def source(self, text: str, paragraphs: int) -> int:
         """Prompt tokens of a piece of the document: text, markup and its glossary lines."""
         lines = Glossary.render_lines(self.glossary.entries_in(text))
@@ -162,6 +171,10 @@ def _row(c: _Costing, doc: Document, kind: Kind, chunks: list[Chunk]) -> TaskEst
 
 def _translation(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
     base = c.overhead("translate")
+    if c.per_unit("translate"):
+        units = [u for chunk_units in plan_units(doc, chunks) for u in chunk_units]
+        return [(base + c.source(u.zh, 1), c.out(count_tokens(u.zh) * TRANSLATION_RATIO))
+                for u in units]  # fmt: skip
     return [
         (
             base
@@ -182,6 +195,10 @@ def _commitments(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[
 
 
 def _summary(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
+    if c.per_unit("summary"):
+        base = c.overhead("summary")
+        return [(base + c.source(zh, 1), c.out(count_tokens(zh) * TRANSLATION_RATIO))
+                for _, zh in lead_pieces(doc)]  # fmt: skip
     output = c.out(SUMMARY_OUTPUT[c.mode])
     whole = c.overhead("summary") + c.source(doc.text, len(doc.paragraphs))
     if whole + output <= c.profile.context_window * (1 - CONTEXT_MARGIN):

@@ -348,10 +348,11 @@ def test_estimate_follows_the_profile_chunks_and_prices(
     assert batch.cost_usd == pytest.approx(rows["translation"].cost_usd / 2)
 
 
-def test_estimate_without_an_endpoint_uses_the_local_profile_and_map_reduce(
+def test_estimate_without_an_endpoint_uses_the_local_profile_and_its_prompts(
     settings: Settings, tmp_path: Path
 ) -> None:
     from service.estimate import estimate
+    from service.tasks.summary import lead_pieces
 
     long_text = "\n\n".join(["会议要求，各区各部门要抓好落实，确保各项任务按期完成。" * 12] * 10)
     path = tmp_path / "long.txt"
@@ -360,5 +361,11 @@ def test_estimate_without_an_endpoint_uses_the_local_profile_and_map_reduce(
     est = estimate(settings, [doc], ("summary",))
     (row,) = est.rows
     assert est.profile == "local-gemma3-270m" and est.budget == 400 and est.model == "gemma-3-270m"
-    assert row.chunks > 1 and row.calls == row.chunks + 1  # map each chunk, then one reduce
+    # The local model's summary is extractive: one call per lead piece (title, 1 + 3 sentences).
+    assert row.chunks > 1 and row.calls == len(lead_pieces(doc)) == 5
     assert row.cost_usd == 0.0  # a local model costs nothing per token
+    pinned = settings.model_copy(update={"prompt_versions": {"summary": "v1"}})
+    (row,) = estimate(pinned, [doc], ("summary",)).rows
+    assert row.calls == row.chunks + 1  # the JSON prompt: map each chunk, then one reduce
+    (row,) = estimate(settings, [doc], ("translation",)).rows
+    assert row.calls == len(doc.paragraphs)  # free-text translation: a call per paragraph

@@ -12,7 +12,7 @@ import render_checks as rc
 import render_samples as rs
 from pydantic import ValidationError
 
-from service.artifacts import LOCAL_MODEL_WARNING
+from service.artifacts import LEAD_SUMMARY_NOTE, LOCAL_MODEL_WARNING
 from service.errors import InputError
 from service.render import DocumentBundle, render_site
 from service.render import escape as md
@@ -178,6 +178,16 @@ def test_local_model_warning_is_a_blockquote_only_where_set() -> None:
     assert first_quote < first_section  # at the top, before any content
     assert LOCAL_MODEL_WARNING in rc.plain_text(site["index.md"])
     assert LOCAL_MODEL_WARNING not in site[B]
+
+
+def test_an_extractive_summary_says_so_above_its_text() -> None:
+    assert LEAD_SUMMARY_NOTE not in rc.plain_text(_site()[A])  # a written summary: no note
+    a = rs.bundle_a()
+    assert a.summary is not None
+    lead = a.model_copy(update={"summary": a.summary.model_copy(update={"method": "lead"})})
+    text = rc.plain_text(_site([lead, rs.bundle_b()])[A])
+    summary = text[text.index("Summary") :]
+    assert summary.index(LEAD_SUMMARY_NOTE) < summary.index(a.summary.summary.headline)
 
 
 def test_provenance_lists_model_prompts_and_versions() -> None:

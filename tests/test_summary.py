@@ -333,6 +333,9 @@ async def test_endpoint_down_propagates(gw: Gateway, remote: Settings) -> None:
 
 # --- the local completion-mode model ---------------------------------------------------------
 
+# The JSON few-shot summary prompts (v1) the embedded model had before the extractive v2.
+JSON_SUMMARY = {"summary": "v1"}
+
 
 @respx.mock
 async def test_local_model_uses_the_lite_schemas(settings: Settings) -> None:
@@ -355,7 +358,8 @@ async def test_local_model_uses_the_lite_schemas(settings: Settings) -> None:
     route = respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
     gw = make_gateway(settings, base_url=LOCAL_BASE)
     doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
-    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
+    ctx = TaskContext(gw, versions=JSON_SUMMARY)
+    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), ctx)
     await gw.aclose()
     assert gw.profile.name == "local-gemma3-270m"
     assert all(request_tokens(request_json(c.request)) <= 2048 for c in route.calls)
@@ -408,8 +412,122 @@ async def test_local_model_copying_its_example_is_a_failed_chunk(settings: Setti
     )
     gw = make_gateway(settings, base_url=LOCAL_BASE)
     doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
-    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
+    ctx = TaskContext(gw, versions=JSON_SUMMARY)
+    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), ctx)
     await gw.aclose()
     assert route.call_count == len(artifact.chunks)  # no re-ask, no reduce
     assert (artifact.status, artifact.summary) == ("failed", None)
     assert all("copied the prompt's example" in (o.error or "") for o in artifact.chunks)
+
+
+# --- the extractive (lead) summary of the embedded model --------------------------------------
+
+# Seed 003: title, then the lead paragraph and the next three, first sentence of each.
+LEAD_ENGLISH = {
+    "孟凡利在河套深港科技创新合作区调研时强调": "Meng Fanli inspects the Hetao cooperation zone",
+    "9月19日": "On September 19, party secretary Meng Fanli inspected the Hetao zone.",
+    "孟凡利来到": "Meng Fanli came to the exhibition centre of the zone.",
+    "孟凡利指出": "Meng Fanli pointed out that the zone is a major national strategy.",
+    "市领导": "City leaders Huang Min and Tao Yongxin attended.",
+}
+
+
+def lead_reply(text: str) -> str:
+    """The English for the sentence after the prompt's last ``Chinese:``."""
+    sentence = text.rsplit("Chinese: ", 1)[1]
+    return next(en for zh, en in LEAD_ENGLISH.items() if sentence.startswith(zh))
+
+
+@respx.mock
+async def test_local_model_summary_is_the_translated_title_and_lead(settings: Settings) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, json=completion_body(" " + lead_reply(request_json(request)["prompt"]))
+        )
+
+    route = respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
+    gw = make_gateway(settings, base_url=LOCAL_BASE)
+    doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
+    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
+    await gw.aclose()
+    prompts = [request_json(c.request)["prompt"] for c in route.calls]
+    assert len(prompts) == 5  # title + lead + 3 points, one plain-text call each
+    lead = next(p for p in doc.paragraphs if not p.is_heading)
+    sentence = summary_module.first_sentence(lead.text)
+    # The 185-character opening sentence is cut after its last clause within LEAD_CHARS.
+    assert len(sentence) <= summary_module.LEAD_CHARS and lead.text.startswith(sentence)
+    assert lead.text[len(sentence)] in ",，"
+    assert prompts[1].endswith(f"Chinese: {sentence}\nEnglish:")
+    assert all(request_json(c.request)["stop"] == ["\n"] for c in route.calls)
+    assert "grammar" not in request_json(route.calls[0].request)  # free text, no JSON
+    assert (artifact.status, artifact.method) == ("ok", "lead")
+    s = artifact.summary
+    assert s is not None
+    assert s.headline == LEAD_ENGLISH["孟凡利在河套深港科技创新合作区调研时强调"]
+    assert s.abstract == LEAD_ENGLISH["9月19日"]
+    assert s.key_points == [LEAD_ENGLISH[k] for k in ("孟凡利来到", "孟凡利指出", "市领导")]
+    assert s.date == (doc.meta.date.isoformat() if doc.meta.date else None)
+    body = [p.id for p in doc.paragraphs if not p.is_heading][:4]
+    assert [o.chunk_id for o in artifact.chunks] == ["title", *body]
+    assert artifact.provenance.prompt_versions["summary"] == "v2"
+    assert artifact.provenance.quality_warning is not None
+
+
+@respx.mock
+async def test_lead_pieces_that_fail_are_shown_and_the_rest_kept(settings: Settings) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        prompt = request_json(request)["prompt"]
+        if prompt.endswith("Chinese: 市领导黄敏、陶永欣参加活动。\nEnglish:"):
+            return httpx.Response(200, json=completion_body(" 市领导黄敏、陶永欣参加活动。"))
+        if "孟凡利指出" in prompt.rsplit("Chinese: ", 1)[1]:  # copies the worked example
+            copied = " On March 1, the mayor chaired an executive meeting of the city government"
+            return httpx.Response(200, json=completion_body(copied))
+        return httpx.Response(200, json=completion_body(" " + lead_reply(prompt)))
+
+    respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
+    gw = make_gateway(settings, base_url=LOCAL_BASE)
+    doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
+    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
+    await gw.aclose()
+    assert artifact.status == "partial" and artifact.summary is not None
+    assert artifact.summary.key_points == [LEAD_ENGLISH["孟凡利来到"]]
+    errors = [o.error or "" for o in artifact.chunks if o.status == "failed"]
+    assert len(errors) == 2  # the third and fourth body paragraphs, in that order
+    assert "copied the prompt's example" in errors[0] and "mostly Chinese" in errors[1]
+
+
+@respx.mock
+async def test_lead_without_its_abstract_is_a_failed_summary(settings: Settings) -> None:
+    respx.post(f"{LOCAL_BASE}/completions").mock(
+        return_value=httpx.Response(200, json=completion_body(""))
+    )
+    gw = make_gateway(settings, base_url=LOCAL_BASE)
+    doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
+    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
+    await gw.aclose()
+    assert (artifact.status, artifact.summary, artifact.method) == ("failed", None, "lead")
+    assert all(o.status == "failed" and "empty" in (o.error or "") for o in artifact.chunks)
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "first"),
+    [
+        ("会议强调，要抓好落实。会议要求……", 100, "会议强调，要抓好落实。"),
+        ("他说：“要干实事！”随后离开。", 100, "他说：“要干实事！”"),
+        ("没有句号的一段", 100, "没有句号的一段"),
+        ("  前后有空白。 ", 100, "前后有空白。"),
+        ("甲乙丙，丁戊己；庚辛壬癸子丑。", 10, "甲乙丙，丁戊己"),  # too long: whole clauses
+        ("甲乙丙丁戊己庚辛壬癸子。", 5, "甲乙丙丁戊"),  # no clause mark within it: hard cut
+    ],
+)
+def test_first_sentence(text: str, limit: int, first: str) -> None:
+    assert summary_module.first_sentence(text, limit) == first
+
+
+def test_lead_pieces_skip_headings_and_stop_after_the_points(settings: Settings) -> None:
+    doc = ingest_path(CORPUS / "001_3630fb25ee3283fa.txt", settings=settings)
+    pieces = summary_module.lead_pieces(doc)
+    assert pieces[0] == ("title", doc.meta.title_zh)
+    body = [p for p in doc.paragraphs if not p.is_heading]
+    assert [uid for uid, _ in pieces[1:]] == [p.id for p in body[:4]]
+    assert all(len(zh) <= len(p.text) for (_, zh), p in zip(pieces[1:], body, strict=False))

@@ -10,6 +10,15 @@ and the cut is recorded as a warning.
 
 The local completion-mode model gets smaller schemas (``SummaryLite``, ``NotesLite``): a
 270M base model cannot fill who/when/where reliably, so those fields come back empty.
+
+A free-text summary template (no schema, a ``{{text}}`` variable: ``v2.completion``, for the
+embedded base model, which copies a worked summary instead of writing one) makes the summary
+*extractive* (method ``lead``): the model translates the title (the headline), the lead
+paragraph's first sentence (the abstract) and the first sentence of each of the next
+``LEAD_POINTS`` paragraphs (the key points), each cut to its first clauses within
+``LEAD_CHARS`` characters, one plain-text call each, as the per-unit translation does. A news
+readout states who met, when and what in its title and lead; the artifact says plainly that
+this is not a written summary.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from service.llm.prompts import PromptTemplate, delimit, register_schema
 from service.models import Chunk, Document, Paragraph
 from service.quality import QualityReport, check_no_cjk, summary_report
 from service.tasks.context import ProgressEvent, TaskContext
+from service.tasks.translate import english_line, per_unit, unit_glossary, unit_prompt_text
 from service.tokens import count_tokens, get_encoding
 
 TASK, MAP, REDUCE = "summary", "summary_map", "summary_reduce"
@@ -49,6 +59,11 @@ MESSAGE_OVERHEAD = 4  # tokens of chat framing per message (OpenAI's documented 
 SUMMARY_OUTPUT = {"chat": 1200, "completion": 320}
 NOTES_OUTPUT = {"chat": 800, "completion": 256}
 MAX_DEPTH = 3  # collapse rounds before the reduce takes only what fits
+LEAD_POINTS = 3  # key points of an extractive (lead) summary: next paragraphs' first sentences
+# Longest piece (characters) sent for a lead translation: a readout's opening sentence can run
+# to 300 characters, which the embedded model rambles on or gives up; its first clauses carry
+# who, when and where.
+LEAD_CHARS = 100
 UNKNOWN = "unknown"
 _T = TypeVar("_T")
 
@@ -315,6 +330,8 @@ def _meta_variables(doc: Document) -> dict[str, str]:
 async def summarize(doc: Document, chunks: list[Chunk], ctx: TaskContext) -> SummaryArtifact:
     """Summarise ``doc`` in one call when it fits the context, else map-reduce over chunks."""
     run = _Run(doc, ctx, _meta_variables(doc))
+    if per_unit(run.template(TASK)):
+        return await _lead(run)
     whole = {"document": delimit(doc.text), "glossary": run.glossary(doc.text)}
     if run.room(TASK, {**run.meta, **whole}, run.output(SUMMARY_OUTPUT)) >= 0:
         return await _single(run, whole)
@@ -346,6 +363,78 @@ async def _map_reduce(run: _Run, chunks: list[Chunk]) -> SummaryArtifact:
         run.warnings.append(f"The final reduce call failed: {exc.message}")
         return _artifact(run, None, "map_reduce", outcomes, notes, status="failed")
     return _artifact(run, summary, "map_reduce", outcomes, notes)
+
+
+# --- lead (extractive, for a model that cannot summarise) ----------------------------------
+
+# A Chinese sentence: up to its end mark and any closing quotes/brackets, or the rest.
+_ZH_SENTENCE = re.compile(r"[^。！？!?]+(?:[。！？!?]+[”」』）)]*|$)")
+_CLAUSE_END = re.compile(r"[，,；;：:]")
+
+
+def first_sentence(text: str, limit: int = LEAD_CHARS) -> str:
+    """The first sentence, cut after its last clause mark within ``limit`` characters when
+    longer (at ``limit`` when it has none)."""
+    match = _ZH_SENTENCE.search(text.strip())
+    sentence = match.group(0).strip() if match else text.strip()
+    if len(sentence) <= limit:
+        return sentence
+    cuts = [m.start() for m in _CLAUSE_END.finditer(sentence, 0, limit)]
+    return sentence[: cuts[-1]] if cuts else sentence[:limit]
+
+
+def lead_pieces(doc: Document) -> list[tuple[str, str]]:
+    """(source id, Chinese) to translate: ``title``, then the first sentence of the lead
+    paragraph and of up to ``LEAD_POINTS`` further paragraphs (headings skipped)."""
+    pieces = [("title", doc.meta.title_zh)] if doc.meta.title_zh else []
+    body = [p for p in doc.paragraphs if not p.is_heading and p.text.strip()]
+    return pieces + [(p.id, first_sentence(p.text)) for p in body[: 1 + LEAD_POINTS]]
+
+
+async def _lead(run: _Run) -> SummaryArtifact:
+    pieces = lead_pieces(run.doc)
+    run.total = len(pieces)
+    results = await _gather([_lead_one(run, zh) for _, zh in pieces])
+    english: dict[str, str] = {}
+    outcomes: list[ChunkOutcome] = []
+    for (uid, _), (en, error) in zip(pieces, results, strict=True):
+        if en is not None:
+            english[uid] = en
+        outcomes.append(ChunkOutcome(chunk_id=uid, status="ok" if error is None else "failed",
+                                     error=error))  # fmt: skip
+    body = [uid for uid, _ in pieces if uid != "title"]
+    abstract = english.get(body[0]) if body else None
+    if abstract is None:
+        return _artifact(run, None, "lead", outcomes, [])
+    summary = Summary(
+        headline=english.get("title") or abstract,
+        abstract=abstract,
+        key_points=[english[uid] for uid in body[1:] if uid in english],
+        body=None,
+        date=run.doc.meta.date.isoformat() if run.doc.meta.date else None,
+        place=None,
+        people=[],
+    )
+    return _artifact(run, summary, "lead", outcomes, [])
+
+
+async def _lead_one(run: _Run, zh: str) -> tuple[str | None, str | None]:
+    """(English, None) or (None, why not) for one sentence, as the per-unit translation."""
+    text = unit_prompt_text(zh)
+    variables = {"glossary": unit_glossary(run.ctx, zh), "text": text}
+    budget = min(run.output(SUMMARY_OUTPUT), 2 * count_tokens(text) + 32)
+    try:
+        result = await run.ctx.call(TASK, variables, max_tokens=budget)
+        english = english_line(result.text)
+        if len(english) >= _COPY_MIN_CHARS and english in run.template(TASK).body:
+            raise ModelInvalidOutput(f"the model copied the prompt's example ({english[:60]!r})")
+    except ModelError as exc:
+        run.report(failed=True)
+        return None, exc.message
+    run.report(
+        cached=result.record.cached, tokens=result.record.tokens_in + result.record.tokens_out
+    )
+    return english, None
 
 
 # --- map ------------------------------------------------------------------------------------
