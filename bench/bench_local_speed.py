@@ -1,31 +1,44 @@
-"""Generation speed of the embedded model: over HTTP (server + openai SDK) vs llama.cpp in-process.
+"""Generation speed of the embedded model: through our gateway, over plain HTTP (server + openai
+SDK), and with llama.cpp called in-process.
 
-Same prompt, max_tokens and temperature 0 both ways; a warm-up call each, then --reps timed
-calls, alternating between the two paths.
+The request is the product's own: the active translate completion prompt rendered for one
+paragraph, with its params (temperature 0, its stop, repeat_penalty); the two direct paths send
+exactly the prompt and params the gateway sends. The gateway's call cache is emptied before
+each of its calls, so every call reaches the model. A warm-up call each, then --reps timed
+rounds, the three paths in turn within a round.
 tokens/s = completion tokens / wall time of the whole call (prompt processing included), so the
-difference between the two rows is what the server and HTTP cost us.
+difference between the rows is what our gateway, the server and HTTP cost.
 
-    PYTHONPATH=. python bench/bench_local_speed.py [--reps 3] [--max-tokens 64]
+    PYTHONPATH=. python bench/bench_local_speed.py [--reps 5] [--max-tokens 96]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from service.config import Settings
+from service.llm.gateway import Gateway
 from service.llm.local import LOCAL_API_KEY, LOCAL_MODEL_ALIAS, N_CTX, LocalServer, ensure_model
+from service.llm.profiles import LOCAL_PROFILE
+from service.llm.prompts import PromptRegistry
+from service.reader import import_tasks
+from service.store import Store
 
-PROMPT = (
-    "Chinese: 深圳市政府召开常务会议。\nEnglish: The Shenzhen municipal government held an "
-    "executive meeting.\n\nChinese: 加快建设现代化产业体系。\nEnglish: Accelerate the building of "
-    "a modern industrial system.\n\nChinese: 力争年底前开工建设自由电子激光科学装置，"
-    "推动大湾区综合性国家科学中心建设。\nEnglish:"
-)
+TASK = "translate"
+# A real sentence of seed 000 (Simplified): a deadline and a facility to name.
+VARIABLES = {
+    "glossary": "",
+    "text": "力争年底前开工建设自由电子激光科学装置，推动大湾区综合性国家科学中心建设。",
+}
 
 
 @dataclass
@@ -46,20 +59,58 @@ def timed(call: Callable[[], tuple[int, int, str]]) -> Run:
     return Run(time.perf_counter() - start, prompt_tokens, completion_tokens, text)
 
 
-def http_caller(base_url: str, max_tokens: int) -> Callable[[], tuple[int, int, str]]:
-    """One completion through the local server with the openai SDK's completions endpoint."""
+@dataclass(frozen=True)
+class Request:
+    """What the gateway sends for the task: the rendered prompt and its generation params."""
+
+    prompt: str
+    params: dict[str, Any]  # temperature, stop, max_tokens, ...: for the SDK and for llama.cpp
+
+    @classmethod
+    def of(cls, settings: Settings, max_tokens: int) -> Request:
+        tpl = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions).get(
+            TASK, "completion"
+        )
+        params = {k: v for k, v in tpl.params.items() if k != "max_tokens"}
+        return cls(tpl.render_prompt(VARIABLES), {**params, "max_tokens": max_tokens})
+
+
+def gateway_caller(
+    settings: Settings, base_url: str, max_tokens: int, workdir: Path
+) -> Callable[[], tuple[int, int, str]]:
+    """``Gateway.generate`` as the tasks call it (render, cache lookup, SDK, validation, cache
+    write and ledger), with the cache emptied first so the call reaches the model."""
+    store = Store(f"sqlite:///{workdir / 'speed.sqlite3'}")
+    runner = asyncio.Runner()
+    gateway = runner.run(_gateway(settings, store, base_url))
+
+    def call() -> tuple[int, int, str]:
+        store.prune_cache(prompt=TASK)
+        result = runner.run(gateway.generate(TASK, VARIABLES, max_tokens=max_tokens))
+        assert not result.record.cached
+        return result.record.tokens_in, result.record.tokens_out, result.text
+
+    return call
+
+
+async def _gateway(settings: Settings, store: Store, base_url: str) -> Gateway:
+    """Configured as ``Reader`` configures it for the local server (built inside its loop)."""
+    import_tasks()  # the registry checks every prompt's schema is registered
+    local = settings.model_copy(update={"model": LOCAL_MODEL_ALIAS, "profile": LOCAL_PROFILE})
+    return Gateway(local, store, base_url=base_url)
+
+
+def http_caller(base_url: str, request: Request) -> Callable[[], tuple[int, int, str]]:
+    """The same completion through the local server with the openai SDK, nothing of ours."""
     import openai
 
     client = openai.OpenAI(base_url=base_url, api_key=LOCAL_API_KEY, max_retries=0)
+    passed = {k: request.params[k] for k in ("temperature", "stop", "max_tokens")}
+    extra = {k: v for k, v in request.params.items() if k not in passed}
 
     def call() -> tuple[int, int, str]:
         out = client.completions.create(
-            model=LOCAL_MODEL_ALIAS,
-            prompt=PROMPT,
-            max_tokens=max_tokens,
-            temperature=0,
-            # The server defaults to repeat_penalty 1.1, the library to 1.0: make them equal.
-            extra_body={"repeat_penalty": 1.0},
+            model=LOCAL_MODEL_ALIAS, prompt=request.prompt, extra_body=extra, **passed
         )
         assert out.usage is not None
         return out.usage.prompt_tokens, out.usage.completion_tokens, out.choices[0].text
@@ -67,8 +118,8 @@ def http_caller(base_url: str, max_tokens: int) -> Callable[[], tuple[int, int, 
     return call
 
 
-def in_process_caller(settings: Settings, max_tokens: int) -> Callable[[], tuple[int, int, str]]:
-    """One completion with llama.cpp called directly: same model file and thread counts."""
+def in_process_caller(settings: Settings, request: Request) -> Callable[[], tuple[int, int, str]]:
+    """The same completion with llama.cpp called directly: same model file and thread counts."""
     from llama_cpp import Llama
 
     llm = Llama(
@@ -80,7 +131,7 @@ def in_process_caller(settings: Settings, max_tokens: int) -> Callable[[], tuple
     )
 
     def call() -> tuple[int, int, str]:
-        out = llm.create_completion(PROMPT, max_tokens=max_tokens, temperature=0)
+        out = llm.create_completion(request.prompt, **request.params)
         assert isinstance(out, dict)
         usage = out["usage"]
         return usage["prompt_tokens"], usage["completion_tokens"], out["choices"][0]["text"]
@@ -88,16 +139,24 @@ def in_process_caller(settings: Settings, max_tokens: int) -> Callable[[], tuple
     return call
 
 
-def bench(settings: Settings, reps: int, max_tokens: int) -> tuple[list[Run], list[Run]]:
-    """Alternate the two paths call by call, so drifting load on a shared machine hits both
-    alike; calls never overlap (the idle server uses no CPU)."""
-    with LocalServer(settings) as server:
+PATHS = ("our gateway (Gateway.generate)", "server over HTTP (openai SDK)", "llama.cpp in-process")
+
+
+def bench(settings: Settings, reps: int, max_tokens: int) -> list[list[Run]]:
+    """The three paths in turn, round by round, so drifting load on a shared machine hits
+    them alike; calls never overlap (the idle server uses no CPU)."""
+    request = Request.of(settings, max_tokens)
+    with tempfile.TemporaryDirectory() as tmp, LocalServer(settings) as server:
         assert server.base_url is not None
-        http = http_caller(server.base_url, max_tokens)
-        local = in_process_caller(settings, max_tokens)
-        timed(http), timed(local)  # warm-up: first calls are slow both ways
-        pairs = [(timed(http), timed(local)) for _ in range(reps)]
-    return [h for h, _ in pairs], [c for _, c in pairs]
+        calls = [
+            gateway_caller(settings, server.base_url, max_tokens, Path(tmp)),
+            http_caller(server.base_url, request),
+            in_process_caller(settings, request),
+        ]
+        for call in calls:
+            timed(call)  # warm-up: first calls are slow every way
+        rounds = [[timed(call) for call in calls] for _ in range(reps)]
+    return [list(path) for path in zip(*rounds, strict=True)]
 
 
 def row(name: str, runs: list[Run]) -> str:
@@ -111,22 +170,23 @@ def row(name: str, runs: list[Run]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--max-tokens", type=int, default=96)
     args = parser.parse_args()
     settings = Settings()
-    http, local = bench(settings, args.reps, args.max_tokens)
+    runs = bench(settings, args.reps, args.max_tokens)
+    request = Request.of(settings, args.max_tokens)
     print(f"command: {' '.join(['python', *sys.argv])}")
-    print(f"threads: {settings.local_threads}, max_tokens: {args.max_tokens}, temperature: 0\n")
+    print(f"threads: {settings.local_threads}, task: {TASK}, params: {request.params}\n")
     print("| path | runs | prompt tok | completion tok | median s | median tok/s |")
     print("|---|---|---|---|---|---|")
-    print(row("server over HTTP (openai SDK)", http))
-    print(row("llama.cpp in-process", local))
-    ratio = statistics.median(r.tokens_per_s for r in local) / statistics.median(
-        r.tokens_per_s for r in http
-    )
-    print(f"\nin-process / HTTP speed ratio: {ratio:.2f}")
-    print(f"same text both ways: {http[0].text == local[0].text}")
-    print(f"sample output: {local[0].text.strip()[:160]!r}")
+    for name, path in zip(PATHS, runs, strict=True):
+        print(row(name, path))
+    speed = [statistics.median(r.tokens_per_s for r in path) for path in runs]
+    print(f"\nllama.cpp in-process / our gateway speed ratio: {speed[2] / speed[0]:.2f}")
+    print(f"llama.cpp in-process / plain HTTP speed ratio: {speed[2] / speed[1]:.2f}")
+    texts = {path[0].text.strip() for path in runs}
+    print(f"same text all three ways: {len(texts) == 1}")
+    print(f"sample output: {runs[2][0].text.strip()[:160]!r}")
 
 
 if __name__ == "__main__":
