@@ -222,23 +222,27 @@ async def test_400_is_not_retried(gw: Gateway) -> None:
     assert route.call_count == 1
 
 
+class InFlight:
+    """A respx side effect that answers after a moment and records the most calls open at once."""
+
+    def __init__(self, answer: httpx.Response) -> None:
+        self.answer, self.now, self.peak = answer, 0, 0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        await asyncio.sleep(0.02)
+        self.now -= 1
+        return self.answer
+
+
 @respx.mock
 async def test_concurrency_bound_holds(tmp_path: Path, store: Store) -> None:
-    in_flight = peak = 0
-
-    async def counting(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.02)
-        in_flight -= 1
-        return ok("x")
-
-    respx.post(f"{BASE}/chat/completions").mock(side_effect=counting)
+    respx.post(f"{BASE}/chat/completions").mock(side_effect=(calls := InFlight(ok("x"))))
     gw = Gateway(make_settings(tmp_path, concurrency=3), store, http_client=httpx.AsyncClient())
     texts = [{"text": f"文档{i}", "glossary": ""} for i in range(10)]
     await asyncio.gather(*(gw.generate("echo", v) for v in texts))
-    assert peak == 3
+    assert calls.peak == 3
 
 
 @respx.mock
@@ -247,23 +251,14 @@ async def test_single_slot_local_profile_sends_one_request_at_a_time(
 ) -> None:
     # A llama.cpp server answers one request at a time; more in flight would only queue there
     # with their timeouts running, whatever READER_CONCURRENCY says.
-    in_flight = peak = 0
-
-    async def counting(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.02)
-        in_flight -= 1
-        return httpx.Response(200, json=completion_body(' {"items": ["学校"]}'))
-
-    respx.post(f"{BASE}/completions").mock(side_effect=counting)
+    answer = httpx.Response(200, json=completion_body(' {"items": ["学校"]}'))
+    respx.post(f"{BASE}/completions").mock(side_effect=(calls := InFlight(answer)))
     settings = make_settings(
         tmp_path, model="gemma-3-270m", profile="local-gemma3-270m", concurrency=4
     )
     gw = Gateway(settings, store, http_client=httpx.AsyncClient())
     await asyncio.gather(*(gw.generate("extract", {"text": f"建设学校{i}。"}) for i in range(4)))
-    assert peak == 1
+    assert calls.peak == 1
 
 
 class StartHook:
