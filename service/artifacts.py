@@ -34,7 +34,8 @@ class Provenance(BaseModel):
     reader_version: str
     created_at: dt.datetime
     quality_warning: str | None = Field(None, description="Set when the model is known weak.")
-    calls: int = 0
+    calls: int = Field(0, description="Model calls made, failed ones included.")
+    failed_calls: int = Field(0, description="Calls that ended in an error; tokens counted.")
     cache_hits: int = 0
     tokens_in: int = 0
     tokens_out: int = 0

@@ -12,6 +12,9 @@ from typing import Any
 class ServiceError(Exception):
     status: int = 500
     code: str = "internal_error"
+    # Set by the gateway on a model call that failed (its CallRecord: attempts, tokens spent),
+    # so the task's provenance counts that call too.
+    call_record: Any = None
 
     def __init__(self, message: str, *, detail: Any = None) -> None:
         super().__init__(message)

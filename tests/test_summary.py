@@ -509,6 +509,30 @@ async def test_lead_without_its_abstract_is_a_failed_summary(settings: Settings)
     assert all(o.status == "failed" and "empty" in (o.error or "") for o in artifact.chunks)
 
 
+@respx.mock
+async def test_a_call_that_failed_in_the_gateway_is_counted_in_the_provenance(
+    settings: Settings,
+) -> None:
+    # The model runs to its token cap on the title: the gateway raises ModelTruncated, but
+    # the call was made and its tokens spent, so the provenance must not say "4 calls".
+    def answer(request: httpx.Request) -> httpx.Response:
+        prompt = request_json(request)["prompt"]
+        if prompt.rsplit("Chinese: ", 1)[1].startswith("孟凡利在河套"):
+            body = completion_body(" Meng Fanli Meng Fanli", finish_reason="length")
+            return httpx.Response(200, json=body)
+        return httpx.Response(200, json=completion_body(" " + lead_reply(prompt)))
+
+    respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
+    gw = make_gateway(settings, base_url=LOCAL_BASE)
+    doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
+    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
+    await gw.aclose()
+    p = artifact.provenance
+    assert artifact.status == "partial" and artifact.chunks[0].status == "failed"
+    assert (p.calls, p.failed_calls, p.cache_hits) == (5, 1, 0)
+    assert (p.tokens_in, p.tokens_out) == (5 * 60, 5 * 22)  # completion_body's usage each
+
+
 @pytest.mark.parametrize(
     ("text", "limit", "first"),
     [

@@ -304,6 +304,7 @@ class Gateway:
             rec.outcome = exc.code
             rec.latency_ms = (time.perf_counter() - started) * 1000
             self._ledger(rec)
+            exc.call_record = rec
             raise
         rec.cost_usd = self.profile.cost(rec.tokens_in, rec.tokens_out)
         self.store.put_cached(

@@ -291,8 +291,9 @@ def provenance_section(
 
 def _provenance_row(kind: str, p: Provenance) -> list[str]:
     prompts = ", ".join(f"{k} {v}" for k, v in sorted(p.prompt_versions.items()))
+    failed = f" ({p.failed_calls} failed)" if p.failed_calls else ""
     calls = (
-        f"{p.calls} calls, {p.cache_hits} cached, {p.tokens_in} tokens in, "
+        f"{p.calls} calls{failed}, {p.cache_hits} cached, {p.tokens_in} tokens in, "
         f"{p.tokens_out} out, ${p.cost_usd:.4f}"
     )
     return [

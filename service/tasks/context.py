@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from service import __version__
 from service.artifacts import LOCAL_MODEL_WARNING, Provenance
+from service.errors import ServiceError
 
 if TYPE_CHECKING:
     from service.glossary import Glossary
@@ -54,10 +55,16 @@ class TaskContext:
         schema: type[BaseModel] | None = None,
         max_tokens: int | None = None,
     ) -> CallResult:
-        """One model call through the gateway, counted for provenance."""
-        result = await self.gateway.generate(
-            task, variables, schema=schema, version=self.versions.get(task), max_tokens=max_tokens
-        )
+        """One model call through the gateway, counted for provenance (a failed one too)."""
+        try:
+            result = await self.gateway.generate(
+                task, variables, schema=schema, version=self.versions.get(task),
+                max_tokens=max_tokens,
+            )  # fmt: skip
+        except ServiceError as exc:
+            if exc.call_record is not None:  # the gateway's CallRecord of the failed call
+                self.records.append(exc.call_record)
+            raise
         self.records.append(result.record)
         return result
 
@@ -80,6 +87,7 @@ class TaskContext:
             created_at=dt.datetime.now(dt.UTC),
             quality_warning=LOCAL_MODEL_WARNING if profile.weak else None,
             calls=sum(not r.cached for r in records),
+            failed_calls=sum(r.outcome not in ("ok", "hit") for r in records),
             cache_hits=sum(r.cached for r in records),
             tokens_in=sum(r.tokens_in for r in records),
             tokens_out=sum(r.tokens_out for r in records),
