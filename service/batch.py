@@ -229,6 +229,8 @@ async def _one(
         artifact = await reader.compute(doc.id, kind, force=not reused, progress=obs.chunk)
         done = _Done(doc, kind, artifact, reused=reused)
     except ServiceError as exc:
+        if reader.gateway.start_error is not None:
+            raise  # the model server could not start: no task can run, the run fails as a whole
         # ModelUnavailable and friends: this task has no artifact; finished calls stay cached.
         done = _Done(doc, kind, None, TaskFailure(kind=kind, message=exc.message))
     obs.finished(_outcome(done))

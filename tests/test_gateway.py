@@ -298,10 +298,16 @@ async def test_a_failed_start_fails_every_request_without_starting_again(
     route = respx.post(f"{BASE}/chat/completions").mock(return_value=ok("x"))
     hook = StartHook(ModelUnavailable("the local model server exited with code 1"))
     gw = Gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient(), ready=hook)
+    raised = []
     for i in range(3):
-        with pytest.raises(ModelUnavailable, match="exited with code 1"):
+        with pytest.raises(ModelUnavailable, match="exited with code 1") as info:
             await gw.generate("echo", {"text": f"文档{i}", "glossary": ""})
+        raised.append(info.value)
     assert hook.calls == 1 and route.call_count == 0
+    assert gw.start_error is not None
+    # One error object per request: each carries its own call's record for provenance.
+    assert len({id(e) for e in raised}) == 3
+    assert len({id(e.call_record) for e in raised}) == 3
 
 
 @respx.mock

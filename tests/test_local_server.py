@@ -537,3 +537,77 @@ async def test_the_api_starts_the_local_server_up_front_and_stops_it(
     assert ready["ready"] and ready["model"]["ok"], ready
     assert ready["model"]["endpoint"] == f"http://127.0.0.1:{state.port}"
     assert not pid_alive(state.pid) and not (settings.cache_dir / "local-server.json").exists()
+
+
+@needs_llama
+def test_a_port_taken_by_our_own_server_meanwhile_is_shared(
+    monkeypatch: pytest.MonkeyPatch, packaged_model: Path
+) -> None:
+    # Two runs with the same READER_LOCAL_PORT both prepare; the second to start finds the
+    # first one's server on the port and uses it instead of failing every task.
+    port = free_port()
+    monkeypatch.setenv("READER_LOCAL_PORT", str(port))
+    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
+    server = LocalServer(Settings())
+    url = server.prepare()
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), _models_handler(LOCAL_MODEL_ALIAS))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        assert server.start() == url
+        assert server.pid is None and not server.owned  # shared, not spawned
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@needs_llama
+def test_stopping_while_the_server_starts_stops_it_at_once(
+    monkeypatch: pytest.MonkeyPatch, packaged_model: Path
+) -> None:
+    # SIGTERM/Ctrl-C cancel the run while its first request is starting the server in a
+    # worker thread: stop() must not wait for readiness (up to 60 s) to kill it.
+    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
+    server = LocalServer(Settings())
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            server.start()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while server.pid is None and thread.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    pid = server.pid
+    started = time.monotonic()
+    server.stop()
+    thread.join(timeout=30)
+    assert time.monotonic() - started < 15
+    assert pid is not None and not pid_alive(pid)
+    assert len(errors) == 1 and isinstance(errors[0], LocalServerFailed)
+    assert "while the local model server was starting" in str(errors[0])
+    assert not (Settings().cache_dir / "local-server.json").exists()
+
+
+@needs_llama
+def test_a_run_whose_model_server_cannot_start_fails_and_writes_no_site(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\0" * 64)  # right magic, unusable content
+    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(broken))
+    doc = tmp_path / "meeting.txt"
+    doc.write_text("会议强调，力争年底前开工建设自由电子激光科学装置。\n", encoding="utf-8")
+    site = tmp_path / "site"
+    result = CliRunner().invoke(app, ["run", str(doc), "--out", str(site)])
+    assert result.exit_code == 1
+    assert "exited with code" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output and not (site / "index.md").exists()

@@ -555,3 +555,71 @@ def test_lead_pieces_skip_headings_and_stop_after_the_points(settings: Settings)
     body = [p for p in doc.paragraphs if not p.is_heading]
     assert [uid for uid, _ in pieces[1:]] == [p.id for p in body[:4]]
     assert all(len(zh) <= len(p.text) for (_, zh), p in zip(pieces[1:], body, strict=False))
+
+
+def _doc(settings: Settings, tmp_path: Any, text: str, name: str = "doc.txt") -> Document:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return ingest_path(path, settings=settings)
+
+
+def test_lead_pieces_of_a_document_without_body_or_title(settings: Settings, tmp_path: Any) -> None:
+    doc = _doc(settings, tmp_path, "一、总体要求\n\n二、主要任务\n")
+    assert all(uid == "title" for uid, _ in summary_module.lead_pieces(doc))
+    doc = _doc(settings, tmp_path, "：" + "甲" * 120 + "。\n")  # a clause mark at the very start
+    assert all(zh for _, zh in summary_module.lead_pieces(doc))
+
+
+@respx.mock
+async def test_a_document_without_body_fails_with_a_reason(
+    settings: Settings, tmp_path: Any
+) -> None:
+    respx.post(f"{LOCAL_BASE}/completions").mock(
+        return_value=httpx.Response(200, json=completion_body(" General requirements"))
+    )
+    gw = make_gateway(settings, base_url=LOCAL_BASE)
+    doc = _doc(settings, tmp_path, "一、总体要求\n\n二、主要任务\n")
+    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
+    await gw.aclose()
+    assert (artifact.status, artifact.summary) == ("failed", None)
+    assert any(o.error == "no body paragraph to summarise" for o in artifact.chunks)
+
+
+@respx.mock
+async def test_when_the_lead_fails_the_next_sentence_is_the_abstract(settings: Settings) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        prompt = request_json(request)["prompt"]
+        if prompt.rsplit("Chinese: ", 1)[1].startswith("9月19日"):
+            return httpx.Response(200, json=completion_body(""))
+        return httpx.Response(200, json=completion_body(" " + lead_reply(prompt)))
+
+    respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
+    gw = make_gateway(settings, base_url=LOCAL_BASE)
+    doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
+    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
+    await gw.aclose()
+    s = artifact.summary
+    assert artifact.status == "partial" and s is not None
+    assert s.abstract == LEAD_ENGLISH["孟凡利来到"]
+    assert s.key_points == [LEAD_ENGLISH["孟凡利指出"], LEAD_ENGLISH["市领导"]]
+    assert [o.status for o in artifact.chunks] == ["ok", "failed", "ok", "ok", "ok"]
+
+
+@respx.mock
+async def test_a_headline_that_is_the_examples_own_is_not_a_copy(
+    settings: Settings, tmp_path: Any
+) -> None:
+    # 市政府召开常务会议 is the worked example's first line, and a real headline too: its
+    # correct English equals the example's, and that is not copying.
+    english = " City government holds an executive meeting"
+    respx.post(f"{LOCAL_BASE}/completions").mock(
+        return_value=httpx.Response(200, json=completion_body(english))
+    )
+    gw = make_gateway(settings, base_url=LOCAL_BASE)
+    doc = _doc(settings, tmp_path, "市政府召开常务会议\n\n市政府召开常务会议，研究部署重点工作。\n")
+    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
+    await gw.aclose()
+    title = next(o for o in artifact.chunks if o.chunk_id == "title")
+    assert title.status == "ok", title.error
+    failed = [o for o in artifact.chunks if o.status == "failed"]
+    assert all("copied the prompt's example" in (o.error or "") for o in failed)

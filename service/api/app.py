@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app(settings, reader=...)``.
 
-Without an injected reader, the lifespan opens ``Reader.open(settings)`` (which may start the
-embedded model server) and closes it at shutdown; tests inject a reader built on a mocked
+Without an injected reader, the lifespan opens ``Reader.open(settings)`` and starts the model
+endpoint at once (``gateway.connect()``: the embedded server, when none is configured), and
+closes both at shutdown; tests inject a reader built on a mocked
 endpoint. Routes under ``/v1`` need the API key when ``READER_API_KEY`` is set; ``/healthz``,
 ``/readyz``, ``/docs`` and ``/openapi.json`` stay open.
 """

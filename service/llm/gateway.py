@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import hashlib
 import json
 import logging
@@ -393,6 +394,11 @@ class Gateway:
             f"Model endpoint failed {rec.attempts} times for {req.template.task}; last: {last}."
         )
 
+    @property
+    def start_error(self) -> ServiceError | None:
+        """Why the endpoint could not be started (then every call fails with it), else None."""
+        return self._ready_error
+
     async def connect(self) -> None:
         """Make sure the endpoint is up: starts the local server now (the API does this at
         start-up) instead of before the first request. A no-op once done, or for a remote
@@ -401,7 +407,11 @@ class Gateway:
             return
         async with self._ready_lock:
             if self._ready_error is not None:
-                raise self._ready_error
+                # A copy per request: a call's record is attached to the error it raises, and
+                # one shared object would carry another call's record (and every traceback).
+                again = copy.copy(self._ready_error)
+                again.call_record = None
+                raise again.with_traceback(None) from None
             if self._ready is None:  # started while this request waited for the lock
                 return
             try:

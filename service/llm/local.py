@@ -1,7 +1,8 @@
 """The embedded local model: llama-cpp-python's OpenAI-compatible server on loopback.
 
 Used when no endpoint is configured (``Settings.uses_local_model``). ``resolve_endpoint`` is
-what the gateway calls; ``LocalServer`` starts, reuses and stops the server process. A state
+what ``Reader`` calls (it prepares, the gateway's first request starts: ``Endpoint.ready``);
+``LocalServer`` starts, reuses and stops the server process. A state
 file in the cache dir lets a second run reuse a server that is already up; only the process
 that started a server stops it.
 """
@@ -243,6 +244,7 @@ class LocalServer:
         # being cancelled, while the server starts) waits for it, so nothing is orphaned.
         self._lock = threading.Lock()
         self._closed = False  # stopped: a start() that comes later must not spawn an orphan
+        self._stopping = threading.Event()  # set by stop() at once: a start in progress gives up
 
     @property
     def state_path(self) -> Path:
@@ -288,27 +290,33 @@ class LocalServer:
         if self._port is None or self._proc is not None:  # reused, or started already
             return url
         if not port_is_free(self._port):  # taken since prepare(): the URL is fixed by now
+            if serves_our_model(url):  # another run started ours there meanwhile: share it
+                self._port = None
+                return url
             raise LocalPortBusy(
                 f"port {self._port} on {HOST}, chosen for the local model server, was taken "
                 "by another program before the server started; run again, or set "
                 "READER_LOCAL_PORT to a port kept free for it"
             )
         assert self._model is not None  # set with _port by prepare()
-        proc = self._spawn(self._model, self._port)
         try:
+            proc = self._spawn(self._model, self._port)
             self._wait_ready(proc, url)
-        except BaseException:  # failure or Ctrl-C: never leave an orphan nobody can reuse
+            ServerState(pid=proc.pid, port=self._port, model_path=str(self._model)).write(
+                self.state_path
+            )
+        except BaseException as exc:  # failure, or stop() meanwhile: never leave an orphan
             self._terminate()
             self._proc = None
+            if isinstance(exc, OSError):  # the log or state file: say so, as a start failure
+                raise LocalServerFailed(f"could not start the local model server: {exc}") from exc
             raise
-        ServerState(pid=proc.pid, port=self._port, model_path=str(self._model)).write(
-            self.state_path
-        )
         self.owned = True
         return url
 
     def stop(self) -> None:
         """Stop the server if this object started it; a reused server keeps running."""
+        self._stopping.set()  # before the lock: a start that holds it stops waiting
         with self._lock:
             self._stop()
             self._closed = True
@@ -388,6 +396,8 @@ class LocalServer:
     def _wait_ready(self, proc: subprocess.Popen[bytes], url: str) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
         while not serves_our_model(url, timeout_s=1.0):
+            if self._stopping.is_set():
+                raise LocalServerFailed("the run ended while the local model server was starting")
             code = proc.poll()
             if code is not None:
                 self._fail(f"the local model server exited with code {code} during start-up")

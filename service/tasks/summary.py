@@ -16,9 +16,10 @@ embedded base model, which copies a worked summary instead of writing one) makes
 *extractive* (method ``lead``): the model translates the title (the headline), the lead
 paragraph's first sentence (the abstract) and the first sentence of each of the next
 ``LEAD_POINTS`` paragraphs (the key points), each cut to its first clauses within
-``LEAD_CHARS`` characters, one plain-text call each, as the per-unit translation does. A news
-readout states who met, when and what in its title and lead; the artifact says plainly that
-this is not a written summary.
+``LEAD_CHARS`` characters, one plain-text call each, as the per-unit translation does (when
+the lead fails, the next translated sentence is the abstract). A news readout states who met,
+when and what in its title and lead; the artifact says plainly that this is not a written
+summary.
 """
 
 from __future__ import annotations
@@ -379,16 +380,19 @@ def first_sentence(text: str, limit: int = LEAD_CHARS) -> str:
     sentence = match.group(0).strip() if match else text.strip()
     if len(sentence) <= limit:
         return sentence
-    cuts = [m.start() for m in _CLAUSE_END.finditer(sentence, 0, limit)]
+    cuts = [m.start() for m in _CLAUSE_END.finditer(sentence, 1, limit)]
     return sentence[: cuts[-1]] if cuts else sentence[:limit]
 
 
 def lead_pieces(doc: Document) -> list[tuple[str, str]]:
     """(source id, Chinese) to translate: ``title``, then the first sentence of the lead
-    paragraph and of up to ``LEAD_POINTS`` further paragraphs (headings skipped)."""
-    pieces = [("title", doc.meta.title_zh)] if doc.meta.title_zh else []
-    body = [p for p in doc.paragraphs if not p.is_heading and p.text.strip()]
-    return pieces + [(p.id, first_sentence(p.text)) for p in body[: 1 + LEAD_POINTS]]
+    paragraph and of up to ``LEAD_POINTS`` further paragraphs (headings, and a first line that
+    is the title itself, skipped); every piece cut as ``first_sentence`` cuts."""
+    title = (doc.meta.title_zh or "").strip()
+    body = [p for p in doc.paragraphs if not p.is_heading and p.text.strip() != title]
+    pieces = [("title", first_sentence(title))] if title else []
+    pieces += [(p.id, first_sentence(p.text)) for p in body if p.text.strip()]
+    return [(uid, zh) for uid, zh in pieces if zh][: (1 if title else 0) + 1 + LEAD_POINTS]
 
 
 async def _lead(run: _Run) -> SummaryArtifact:
@@ -402,14 +406,18 @@ async def _lead(run: _Run) -> SummaryArtifact:
             english[uid] = en
         outcomes.append(ChunkOutcome(chunk_id=uid, status="ok" if error is None else "failed",
                                      error=error))  # fmt: skip
-    body = [uid for uid, _ in pieces if uid != "title"]
-    abstract = english.get(body[0]) if body else None
-    if abstract is None:
+    if not any(uid != "title" for uid, _ in pieces):
+        outcomes.append(ChunkOutcome(chunk_id="document", status="failed",
+                                     error="no body paragraph to summarise"))  # fmt: skip
+    # The lead's translation is the abstract; when it failed, the next translated sentence is
+    # (the failed lead stays listed), so one bad piece does not throw the others away.
+    body = [english[uid] for uid, _ in pieces if uid != "title" and uid in english]
+    if not body:
         return _artifact(run, None, "lead", outcomes, [])
     summary = Summary(
-        headline=english.get("title") or abstract,
-        abstract=abstract,
-        key_points=[english[uid] for uid in body[1:] if uid in english],
+        headline=english.get("title") or body[0],
+        abstract=body[0],
+        key_points=body[1:],
         body=None,
         date=run.doc.meta.date.isoformat() if run.doc.meta.date else None,
         place=None,
@@ -426,7 +434,9 @@ async def _lead_one(run: _Run, zh: str) -> tuple[str | None, str | None]:
     try:
         result = await run.ctx.call(TASK, variables, max_tokens=budget)
         english = english_line(result.text)
-        if len(english) >= _COPY_MIN_CHARS and english in run.template(TASK).body:
+        body = run.template(TASK).body
+        # The example's English is a copy unless the source is the example's Chinese itself.
+        if len(english) >= _COPY_MIN_CHARS and english in body and zh not in body:
             raise ModelInvalidOutput(f"the model copied the prompt's example ({english[:60]!r})")
     except ModelError as exc:
         run.report(failed=True)
