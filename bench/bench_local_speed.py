@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ class Request:
 
 
 def gateway_caller(
-    settings: Settings, base_url: str, max_tokens: int, workdir: Path
+    settings: Settings, base_url: str, max_tokens: int, workdir: Path, cleanup: ExitStack
 ) -> Callable[[], tuple[int, int, str]]:
     """``Gateway.generate`` as the tasks call it (render, cache lookup, SDK, validation, cache
     write and ledger), with the cache emptied first so the call reaches the model."""
@@ -90,6 +91,12 @@ def gateway_caller(
         assert not result.record.cached
         return result.record.tokens_in, result.record.tokens_out, result.text
 
+    def close() -> None:
+        runner.run(gateway.aclose())
+        runner.close()
+        store.close()
+
+    cleanup.callback(close)
     return call
 
 
@@ -146,10 +153,14 @@ def bench(settings: Settings, reps: int, max_tokens: int) -> list[list[Run]]:
     """The three paths in turn, round by round, so drifting load on a shared machine hits
     them alike; calls never overlap (the idle server uses no CPU)."""
     request = Request.of(settings, max_tokens)
-    with tempfile.TemporaryDirectory() as tmp, LocalServer(settings) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalServer(settings) as server,
+        ExitStack() as cleanup,
+    ):
         assert server.base_url is not None
         calls = [
-            gateway_caller(settings, server.base_url, max_tokens, Path(tmp)),
+            gateway_caller(settings, server.base_url, max_tokens, Path(tmp), cleanup),
             http_caller(server.base_url, request),
             in_process_caller(settings, request),
         ]
