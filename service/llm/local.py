@@ -35,11 +35,11 @@ from service.errors import (
     LocalPortBusy,
     LocalServerFailed,
 )
-from service.llm.profiles import LOCAL_PROFILE
+from service.llm.profiles import LOCAL_MODEL_NAME, LOCAL_PROFILE
 
 log = logging.getLogger(__name__)
 
-LOCAL_MODEL_ALIAS = "local-gemma3-270m"
+LOCAL_MODEL_ALIAS = LOCAL_MODEL_NAME  # what the server calls the model, and we send
 LOCAL_API_KEY = "sk-local-no-key"  # the local server checks no key, but the SDK wants one
 MODEL_FILENAME = "gemma-3-270m-q4_k_m.gguf"
 HOST = "127.0.0.1"

@@ -50,7 +50,9 @@ class Profile:
 
 # The embedded model: its profile, and the model name the gateway sends when none is configured.
 LOCAL_PROFILE = "local-gemma3-270m"
-LOCAL_MODEL_NAME = "gemma-3-270m"
+# One name everywhere: the server's --model_alias, the model the gateway sends and records
+# (cache keys, provenance), and what a dry run shows.
+LOCAL_MODEL_NAME = "local-gemma3-270m"
 
 PROFILES: dict[str, Profile] = {
     p.name: p
@@ -85,7 +87,8 @@ PROFILES: dict[str, Profile] = {
         Profile("vllm", 32_768, structured="json_schema", chunk_budget=2500),
         Profile(
             "local-gemma3-270m", 2048, mode="completion", structured="grammar",
-            max_output_tokens=512, chunk_budget=400, match=("gemma-3-270m", "gemma3-270m"),
+            max_output_tokens=512, chunk_budget=400,
+            match=("gemma-3-270m", "gemma3-270m", LOCAL_MODEL_NAME),
             weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
             max_concurrency=1,
         ),
