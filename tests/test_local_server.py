@@ -326,13 +326,19 @@ def packaged_model() -> Path:
     return Path(gguf.assemble())
 
 
-@needs_llama
-def test_server_that_dies_during_startup_reports_log_tail(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@pytest.fixture
+def broken_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """READER_LOCAL_MODEL_PATH at a file with the GGUF magic and unusable content: the real
+    server starts and exits during start-up."""
     broken = tmp_path / "broken.gguf"
-    broken.write_bytes(b"GGUF" + b"\0" * 64)  # right magic, unusable content
+    broken.write_bytes(b"GGUF" + b"\0" * 64)
     monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(broken))
+    return broken
+
+
+@needs_llama
+@pytest.mark.usefixtures("broken_model")
+def test_server_that_dies_during_startup_reports_log_tail() -> None:
     server = LocalServer(Settings())
     with pytest.raises(LocalServerFailed) as info:
         server.start()
@@ -594,16 +600,12 @@ def test_stopping_while_the_server_starts_stops_it_at_once(
 
 
 @needs_llama
-def test_a_run_whose_model_server_cannot_start_fails_and_writes_no_site(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("broken_model")
+def test_a_run_whose_model_server_cannot_start_fails_and_writes_no_site(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from service.cli import app
 
-    broken = tmp_path / "broken.gguf"
-    broken.write_bytes(b"GGUF" + b"\0" * 64)  # right magic, unusable content
-    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(broken))
     doc = tmp_path / "meeting.txt"
     doc.write_text("会议强调，力争年底前开工建设自由电子激光科学装置。\n", encoding="utf-8")
     site = tmp_path / "site"

@@ -438,6 +438,20 @@ def lead_reply(text: str) -> str:
     return next(en for zh, en in LEAD_ENGLISH.items() if sentence.startswith(zh))
 
 
+async def summarize_locally(
+    settings: Settings,
+    answer: Callable[[httpx.Request], httpx.Response],
+    doc: Document | None = None,
+) -> tuple[Any, Document, respx.Route]:
+    """Seed 003 (or ``doc``) summarised on the local profile, each call answered by ``answer``."""
+    route = respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
+    gw = make_gateway(settings, base_url=LOCAL_BASE)
+    doc = doc or ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
+    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
+    await gw.aclose()
+    return artifact, doc, route
+
+
 @respx.mock
 async def test_local_model_summary_is_the_translated_title_and_lead(settings: Settings) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
@@ -445,11 +459,7 @@ async def test_local_model_summary_is_the_translated_title_and_lead(settings: Se
             200, json=completion_body(" " + lead_reply(request_json(request)["prompt"]))
         )
 
-    route = respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
-    gw = make_gateway(settings, base_url=LOCAL_BASE)
-    doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
-    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
-    await gw.aclose()
+    artifact, doc, route = await summarize_locally(settings, answer)
     prompts = [request_json(c.request)["prompt"] for c in route.calls]
     assert len(prompts) == 5  # title + lead + 3 points, one plain-text call each
     lead = next(p for p in doc.paragraphs if not p.is_heading)
@@ -484,11 +494,7 @@ async def test_lead_pieces_that_fail_are_shown_and_the_rest_kept(settings: Setti
             return httpx.Response(200, json=completion_body(copied))
         return httpx.Response(200, json=completion_body(" " + lead_reply(prompt)))
 
-    respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
-    gw = make_gateway(settings, base_url=LOCAL_BASE)
-    doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
-    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
-    await gw.aclose()
+    artifact, _, _ = await summarize_locally(settings, answer)
     assert artifact.status == "partial" and artifact.summary is not None
     assert artifact.summary.key_points == [LEAD_ENGLISH["孟凡利来到"]]
     errors = [o.error or "" for o in artifact.chunks if o.status == "failed"]
@@ -522,11 +528,7 @@ async def test_a_call_that_failed_in_the_gateway_is_counted_in_the_provenance(
             return httpx.Response(200, json=body)
         return httpx.Response(200, json=completion_body(" " + lead_reply(prompt)))
 
-    respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
-    gw = make_gateway(settings, base_url=LOCAL_BASE)
-    doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
-    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
-    await gw.aclose()
+    artifact, _, _ = await summarize_locally(settings, answer)
     p = artifact.provenance
     assert artifact.status == "partial" and artifact.chunks[0].status == "failed"
     assert (p.calls, p.failed_calls, p.cache_hits) == (5, 1, 0)
@@ -593,11 +595,7 @@ async def test_when_the_lead_fails_the_next_sentence_is_the_abstract(settings: S
             return httpx.Response(200, json=completion_body(""))
         return httpx.Response(200, json=completion_body(" " + lead_reply(prompt)))
 
-    respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
-    gw = make_gateway(settings, base_url=LOCAL_BASE)
-    doc = ingest_path(CORPUS / "003_475cb31b33db6ab6.txt", settings=settings)
-    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
-    await gw.aclose()
+    artifact, _, _ = await summarize_locally(settings, answer)
     s = artifact.summary
     assert artifact.status == "partial" and s is not None
     assert s.abstract == LEAD_ENGLISH["孟凡利来到"]
