@@ -1,10 +1,10 @@
 """The embedded local model: llama-cpp-python's OpenAI-compatible server on loopback.
 
 Used when no endpoint is configured (``Settings.uses_local_model``). ``resolve_endpoint`` is
-what ``Reader`` calls (it prepares, the gateway's first request starts: ``Endpoint.ready``);
-``LocalServer`` starts, reuses and stops the server process. A state
-file in the cache dir lets a second run reuse a server that is already up; only the process
-that started a server stops it.
+what ``Reader`` calls (it prepares; the gateway's first request starts: ``Endpoint.ready``);
+``LocalServer`` starts, reuses and stops the server process. A state file in the cache dir
+lets a second run reuse a server that is already up; only the process that started a server
+stops it.
 """
 
 from __future__ import annotations
