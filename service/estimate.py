@@ -32,7 +32,7 @@ from service.artifacts import Kind
 from service.chunk import chunk_document
 from service.config import Settings
 from service.glossary import Glossary
-from service.llm.profiles import LOCAL_MODEL_NAME, LOCAL_PROFILE, Profile, resolve_profile
+from service.llm.profiles import Profile, configured, resolve_profile
 from service.llm.prompts import PromptRegistry
 from service.models import Chunk, Document
 from service.tasks.summary import lead_pieces
@@ -94,9 +94,9 @@ class _Costing:
     """The profile, templates and glossary the estimate is computed with."""
 
     def __init__(self, settings: Settings) -> None:
-        local = settings.uses_local_model
-        self.model = settings.model or (LOCAL_MODEL_NAME if local else "")
-        name = settings.profile or (LOCAL_PROFILE if local else None)
+        self.model, name = configured(
+            settings.model, settings.profile, local=settings.uses_local_model
+        )
         self.profile: Profile = resolve_profile(name, self.model)
         self.budget = settings.chunk_tokens or self.profile.chunk_budget
         self.registry = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions)

@@ -33,7 +33,7 @@ from service.errors import (
     RetriesExhausted,
     ServiceError,
 )
-from service.llm.profiles import LOCAL_MODEL_NAME, LOCAL_PROFILE, Profile, resolve_profile
+from service.llm.profiles import Profile, configured, resolve_profile
 from service.llm.prompts import PromptRegistry, PromptTemplate
 from service.llm.retry import backoff_delay, is_retryable_status, retry_after
 from service.llm.structured import gbnf_for, parse_output, schema_json, strict_schema
@@ -118,12 +118,11 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.store = store
-        self.model = settings.model or (LOCAL_MODEL_NAME if settings.uses_local_model else "")
+        self.model, profile_name = configured(
+            settings.model, settings.profile, local=settings.uses_local_model
+        )
         if not self.model:
             raise ConfigError("OPENAI_BASE_URL/OPENAI_API_KEY are set but READER_MODEL is not.")
-        profile_name = settings.profile
-        if settings.uses_local_model and not profile_name:
-            profile_name = LOCAL_PROFILE
         self.profile: Profile = resolve_profile(profile_name, self.model)
         self.registry = registry or PromptRegistry.load(
             settings.prompts_dir, settings.prompt_versions

@@ -97,6 +97,14 @@ PROFILES: dict[str, Profile] = {
 }  # fmt: skip
 
 
+def configured(model: str | None, profile: str | None, *, local: bool) -> tuple[str, str | None]:
+    """(model, profile name) from the settings, the embedded model's where unset when no
+    endpoint is configured (``local``); the model is "" when a remote endpoint has none."""
+    if not local:
+        return model or "", profile or None
+    return model or LOCAL_MODEL_NAME, profile or LOCAL_PROFILE
+
+
 def resolve_profile(profile: str | None, model: str | None) -> Profile:
     """The named profile, else the one whose prefix matches the model, else ``generic``."""
     if profile:
