@@ -47,7 +47,7 @@ from service.llm.prompts import PromptTemplate, delimit, register_schema
 from service.models import Chunk, Document, Paragraph
 from service.quality import QualityReport, check_no_cjk, summary_report
 from service.tasks.context import ProgressEvent, TaskContext
-from service.tasks.translate import english_line, per_unit, unit_glossary, unit_prompt_text
+from service.tasks.translate import english_line, per_unit, unit_variables
 from service.tokens import count_tokens, get_encoding
 
 TASK, MAP, REDUCE = "summary", "summary_map", "summary_reduce"
@@ -299,8 +299,12 @@ def _copied_example(tpl: PromptTemplate, parsed: BaseModel) -> str | None:
     """A string of the answer that occurs verbatim in a few-shot (completion) prompt."""
     if tpl.mode != "completion":
         return None  # chat prompts have no worked example to copy
-    texts = [t for t in _strings(parsed.model_dump()) if len(t.strip()) >= _COPY_MIN_CHARS]
-    return next((t for t in texts if t.strip() in tpl.body), None)
+    return next((t for t in _strings(parsed.model_dump()) if _in_example(tpl, t)), None)
+
+
+def _in_example(tpl: PromptTemplate, text: str) -> bool:
+    """``text`` (12+ characters) occurs verbatim in the prompt file's worked example."""
+    return len(text.strip()) >= _COPY_MIN_CHARS and text.strip() in tpl.body
 
 
 def _strings(value: object) -> Iterable[str]:
@@ -428,15 +432,14 @@ async def _lead(run: _Run) -> SummaryArtifact:
 
 async def _lead_one(run: _Run, zh: str) -> tuple[str | None, str | None]:
     """(English, None) or (None, why not) for one sentence, as the per-unit translation."""
-    text = unit_prompt_text(zh)
-    variables = {"glossary": unit_glossary(run.ctx, zh), "text": text}
-    budget = min(run.output(SUMMARY_OUTPUT), 2 * count_tokens(text) + 32)
+    variables = unit_variables(run.ctx, zh)
+    budget = min(run.output(SUMMARY_OUTPUT), 2 * count_tokens(variables["text"]) + 32)
     try:
         result = await run.ctx.call(TASK, variables, max_tokens=budget)
         english = english_line(result.text)
-        body = run.template(TASK).body
+        tpl = run.template(TASK)
         # The example's English is a copy unless the source is the example's Chinese itself.
-        if len(english) >= _COPY_MIN_CHARS and english in body and zh not in body:
+        if _in_example(tpl, english) and zh not in tpl.body:
             raise ModelInvalidOutput(f"the model copied the prompt's example ({english[:60]!r})")
     except ModelError as exc:
         run.report(failed=True)

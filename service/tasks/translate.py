@@ -349,6 +349,11 @@ def unit_prompt_text(zh: str) -> str:
     return _LEADING_DASH.sub("", one_line(zh)) or one_line(zh)
 
 
+def unit_variables(ctx: TaskContext, zh: str) -> dict[str, str]:
+    """A free-text template's variables for one unit: its glossary line and its text."""
+    return {"glossary": unit_glossary(ctx, zh), "text": unit_prompt_text(zh)}
+
+
 def unit_glossary(ctx: TaskContext, zh: str) -> str:
     """``Glossary: a → b; c → d`` and a newline for the terms in this unit, or nothing."""
     entries = ctx.glossary.entries_in(zh) if ctx.glossary is not None else []
@@ -376,8 +381,7 @@ async def _translate_units(
     errors: list[str] = []
     cached, tokens = True, 0
     for unit in units:
-        text = unit_prompt_text(unit.zh)
-        variables = {"glossary": unit_glossary(ctx, unit.zh), "text": text}
+        variables = unit_variables(ctx, unit.zh)
         prompt_tokens = count_tokens(template.body) + sum(map(count_tokens, variables.values()))
         budget = max_output_tokens([unit], prompt_tokens, ctx.gateway.profile)
         try:
