@@ -243,8 +243,8 @@ class LocalServer:
         # start() runs in a worker thread; a stop() from another thread (the run ending, or
         # being cancelled, while the server starts) waits for it, so nothing is orphaned.
         self._lock = threading.Lock()
-        self._closed = False  # stopped: a start() that comes later must not spawn an orphan
-        self._stopping = threading.Event()  # set by stop() at once: a start in progress gives up
+        # Set by stop() first thing: a start in progress gives up, a later one never spawns.
+        self._stopping = threading.Event()
 
     @property
     def state_path(self) -> Path:
@@ -284,7 +284,7 @@ class LocalServer:
             return self._start()
 
     def _start(self) -> str:
-        if self._closed:
+        if self._stopping.is_set():
             raise LocalServerFailed("the run ended before the local model server was started")
         url = self.prepare()
         if self._port is None or self._proc is not None:  # reused, or started already
@@ -319,7 +319,6 @@ class LocalServer:
         self._stopping.set()  # before the lock: a start that holds it stops waiting
         with self._lock:
             self._stop()
-            self._closed = True
 
     def _stop(self) -> None:
         if self._proc is not None:
