@@ -29,7 +29,7 @@ def _maxrss_mb() -> float:
 
 
 def _chinese_text(path: Path) -> str:
-    from service.reference import load_reference
+    from service.eval.reference import load_reference
 
     return "\n\n".join(p.zh for p in load_reference(path).pairs if p.zh.strip())
 

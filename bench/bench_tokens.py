@@ -40,7 +40,7 @@ from service.tokens import count_tokens, get_encoding
 
 
 def chinese_text(path: Path) -> str:
-    from service.reference import load_reference
+    from service.eval.reference import load_reference
 
     return "\n\n".join(p.zh for p in load_reference(path).pairs if p.zh.strip())
 
@@ -140,7 +140,7 @@ def summary_rows(base: str, text: str, budget: int, profile: str | None) -> dict
 
 
 def three_largest() -> str:
-    from service.reference import default_reference_dir
+    from service.eval.reference import default_reference_dir
 
     folder = default_reference_dir()
     assert folder is not None

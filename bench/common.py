@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from service.reference import default_reference_dir, load_reference_dir
+from service.eval.reference import default_reference_dir, load_reference_dir
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent

@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from service.artifacts import KINDS, Kind
+from service.artifacts import KINDS, ArtifactKind
 from service.config import Settings, get_settings
 from service.reader import Reader
 
@@ -39,7 +39,7 @@ from service.reader import Reader
 class TaskRun:
     seed: str
     doc_id: str
-    kind: Kind
+    kind: ArtifactKind
     seconds: float
     status: str
     calls: int  # provenance: model calls (not cache hits) made while computing this artifact
@@ -81,7 +81,9 @@ def seed_paths(settings: Settings, seeds: list[str] | None) -> list[Path]:
     return paths
 
 
-async def run(settings: Settings, paths: list[Path], kinds: list[Kind], force: bool) -> Report:
+async def run(
+    settings: Settings, paths: list[Path], kinds: list[ArtifactKind], force: bool
+) -> Report:
     """Open the reader (starting or reusing the local server), ingest, compute, count."""
     async with Reader.open(settings) as reader:
         # Start (or reuse) the server now, as the reader no longer does: its start-up stays out
@@ -104,7 +106,7 @@ async def run(settings: Settings, paths: list[Path], kinds: list[Kind], force: b
     return report
 
 
-async def _one(reader: Reader, path: Path, doc_id: str, kind: Kind, force: bool) -> TaskRun:
+async def _one(reader: Reader, path: Path, doc_id: str, kind: ArtifactKind, force: bool) -> TaskRun:
     stored = not force and reader.stored(doc_id, kind) is not None
     t0 = time.perf_counter()
     artifact = await reader.compute(doc_id, kind, force=force)
@@ -214,7 +216,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = get_settings()
-    kinds: list[Kind] = [k for k in KINDS if k in args.tasks.split(",")]
+    kinds: list[ArtifactKind] = [k for k in KINDS if k in args.tasks.split(",")]
     seeds = args.seeds.split(",") if args.seeds else None
     report = asyncio.run(run(settings, seed_paths(settings, seeds), kinds, args.force))
     print(summary(report))

@@ -16,8 +16,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from service.glossary import Glossary
-from service.reference import (
+from service.checks.glossary import Glossary
+from service.eval.reference import (
     ReferenceDoc,
     ReferencePair,
     default_reference_dir,

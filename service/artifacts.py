@@ -11,11 +11,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from service.quality import QualityReport
+from service.checks.quality import QualityReport
 from service.tasks.commitments.schema import Commitment
 
-Kind = Literal["summary", "translation", "commitments"]
-KINDS: tuple[Kind, ...] = ("summary", "translation", "commitments")
+ArtifactKind = Literal["summary", "translation", "commitments"]
+KINDS: tuple[ArtifactKind, ...] = ("summary", "translation", "commitments")
 Status = Literal["ok", "partial", "failed"]
 
 LOCAL_MODEL_WARNING = (

@@ -137,7 +137,7 @@ class LocalServerFailed(ModelUnavailable):
     code = "local_server_failed"
 
 
-# --- batch api (service/batch_api.py) ------------------------------------------------------
+# --- batch api (service/run/prefill.py) ------------------------------------------------------
 
 
 class Deferred(ModelUnavailable):

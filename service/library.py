@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from service.artifacts import Artifact, Kind
+from service.artifacts import Artifact, ArtifactKind
 from service.chunk import chunk_document
 from service.config import Settings
 from service.errors import NotFound
@@ -79,7 +79,9 @@ class Library:
 
     # --- artifacts -------------------------------------------------------------------------
 
-    def artifact(self, doc_id: str, kind: Kind, variant: str | None = None) -> Artifact | None:
+    def artifact(
+        self, doc_id: str, kind: ArtifactKind, variant: str | None = None
+    ) -> Artifact | None:
         """The stored artifact of this variant (or the newest of any variant)."""
         stored = self.store.get_artifact(doc_id, kind, variant)
         return None if stored is None else ARTIFACT.validate_python(stored.payload)

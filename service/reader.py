@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 
-from service.artifacts import Artifact, Kind
+from service.artifacts import Artifact, ArtifactKind
+from service.checks.glossary import Glossary
 from service.config import Settings
-from service.glossary import Glossary
 from service.library import Library
 from service.llm.gateway import Gateway
 from service.llm.local import Endpoint, resolve_endpoint
@@ -33,13 +33,13 @@ from service.tasks.context import Progress, TaskContext
 TaskFn = Callable[[Document, list[Chunk], TaskContext], Awaitable[Artifact]]
 
 # kind -> "module:function"; imported on first use so each task registers its schemas then.
-TASKS: dict[Kind, str] = {
+TASKS: dict[ArtifactKind, str] = {
     "summary": "service.tasks.summary:summarize",
     "translation": "service.tasks.translate:translate",
     "commitments": "service.tasks.commitments.extract:extract_commitments",
 }
 # The prompt tasks each artifact kind uses: their versions are part of the artifact's variant.
-KIND_PROMPTS: dict[Kind, tuple[str, ...]] = {
+KIND_PROMPTS: dict[ArtifactKind, tuple[str, ...]] = {
     "summary": ("summary", "summary_map", "summary_reduce"),
     "translation": ("translate",),
     "commitments": ("commitments", "commitments_recall"),
@@ -54,7 +54,7 @@ class Reader:
         self.gateway = gateway
         self.glossary = glossary
         self.endpoint = endpoint
-        self._inflight: dict[tuple[str, Kind, str], asyncio.Task[Artifact]] = {}
+        self._inflight: dict[tuple[str, ArtifactKind, str], asyncio.Task[Artifact]] = {}
 
     @classmethod
     @asynccontextmanager
@@ -90,7 +90,7 @@ class Reader:
         """Source tokens per chunk: the setting, else what the model profile suits."""
         return self.library.settings.chunk_tokens or self.gateway.profile.chunk_budget
 
-    def variant(self, kind: Kind, versions: Mapping[str, str] | None = None) -> str:
+    def variant(self, kind: ArtifactKind, versions: Mapping[str, str] | None = None) -> str:
         """Key of what an artifact depends on besides the document."""
         parts: dict[str, Any] = {
             "model": self.gateway.model,
@@ -102,7 +102,7 @@ class Reader:
         canonical = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
-    def _prompt_versions(self, kind: Kind, versions: Mapping[str, str]) -> dict[str, str]:
+    def _prompt_versions(self, kind: ArtifactKind, versions: Mapping[str, str]) -> dict[str, str]:
         registry, mode = self.gateway.registry, self.gateway.profile.mode
         return {
             task: registry.get(task, mode, versions.get(task)).version
@@ -111,7 +111,7 @@ class Reader:
         }
 
     def stored(
-        self, doc_id: str, kind: Kind, versions: Mapping[str, str] | None = None
+        self, doc_id: str, kind: ArtifactKind, versions: Mapping[str, str] | None = None
     ) -> Artifact | None:
         """The artifact for the current variant, if computed."""
         return self.library.artifact(doc_id, kind, self.variant(kind, versions))
@@ -119,7 +119,7 @@ class Reader:
     async def compute(
         self,
         doc_id: str,
-        kind: Kind,
+        kind: ArtifactKind,
         *,
         force: bool = False,
         versions: Mapping[str, str] | None = None,
@@ -151,13 +151,15 @@ class Reader:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def running(self, doc_id: str, kind: Kind, versions: Mapping[str, str] | None = None) -> bool:
+    def running(
+        self, doc_id: str, kind: ArtifactKind, versions: Mapping[str, str] | None = None
+    ) -> bool:
         return (doc_id, kind, self.variant(kind, versions)) in self._inflight
 
     async def _compute(
         self,
         doc: Document,
-        kind: Kind,
+        kind: ArtifactKind,
         variant: str,
         versions: Mapping[str, str],
         progress: Progress | None,
@@ -169,7 +171,7 @@ class Reader:
     async def run_task(
         self,
         doc: Document,
-        kind: Kind,
+        kind: ArtifactKind,
         *,
         versions: Mapping[str, str] | None = None,
         progress: Progress | None = None,
@@ -181,7 +183,7 @@ class Reader:
         return await task_function(kind)(doc, self.library.chunks(doc, self.budget), ctx)
 
 
-def task_function(kind: Kind) -> TaskFn:
+def task_function(kind: ArtifactKind) -> TaskFn:
     module, _, name = TASKS[kind].partition(":")
     fn: TaskFn = getattr(importlib.import_module(module), name)
     return fn

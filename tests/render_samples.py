@@ -24,8 +24,8 @@ from service.artifacts import (
     TranslationArtifact,
     status_of,
 )
+from service.checks.quality import summary_report, translation_report
 from service.models import CleaningReport, Document, DocumentMeta, Paragraph
-from service.quality import summary_report, translation_report
 from service.render import DocumentBundle, TaskFailure
 from service.tasks.commitments.schema import Commitment, Target
 

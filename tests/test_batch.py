@@ -12,7 +12,13 @@ import respx
 from batch_fixtures import CHAT, CorpusModel, write_docs
 from batch_fixtures import chat_settings as chat_settings  # a fixture
 
-from service.batch import (
+from service.chunk import chunk_document
+from service.config import Settings, get_settings
+from service.errors import InputError
+from service.ingest import ingest_path
+from service.models import Document
+from service.reader import Reader
+from service.run.corpus import (
     RunOptions,
     RunPlan,
     RunReport,
@@ -22,13 +28,7 @@ from service.batch import (
     run_batch,
     write_mkdocs,
 )
-from service.chunk import chunk_document
-from service.config import Settings, get_settings
-from service.errors import InputError
-from service.ingest import ingest_path
-from service.models import Document
-from service.progress import PlainProgress, Tally
-from service.reader import Reader
+from service.run.progress import PlainProgress, Tally
 from service.tasks.context import ProgressEvent
 
 
@@ -305,7 +305,7 @@ def test_rich_progress_draws_documents_chunks_and_problems(settings: Settings) -
     from rich.console import Console
 
     from service.ingest import ingest_bytes
-    from service.progress import RichProgress
+    from service.run.progress import RichProgress
 
     doc = ingest_bytes("会议要求抓好落实。\n".encode(), "a.txt", settings=settings)
     plan = RunPlan([doc], ("translation",), {(doc.id, "translation"): 2}, frozenset())
@@ -326,8 +326,8 @@ def test_rich_progress_draws_documents_chunks_and_problems(settings: Settings) -
 def test_estimate_follows_the_profile_chunks_and_prices(
     chat_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.estimate import TRANSLATION_RATIO, estimate
     from service.llm.profiles import PROFILES
+    from service.run.estimate import TRANSLATION_RATIO, estimate
 
     docs = write_docs(tmp_path / "docs", ("a.txt",))
     doc = ingest_path(docs / "a.txt", settings=chat_settings)
@@ -351,7 +351,7 @@ def test_estimate_follows_the_profile_chunks_and_prices(
 def test_estimate_without_an_endpoint_uses_the_local_profile_and_its_prompts(
     settings: Settings, tmp_path: Path
 ) -> None:
-    from service.estimate import estimate
+    from service.run.estimate import estimate
     from service.tasks.summary import lead_pieces
 
     long_text = "\n\n".join(["会议要求，各区各部门要抓好落实，确保各项任务按期完成。" * 12] * 10)

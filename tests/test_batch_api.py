@@ -18,16 +18,16 @@ import pytest
 import respx
 from pydantic import BaseModel
 
-from service.artifacts import KINDS, Kind, TranslationArtifact
-from service.batch_api import PrefillReport, collect, prefill
+from service.artifacts import KINDS, ArtifactKind, TranslationArtifact
+from service.checks.glossary import Glossary
 from service.config import ROOT, Settings, get_settings
 from service.errors import BatchIncomplete, ConfigError, Deferred
-from service.glossary import Glossary
 from service.library import Library
-from service.llm.batch import parse_result_line, read_answer
+from service.llm.batch_api import parse_result_line, read_answer
 from service.llm.gateway import Gateway, PendingCall
 from service.models import Document
 from service.reader import Reader, import_tasks
+from service.run.prefill import PrefillReport, collect, prefill
 from service.store.store import Store
 from tests import payloads
 
@@ -492,7 +492,7 @@ async def test_every_task_lets_a_deferred_call_abort_its_run(
     with respx.mock(assert_all_called=True) as router:
         async with open_reader(get_settings()) as reader:
             doc = add_docs(reader)[0]
-            runs: list[tuple[Document, Kind]] = [(doc, k) for k in KINDS]
+            runs: list[tuple[Document, ArtifactKind]] = [(doc, k) for k in KINDS]
             calls, waiting = await collect(reader, runs, set())
             assert reader.gateway.collector is None
     assert waiting == runs and not router.calls

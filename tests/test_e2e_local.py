@@ -34,10 +34,10 @@ from service.artifacts import (
     SummaryArtifact,
     TranslationArtifact,
 )
+from service.checks.quality import QualityReport
 from service.config import Settings, get_settings
 from service.llm.local import LOCAL_MODEL_ALIAS, LOCAL_PROFILE, serves_our_model
 from service.models import Document
-from service.quality import QualityReport
 from service.reader import Reader
 from service.render import DocumentBundle, write_site
 from service.render.markdown import page_path

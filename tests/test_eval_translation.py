@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from service.config import get_settings
+from service.eval.reference import default_reference_dir
 from service.eval.translation import (
     evaluate_translation,
     load_references,
     reference_document,
 )
-from service.reference import default_reference_dir
 from service.tasks.context import TaskContext
 from tests.translate_fixtures import CHAT, make_ctx, reply, use_remote
 

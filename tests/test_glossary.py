@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import service.glossary as glossary_module
+import service.checks.glossary as glossary_module
+from service.checks.glossary import KINDS, Glossary
 from service.config import ROOT, Settings
 from service.errors import ConfigError
-from service.glossary import KINDS, Glossary
 
 GLOSSARY = ROOT / "prompts" / "glossary.tsv"
 SEEDS = sorted((ROOT / "corpus").glob("0*.txt"))

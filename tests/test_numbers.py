@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.numbers import NumberMention, contains_value, extract_en, extract_zh
+from service.checks.numbers import NumberMention, contains_value, extract_en, extract_zh
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.quality import (
+from service.checks.quality import (
     LENGTH_RATIO_BAND,
     check_coverage,
     check_glossary,

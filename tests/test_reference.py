@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.errors import InputError
-from service.reference import (
+from service.eval.reference import (
     ReferenceDoc,
     ReferencePair,
     align,
@@ -181,8 +181,8 @@ def test_2022_block_alignment_by_paragraph_numbers(docs: dict[str, ReferenceDoc]
 def test_glossary_sources_claiming_the_reference_are_backed_by_it(
     docs: dict[str, ReferenceDoc],
 ) -> None:
+    from service.checks.glossary import Glossary
     from service.config import ROOT
-    from service.glossary import Glossary
 
     glossary = Glossary.load(ROOT / "prompts" / "glossary.tsv")
     claimed = [e for e in glossary.entries if e.source.startswith("gwr-bilingual")]

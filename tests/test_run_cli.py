@@ -11,7 +11,7 @@ from batch_fixtures import CHAT, CorpusModel, write_docs
 from batch_fixtures import chat_settings as chat_settings  # a fixture
 from typer.testing import CliRunner
 
-import service.batch_api
+import service.run.prefill
 from service.cli import app
 from service.config import Settings
 from service.models import Document
@@ -133,7 +133,7 @@ def test_batch_api_flag_calls_prefill_before_the_run(
         seen.append(([d.source_name for d in docs], kinds))
         progress("Batch API round 1: 0 request(s) to submit")
 
-    monkeypatch.setattr(service.batch_api, "prefill", prefill)
+    monkeypatch.setattr(service.run.prefill, "prefill", prefill)
     docs = write_docs(tmp_path / "docs", ("a.txt",))
     args = ["run", str(docs), "--tasks", "summary", "--batch-api", "--out", str(tmp_path / "s")]
     code, _, stderr = _invoke(args, CorpusModel())

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from service.config import Settings
 from service.ingest import ingest_path
-from service.segment import heading_level, segment
+from service.ingest.segment import heading_level, segment
 from tests.conftest import SEEDS
 
 

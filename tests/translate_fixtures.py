@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from service.checks.glossary import Entry, Glossary
 from service.config import ROOT, Settings
-from service.glossary import Entry, Glossary
 from service.llm.gateway import Gateway
 from service.llm.prompts import PromptRegistry
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from service.artifacts import Artifact, Kind
+from service.artifacts import Artifact, ArtifactKind
 from service.errors import Busy, Conflict, ServiceError
 from service.reader import Reader
 from service.store.store import StoredJob
@@ -29,7 +29,7 @@ from service.tasks.context import ProgressEvent
 log = logging.getLogger("service.api.jobs")
 
 QUEUE_FACTOR = 8
-JobKey = tuple[str, Kind, str]  # (doc_id, kind, variant)
+JobKey = tuple[str, ArtifactKind, str]  # (doc_id, kind, variant)
 
 
 @dataclass
@@ -52,11 +52,11 @@ class Job:
         return self.key[0]
 
     @property
-    def kind(self) -> Kind:
+    def kind(self) -> ArtifactKind:
         return self.key[1]
 
 
-def artifact_link(doc_id: str, kind: Kind, versions: Mapping[str, str]) -> str:
+def artifact_link(doc_id: str, kind: ArtifactKind, versions: Mapping[str, str]) -> str:
     """Where the finished artifact is read (with the prompt overrides that made it)."""
     query = urlencode({"versions": format_versions(versions)}) if versions else ""
     return f"/v1/documents/{doc_id}/{kind}" + (f"?{query}" if query else "")
@@ -74,12 +74,14 @@ class JobRunner:
         self._slots = asyncio.Semaphore(running)
         self._active: dict[JobKey, Job] = {}
 
-    def running_job(self, doc_id: str, kind: Kind, versions: Mapping[str, str]) -> Job | None:
+    def running_job(
+        self, doc_id: str, kind: ArtifactKind, versions: Mapping[str, str]
+    ) -> Job | None:
         """The queued or running job for this artifact, if any."""
         return self._active.get((doc_id, kind, self.reader.variant(kind, versions)))
 
     def submit(
-        self, doc_id: str, kind: Kind, *, versions: Mapping[str, str], force: bool
+        self, doc_id: str, kind: ArtifactKind, *, versions: Mapping[str, str], force: bool
     ) -> tuple[Job, bool]:
         """The job computing this artifact: a running one (shared) or a new one (created)."""
         key: JobKey = (doc_id, kind, self.reader.variant(kind, versions))

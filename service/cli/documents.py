@@ -13,7 +13,7 @@ from rich.table import Column, Table
 from service.cli.app import app, err_console, friendly_errors
 from service.config import get_settings
 from service.errors import InputError
-from service.ingest.batch import document_json, ingest_many
+from service.ingest.paths import document_json, ingest_many
 from service.models import Document
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def glossary_command(
     ] = None,
 ) -> None:
     """Validate the glossary; with PATH, print the prompt lines for the terms found in it."""
-    from service.glossary import Glossary
+    from service.checks.glossary import Glossary
 
     glossary = Glossary.from_settings(get_settings())
     typer.echo(f"glossary {glossary.version}: {len(glossary)} entries")

@@ -18,8 +18,8 @@ from service.config import get_settings
 from service.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from service.artifacts import Kind
-    from service.batch import Prefill, RunOptions, RunReport
+    from service.artifacts import ArtifactKind
+    from service.run.corpus import Prefill, RunOptions, RunReport
 
 
 @app.command("run")
@@ -49,7 +49,7 @@ def run(
 
     Resumable: finished model calls are cached, so a re-run continues where a run stopped.
     """
-    from service.batch import RunOptions, parse_kinds
+    from service.run.corpus import RunOptions, parse_kinds
 
     kinds = parse_kinds(tasks)
     forced = parse_kinds(force, "--force") if force else ()
@@ -64,10 +64,10 @@ def run(
 
 
 def _batch_api_prefill() -> Prefill:
-    """``service.batch_api.prefill`` with its round-by-round messages on stderr."""
+    """``service.run.prefill.prefill`` with its round-by-round messages on stderr."""
     from functools import partial
 
-    from service.batch_api import prefill
+    from service.run.prefill import prefill
 
     if get_settings().uses_local_model:  # refuse before a local server is started for nothing
         raise ConfigError(
@@ -80,8 +80,8 @@ def _batch_api_prefill() -> Prefill:
 def _run_batch(paths: list[Path], out: Path, options: RunOptions) -> RunReport:
     import sys
 
-    from service.batch import run_batch
-    from service.progress import PlainProgress, RichProgress
+    from service.run.corpus import run_batch
+    from service.run.progress import PlainProgress, RichProgress
 
     settings = get_settings()
     if err_console.is_terminal:
@@ -160,13 +160,13 @@ def _print_run_report(report: RunReport, out: Path) -> None:
     )
 
 
-def _dry_run(paths: list[Path], kinds: tuple[Kind, ...], *, batch_api: bool) -> int:
+def _dry_run(paths: list[Path], kinds: tuple[ArtifactKind, ...], *, batch_api: bool) -> int:
     """Print the estimate table and totals; returns the exit code (1 if a file failed)."""
     from rich.markup import escape
 
-    from service.batch import collect, default_paths
-    from service.estimate import estimate
     from service.ingest import ingest_path
+    from service.run.corpus import collect, default_paths
+    from service.run.estimate import estimate
 
     settings = get_settings()
     corpus = collect(default_paths(paths, settings), lambda p: ingest_path(p, settings=settings))

@@ -3,7 +3,7 @@
 For each reference document, ``limit`` paragraphs from ``offset`` are put into a small
 document of their own and translated by the real task through the gateway (so the cache makes
 a re-run free). Scores: chrF (sacrebleu, character level, corpus score), number preservation
-and glossary adherence from ``service.quality``. The same two checks are run on the official
+and glossary adherence from ``service.checks.quality``. The same two checks are run on the official
 English as well: they show how far the checks themselves flag a human translation.
 """
 
@@ -19,16 +19,16 @@ import httpx
 from pydantic import BaseModel, Field
 from sacrebleu.metrics.chrf import CHRF
 
+from service.checks.glossary import Glossary
+from service.checks.quality import check_glossary, check_numbers
 from service.chunk import chunk_document
 from service.config import Settings
 from service.errors import InputError, NotFound
-from service.glossary import Glossary
+from service.eval.reference import ReferenceDoc, ReferencePair, load_reference, load_reference_dir
 from service.llm.gateway import Gateway
 from service.llm.local import Endpoint, resolve_endpoint
 from service.llm.prompts import PromptRegistry
 from service.models import CleaningReport, Document, DocumentMeta, Paragraph
-from service.quality import check_glossary, check_numbers
-from service.reference import ReferenceDoc, ReferencePair, load_reference, load_reference_dir
 from service.store import Store
 from service.tasks.context import TaskContext
 from service.tasks.translate import TASK, translate

@@ -17,8 +17,8 @@ from service.ingest.html import html_to_text, looks_like_html
 from service.ingest.manifest import Manifest, manifest_for
 from service.ingest.metadata import extract_meta
 from service.ingest.script import detect_script
+from service.ingest.segment import segment
 from service.models import CleaningReport, Document
-from service.segment import segment
 
 ID_HEX_CHARS = 16
 

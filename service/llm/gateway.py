@@ -87,7 +87,7 @@ class _Request:
 
 @dataclass(frozen=True)
 class PendingCall:
-    """A cache miss collected instead of sent (Batch API prefill, ``service/batch_api.py``)."""
+    """A cache miss collected instead of sent (Batch API prefill, ``service/run/prefill.py``)."""
 
     key: str
     task: str

@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from service.artifacts import (
+    ArtifactKind,
     CommitmentsArtifact,
-    Kind,
     SummaryArtifact,
     TranslationArtifact,
 )
@@ -22,14 +22,14 @@ AnyArtifact = SummaryArtifact | TranslationArtifact | CommitmentsArtifact
 class TaskFailure(BaseModel):
     """A task that produced no artifact at all for a document (e.g. the model was down)."""
 
-    kind: Kind
+    kind: ArtifactKind
     message: str
 
 
 class TaskState(BaseModel):
     """How far a task got for one document, with a reason a reader can act on."""
 
-    kind: Kind
+    kind: ArtifactKind
     status: TaskStatus
     reason: str | None = None
 
@@ -57,12 +57,12 @@ class DocumentBundle(BaseModel):
         found = [self.summary, self.translation, self.commitments]
         return [a for a in found if a is not None]
 
-    def artifact(self, kind: Kind) -> AnyArtifact | None:
+    def artifact(self, kind: ArtifactKind) -> AnyArtifact | None:
         if kind == "summary":
             return self.summary
         return self.translation if kind == "translation" else self.commitments
 
-    def state(self, kind: Kind) -> TaskState:
+    def state(self, kind: ArtifactKind) -> TaskState:
         """ok/partial/failed from the artifact, failed from a failure record, else not_run."""
         messages = [f.message for f in self.failures if f.kind == kind]
         artifact = self.artifact(kind)

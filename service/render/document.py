@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from service.artifacts import (
     KINDS,
     LEAD_SUMMARY_NOTE,
+    ArtifactKind,
     ChunkOutcome,
-    Kind,
     Provenance,
     TranslatedParagraph,
     TranslationArtifact,
 )
-from service.quality import Issue
+from service.checks.quality import Issue
 from service.render import escape as md
 from service.render.bundle import AnyArtifact, DocumentBundle
 from service.render.markdown import (
@@ -103,7 +103,7 @@ def summary_section(b: DocumentBundle) -> list[str]:
     return parts
 
 
-def _state(b: DocumentBundle, kind: Kind) -> list[str]:
+def _state(b: DocumentBundle, kind: ArtifactKind) -> list[str]:
     note = state_note(b.state(kind))
     return [md.text(note)] if note else []
 

@@ -459,7 +459,7 @@ def _usage_query() -> Any:
     hits = func.sum(case((hit, 1), else_=0))
     hit_tokens = func.sum(case((hit, CallRow.tokens_in + CallRow.tokens_out), else_=0))
     hit_cost = func.sum(case((hit, CallRow.cost_usd), else_=0.0))
-    # "batch": answered through the Batch API (service/batch_api.py), paid at its price.
+    # "batch": answered through the Batch API (service/run/prefill.py), paid at its price.
     paid = col(CallRow.outcome).in_(("ok", "batch"))
     spent = func.sum(case((paid, CallRow.cost_usd), else_=0.0))
     return (

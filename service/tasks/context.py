@@ -20,7 +20,7 @@ from service.artifacts import LOCAL_MODEL_WARNING, Provenance
 from service.errors import ServiceError
 
 if TYPE_CHECKING:
-    from service.glossary import Glossary
+    from service.checks.glossary import Glossary
     from service.llm.gateway import CallRecord, CallResult, Gateway
 
 

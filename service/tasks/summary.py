@@ -41,11 +41,11 @@ from service.artifacts import (
     SummaryNotes,
     status_of,
 )
+from service.checks.quality import QualityReport, check_no_cjk, summary_report
 from service.chunk import chunk_document
 from service.errors import ConfigError, ModelError, ModelInvalidOutput
 from service.llm.prompts import PromptTemplate, delimit, register_schema
 from service.models import Chunk, Document, Paragraph
-from service.quality import QualityReport, check_no_cjk, summary_report
 from service.tasks.context import ProgressEvent, TaskContext
 from service.tasks.translate import english_line, per_unit, unit_variables
 from service.tokens import count_tokens, get_encoding

@@ -42,11 +42,11 @@ from service.artifacts import (
     TranslationArtifact,
     status_of,
 )
+from service.checks.quality import TermLike, translation_report
 from service.errors import ModelError, ModelInvalidOutput
 from service.llm.profiles import Profile
 from service.llm.prompts import PromptTemplate, delimit, register_schema
 from service.models import Chunk, Document
-from service.quality import TermLike, translation_report
 from service.tasks.context import ProgressEvent, TaskContext
 from service.tokens import count_tokens
 

@@ -21,8 +21,8 @@ from service.api.schemas import ErrorOut, JobOut
 from service.artifacts import (
     KINDS,
     Artifact,
+    ArtifactKind,
     CommitmentsArtifact,
-    Kind,
     SummaryArtifact,
     TranslationArtifact,
 )
@@ -32,7 +32,7 @@ from service.reader import KIND_PROMPTS, Reader
 
 router = APIRouter(prefix="/documents", tags=["artifacts"])
 
-MODELS: dict[Kind, type[BaseModel]] = {
+MODELS: dict[ArtifactKind, type[BaseModel]] = {
     "summary": SummaryArtifact,
     "translation": TranslationArtifact,
     "commitments": CommitmentsArtifact,
@@ -50,7 +50,7 @@ PromptVersions = Annotated[
 
 
 def resolve_versions(
-    reader: Reader, kind: Kind, prompt_version: str | None, versions: str | None
+    reader: Reader, kind: ArtifactKind, prompt_version: str | None, versions: str | None
 ) -> dict[str, str]:
     """Prompt overrides for this kind, each checked against the prompt files (else 422)."""
     registry, mode = reader.gateway.registry, reader.gateway.profile.mode
@@ -81,7 +81,7 @@ def job_response(jobs: JobRunner, job_id: str) -> Response:
     return Response(body, status_code=202, media_type="application/json", headers=headers)
 
 
-def post_handler(kind: Kind) -> Callable[..., Awaitable[Response]]:
+def post_handler(kind: ArtifactKind) -> Callable[..., Awaitable[Response]]:
     async def compute(
         doc_id: str,
         reader: ReaderDep,
@@ -107,7 +107,7 @@ def post_handler(kind: Kind) -> Callable[..., Awaitable[Response]]:
     return compute
 
 
-def get_handler(kind: Kind) -> Callable[..., Awaitable[Response]]:
+def get_handler(kind: ArtifactKind) -> Callable[..., Awaitable[Response]]:
     async def read(
         doc_id: str,
         reader: ReaderDep,
@@ -135,7 +135,7 @@ def get_handler(kind: Kind) -> Callable[..., Awaitable[Response]]:
 
 
 def not_computed(
-    jobs: JobRunner, doc_id: str, kind: Kind, versions: Mapping[str, str]
+    jobs: JobRunner, doc_id: str, kind: ArtifactKind, versions: Mapping[str, str]
 ) -> NotComputed:
     job = jobs.running_job(doc_id, kind, versions)
     hint = f"job {job.id} is computing it" if job else f"POST /v1/documents/{doc_id}/{kind}"
@@ -143,7 +143,7 @@ def not_computed(
     return NotComputed(f"No {kind} for document {doc_id} yet; {hint}.", detail=detail)
 
 
-def _responses(kind: Kind, *codes: int) -> dict[int | str, dict[str, Any]]:
+def _responses(kind: ArtifactKind, *codes: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {200: {"model": MODELS[kind]}}
     return out | {code: {"model": ErrorOut} for code in codes}
 

@@ -24,8 +24,7 @@ from service.llm.prompts import PromptRegistry, delimit, register_schema
 from service.models import Chunk, Document
 from service.tasks.commitments.ground import ground_commitments
 from service.tasks.commitments.merge import merge_commitments
-from service.tasks.commitments.rules import Candidate, detect
-from service.tasks.commitments.rules import Target as RuleTarget
+from service.tasks.commitments.rules import Candidate, RuleTarget, detect
 from service.tasks.commitments.schema import (
     Commitment,
     ExtractedCommitment,

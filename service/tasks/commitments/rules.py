@@ -23,8 +23,8 @@ from service.errors import ConfigError
 
 LEXICON_PATH = Path(__file__).with_name("lexicon.toml")
 
-Modality = Literal["binding", "aspirational", "unknown"]
-TargetKind = Literal["count", "money", "area", "length", "percent", "other"]
+RuleModality = Literal["binding", "aspirational", "unknown"]
+RuleTargetKind = Literal["count", "money", "area", "length", "percent", "other"]
 
 #: Candidates scoring below this are dropped (see ``_score`` for the points).
 DEFAULT_THRESHOLD = 1.0
@@ -57,11 +57,11 @@ _QUOTED = re.compile(r"《[^》]*》|“[^”]*”|\"[^\"]*\"")
 _OPEN_QUOTE = re.compile(r"[“\"][^”\"]*$")
 
 
-class Target(BaseModel):
+class RuleTarget(BaseModel):
     text: str = Field(description="The number with its unit as written, e.g. 4.5万个.")
     value: float | None = Field(description="Numeric value with 万/亿 applied, e.g. 45000.")
     unit: str
-    kind: TargetKind
+    kind: RuleTargetKind
 
 
 class Deadline(BaseModel):
@@ -73,9 +73,9 @@ class Candidate(BaseModel):
     start: int = Field(description="Offset into the input text, [start, end).")
     end: int
     quote: str = Field(description="text[start:end], verbatim in the input's script.")
-    modality: Modality
+    modality: RuleModality
     trigger: str = Field(description="The pledge verb that made the clause a candidate.")
-    targets: list[Target] = Field(default_factory=list)
+    targets: list[RuleTarget] = Field(default_factory=list)
     deadline: Deadline | None = None
     score: float
     reasons: list[str] = Field(default_factory=list)
@@ -248,7 +248,7 @@ def _number_value(number: str) -> float | None:
         return None
 
 
-def _target_kind(unit: str) -> TargetKind:
+def _target_kind(unit: str) -> RuleTargetKind:
     if unit.endswith("元"):
         return "money"
     if "平方" in unit or unit == "亩":
@@ -268,13 +268,13 @@ def _target_pattern(units: tuple[str, ...]) -> re.Pattern[str]:
     )
 
 
-def find_targets(clause: str, lex: Lexicon, original: str | None = None) -> list[Target]:
+def find_targets(clause: str, lex: Lexicon, original: str | None = None) -> list[RuleTarget]:
     """Numbers with a measure word; years, ordinals and sequence numbers are skipped.
 
     ``clause`` is the Simplified view; target texts are cut from ``original`` (same length).
     """
     source = original if original is not None else clause
-    targets: list[Target] = []
+    targets: list[RuleTarget] = []
     for m in _target_pattern(lex.units).finditer(clause):
         number, mult, unit = m["num"], m["mult"] or "", m["unit"]
         if unit in _SEQUENCE or (unit in lex.weak_units and not mult and number[0].isdigit()):
@@ -285,7 +285,7 @@ def find_targets(clause: str, lex: Lexicon, original: str | None = None) -> list
         if value is not None and mult:
             value *= _MULTIPLIERS[mult]
         written = source[m.start() : m.end()]
-        targets.append(Target(text=written, value=value, unit=unit, kind=_target_kind(unit)))
+        targets.append(RuleTarget(text=written, value=value, unit=unit, kind=_target_kind(unit)))
     return targets
 
 
@@ -324,7 +324,7 @@ def excluded_by(clause: str, lex: Lexicon) -> str | None:
     return None
 
 
-def modality_of(clause: str, lex: Lexicon) -> Modality:
+def modality_of(clause: str, lex: Lexicon) -> RuleModality:
     if any(w in clause for w in lex.aspirational):
         return "aspirational"
     if any(w in clause for w in lex.binding):
@@ -358,7 +358,7 @@ def _mask_quoted(clause: str) -> str:
 class _Features:
     trigger: str
     completion: bool
-    targets: list[Target]
+    targets: list[RuleTarget]
     deadline: Deadline | None
     project: str | None
     instrument: str | None

@@ -28,10 +28,10 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from service.artifacts import Kind
+from service.artifacts import ArtifactKind
+from service.checks.glossary import Glossary
 from service.chunk import chunk_document
 from service.config import Settings
-from service.glossary import Glossary
 from service.llm.profiles import Profile, configured, resolve_profile
 from service.llm.prompts import PromptRegistry
 from service.models import Chunk, Document
@@ -48,7 +48,7 @@ COMMITMENTS_RATIO = 0.5
 SUMMARY_OUTPUT = {"chat": 800, "completion": 200}
 NOTES_OUTPUT = 300
 CONTEXT_MARGIN = 0.1  # the summary leaves this share of the window unused
-TASK_PROMPTS: dict[Kind, tuple[str, ...]] = {
+TASK_PROMPTS: dict[ArtifactKind, tuple[str, ...]] = {
     "summary": ("summary", "summary_map", "summary_reduce"),
     "translation": ("translate",),
     "commitments": ("commitments",),
@@ -58,7 +58,7 @@ TASK_PROMPTS: dict[Kind, tuple[str, ...]] = {
 class TaskEstimate(BaseModel):
     doc_id: str
     source: str
-    kind: Kind
+    kind: ArtifactKind
     chunks: int
     calls: int
     prompt_tokens: int
@@ -138,7 +138,11 @@ class _Costing:
 
 
 def estimate(
-    settings: Settings, docs: Sequence[Document], kinds: Sequence[Kind], *, batch_api: bool = False
+    settings: Settings,
+    docs: Sequence[Document],
+    kinds: Sequence[ArtifactKind],
+    *,
+    batch_api: bool = False,
 ) -> Estimate:
     """Calls, tokens and cost per document and task; see the module docstring."""
     c = _Costing(settings)
@@ -153,7 +157,7 @@ def estimate(
     )
 
 
-def _row(c: _Costing, doc: Document, kind: Kind, chunks: list[Chunk]) -> TaskEstimate:
+def _row(c: _Costing, doc: Document, kind: ArtifactKind, chunks: list[Chunk]) -> TaskEstimate:
     shape = {"summary": _summary, "translation": _translation, "commitments": _commitments}
     calls = shape[kind](c, doc, chunks)
     prompt, output = sum(p for p, _ in calls), sum(o for _, o in calls)

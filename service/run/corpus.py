@@ -6,7 +6,7 @@ Resuming is the call cache's job: every finished model call is cached by the gat
 interrupted run repeats no call and a finished corpus re-runs with zero model calls (stored
 ok artifacts are returned as they are; partial or failed ones are recomputed, their good
 chunks from the cache). No typer or rich here: a display plugs in as an ``Observer`` (see
-``service/progress.py``).
+``service/run/progress.py``).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import httpx
 from pydantic import BaseModel, Field
 
 from service import __version__
-from service.artifacts import KINDS, Artifact, Kind
+from service.artifacts import KINDS, Artifact, ArtifactKind
 from service.config import Settings
 from service.errors import InputError, ServiceError
-from service.ingest.batch import expand
+from service.ingest.paths import expand
 from service.models import Document
 from service.reader import Reader
 from service.render.bundle import DocumentBundle, TaskFailure
@@ -34,8 +34,8 @@ from service.render.site import mkdocs_config, write_site
 from service.store.store import LedgerTotals
 from service.tasks.context import ProgressEvent
 
-# ``--batch-api``: fills the call cache before the run (``service.batch_api.prefill``).
-Prefill = Callable[[Reader, list[Document], list[Kind]], Awaitable[object]]
+# ``--batch-api``: fills the call cache before the run (``service.run.prefill.prefill``).
+Prefill = Callable[[Reader, list[Document], list[ArtifactKind]], Awaitable[object]]
 Outcome = Literal["ok", "partial", "failed"]
 
 
@@ -71,8 +71,8 @@ class Corpus(BaseModel):
 
 @dataclass(frozen=True)
 class RunOptions:
-    tasks: tuple[Kind, ...] = KINDS
-    force: frozenset[Kind] = frozenset()
+    tasks: tuple[ArtifactKind, ...] = KINDS
+    force: frozenset[ArtifactKind] = frozenset()
     prefill: Prefill | None = None
 
 
@@ -81,15 +81,15 @@ class RunPlan:
     """What the display needs up front: documents, tasks and expected units per task."""
 
     documents: list[Document]
-    tasks: tuple[Kind, ...]
-    units: dict[tuple[str, Kind], int]  # chunks per (doc id, kind); summaries may differ
-    reused: frozenset[tuple[str, Kind]]  # stored ok artifacts, returned as they are
+    tasks: tuple[ArtifactKind, ...]
+    units: dict[tuple[str, ArtifactKind], int]  # chunks per (doc id, kind); summaries may differ
+    reused: frozenset[tuple[str, ArtifactKind]]  # stored ok artifacts, returned as they are
 
 
 class TaskOutcome(BaseModel):
     doc_id: str
     source: str
-    kind: Kind
+    kind: ArtifactKind
     status: Outcome
     reason: str | None = None
     reused: bool = Field(False, description="A stored artifact: nothing computed this run.")
@@ -124,7 +124,7 @@ class RunReport(BaseModel):
 @dataclass
 class _Done:
     doc: Document
-    kind: Kind
+    kind: ArtifactKind
     artifact: Artifact | None
     failure: TaskFailure | None = None
     reused: bool = False
@@ -165,7 +165,7 @@ def collect(paths: Sequence[Path], add: Callable[[Path], Document]) -> Corpus:
     return corpus
 
 
-def parse_kinds(text: str, option: str = "--tasks") -> tuple[Kind, ...]:
+def parse_kinds(text: str, option: str = "--tasks") -> tuple[ArtifactKind, ...]:
     """``summary,translation`` → the kinds, in the canonical order; unknown names are refused."""
     names = {n.strip() for n in text.split(",") if n.strip()}
     unknown = sorted(names - set(KINDS))
@@ -220,7 +220,12 @@ async def run_corpus(
 
 
 async def _one(
-    reader: Reader, doc: Document, kind: Kind, options: RunOptions, plan: RunPlan, obs: Observer
+    reader: Reader,
+    doc: Document,
+    kind: ArtifactKind,
+    options: RunOptions,
+    plan: RunPlan,
+    obs: Observer,
 ) -> _Done:
     reused = (doc.id, kind) in plan.reused
     # A stored partial or failed artifact is recomputed: its good chunks come from the cache,
@@ -257,7 +262,7 @@ def _outcome(done: _Done) -> TaskOutcome:
 
 
 def _bundle(
-    reader: Reader, doc: Document, done: list[_Done], tasks: tuple[Kind, ...]
+    reader: Reader, doc: Document, done: list[_Done], tasks: tuple[ArtifactKind, ...]
 ) -> DocumentBundle:
     """This run's artifacts and failures, plus stored artifacts of tasks not requested."""
     mine = [d for d in done if d.doc.id == doc.id]

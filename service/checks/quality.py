@@ -1,6 +1,6 @@
 """Deterministic quality checks (no model) carried by every summary and translation artifact.
 
-Pure functions: text in, pydantic report out. Numbers come from ``service.numbers``.
+Pure functions: text in, pydantic report out. Numbers come from ``service.checks.numbers``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from service.numbers import NumberMention, contains_value, extract_en, extract_zh
+from service.checks.numbers import NumberMention, contains_value, extract_en, extract_zh
 
 # English characters per Han character, measured on 670 paragraph pairs of the bilingual
 # Government Work Reports (p5 4.18, median 5.99, p95 7.37); the band is p5/p95 widened so that
@@ -41,7 +41,7 @@ IssueKind = Literal[
 
 
 class TermLike(Protocol):
-    """What the checks need from a glossary entry (``service.glossary.Entry`` fits)."""
+    """What the checks need from a glossary entry (``service.checks.glossary.Entry`` fits)."""
 
     @property
     def zh(self) -> str: ...

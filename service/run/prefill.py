@@ -23,9 +23,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from service.artifacts import Kind
+from service.artifacts import ArtifactKind
 from service.errors import BatchIncomplete, ConfigError, Deferred
-from service.llm.batch import (
+from service.llm.batch_api import (
     ENDPOINTS,
     BatchClient,
     BatchState,
@@ -77,13 +77,13 @@ class PrefillReport(BaseModel):
 
 
 Say = Callable[[str], None]
-Run = tuple[Document, Kind]
+Run = tuple[Document, ArtifactKind]
 
 
 async def prefill(
     reader: Reader,
     docs: list[Document],
-    kinds: list[Kind],
+    kinds: list[ArtifactKind],
     *,
     poll_interval_s: float = 30.0,
     max_rounds: int = 50,
@@ -156,7 +156,7 @@ async def collect(
     return found, [run for run, waits in zip(runs, outcomes, strict=True) if waits]
 
 
-async def _deferred(reader: Reader, doc: Document, kind: Kind) -> bool:
+async def _deferred(reader: Reader, doc: Document, kind: ArtifactKind) -> bool:
     """True when the run stopped at an uncached call; False when the cache answered it all."""
     try:
         await reader.run_task(doc, kind)

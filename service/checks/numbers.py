@@ -29,7 +29,7 @@ from typing import Literal
 import cn2an
 from pydantic import BaseModel
 
-Kind = Literal["number", "percent", "points", "year", "date", "month", "ordinal", "plan"]
+NumberKind = Literal["number", "percent", "points", "year", "date", "month", "ordinal", "plan"]
 Family = Literal["num", "date", "month"]
 
 
@@ -38,7 +38,7 @@ class NumberMention(BaseModel):
     start: int
     end: int
     value: float
-    kind: Kind = "number"
+    kind: NumberKind = "number"
     strong: bool = True
 
     @property
@@ -182,7 +182,7 @@ def _zh_token(norm: str, match: re.Match[str]) -> list[NumberMention]:
     return [_mention(norm, start, end, value, kind)]
 
 
-def _kind(token: str, value: float, after: str, before: str, arabic: bool) -> Kind | None:
+def _kind(token: str, value: float, after: str, before: str, arabic: bool) -> NumberKind | None:
     if after.startswith("%"):
         return "percent"
     if _POINTS.match(after):
@@ -202,7 +202,7 @@ def _year_like(value: float) -> bool:
     return value.is_integer() and 1000 <= value <= 2999
 
 
-def _cn_policy(token: str, after: str) -> Kind | None:
+def _cn_policy(token: str, after: str) -> NumberKind | None:
     """The idiom guard for Chinese numeral runs outside 第/dates/percentages."""
     has_unit = any(ch in _CN_UNIT for ch in token)
     if len(token) > 1:
@@ -214,7 +214,7 @@ def _cn_policy(token: str, after: str) -> Kind | None:
     return "number" if _MEASURE.match(after) else None
 
 
-def _mention(norm: str, start: int, end: int, value: float, kind: Kind) -> NumberMention:
+def _mention(norm: str, start: int, end: int, value: float, kind: NumberKind) -> NumberMention:
     return NumberMention(text=norm[start:end], start=start, end=end, value=value, kind=kind)
 
 
@@ -410,7 +410,7 @@ def _en_mention(text: str, group: list[re.Match[str]]) -> NumberMention | None:
         return None  # "millions of", "hundreds of": no definite value; "a million" has one
     value, ordinal = _parse_words(words)
     start, end = group[0].start(), group[-1].end()
-    kind: Kind = "ordinal" if ordinal else "number"
+    kind: NumberKind = "ordinal" if ordinal else "number"
     suffix = _EN_SUFFIX.match(text[end:])
     if suffix:
         kind = "points" if suffix.group(2) else "percent"

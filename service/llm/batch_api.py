@@ -1,7 +1,7 @@
 """The OpenAI Batch API: upload a JSONL of requests, create a batch, poll it, read its lines.
 
 Transport and the per-answer check only (this package is the one openai importer); the rounds,
-the cache writes and the report live in ``service/batch_api.py``. Answers are checked exactly
+the cache writes and the report live in ``service/run/prefill.py``. Answers are checked exactly
 as ``Gateway`` checks a direct one (refusal, truncation, ``<think>`` stripping, schema), but
 nothing is re-asked here: an unusable answer stays uncached and the direct run re-asks it.
 """

@@ -1,6 +1,6 @@
 """Progress of a batch run: a rich live display on a terminal, plain log lines elsewhere.
 
-Both are ``service.batch.Observer``s fed by the tasks' ``ProgressEvent``s (one per chunk or
+Both are ``service.run.corpus.Observer``s fed by the tasks' ``ProgressEvent``s (one per chunk or
 call) and the runner's per-task outcomes. Printing never holds the run up: the rich display
 redraws from its own timer a few times a second, and the plain log writes a chunk line at most
 every ``min_interval_s`` (task lines and failures are always written).
@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
-from service.artifacts import Kind
-from service.batch import RunPlan, TaskOutcome
+from service.artifacts import ArtifactKind
+from service.run.corpus import RunPlan, TaskOutcome
 from service.tasks.context import ProgressEvent
 
 
@@ -26,7 +26,7 @@ class Tally:
     """Running counts of a batch: documents, chunks (calls), tokens and cache hits."""
 
     started: float = field(default_factory=time.monotonic)
-    units: dict[tuple[str, Kind | str], tuple[int, int]] = field(default_factory=dict)
+    units: dict[tuple[str, ArtifactKind | str], tuple[int, int]] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)  # doc id -> tasks not finished
     docs_total: int = 0
     task_tokens: dict[tuple[str, str], int] = field(default_factory=dict)

@@ -22,8 +22,10 @@ from pydantic import BaseModel, Field
 from service.config import Settings
 from service.errors import ConfigError
 
-Kind = Literal["place", "zone", "body", "title", "slogan", "policy", "program", "event", "other"]
-KINDS: frozenset[str] = frozenset(get_args(Kind))
+TermKind = Literal[
+    "place", "zone", "body", "title", "slogan", "policy", "program", "event", "other"
+]
+KINDS: frozenset[str] = frozenset(get_args(TermKind))
 GLOSSARY_FILE = "glossary.tsv"
 COLUMNS = ("zh", "en", "kind", "source", "notes", "alternates")
 _VERSION = re.compile(r"^#\s*version:\s*(\S+)\s*$")
@@ -52,7 +54,7 @@ _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 class Entry(BaseModel):
     zh: str
     en: str
-    kind: Kind
+    kind: TermKind
     source: str
     notes: str = ""
     alternates: list[str] = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Deterministic checks of model output: numbers, glossary terms, quality reports."""

@@ -1,0 +1,1 @@
+"""Running a corpus: the batch runner, the Batch-API prefill, progress and the cost estimate."""
