@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from service.config import Settings
+from service.llm.endpoint import NO_KEY
 from service.llm.gateway import Gateway
-from service.llm.local import LOCAL_API_KEY, LOCAL_MODEL_ALIAS, N_CTX, LocalServer, ensure_model
+from service.llm.local import LOCAL_MODEL_ALIAS, N_CTX, LocalServer, ensure_model
 from service.llm.profiles import LOCAL_PROFILE
 from service.llm.prompts import PromptRegistry
 from service.reader import import_tasks
@@ -111,7 +112,7 @@ def http_caller(base_url: str, request: Request) -> Callable[[], tuple[int, int,
     """The same completion through the local server with the openai SDK, nothing of ours."""
     import openai
 
-    client = openai.OpenAI(base_url=base_url, api_key=LOCAL_API_KEY, max_retries=0)
+    client = openai.OpenAI(base_url=base_url, api_key=NO_KEY, max_retries=0)
     passed = {k: request.params[k] for k in ("temperature", "stop", "max_tokens")}
     extra = {k: v for k, v in request.params.items() if k not in passed}
 

@@ -24,8 +24,8 @@ from service.artifacts import Artifact, ArtifactKind
 from service.checks.glossary import Glossary
 from service.config import Settings
 from service.library import Library
+from service.llm.endpoint import Endpoint, resolve_endpoint
 from service.llm.gateway import Gateway
-from service.llm.local import Endpoint, resolve_endpoint
 from service.models import Chunk, Document
 from service.store.store import Store
 from service.tasks.context import Progress, TaskContext

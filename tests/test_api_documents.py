@@ -6,6 +6,7 @@ import httpx
 import respx
 
 from service.reader import Reader
+from service.store import CallRecord
 from tests.api_fixtures import TEXT, add_text, api_settings, client, model, reader
 from tests.conftest import SEEDS
 
@@ -80,10 +81,11 @@ async def test_delete_removes_document_and_artifacts_but_keeps_the_cache(
 ) -> None:
     doc_id = (await add_text(client))["id"]
     store = reader.library.store
-    store.put_cached(
-        key="k1", task="summary", prompt_id="summary", prompt_version="v1", model="gpt-4o-mini",
-        response="{}", tokens_in=1, tokens_out=1, cost_usd=0.0,
+    call = CallRecord(
+        cache_key="k1", task="summary", prompt_id="summary", prompt_version="v1",
+        model="gpt-4o-mini", tokens_in=1, tokens_out=1,
     )  # fmt: skip
+    store.put_cached(call, "{}")
     store.save_artifact(doc_id, "summary", "variant", {"doc_id": doc_id})
     assert (await client.delete(f"/v1/documents/{doc_id}")).status_code == 204
     assert (await client.get(f"/v1/documents/{doc_id}")).status_code == 404

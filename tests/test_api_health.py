@@ -7,6 +7,7 @@ import pytest
 import respx
 
 from service.reader import Reader
+from service.store import CallRecord
 from service.store.db import make_engine
 from tests.api_fixtures import SECRET, api_settings, client, model, reader
 
@@ -80,10 +81,12 @@ async def test_not_ready_when_the_database_is_read_only(
 
 async def test_usage_reports_calls_hits_and_cost(client: httpx.AsyncClient, reader: Reader) -> None:
     store = reader.library.store
-    call = {"cache_key": "k", "task": "summary", "prompt_id": "summary", "prompt_version": "v1"}
-    call |= {"model": "gpt-4o-mini", "tokens_in": 1000, "tokens_out": 200, "cost_usd": 0.00027}
-    store.record_call(**call, outcome="ok")
-    store.record_call(**call, outcome="hit")
+    call = CallRecord(
+        cache_key="k", task="summary", prompt_id="summary", prompt_version="v1",
+        model="gpt-4o-mini", tokens_in=1000, tokens_out=200, cost_usd=0.00027,
+    )  # fmt: skip
+    store.record_call(call)
+    store.record_call(call.model_copy(update={"outcome": "hit"}))
     body = (await client.get("/v1/usage")).json()
     assert (body["calls"], body["hits"], body["hit_rate"]) == (2, 1, 0.5)
     assert body["tokens_saved"] == 1200

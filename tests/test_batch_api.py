@@ -23,11 +23,12 @@ from service.checks.glossary import Glossary
 from service.config import ROOT, Settings, get_settings
 from service.errors import BatchIncomplete, ConfigError, Deferred
 from service.library import Library
-from service.llm.batch_api import parse_result_line, read_answer
+from service.llm.batch_api import parse_result_line
 from service.llm.gateway import Gateway, PendingCall
 from service.models import Document
 from service.reader import Reader, import_tasks
 from service.run.prefill import PrefillReport, collect, prefill
+from service.store import CallRecord
 from service.store.store import Store
 from tests import payloads
 
@@ -470,11 +471,11 @@ async def test_collecting_gateway_defers_misses_without_http_and_serves_hits(
                 await reader.run_task(doc, "translation")
             assert chat.call_count == 0 and len(collected) == 1
             call = collected[0]
-            gateway.store.put_cached(
-                key=call.key, task=call.task, prompt_id=call.prompt_id,
-                prompt_version=call.prompt_version, model=gateway.model,
-                response=translation_of(call.body), tokens_in=1, tokens_out=1, cost_usd=0.0,
+            record = CallRecord(
+                cache_key=call.key, task=call.task, prompt_id=call.prompt_id,
+                prompt_version=call.prompt_version, model=gateway.model, tokens_in=1, tokens_out=1,
             )  # fmt: skip
+            gateway.store.put_cached(record, translation_of(call.body))
             with pytest.raises(Deferred):  # chunk 1 now a hit, chunk 2 deferred
                 await reader.run_task(doc, "translation")
             ledger = gateway.store.cache_stats().calls
@@ -518,19 +519,3 @@ def test_result_lines_name_the_failure() -> None:
     }  # fmt: skip
     line = parse_result_line(json.dumps(rejected))
     assert line.error == "HTTP 400: invalid_value: Invalid 'max_tokens'"
-
-
-def test_answers_are_checked_like_direct_ones() -> None:
-    call = PendingCall("k", "echo", "echo", "v1", "chat", {"max_tokens": 50}, Items)
-    good = read_answer(call, chat_body('<think>hmm</think>{"items": ["a"]}'))
-    assert good.problem is None and good.text == '{"items": ["a"]}' and good.tokens_in == 400
-    truncated = chat_body('{"items": [')
-    truncated["choices"][0]["finish_reason"] = "length"
-    assert "max_tokens=50" in str(read_answer(call, truncated).problem)
-    refused = chat_body("")
-    refused["choices"][0]["message"].update(content=None, refusal="I can't help with that.")
-    assert read_answer(call, refused).problem.code == "model_refused"  # type: ignore[union-attr]
-    assert read_answer(call, chat_body('{"items": 3}')).problem.code == "model_invalid_output"  # type: ignore[union-attr]
-    empty = chat_body("{}")
-    empty["choices"] = []
-    assert "no choices" in str(read_answer(call, empty).problem)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from service.cli import app
 from service.config import Settings
 from service.llm.gateway import cache_key
-from service.store import Store
+from service.store import CallRecord, Store
 
 DATA = Path(__file__).parent / "data" / "prompts"
 
@@ -49,15 +49,13 @@ def test_key_changes_with_every_part(other: tuple) -> None:  # type: ignore[type
 
 def _fill(store: Store) -> None:
     for key, task, ver, model in [("k1", "translate", "v1", "a"), ("k2", "summary", "v1", "a")]:
-        store.put_cached(
-            key=key, task=task, prompt_id=task, prompt_version=ver, model=model,
-            response="r", tokens_in=100, tokens_out=50, cost_usd=0.002,
+        record = CallRecord(
+            cache_key=key, task=task, prompt_id=task, prompt_version=ver, model=model,
+            tokens_in=100, tokens_out=50, cost_usd=0.002,
         )  # fmt: skip
+        store.put_cached(record, "r")
         for outcome in ("ok", "hit", "hit"):
-            store.record_call(
-                cache_key=key, task=task, prompt_id=task, prompt_version=ver, model=model,
-                tokens_in=100, tokens_out=50, cost_usd=0.002, outcome=outcome,
-            )  # fmt: skip
+            store.record_call(record.model_copy(update={"outcome": outcome}))
 
 
 def test_cache_stats_json(settings: Settings) -> None:

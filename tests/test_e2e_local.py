@@ -36,7 +36,8 @@ from service.artifacts import (
 )
 from service.checks.quality import QualityReport
 from service.config import Settings, get_settings
-from service.llm.local import LOCAL_MODEL_ALIAS, LOCAL_PROFILE, serves_our_model
+from service.llm.local import LOCAL_MODEL_ALIAS, serves_our_model
+from service.llm.profiles import LOCAL_PROFILE
 from service.models import Document
 from service.reader import Reader
 from service.render import DocumentBundle, write_site

@@ -24,14 +24,13 @@ import pytest
 
 from service.config import Settings
 from service.errors import (
-    ConfigError,
     LocalExtraMissing,
     LocalModelMissing,
     LocalPortBusy,
     LocalServerFailed,
 )
+from service.llm.endpoint import resolve_endpoint
 from service.llm.local import (
-    LOCAL_API_KEY,
     LOCAL_MODEL_ALIAS,
     LocalServer,
     ServerState,
@@ -42,7 +41,6 @@ from service.llm.local import (
     pid_alive,
     port_is_free,
     require_local_extra,
-    resolve_endpoint,
     serves_our_model,
 )
 
@@ -267,7 +265,7 @@ def test_configured_port_with_our_server_is_reused(
     endpoint = resolve_endpoint(Settings())
     assert endpoint.base_url == f"http://127.0.0.1:{port}/v1"
     assert (endpoint.model, endpoint.profile_name) == (LOCAL_MODEL_ALIAS, "local-gemma3-270m")
-    assert endpoint.api_key == LOCAL_API_KEY and endpoint.is_local
+    assert endpoint.local_server is not None
     endpoint.close()
     assert serves_our_model(endpoint.base_url)  # not ours to stop
 
@@ -280,39 +278,6 @@ async def test_async_context_manager_reuses(
     )
     async with LocalServer(settings) as server:
         assert server.base_url == base_url_for(fake_server[0])
-
-
-# --- remote endpoints -----------------------------------------------------------------------
-
-
-def test_only_a_key_means_openai(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    endpoint = resolve_endpoint(Settings())
-    assert endpoint.base_url == "https://api.openai.com/v1"
-    assert (endpoint.model, endpoint.profile_name) == ("gpt-4o-mini", None)
-    assert endpoint.api_key == "sk-test" and endpoint.local_server is None
-
-
-def test_known_provider_default_model_and_explicit_model_wins(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.deepseek.com/v1/")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-ds")
-    endpoint = resolve_endpoint(Settings())
-    assert (endpoint.base_url, endpoint.model) == ("https://api.deepseek.com/v1", "deepseek-chat")
-    monkeypatch.setenv("READER_MODEL", "deepseek-reasoner")
-    assert resolve_endpoint(Settings()).model == "deepseek-reasoner"
-
-
-def test_unknown_endpoint_without_model_asks_for_reader_model(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:11434/v1")
-    with pytest.raises(ConfigError, match="set READER_MODEL"):
-        resolve_endpoint(Settings())
-    monkeypatch.setenv("READER_MODEL", "qwen2.5:7b-instruct")
-    endpoint = resolve_endpoint(Settings())
-    assert (endpoint.profile_name, endpoint.api_key) == ("ollama", "sk-no-key")
 
 
 # --- real server ----------------------------------------------------------------------------

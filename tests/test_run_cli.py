@@ -77,12 +77,14 @@ def test_endpoint_down_fails_the_tasks_and_still_writes_the_site(
 def test_dry_run_makes_no_call_and_starts_no_server(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import service.llm.endpoint as endpoint
     import service.llm.local as local
 
     def forbidden(*_: object, **__: object) -> None:
         raise AssertionError("--dry-run must not start or look for a model server")
 
-    monkeypatch.setattr(local, "resolve_endpoint", forbidden)
+    monkeypatch.setattr(endpoint, "resolve_endpoint", forbidden)
+    monkeypatch.setattr(local.LocalServer, "prepare", forbidden)
     monkeypatch.setattr(local.LocalServer, "start", forbidden)
     docs = write_docs(tmp_path / "docs", ("a.txt", "b.txt"))
     with respx.mock(assert_all_called=False) as router:  # any request would be unmocked

@@ -12,8 +12,16 @@ import pytest
 
 from service.errors import InputError, NotFound
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
-from service.store import Store
+from service.store import CallRecord, Store
 from service.store.store import parse_age
+
+
+def _record(key: str, task: str, version: str, model: str) -> CallRecord:
+    """A call of one token in and out, as the gateway records it."""
+    return CallRecord(
+        cache_key=key, task=task, prompt_id=task, prompt_version=version, model=model,
+        tokens_in=1, tokens_out=1,
+    )  # fmt: skip
 
 
 def _doc(doc_id: str = "d1") -> Document:
@@ -71,10 +79,7 @@ def test_delete_document_cascades_artifacts_but_keeps_cache(store: Store) -> Non
         500,
         [Chunk(id="c0", index=0, start=0, end=9, text="t", tokens=3, paragraph_ids=["p1"])],
     )
-    store.put_cached(
-        key="k", task="t", prompt_id="t", prompt_version="v1", model="m",
-        response="r", tokens_in=1, tokens_out=1, cost_usd=0.0,
-    )  # fmt: skip
+    store.put_cached(_record("k", "t", "v1", "m"), "r")
     assert store.delete_document("d1") is True
     assert store.get_artifact("d1", "summary") is None
     assert store.get_chunk_rows("d1", 500) == []
@@ -122,10 +127,7 @@ def test_prune_filters(store: Store) -> None:
     for i, (task, ver, model) in enumerate(
         [("translate", "v1", "a"), ("translate", "v2", "a"), ("summary", "v1", "b")]
     ):
-        store.put_cached(
-            key=f"k{i}", task=task, prompt_id=task, prompt_version=ver, model=model,
-            response="r", tokens_in=1, tokens_out=1, cost_usd=0.0,
-        )  # fmt: skip
+        store.put_cached(_record(f"k{i}", task, ver, model), "r")
     assert store.prune_cache(older_than=dt.timedelta(days=1)) == 0
     assert store.prune_cache(prompt="translate@v1") == 1
     assert store.prune_cache(model="b") == 1
@@ -146,14 +148,8 @@ def _writer(url: str, prefix: str, n: int, ready: Any, go: Any) -> None:
     ready.release()
     go.wait(30)  # both processes start writing at the same moment
     for i in range(n):
-        store.put_cached(
-            key=f"{prefix}{i}", task="t", prompt_id="t", prompt_version="v1", model="m",
-            response="x" * 200, tokens_in=1, tokens_out=1, cost_usd=0.0,
-        )  # fmt: skip
-        store.record_call(
-            cache_key=f"{prefix}{i}", task="t", prompt_id="t", prompt_version="v1", model="m",
-            outcome="ok",
-        )  # fmt: skip
+        store.put_cached(_record(f"{prefix}{i}", "t", "v1", "m"), "x" * 200)
+        store.record_call(_record(f"{prefix}{i}", "t", "v1", "m"))
 
 
 def test_two_processes_write_the_same_file(tmp_path: Path) -> None:

@@ -287,26 +287,29 @@ def _paragraph_checks(report: QualityReport, pid: str, zh: str, en: str) -> None
         )
 
 
+# Issue kind -> message for a number the check found (its text and value), by direction.
+_NUMBER_MESSAGES: dict[IssueKind, str] = {
+    "number_missing": "source number {text!r} ({value:g}) has no equivalent in the English",
+    "number_extra": "number {text!r} ({value:g}) does not occur in the source",
+}
+
+
 def _number_issues(check: NumberCheck, pid: str | None) -> list[Issue]:
-    issues = [
+    """Missing numbers first, then extra ones."""
+    found: dict[IssueKind, list[NumberRef]] = {
+        "number_missing": check.missing,
+        "number_extra": check.extra,
+    }
+    return [
         Issue(
-            kind="number_missing",
+            kind=kind,
             paragraph_id=pid,
             detail=m.model_dump(),
-            message=f"source number {m.text!r} ({m.value:g}) has no equivalent in the English",
+            message=_NUMBER_MESSAGES[kind].format(text=m.text, value=m.value),
         )
-        for m in check.missing
+        for kind, refs in found.items()
+        for m in refs
     ]
-    issues += [
-        Issue(
-            kind="number_extra",
-            paragraph_id=pid,
-            detail=m.model_dump(),
-            message=f"number {m.text!r} ({m.value:g}) does not occur in the source",
-        )
-        for m in check.extra
-    ]
-    return issues
 
 
 def _cjk_issues(text: str, pid: str | None) -> list[Issue]:

@@ -25,8 +25,8 @@ from service.chunk import chunk_document
 from service.config import Settings
 from service.errors import InputError, NotFound
 from service.eval.reference import ReferenceDoc, ReferencePair, load_reference, load_reference_dir
+from service.llm.endpoint import Endpoint, resolve_endpoint
 from service.llm.gateway import Gateway
-from service.llm.local import Endpoint, resolve_endpoint
 from service.llm.prompts import PromptRegistry
 from service.models import CleaningReport, Document, DocumentMeta, Paragraph
 from service.store import Store

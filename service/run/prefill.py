@@ -37,6 +37,7 @@ from service.llm.batch_api import (
 from service.llm.gateway import Gateway, PendingCall
 from service.models import Document
 from service.reader import Reader
+from service.store import CallRecord
 
 # Profiles of servers without a Batch API (llama.cpp, Ollama, vLLM's OpenAI server).
 NO_BATCH_API = ("ollama", "vllm")
@@ -315,51 +316,39 @@ class _Results:
                 self._answer(call, line.body)
 
     def _answer(self, call: PendingCall, body: dict[str, object]) -> None:
-        answer = read_answer(call, dict(body))
+        answer, problem = read_answer(call, dict(body))
         profile = self.gateway.profile
-        direct = profile.cost(answer.tokens_in, answer.tokens_out)
-        cost = direct * (1 - profile.batch_discount)
-        self.report.tokens_in += answer.tokens_in
-        self.report.tokens_out += answer.tokens_out
+        direct = profile.cost(answer.prompt_tokens, answer.completion_tokens)
+        record = self._record(call, BATCH_OUTCOME if problem is None else problem.code)
+        record.tokens_in, record.tokens_out = answer.prompt_tokens, answer.completion_tokens
+        record.cached_tokens = answer.cached_tokens
+        record.cost_usd = direct * (1 - profile.batch_discount)
+        self.report.tokens_in += record.tokens_in
+        self.report.tokens_out += record.tokens_out
         self.report.direct_cost_usd += direct
-        self.report.cost_usd += cost
-        outcome = BATCH_OUTCOME if answer.problem is None else answer.problem.code
-        self._ledger(call, outcome, answer.tokens_in, answer.tokens_out, cost)
-        if answer.problem is not None:
-            self.fail(call, answer.problem.message, ledger=False)
+        self.report.cost_usd += record.cost_usd
+        self.gateway.store.record_call(record)
+        if problem is not None:
+            self.fail(call, problem.message, ledger=False)
             return
-        self.gateway.store.put_cached(
-            key=call.key,
-            task=call.task,
-            prompt_id=call.prompt_id,
-            prompt_version=call.prompt_version,
-            model=self.gateway.model,
-            response=answer.text,
-            tokens_in=answer.tokens_in,
-            tokens_out=answer.tokens_out,
-            cost_usd=cost,
-        )
+        self.gateway.store.put_cached(record, answer.text)
         self.answered.add(call.key)
         self.report.cached += 1
 
     def fail(self, call: PendingCall, reason: str, *, ledger: bool = True) -> None:
         if ledger:
-            self._ledger(call, "batch_failed", 0, 0, 0.0)
+            self.gateway.store.record_call(self._record(call, "batch_failed"))
         self.given_up.add(call.key)
         self.report.failed.append(PrefillFailure(key=call.key, task=call.task, reason=reason))
 
-    def _ledger(
-        self, call: PendingCall, outcome: str, tokens_in: int, tokens_out: int, cost: float
-    ) -> None:
-        self.gateway.store.record_call(
+    def _record(self, call: PendingCall, outcome: str) -> CallRecord:
+        """The ledger record of a call answered (or not) by the Batch API: one attempt."""
+        return CallRecord(
             cache_key=call.key,
             task=call.task,
             prompt_id=call.prompt_id,
             prompt_version=call.prompt_version,
             model=self.gateway.model,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost_usd=cost,
             attempts=1,
             outcome=outcome,
         )

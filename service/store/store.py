@@ -22,6 +22,7 @@ from service.store.migrations import migrate
 from service.store.tables import (
     ArtifactRow,
     CacheEntry,
+    CallRecord,
     CallRow,
     ChunkRow,
     DocumentRow,
@@ -40,17 +41,10 @@ _BUMP_HITS = (
     .where(_CACHE.c.key == bindparam("k"))
     .values(hits=_CACHE.c.hits + 1, last_hit=bindparam("now"))
 )
-_CALL_OPTIONAL = {
-    n: f for n, f in CallRow.model_fields.items() if n != "id" and not f.is_required()
-}
-
-
-def _call_defaults() -> dict[str, Any]:
-    """CallRow's defaults, factories called now (created_at)."""
-    return {
-        n: f.get_default(call_default_factory=True, validated_data={})
-        for n, f in _CALL_OPTIONAL.items()
-    }
+# What a cache entry keeps of the call that produced it: which prompt and model, and its usage.
+_CACHED_FIELDS = set(CacheEntry.model_fields) & set(CallRecord.model_fields)
+# The columns a chunk row copies from a Chunk (its id there is "c0", here the row number).
+_CHUNK_FIELDS = set(ChunkRow.model_fields) - {"id", "doc_id", "budget"}
 
 
 class CachedResponse(BaseModel):
@@ -138,53 +132,29 @@ class Store:
             row = conn.execute(_GET_CACHED, {"k": key}).mappings().first()
         return None if row is None else CachedResponse.model_validate(dict(row))
 
-    def put_cached(
-        self,
-        *,
-        key: str,
-        task: str,
-        prompt_id: str,
-        prompt_version: str,
-        model: str,
-        response: str,
-        tokens_in: int,
-        tokens_out: int,
-        cost_usd: float,
-    ) -> None:
-        """Store a validated output; an existing entry under the same key is kept."""
-        entry = CacheEntry(
-            key=key,
-            task=task,
-            prompt_id=prompt_id,
-            prompt_version=prompt_version,
-            model=model,
-            response=response,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost_usd=cost_usd,
-        )
+    def put_cached(self, record: CallRecord, response: str) -> None:
+        """Store a validated output with the call's usage; an existing entry is kept."""
+        usage = record.model_dump(include=_CACHED_FIELDS)
+        entry = CacheEntry(key=record.cache_key, response=response, **usage)
 
         def write() -> None:
             with Session(self.engine) as s:
-                if s.get(CacheEntry, key) is None:
+                if s.get(CacheEntry, record.cache_key) is None:
                     s.add(entry)
                     s.commit()
 
         with_lock_retry(write)
 
-    def record_call(self, **fields: Any) -> None:
-        """Append one ledger row (fields of CallRow); a hit also bumps the cache entry."""
-        unknown = set(fields) - set(_CALLS.columns.keys())
-        if unknown:
-            raise TypeError(f"record_call: unknown fields {sorted(unknown)}")
-        row = {**_call_defaults(), **fields}
+    def record_call(self, record: CallRecord) -> None:
+        """Append one ledger row; a hit also bumps the cache entry."""
+        row = {**record.model_dump(), "created_at": utcnow()}
 
         def write() -> None:
             # Core statements in one short transaction: the ORM unit of work costs ~2 ms here.
             with self.engine.begin() as conn:
                 conn.execute(_INSERT_CALL, row)
-                if row["outcome"] == "hit":
-                    conn.execute(_BUMP_HITS, {"k": row["cache_key"], "now": utcnow()})
+                if record.cached:
+                    conn.execute(_BUMP_HITS, {"k": record.cache_key, "now": utcnow()})
 
         with_lock_retry(write)
 
@@ -301,15 +271,7 @@ class Store:
     def save_chunks(self, doc_id: str, budget: int, chunks: list[Chunk]) -> None:
         """Replace the chunks of a document at one budget."""
         rows = [
-            ChunkRow(
-                doc_id=doc_id,
-                budget=budget,
-                index=c.index,
-                start=c.start,
-                end=c.end,
-                text=c.text,
-                tokens=c.tokens,
-            )
+            ChunkRow(doc_id=doc_id, budget=budget, **c.model_dump(include=_CHUNK_FIELDS))
             for c in chunks
         ]
 
@@ -333,7 +295,7 @@ class Store:
                 .where(col(ChunkRow.doc_id) == doc_id, col(ChunkRow.budget) == budget)
                 .order_by(col(ChunkRow.index))
             )
-            return [r.model_dump(exclude={"id", "doc_id", "budget"}) for r in s.exec(stmt)]
+            return [r.model_dump(include=_CHUNK_FIELDS) for r in s.exec(stmt)]
 
     # --- artifacts -------------------------------------------------------------------------
 

@@ -37,11 +37,9 @@ class CacheEntry(SQLModel, table=True):
     last_hit: dt.datetime | None = None
 
 
-class CallRow(SQLModel, table=True):
-    """The ledger: one row per Gateway.generate call, hit or miss, success or error."""
+class CallRecord(SQLModel):
+    """What one model call was and used: the gateway's record of it, and a ledger row."""
 
-    __tablename__ = "calls"
-    id: int | None = Field(default=None, primary_key=True)
     cache_key: str = Field(index=True)
     task: str
     prompt_id: str
@@ -53,7 +51,19 @@ class CallRow(SQLModel, table=True):
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     attempts: int = 0
-    outcome: str = Field(index=True)
+    outcome: str = Field(default="ok", index=True)  # hit | ok | batch | <error code>
+
+    @property
+    def cached(self) -> bool:
+        """Answered from the call cache (or by an identical call in flight): paid nothing."""
+        return self.outcome == "hit"
+
+
+class CallRow(CallRecord, table=True):
+    """The ledger: one row per Gateway.generate call, hit or miss, success or error."""
+
+    __tablename__ = "calls"
+    id: int | None = Field(default=None, primary_key=True)
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
