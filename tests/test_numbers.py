@@ -52,6 +52,18 @@ def one(text: str) -> NumberMention:
         ("下降两个百分點", 2, "points"),
         ("建党一百周年", 100, "number"),
         ("建立40周年", 40, "number"),
+        # Composite magnitudes and 千/百 after digits.
+        ("新增4万多亿元", 4e12, "number"),
+        ("增加到1万6千多户", 16_000, "number"),
+        ("增加到1亿3千多万", 1.3e8, "number"),
+        ("增加到2万5千公里", 25_000, "number"),
+        ("由5千多户增加", 5_000, "number"),
+        ("3千多万人", 3e7, "number"),
+        ("5百万元", 5e6, "number"),
+        ("3百多人", 300, "number"),
+        ("煤电产能5000万千瓦", 5e7, "number"),
+        ("功率5千瓦", 5, "number"),
+        ("长5千米", 5, "number"),
     ],
 )
 def test_zh_values(text: str, value: float, kind: str) -> None:
@@ -89,6 +101,10 @@ def test_zh_idioms_are_not_numbers(text: str) -> None:
 def test_zh_range_gives_both_years() -> None:
     found = extract_zh("实施方案（2020-2025年）")
     assert [(m.value, m.kind) for m in found] == [(2020, "year"), (2025, "year")]
+
+
+def test_zh_composite_needs_a_whole_number() -> None:
+    assert [m.value for m in extract_zh("1.5亿5千万")] == [1.5e8, 5e7]
 
 
 def test_zh_comma_needs_three_digits() -> None:

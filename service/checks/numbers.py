@@ -70,12 +70,21 @@ _CN_DIGIT = {
 }
 _CN_UNIT = set("十百千万亿萬億")
 _CN_CHARS = "".join(_CN_DIGIT) + "".join(_CN_UNIT)
-_SCALE = {"万亿": 1e12, "萬億": 1e12, "万": 1e4, "萬": 1e4, "亿": 1e8, "億": 1e8}
+# Keys in Simplified, 多/余 removed (see _scaled).
+_SCALE = {"万亿": 1e12, "万": 1e4, "亿": 1e8, "千万": 1e7, "百万": 1e6, "千": 1e3, "百": 1e2}
 _AR = r"[0-9]+(?:,[0-9]{3}(?![0-9]))*(?:\.[0-9]+)?"
-# 多/余 ("1700多万" = 17 million and more) sit between a number and its scale.
+# 多/余 ("1700多万" = 17 million and more) sit between a number and its scale, and inside a
+# two-character scale ("4万多亿" = 4 trillion and more, "3千多万"). 千 and 百 are scales too
+# (5千多户), but not in the units 千瓦 (kW), 千克 (kg), 千米 (km)... nor in 百分点/百分之.
 _ZH_TOKEN = re.compile(
-    rf"(?P<ar>{_AR})(?:多|余|餘)?(?P<scale>万亿|萬億|万|萬|亿|億)?|(?P<cn>[{_CN_CHARS}]+)"
+    rf"(?P<ar>{_AR})(?:多|余|餘)?"
+    r"(?P<scale>[万萬](?:多|余|餘)?[亿億]|[千百](?:多|余|餘)?[万萬]|[万萬亿億]"
+    r"|千(?![瓦克米卡伏帕兆赫])|百(?!分))?"
+    rf"|(?P<cn>[{_CN_CHARS}]+)"
 )
+# The second part of a composite: 1万6千 (16,000), 1亿3千多万 (130 million). A digit must come
+# before 千, so 5000万千瓦 (50 million kilowatts) stays one number.
+_SUB_THOUSANDS = re.compile(r"^([1-9])千(?:(?:多|余|餘)?([万萬]))?")
 _PLAN = re.compile(
     r"(十[一二三四五六七八九]|[一二三四五六七八九])五(?=”|\"|规划|規劃|时期|時期|期间|期間)"
 )
@@ -163,9 +172,9 @@ def _zh_token(norm: str, match: re.Match[str]) -> list[NumberMention]:
     value = _value(token)
     if value is None or (not arabic and token[0] in "百千万亿萬億"):
         return []
-    after, before = norm[end:], norm[max(0, start - 1) : start]
     if arabic and match.group("scale"):
-        value *= _SCALE[match.group("scale")]
+        value, end = _scaled(norm, value, match.group("scale"), end)
+    after, before = norm[end:], norm[max(0, start - 1) : start]
     date = _DATE_DAY.match(after)
     if date and 1 <= value <= 12:
         day = _value(date.group(1))
@@ -180,6 +189,20 @@ def _zh_token(norm: str, match: re.Match[str]) -> list[NumberMention]:
     elif kind == "percent":
         end += 1
     return [_mention(norm, start, end, value, kind)]
+
+
+def _scaled(norm: str, value: float, scale: str, end: int) -> tuple[float, int]:
+    """Value and end of an Arabic number with its scale, composites included (4万多亿, 1万6千)."""
+    scale = re.sub("[多余餘]", "", scale).replace("萬", "万").replace("億", "亿")
+    sub = _SUB_THOUSANDS.match(norm[end:])
+    whole, value = value.is_integer(), value * _SCALE[scale]
+    if sub is None or not whole:  # 1.5亿5千万 is no composite
+        return value, end
+    if scale == "万" and not sub.group(2):
+        return value + int(sub.group(1)) * 1e3, end + sub.end()
+    if scale == "亿" and sub.group(2):
+        return value + int(sub.group(1)) * 1e7, end + sub.end()
+    return value, end
 
 
 def _kind(token: str, value: float, after: str, before: str, arabic: bool) -> NumberKind | None:
