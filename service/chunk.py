@@ -8,11 +8,20 @@ that never cut a character. ``.`` is never a separator: it is the decimal point 
 With ``overlap == 0`` the chunks tile the text: ``"".join(c.text for c in chunks) == text``.
 The gap after a paragraph (its newline) belongs to that paragraph's chunk.
 
-LangChain's splitters are not used at run time: they return strings, not offsets
-(``add_start_index`` uses ``str.find``, wrong for repeated passages), merge by summing the
-lengths of parts rather than counting the merged text, strip whitespace by default and fall
-back to single characters rather than token boundaries. A regex split with offsets is shorter
-than mapping their output back, and it is exact by construction.
+LangChain's ``RecursiveCharacterTextSplitter`` (langchain-text-splitters 1.1.3) was tried for the
+sentence/clause level and is not used: it cannot keep the budget and the seams together.
+Configured with our two separators (regex), ``count_tokens`` as length function,
+``keep_separator="end"``, ``strip_whitespace=False`` and no overlap, its pieces do tile the text,
+but it merges pieces by *adding* their token counts, and cl100k counts are not additive at
+seams: two sentences of seed 003 (``…“来了,就是深圳人。” `` 69 tokens,
+``而在这里,老了,也能幸福地留下。`` 19) are 89 tokens together (the space after the quote joins
+the next word), so at a budget of 88 it returns one 89-token piece. Cutting that
+piece back to budget lands inside a sentence that fits; repairing it exactly means splitting at
+our separators and re-counting the merged text, which is this module. It also treats a piece of
+exactly ``budget`` tokens as too long (``<``) and its last resort is single characters, not
+token boundaries. Measured on the five seeds (one run each, ``chunk_document`` on segmented
+text at 700/300/150 tokens, LangChain inside our packing): time ours ÷ LangChain 0.96/0.80/0.86,
+chunks 56/119/240 ours vs 60/121/254 (its pre-merged pieces pack less tightly).
 """
 
 from __future__ import annotations

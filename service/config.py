@@ -6,21 +6,57 @@ The ``OPENAI_*`` variables mean what they mean everywhere else; our own carry ``
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+# The prompt files and glossary inside an installed package (setup.py copies prompts/ there).
+PACKAGED_PROMPTS = "_prompts"
+
+
+def from_checkout() -> bool:
+    """Running from a source checkout (or an editable install of one), not an installed wheel."""
+    return (ROOT / "pyproject.toml").is_file() and (ROOT / "prompts").is_dir()
+
+
+def default_prompts_dir() -> Path:
+    """The checkout's ``prompts/``; for an installed package, the copy shipped inside it."""
+    if from_checkout():
+        return ROOT / "prompts"
+    return Path(str(resources.files("service") / PACKAGED_PROMPTS))
+
+
+def project_dir() -> Path:
+    """Where ``corpus/`` and ``cache/`` are by default: the checkout, else the current directory.
+
+    An installed tool treats the folder it runs in as the project, as a checkout is one: its
+    documents and its cache side by side, never inside site-packages.
+    """
+    return ROOT if from_checkout() else Path.cwd()
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="READER_", extra="ignore", populate_by_name=True)
 
     # --- paths -----------------------------------------------------------------------------
-    corpus_dir: Path = Field(ROOT / "corpus", description="Raw source documents + manifest.")
-    prompts_dir: Path = Field(ROOT / "prompts", description="Versioned prompt files + glossary.")
-    cache_dir: Path = Field(ROOT / "cache", description="SQLite database and local model file.")
+    corpus_dir: Path = Field(
+        default_factory=lambda: project_dir() / "corpus",
+        description="Raw source documents + manifest. Default: corpus/ of the checkout; "
+        "for an installed package, corpus/ in the current directory.",
+    )
+    prompts_dir: Path = Field(
+        default_factory=default_prompts_dir,
+        description="Versioned prompt files + glossary. Default: prompts/ of the checkout; "
+        "for an installed package, the copy shipped inside it (service/_prompts).",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: project_dir() / "cache",
+        description="SQLite database and local model file. Default: cache/ of the checkout; "
+        "for an installed package, cache/ in the current directory.",
+    )
     database_url: str | None = Field(
         None,
         validation_alias=AliasChoices("DATABASE_URL", "READER_DATABASE_URL"),

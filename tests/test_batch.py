@@ -26,7 +26,6 @@ from service.run.corpus import (
     collect,
     parse_kinds,
     run_batch,
-    write_mkdocs,
 )
 from service.run.progress import PlainProgress, Tally
 from service.tasks.context import ProgressEvent
@@ -217,22 +216,26 @@ async def test_site_files_links_and_export_offsets(chat_settings: Settings, tmp_
     assert checked >= 2
     glossary = (out / "glossary.md").read_text("utf-8")
     assert "Greater Bay Area" in glossary  # a term the corpus uses
-    assert (tmp_path / "mkdocs.yml").read_text("utf-8").count('docs_dir: "site"') == 1
+
+
+async def test_a_run_writes_into_out_only(chat_settings: Settings, tmp_path: Path) -> None:
+    docs, out = write_docs(tmp_path / "docs", ("a.txt",)), tmp_path / "site"
+    cache = chat_settings.cache_dir  # the store: written where the settings say
+    before = _snapshot(tmp_path, cache)
+    report = await _run(chat_settings, CorpusModel(), docs, out)
+    assert report.site_files and all(out in p.parents for p in report.site_files)
+    changed = {p for p, stamp in _snapshot(tmp_path, cache).items() if before.get(p) != stamp}
+    assert changed and all(out in p.parents for p in changed)  # no mkdocs.yml beside it
+
+
+def _snapshot(root: Path, skip: Path) -> dict[Path, tuple[int, int]]:
+    """(mtime, size) of every file under ``root`` except those under ``skip``."""
+    files = (p for p in root.rglob("*") if p.is_file() and skip not in p.parents)
+    return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in files}
 
 
 def _check_links(out: Path) -> None:
     assert rc.check_links(sorted(out.rglob("*.md"))) > 10
-
-
-def test_mkdocs_config_is_written_once_and_never_over_a_foreign_one(tmp_path: Path) -> None:
-    assert write_mkdocs(tmp_path / "pages") is None
-    config = tmp_path / "mkdocs.yml"
-    assert 'docs_dir: "pages"' in config.read_text("utf-8")
-    assert write_mkdocs(tmp_path / "pages") is None  # same text: nothing to say
-    config.write_text("site_name: mine\n", encoding="utf-8")
-    note = write_mkdocs(tmp_path / "pages")
-    assert note is not None and "kept the existing" in note
-    assert config.read_text("utf-8") == "site_name: mine\n"
 
 
 # --- planning and progress ------------------------------------------------------------------

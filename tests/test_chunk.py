@@ -185,6 +185,21 @@ def test_decimals_and_thousands_separators_are_not_seams() -> None:
     assert all(c.text[-1] in "，。" for c in chunks)
 
 
+def test_pieces_are_merged_by_counting_the_merged_text() -> None:
+    """Two sentences of seed 003 cost one token more together than apart (the space after the
+    closing quote joins the next word): a packer that adds piece counts would emit one chunk
+    over budget here, as LangChain's splitters do (see service/chunk.py)."""
+    first = (
+        "跟随林叔的脚步,我们看见梅林的温度,看见深圳的包容,"
+        "也听见那句熟悉的承诺——“来了,就是深圳人。” "
+    )
+    second = "而在这里,老了,也能幸福地留下。\n"
+    budget = count_tokens(first) + count_tokens(second)
+    assert count_tokens(first + second) > budget  # the premise: counts are not additive
+    chunks = chunk_document(first + second, [], budget)
+    assert [c.text for c in chunks] == [first, second]
+
+
 def test_clause_split_when_a_sentence_is_over_budget() -> None:
     text = "坚持创新驱动，推进产业升级，加快数字转型、绿色发展，建设现代化城市。"
     budget = count_tokens("坚持创新驱动，推进产业升级，")

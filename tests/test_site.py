@@ -11,7 +11,8 @@ import render_checks as rc
 import render_samples as rs
 
 from service.config import ROOT
-from service.render import SiteReport, SiteWriteError, mkdocs_config, write_site
+from service.errors import InputError
+from service.render import SiteReport, SiteWriteError, mkdocs_config, write_mkdocs, write_site
 
 EXPECTED = {
     "index.md",
@@ -82,6 +83,33 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_repo_mkdocs_yml_is_the_rendered_default() -> None:
     assert (ROOT / "mkdocs.yml").read_text("utf-8") == mkdocs_config()
+
+
+def test_mkdocs_config_is_written_where_asked_with_docs_dir_relative_to_it(tmp_path: Path) -> None:
+    site = tmp_path / "out" / "site"
+    beside = write_mkdocs(tmp_path / "out" / "mkdocs.yml", site)
+    assert beside.read_text("utf-8") == mkdocs_config()  # the repo's layout: site/ beside it
+    elsewhere = write_mkdocs(tmp_path / "conf" / "mkdocs.yml", site).read_text("utf-8")
+    assert 'docs_dir: "../out/site"' in elsewhere and 'site_dir: "build/site"' in elsewhere
+
+
+@pytest.mark.parametrize("inside", ["mkdocs.yml", "sub/mkdocs.yml"])
+def test_mkdocs_config_inside_the_site_is_refused(tmp_path: Path, inside: str) -> None:
+    site = tmp_path / "site"
+    with pytest.raises(InputError, match="outside it"):
+        write_mkdocs(site / inside, site)
+    assert not site.exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="mkdocs not installed")
+def test_mkdocs_builds_from_a_written_config_in_another_folder(tmp_path: Path) -> None:
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    _write(tmp_path / "out" / "site")
+    config = write_mkdocs(tmp_path / "conf" / "mkdocs.yml", tmp_path / "out" / "site")
+    build(load_config(str(config)))
+    assert (tmp_path / "conf" / "build" / "site" / "index.html").is_file()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="mkdocs not installed")

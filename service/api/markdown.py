@@ -1,7 +1,7 @@
 """One artifact as Markdown, built from the site renderer's section functions (no copy).
 
-The sections are the ones the site's document page uses (``service.render.document``); they
-are module-private there, so they are imported by name here until the renderer exports them.
+The sections are the ones the site's document page uses (``service.render.document``), so an
+artifact reads the same over the API as on its page.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,9 +12,6 @@ from rich.table import Table
 
 from service.cli.app import app, cache_app, friendly_errors, prompts_app
 from service.config import get_settings
-
-if TYPE_CHECKING:
-    pass
 
 
 @prompts_app.command("list")

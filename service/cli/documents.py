@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,9 +15,6 @@ from service.config import get_settings
 from service.errors import InputError
 from service.ingest.paths import document_json, ingest_many
 from service.models import Document
-
-if TYPE_CHECKING:
-    pass
 
 
 @app.command("glossary")

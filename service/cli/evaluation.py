@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,9 +12,6 @@ from rich.table import Table
 
 from service.cli.app import eval_app, friendly_errors
 from service.config import get_settings
-
-if TYPE_CHECKING:
-    pass
 
 
 @eval_app.command("translation")

@@ -44,10 +44,18 @@ def run(
     batch_api: Annotated[
         bool, typer.Option("--batch-api", help="Fill the cache through the Batch API first.")
     ] = False,
+    mkdocs: Annotated[
+        Path | None,
+        typer.Option(
+            "--mkdocs",
+            help="Also write this mkdocs.yml for the site (outside --out; mkdocs needs that).",
+        ),
+    ] = None,
 ) -> None:
     """Run the tasks on a corpus and write the site; exit 1 when anything failed or is partial.
 
     Resumable: finished model calls are cached, so a re-run continues where a run stopped.
+    Writes into --out only (and the --mkdocs file when given).
     """
     from service.run.corpus import RunOptions, parse_kinds
 
@@ -58,7 +66,8 @@ def run(
     if dry_run:
         raise typer.Exit(_dry_run(paths or [], kinds, batch_api=batch_api))
     prefill = _batch_api_prefill() if batch_api else None
-    report = _run_batch(paths or [], out, RunOptions(kinds, frozenset(forced), prefill))
+    options = RunOptions(kinds, frozenset(forced), prefill)
+    report = _run_batch(paths or [], out, options, mkdocs)
     _print_run_report(report, out)
     raise typer.Exit(report.exit_code)
 
@@ -77,17 +86,19 @@ def _batch_api_prefill() -> Prefill:
     return partial(prefill, progress=lambda line: err_console.print(line, highlight=False))
 
 
-def _run_batch(paths: list[Path], out: Path, options: RunOptions) -> RunReport:
+def _run_batch(paths: list[Path], out: Path, options: RunOptions, mkdocs: Path | None) -> RunReport:
     import sys
 
-    from service.run.corpus import run_batch
+    from service.run.corpus import Observer, run_batch
     from service.run.progress import PlainProgress, RichProgress
 
-    settings = get_settings()
+    def work(display: Observer) -> Coroutine[Any, Any, RunReport]:
+        return run_batch(get_settings(), paths, out, options, display, mkdocs=mkdocs)
+
     if err_console.is_terminal:
         with RichProgress(err_console) as display:
-            return _until_terminated(run_batch(settings, paths, out, options, display))
-    return _until_terminated(run_batch(settings, paths, out, options, PlainProgress(sys.stderr)))
+            return _until_terminated(work(display))
+    return _until_terminated(work(PlainProgress(sys.stderr)))
 
 
 def _until_terminated(work: Coroutine[Any, Any, RunReport]) -> RunReport:

@@ -4,7 +4,14 @@ The batch CLI calls ``write_site``; ``render_site`` gives the same files without
 """
 
 from service.render.bundle import DocumentBundle, TaskFailure, TaskState
-from service.render.site import SiteReport, SiteWriteError, mkdocs_config, render_site, write_site
+from service.render.site import (
+    SiteReport,
+    SiteWriteError,
+    mkdocs_config,
+    render_site,
+    write_mkdocs,
+    write_site,
+)
 
 __all__ = [
     "DocumentBundle",
@@ -14,5 +21,6 @@ __all__ = [
     "TaskState",
     "mkdocs_config",
     "render_site",
+    "write_mkdocs",
     "write_site",
 ]

@@ -2,14 +2,16 @@
 
 ``render_site`` is pure (bundles in, ``{relative path: text}`` out); ``write_site`` only writes
 those files. The folder is the ``docs_dir`` of an mkdocs project: ``mkdocs_config`` renders
-the ``mkdocs.yml`` that sits *beside* it (mkdocs refuses a config inside its own docs_dir),
-as the repo-level ``mkdocs.yml`` does for the default ``site/``.
+the ``mkdocs.yml`` that sits *outside* it (mkdocs refuses a docs_dir that is the config's own
+folder or holds it), as the repo-level ``mkdocs.yml`` does for the default ``site/``;
+``write_mkdocs`` writes one where it is asked to, never by default.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -124,3 +126,26 @@ def mkdocs_config(
         "  unrecognized_links: warn\n"
         "  anchors: warn\n"
     )
+
+
+def write_mkdocs(config: Path, site: Path) -> Path:
+    """Write ``config``, an ``mkdocs.yml`` that builds the site written into ``site``."""
+    text = mkdocs_config(
+        docs_dir=mkdocs_docs_dir(config, site), site_dir=f"build/{site.resolve().name}"
+    )
+    return _write(config, text)
+
+
+def mkdocs_docs_dir(config: Path, site: Path) -> str:
+    """``site`` relative to the folder of ``config``, as mkdocs reads ``docs_dir``.
+
+    mkdocs refuses a docs_dir that is the config's folder or one of its parents (its
+    ``DocsDir`` and ``SiteDir`` checks), so a config inside ``site`` is an input error.
+    """
+    folder, where = site.resolve(), config.resolve().parent
+    if where == folder or folder in where.parents:
+        raise InputError(
+            f"{config}: mkdocs cannot use a config inside the site folder {site}; "
+            "write the mkdocs.yml outside it (e.g. beside it)"
+        )
+    return Path(os.path.relpath(folder, where)).as_posix()

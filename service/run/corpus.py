@@ -30,7 +30,7 @@ from service.ingest.paths import expand
 from service.models import Document
 from service.reader import Reader
 from service.render.bundle import DocumentBundle, TaskFailure
-from service.render.site import mkdocs_config, write_site
+from service.render.site import mkdocs_docs_dir, write_mkdocs, write_site
 from service.store.store import LedgerTotals
 from service.tasks.context import ProgressEvent
 
@@ -293,20 +293,28 @@ async def run_batch(
     options: RunOptions,
     observer: Observer,
     *,
+    mkdocs: Path | None = None,
     http_client: httpx.AsyncClient | None = None,
 ) -> RunReport:
-    """Open the reader, ingest, run, write the site; the report is the end summary."""
+    """Open the reader, ingest, run, write the site; the report is the end summary.
+
+    Files are written into ``out`` only, plus ``mkdocs`` (an ``mkdocs.yml``) when given.
+    """
+    if mkdocs is not None:
+        mkdocs_docs_dir(mkdocs, out)  # refuse a config mkdocs would reject before any work
     async with Reader.open(settings, http_client=http_client) as reader:
         corpus = collect(default_paths(paths, settings), lambda p: reader.library.add_path(p)[0])
         result = await run_corpus(reader, corpus, options, observer)
     report = result.report
-    report.site_files, note = publish(result, out)
+    report.site_files, note = publish(result, out, mkdocs)
     report.notes.extend([note] if note else [])
     return report
 
 
-def publish(result: RunResult, out: Path) -> tuple[list[Path], str | None]:
-    """Write the site (failures shown) and the mkdocs.yml beside it; return files and a note."""
+def publish(
+    result: RunResult, out: Path, mkdocs: Path | None = None
+) -> tuple[list[Path], str | None]:
+    """Write the site (failures shown), and ``mkdocs`` when asked; return files and a note."""
     site = write_site(
         result.bundles,
         out,
@@ -314,18 +322,6 @@ def publish(result: RunResult, out: Path) -> tuple[list[Path], str | None]:
         generated_at=dt.datetime.now(dt.UTC),
         reader_version=__version__,
     )
-    return site.files, write_mkdocs(out)
-
-
-def write_mkdocs(out: Path) -> str | None:
-    """``mkdocs.yml`` beside ``out`` (mkdocs refuses one inside its docs_dir) when there is
-    none; an existing one is never overwritten (a note says so when it builds another folder)."""
-    folder = out.resolve()
-    config = folder.parent / "mkdocs.yml"
-    text = mkdocs_config(docs_dir=folder.name, site_dir=f"build/{folder.name}")
-    if not config.exists():
-        config.write_text(text, encoding="utf-8")
-        return None
-    if config.read_text(encoding="utf-8") == text:
-        return None
-    return f"kept the existing {config}; for this site: mkdocs_config(docs_dir={folder.name!r})"
+    if mkdocs is None:
+        return site.files, None
+    return site.files, f"mkdocs config: {write_mkdocs(mkdocs, out)}"
