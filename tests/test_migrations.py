@@ -14,8 +14,10 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
+from typer.testing import CliRunner
 
 import service.store.tables  # noqa: F401  (the models the schema must match)
+from service.cli import app
 from service.errors import ConfigError
 from service.store import Store
 from service.store.db import make_engine
@@ -169,3 +171,35 @@ def test_batch_rebuild_of_a_parent_table_keeps_its_children(tmp_path: Path) -> N
     assert store.get_artifact("d1", "summary") is not None
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_cli_db_upgrade(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "database schema upgraded from revision (empty) to 0002"
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.stdout.strip() == "database schema at revision 0002, up to date"
+
+
+def test_cli_db_upgrade_adopts_a_pre_alembic_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _pre_alembic_db(tmp_path / "legacy.sqlite3")
+    monkeypatch.setenv("DATABASE_URL", _url(path))
+    result = CliRunner().invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "database schema upgraded from revision 0001 to 0002"
+
+
+def test_cli_db_upgrade_refusal_is_one_red_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _pre_alembic_db(tmp_path / "legacy.sqlite3")
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM schema_version")
+    monkeypatch.setenv("DATABASE_URL", _url(path))
+    result = CliRunner().invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 1
+    assert "error: The database has pre-alembic schema versions []" in result.output
+    assert "Traceback" not in result.output
