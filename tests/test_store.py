@@ -13,6 +13,7 @@ import pytest
 from service.errors import InputError, NotFound
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
 from service.store import CallRecord, Store
+from service.store.migrations import head
 from service.store.store import parse_age
 
 
@@ -47,20 +48,22 @@ def store(tmp_path: Path) -> Store:
     return Store(f"sqlite:///{tmp_path / 'db' / 'reader.sqlite3'}")
 
 
-def test_pragmas_and_schema_version(store: Store) -> None:
+def test_pragmas_and_schema_revision(store: Store) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
-        assert conn.exec_driver_sql("SELECT max(version) FROM schema_version").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    assert revision == store.schema_revision == head()
 
 
-def test_reopening_does_not_reapply_migrations(tmp_path: Path) -> None:
+def test_reopening_keeps_the_data(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
-    Store(url).close()
-    again = Store(url)
-    with again.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM schema_version").scalar() == 1
+    first = Store(url)
+    first.save_document(_doc())
+    first.close()
+    assert Store(url).get_document("d1") == _doc()
 
 
 def test_document_roundtrip_and_idempotent_save(store: Store) -> None:

@@ -1,4 +1,4 @@
-"""Operating commands: prompt files, the call cache, the local model server, the API."""
+"""Operating commands: prompt files, the call cache, the database, the local model server, API."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from service.cli.app import app, cache_app, friendly_errors, prompts_app
+from service.cli.app import app, cache_app, db_app, friendly_errors, prompts_app
 from service.config import get_settings
 
 
@@ -76,6 +76,21 @@ def cache_prune(
     age = parse_age(older_than) if older_than else None
     n = Store(get_settings().db_url).prune_cache(prompt=prompt, model=model, older_than=age)
     typer.echo(f"removed {n} cache entr{'y' if n == 1 else 'ies'}")
+
+
+@db_app.command("upgrade")
+@friendly_errors
+def db_upgrade() -> None:
+    """Migrate the database (DATABASE_URL, else the cache folder's) to the newest schema."""
+    from service.store.migrations import upgrade_url
+
+    done = upgrade_url(get_settings().db_url)
+    if done.before == done.after:
+        typer.echo(f"database schema at revision {done.after}, up to date")
+    else:
+        typer.echo(
+            f"database schema upgraded from revision {done.before or '(empty)'} to {done.after}"
+        )
 
 
 @app.command("local-server")

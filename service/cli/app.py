@@ -21,9 +21,11 @@ app = typer.Typer(
 eval_app = typer.Typer(no_args_is_help=True, help="Measure outputs against hand-made references.")
 prompts_app = typer.Typer(no_args_is_help=True, help="Versioned prompt files.")
 cache_app = typer.Typer(no_args_is_help=True, help="The model-call cache and ledger.")
+db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 app.add_typer(eval_app, name="eval")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(cache_app, name="cache")
+app.add_typer(db_app, name="db")
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,46 +1,129 @@
-"""Migrations as data: numbered functions, each applied once and recorded in schema_version."""
+"""Migrations as data: alembic revisions in ``service/store/alembic/versions``, run in code.
+
+The store upgrades its database to the newest revision when it opens (``Store(db_url)``), and
+``policy-reader db upgrade`` does the same on demand. No alembic.ini: the configuration is built
+here and the connection handed to ``env.py``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
 
-from sqlalchemy import Connection, Table, select
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
 
-from service.store.tables import (
-    ArtifactRow,
-    CacheEntry,
-    CallRow,
-    ChunkRow,
-    DocumentRow,
-    JobRow,
-    SchemaVersion,
-)
+from service.errors import ConfigError
+from service.store.db import make_engine, with_lock_retry
 
-Migration = Callable[[Connection], None]
+SCRIPTS = Path(__file__).with_name("alembic")
+# Before alembic, numbered functions recorded themselves in this table; the only one, version 1,
+# built exactly the tables of revision 0001, so such a database is stamped 0001 and upgraded.
+LEGACY_TABLE = "schema_version"
+LEGACY_REVISION = "0001"
 
 
-def m001_initial(conn: Connection) -> None:
-    """Cache, ledger, documents, chunks, artifacts, jobs."""
-    for model in (CacheEntry, CallRow, DocumentRow, ChunkRow, ArtifactRow, JobRow):
-        _table(model.__tablename__).create(conn, checkfirst=True)
+class Upgrade(NamedTuple):
+    """The schema revision before and after an upgrade (before is None for an empty database)."""
+
+    before: str | None
+    after: str
 
 
-def _table(name: object) -> Table:
-    return SQLModel.metadata.tables[str(name)]
+def alembic_config(conn: Connection) -> Config:
+    """An alembic configuration that runs ``env.py`` on this connection."""
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    config.attributes["connection"] = conn
+    return config
 
 
-MIGRATIONS: dict[int, Migration] = {1: m001_initial}
+def head() -> str:
+    """The newest revision this code knows."""
+    revision = ScriptDirectory(str(SCRIPTS)).get_current_head()
+    assert revision is not None, "no revisions in service/store/alembic/versions"
+    return revision
 
 
-def migrate(engine: Engine) -> int:
-    """Apply pending migrations in one transaction; return the schema version reached."""
-    with engine.begin() as conn:
-        _table(SchemaVersion.__tablename__).create(conn, checkfirst=True)
-        done = set(conn.execute(select(SchemaVersion.version)).scalars())  # type: ignore[call-overload]
-        for number in sorted(MIGRATIONS):
-            if number not in done:
-                MIGRATIONS[number](conn)
-                conn.execute(_table("schema_version").insert().values(version=number))
-    return max(MIGRATIONS)
+def current(conn: Connection) -> str | None:
+    """The revision the database is at (None: no alembic_version table yet)."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> Upgrade:
+    """Bring the database to ``revision`` in one transaction, adopting a pre-alembic database."""
+    # Processes starting together queue on SQLite's write lock; the later ones find it done.
+    return with_lock_retry(lambda: _upgrade_once(engine, revision))
+
+
+def _upgrade_once(engine: Engine, revision: str) -> Upgrade:
+    with migration_connection(engine) as conn:
+        config = alembic_config(conn)
+        _stamp_legacy(conn, config)
+        before = current(conn)
+        try:
+            command.upgrade(config, revision)
+        except CommandError as exc:
+            raise ConfigError(
+                f"Cannot migrate the database from schema revision {before} to {revision} "
+                f"(this Policy Reader knows up to {head()}): {exc}"
+            ) from exc
+        after = current(conn)
+        assert after is not None, f"upgrade to {revision} left no revision"
+        return Upgrade(before, after)
+
+
+def upgrade_url(db_url: str) -> Upgrade:
+    """Bring the database at this URL to the newest revision (``policy-reader db upgrade``)."""
+    engine = make_engine(db_url)
+    try:
+        return upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction; on SQLite with foreign-key enforcement off meanwhile."""
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        # Batch mode rebuilds a table by copy, drop and rename; with foreign keys on, dropping
+        # documents would cascade-delete its chunks and artifacts. The pragma is a no-op inside
+        # a transaction, so it is set on the DBAPI connection before BEGIN.
+        if sqlite:
+            _sqlite_pragma(conn, "foreign_keys=OFF")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if sqlite:
+                _sqlite_pragma(conn, "foreign_keys=ON")
+
+
+def _sqlite_pragma(conn: Connection, pragma: str) -> None:
+    dbapi_conn = conn.connection.dbapi_connection
+    assert dbapi_conn is not None
+    cursor = dbapi_conn.cursor()
+    cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _stamp_legacy(conn: Connection, config: Config) -> None:
+    """Record the revision of a database made by the numbered functions, keeping its data."""
+    tables = set(inspect(conn).get_table_names())
+    if "alembic_version" in tables or LEGACY_TABLE not in tables:
+        return
+    versions = set(conn.execute(text(f"SELECT version FROM {LEGACY_TABLE}")).scalars())
+    if versions != {1}:
+        raise ConfigError(
+            f"The database has pre-alembic schema versions {sorted(versions)}; "
+            "only version 1 can be upgraded."
+        )
+    command.stamp(config, LEGACY_REVISION)

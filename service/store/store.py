@@ -18,7 +18,7 @@ from sqlmodel import Session, SQLModel, col, select
 from service.errors import InputError, NotFound
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph, Script
 from service.store.db import make_engine, with_lock_retry
-from service.store.migrations import migrate
+from service.store.migrations import upgrade
 from service.store.tables import (
     ArtifactRow,
     CacheEntry,
@@ -119,7 +119,7 @@ class Store:
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url
         self.engine = make_engine(db_url)
-        self.schema_version = with_lock_retry(lambda: migrate(self.engine))
+        self.schema_revision = upgrade(self.engine).after
 
     def close(self) -> None:
         self.engine.dispose()

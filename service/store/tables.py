@@ -13,12 +13,6 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class SchemaVersion(SQLModel, table=True):
-    __tablename__ = "schema_version"
-    version: int = Field(primary_key=True)
-    applied_at: dt.datetime = Field(default_factory=utcnow)
-
-
 class CacheEntry(SQLModel, table=True):
     """One validated model output, keyed by the sha256 of the canonical request."""
 
