@@ -1,1 +1,4 @@
-"""Deterministic checks of model output: numbers, glossary terms, quality reports."""
+"""Deterministic checks and repairs of model output.
+
+Numbers, glossary terms, people's names, Chinese left in English, quality reports.
+"""

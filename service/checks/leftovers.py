@@ -1,0 +1,244 @@
+"""Chinese left in an English answer, replaced where a reliable source knows the English.
+
+In order of trust: the glossary (official renderings, either script), the people named in the
+source unit (official pinyin, ``names.py``), then CC-CEDICT's first sense for other words of
+two or more characters (``dictionary.py``; marked ``dictionary``: a gloss, not an official
+rendering). Garbled names are repaired first (Premier Li希 → Premier Li Xi, Wang Wei Zhong →
+Wang Weizhong; see ``names.find_garbled`` for what counts as reliable), and Chinese punctuation
+becomes ASCII. Whatever no source knows stays in the text and is listed as unresolved, for the
+``cjk_left`` check and the page to mark. Pure: text in, ``Leftovers`` out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from service.checks import dictionary
+from service.checks.glossary import Glossary, to_simplified_aligned
+from service.checks.names import Person, find_garbled, find_people
+from service.checks.quality import check_no_cjk
+
+Source = Literal["glossary", "name", "dictionary", "punctuation"]
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+# Chinese punctuation → ASCII, and whether a space goes before / after it next to a word.
+_PUNCTUATION: dict[str, tuple[str, bool, bool]] = {
+    "，": (",", False, True),
+    "、": (",", False, True),
+    "。": (".", False, True),
+    "；": (";", False, True),
+    "：": (":", False, True),
+    "！": ("!", False, True),
+    "？": ("?", False, True),
+    "（": ("(", True, False),
+    "）": (")", False, True),
+    "“": ('"', False, False),
+    "”": ('"', False, False),
+    "‘": ("'", False, False),
+    "’": ("'", False, False),
+    "《": ('"', False, False),
+    "》": ('"', False, False),
+}
+_PUNCTUATION_RUN = re.compile("[" + "".join(_PUNCTUATION) + "]")
+
+
+class Replacement(BaseModel):
+    was: str = Field(description="What the answer had (Chinese, or a garbled name).")
+    zh: str = Field(description="The Chinese the English stands for.")
+    en: str
+    source: Source
+    start: int = Field(description="Offset of ``en`` in the fixed text.")
+    end: int
+
+
+class Leftovers(BaseModel):
+    text: str = Field(description="The English with every replacement made.")
+    replacements: list[Replacement] = Field(default_factory=list)
+    unresolved: list[str] = Field(
+        default_factory=list, description="Chinese runs still in ``text`` (no source knew them)."
+    )
+
+    @property
+    def ok(self) -> bool:
+        return not self.unresolved
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str  # what goes into the output
+    was: str = ""
+    zh: str = ""
+    source: Source | None = None  # None: kept as it was (unresolved Chinese, spacing)
+
+
+@dataclass(frozen=True)
+class _Edit:
+    start: int
+    end: int
+    pieces: tuple[_Piece, ...]
+
+
+def fix_leftovers(
+    en: str, zh: str, glossary: Glossary, *, use_dictionary: bool = True
+) -> Leftovers:
+    """Repair ``en``, the English answer for the Chinese unit ``zh`` (see the module doc)."""
+    people = find_people(zh)
+    edits = _name_edits(en, people)
+    edits += _run_edits(en, people, glossary, use_dictionary, taken=edits)
+    edits += _punctuation_edits(en, taken=edits)
+    return _apply(en, edits)
+
+
+def _overlaps(start: int, end: int, edits: list[_Edit]) -> bool:
+    return any(start < e.end and e.start < end for e in edits)
+
+
+def _name_edits(en: str, people: list[Person]) -> list[_Edit]:
+    """Garbled renderings of the unit's people, replaced by their pinyin."""
+    edits: list[_Edit] = []
+    for person in people:
+        unique = sum(_surname(p) == _surname(person) for p in people) == 1
+        for start, end in find_garbled(en, person, unique_surname=unique):
+            if not _overlaps(start, end, edits):
+                piece = _Piece(person.pinyin, en[start:end], person.name, "name")
+                edits.append(_Edit(start, end, (piece,)))
+    return edits
+
+
+def _surname(person: Person) -> str:
+    return person.pinyin.split(" ")[0]
+
+
+def _run_edits(
+    en: str, people: list[Person], glossary: Glossary, use_dictionary: bool, taken: list[_Edit]
+) -> list[_Edit]:
+    """One edit per run of Han characters that some source can at least partly translate."""
+    edits: list[_Edit] = []
+    for run in _HAN_RUN.finditer(en):
+        if _overlaps(run.start(), run.end(), taken):
+            continue
+        pieces = _segment(run.group(), people, glossary, use_dictionary)
+        if any(p.source for p in pieces):
+            spaced = _spaced(en, run.start(), run.end(), _joined(pieces))
+            edits.append(_Edit(run.start(), run.end(), spaced))
+    return edits
+
+
+def _known_spans(run: str, people: list[Person], glossary: Glossary) -> dict[int, _Piece]:
+    """Start → piece for each glossary term and person's name in ``run``; longest wins."""
+    spans: dict[int, _Piece] = {}
+    for entry in glossary.entries_in(run):
+        for start, end in entry.positions:
+            spans[start] = _Piece(entry.en, run[start:end], entry.zh, "glossary")
+    simplified, origin = to_simplified_aligned(run)
+    for person in people:
+        for match in re.finditer(re.escape(person.simplified), simplified):
+            start, end = origin[match.start()], origin[match.end() - 1] + 1
+            if start not in spans or len(spans[start].was) < end - start:
+                spans[start] = _Piece(person.pinyin, run[start:end], person.name, "name")
+    return spans
+
+
+def _segment(
+    run: str, people: list[Person], glossary: Glossary, use_dictionary: bool
+) -> list[_Piece]:
+    """The run cut into known pieces, dictionary words, and unresolved Chinese (kept)."""
+    known = _known_spans(run, people, glossary)
+    pieces: list[_Piece] = []
+    i = 0
+    while i < len(run):
+        piece = known.get(i) or _dictionary_piece(run, i, known, use_dictionary)
+        if piece is None:
+            piece = _Piece(run[i], run[i])
+        pieces.append(piece)
+        i += len(piece.was)
+    return _merge_unresolved(pieces)
+
+
+def _dictionary_piece(run: str, i: int, known: dict[int, _Piece], enabled: bool) -> _Piece | None:
+    """A CC-CEDICT word at ``i`` that stops before the next known piece."""
+    if not enabled:
+        return None
+    limit = min([start for start in known if start > i] or [len(run)])
+    end = dictionary.longest_word(run, i, limit)
+    if end is None:
+        return None
+    sense = dictionary.first_sense(run[i:end])
+    return _Piece(sense, run[i:end], run[i:end], "dictionary") if sense else None
+
+
+def _merge_unresolved(pieces: list[_Piece]) -> list[_Piece]:
+    merged: list[_Piece] = []
+    for piece in pieces:
+        if merged and piece.source is None and merged[-1].source is None:
+            text = merged[-1].text + piece.text
+            merged[-1] = _Piece(text, text)
+        else:
+            merged.append(piece)
+    return merged
+
+
+def _joined(pieces: list[_Piece]) -> list[_Piece]:
+    """Pieces with a space between neighbours, except between two Chinese ones."""
+    out: list[_Piece] = []
+    for piece in pieces:
+        if out and (piece.source or out[-1].source):
+            out.append(_Piece(" "))
+        out.append(piece)
+    return out
+
+
+def _spaced(en: str, start: int, end: int, pieces: list[_Piece]) -> tuple[_Piece, ...]:
+    """Spaces between the replacement and a word it would otherwise touch (Li希 → Li Xi)."""
+    before = [_Piece(" ")] if start > 0 and en[start - 1].isalnum() and pieces[0].source else []
+    after = [_Piece(" ")] if end < len(en) and en[end].isalnum() and pieces[-1].source else []
+    return (*before, *pieces, *after)
+
+
+def _punctuation_edits(en: str, taken: list[_Edit]) -> list[_Edit]:
+    edits: list[_Edit] = []
+    for match in _PUNCTUATION_RUN.finditer(en):
+        start, end = match.span()
+        if _overlaps(start, end, taken):
+            continue
+        ascii_form, space_before, space_after = _PUNCTUATION[match.group()]
+        piece = _Piece(ascii_form, match.group(), match.group(), "punctuation")
+        before = space_before and start > 0 and en[start - 1].isalnum()
+        after = space_after and end < len(en) and en[end].isalnum()
+        pieces = ((_Piece(" "),) if before else ()) + (piece,) + ((_Piece(" "),) if after else ())
+        edits.append(_Edit(start, end, pieces))
+    return edits
+
+
+def _apply(en: str, edits: list[_Edit]) -> Leftovers:
+    """Make the edits (none overlap) and record where each replacement landed."""
+    out: list[str] = []
+    replacements: list[Replacement] = []
+    done = 0
+    length = 0
+    for edit in sorted(edits, key=lambda e: e.start):
+        out.append(en[done : edit.start])
+        length += edit.start - done
+        for piece in edit.pieces:
+            if piece.source is not None:
+                replacements.append(_replacement(piece, piece.source, length))
+            out.append(piece.text)
+            length += len(piece.text)
+        done = edit.end
+    out.append(en[done:])
+    text = "".join(out)
+    return Leftovers(text=text, replacements=replacements, unresolved=check_no_cjk(text))
+
+
+def _replacement(piece: _Piece, source: Source, start: int) -> Replacement:
+    return Replacement(
+        was=piece.was,
+        zh=piece.zh,
+        en=piece.text,
+        source=source,
+        start=start,
+        end=start + len(piece.text),
+    )
