@@ -185,7 +185,10 @@ def writers(n: int, via: str) -> dict[str, Any]:
         check(integrity(cache) == "ok", "integrity_check failed after concurrent writers")
         requests = standin_stats(base)["requests"]
     check(entries == 2 * n, f"{entries} cache entries for {2 * n} distinct documents")
-    check(ledger == 3 * n, f"{ledger} ledger rows for {3 * n} calls")
+    if via == "gateway":
+        check(ledger == 3 * n, f"{ledger} ledger rows for {3 * n} calls")
+    else:  # a writer that finds an artifact another one stored makes no call for it
+        check(2 * n <= ledger <= 3 * n, f"{ledger} ledger rows for {2 * n}..{3 * n} calls")
     if via == "reader":
         check(stored["documents"] == 2 * n, f"{stored['documents']} documents stored of {2 * n}")
         check(stored["artifacts"] == 2 * n, f"artifacts for {stored['artifacts']} of {2 * n}")
