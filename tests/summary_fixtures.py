@@ -16,14 +16,14 @@ from service.llm.gateway import Gateway
 from service.llm.prompts import PromptRegistry
 from service.models import Document
 from service.store import Store
-from service.tasks import summary  # registers the summary schemas
+from service.tasks.summary.run import MAP, REDUCE, TASK  # registers the summary schemas
 from service.tokens import count_tokens
 from tests.payloads import chat_body
 
 BASE = "https://api.test/v1"
 CHAT_URL = f"{BASE}/chat/completions"
 LOCAL_BASE = "http://127.0.0.1:8931/v1"
-OWN_TASKS = (summary.TASK, summary.MAP, summary.REDUCE)
+OWN_TASKS = (TASK, MAP, REDUCE)
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
 SHORT_DOC = (

@@ -18,14 +18,8 @@ from service.llm.gateway import Gateway
 from service.llm.prompts import PromptRegistry, parse_prompt_file
 from service.store import Store
 from service.tasks.context import TaskContext
-from service.tasks.translate import (
-    MIN_OUTPUT_TOKENS,
-    english_line,
-    one_line,
-    plan_units,
-    translate,
-    unit_prompt_text,
-)
+from service.tasks.translate import MIN_OUTPUT_TOKENS, plan_units, translate
+from service.tasks.units import english_line, one_line, unit_prompt_text
 from tests.payloads import chat_body, completion_body
 from tests.translate_fixtures import (
     BASE,

@@ -35,7 +35,7 @@ from service.config import Settings
 from service.llm.profiles import Profile, configured, resolve_profile
 from service.llm.prompts import PromptRegistry
 from service.models import Chunk, Document
-from service.tasks.summary import lead_pieces
+from service.tasks.summary.lead import lead_pieces
 from service.tasks.translate import per_unit, plan_units
 from service.tokens import count_tokens
 

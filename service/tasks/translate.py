@@ -43,11 +43,12 @@ from service.artifacts import (
     status_of,
 )
 from service.checks.quality import TermLike, translation_report
-from service.errors import ModelError, ModelInvalidOutput
+from service.errors import ModelError
 from service.llm.profiles import Profile
 from service.llm.prompts import PromptTemplate, delimit, register_schema
 from service.models import Chunk, Document
 from service.tasks.context import ProgressEvent, TaskContext
+from service.tasks.units import english_line, unit_variables
 from service.tokens import count_tokens
 
 TASK = "translate"
@@ -73,11 +74,6 @@ NO_PREVIOUS = {
 NO_GLOSSARY = "(none)"
 # A free-text template is recognised by taking the unit's text as this variable.
 UNIT_VARIABLE = "text"
-# A leading dash (the Government Work Reports' "——经济运行…" list items) made the base model
-# echo the whole Chinese paragraph back (measured, with repeat_penalty 1.0 and 1.1); without it
-# the same paragraph came back in English. The dash carries nothing to translate.
-_LEADING_DASH = re.compile(r"^[—–―－-]+\s*")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Our own markup inside the document text is neutralised so a paragraph cannot fake an id.
 _OWN_TAGS = re.compile(r"<(\s*/?\s*)(p|en|document|context)\b", re.IGNORECASE)
 
@@ -336,41 +332,6 @@ def selected_template(ctx: TaskContext) -> PromptTemplate:
 def per_unit(template: PromptTemplate) -> bool:
     """A template without a schema that takes ``{{text}}`` translates one unit per call."""
     return template.schema is None and UNIT_VARIABLE in template.variables
-
-
-def one_line(text: str) -> str:
-    """Whitespace collapsed: the unit stays on its ``Chinese:`` line (the stop is a newline),
-    so nothing in the document can start a line of its own in the prompt."""
-    return " ".join(text.split())
-
-
-def unit_prompt_text(zh: str) -> str:
-    """The unit as it goes after ``Chinese:``: one line, without a leading list dash."""
-    return _LEADING_DASH.sub("", one_line(zh)) or one_line(zh)
-
-
-def unit_variables(ctx: TaskContext, zh: str) -> dict[str, str]:
-    """A free-text template's variables for one unit: its glossary line and its text."""
-    return {"glossary": unit_glossary(ctx, zh), "text": unit_prompt_text(zh)}
-
-
-def unit_glossary(ctx: TaskContext, zh: str) -> str:
-    """``Glossary: a → b; c → d`` and a newline for the terms in this unit, or nothing."""
-    entries = ctx.glossary.entries_in(zh) if ctx.glossary is not None else []
-    if not entries:
-        return ""
-    return "Glossary: " + "; ".join(one_line(f"{e.zh} → {e.en}") for e in entries) + "\n"
-
-
-def english_line(text: str) -> str:
-    """The answer as one line of English; empty or mostly Chinese is a failed unit."""
-    english = one_line(text)
-    if not english:
-        raise ModelInvalidOutput("the model's answer was empty")
-    cjk = len(_CJK.findall(english))
-    if cjk * 2 > len(english.replace(" ", "")):
-        raise ModelInvalidOutput(f"the model's answer is mostly Chinese: {english[:60]!r}")
-    return english
 
 
 async def _translate_units(
