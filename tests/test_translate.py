@@ -10,7 +10,6 @@ import pytest
 import respx
 
 from service.artifacts import TranslationArtifact
-from service.chunk import chunk_document
 from service.config import get_settings
 from service.errors import ModelUnavailable
 from service.models import Chunk
@@ -33,6 +32,7 @@ from tests.translate_fixtures import (
     refusal,
     reply,
     request_body,
+    split_paragraph_doc,
     use_remote,
     user_message,
 )
@@ -257,9 +257,7 @@ async def test_a_cached_re_run_makes_no_http_call(ctx: TaskContext) -> None:
 async def test_a_paragraph_split_across_chunks_gets_sub_ids_and_is_joined(
     ctx: TaskContext,
 ) -> None:
-    long = "".join(f"第{n}项任务是建设一批新型基础设施和公共服务设施。" for n in range(1, 13))
-    doc = make_doc(["二、重点任务", long], headings=[0])
-    chunks = chunk_document(doc.text, doc.paragraphs, budget=120)
+    doc, chunks = split_paragraph_doc()
     units = plan_units(doc, chunks)
     ids = [u.uid for group in units for u in group]
     assert len(chunks) >= 3 and "p2.1" in ids and "p2.2" in ids and "p2" not in ids

@@ -34,7 +34,7 @@ from service.errors import (
     ServiceError,
 )
 from service.llm.profiles import Profile, configured, resolve_profile
-from service.llm.prompts import PromptRegistry, PromptTemplate
+from service.llm.prompts import PromptCatalog, PromptRegistry, PromptTemplate, load_prompts
 from service.llm.retry import backoff_delay, is_retryable_status, retry_after
 from service.llm.structured import gbnf_for, parse_output, schema_json, strict_schema
 from service.llm.structured import strip_reasoning as strip_reasoning
@@ -112,6 +112,7 @@ class Gateway:
         *,
         http_client: httpx.AsyncClient | None = None,
         registry: PromptRegistry | None = None,
+        catalog: PromptCatalog | None = None,
         sleep: Sleep = asyncio.sleep,
         base_url: str | None = None,
         ready: Callable[[], Awaitable[None]] | None = None,
@@ -124,10 +125,7 @@ class Gateway:
         if not self.model:
             raise ConfigError("OPENAI_BASE_URL/OPENAI_API_KEY are set but READER_MODEL is not.")
         self.profile: Profile = resolve_profile(profile_name, self.model)
-        self.registry = registry or PromptRegistry.load(
-            settings.prompts_dir, settings.prompt_versions
-        )
-        self.registry.validate_schemas()
+        self.registry = registry or _load_registry(settings, self.profile, catalog)
         self._sleep = sleep
         self._semaphore = asyncio.Semaphore(concurrency(settings, self.profile))
         # Awaited before the first request (starts the local server); a failure is kept and
@@ -494,6 +492,14 @@ def _rejected(exc: openai.APIStatusError) -> ServiceError:
             f"The model endpoint refused our credentials (HTTP {status}); check OPENAI_API_KEY."
         )
     return ModelError(f"The model endpoint rejected the request (HTTP {status}): {exc.message}")
+
+
+def _load_registry(
+    settings: Settings, profile: Profile, catalog: PromptCatalog | None
+) -> PromptRegistry:
+    if catalog is None:
+        raise TypeError("Gateway needs a prompt registry or the catalog to load one with.")
+    return load_prompts(settings, profile, catalog)
 
 
 def _base_url(settings: Settings) -> str | None:

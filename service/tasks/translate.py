@@ -15,11 +15,12 @@ translated only when all its pieces are.
 Chunks of one document run sequentially (the prompt carries the previous translation);
 documents can run concurrently.
 
-Free-text templates (no schema, a ``{{text}}`` variable: ``v2.completion`` for the embedded
-base model) instead translate one unit per call as plain text, ``Chinese: …`` / ``English:``
-with ``stop=["\n"]``: no JSON, no grammar, no previous-chunk context (each call stands alone).
-An empty or mostly Chinese answer fails that unit only; its paragraph stays untranslated with
-the reason, and its chunk's outcome is "failed".
+That is the ``chunk_json`` strategy. A template declaring ``strategy = "per_unit"``
+(``v2.completion`` for the embedded base model) instead translates one unit per call as plain
+text, ``Chinese: …`` / ``English:`` with ``stop=["\n"]`` (``service/tasks/units.py``): no JSON,
+no grammar, no previous-chunk context (each call stands alone). An empty or mostly Chinese
+answer fails that unit only; its paragraph stays untranslated with the reason, and its chunk's
+outcome is "failed".
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ from service.artifacts import (
 from service.checks.quality import TermLike, translation_report
 from service.errors import ModelError
 from service.llm.profiles import Profile
-from service.llm.prompts import PromptTemplate, delimit, register_schema
+from service.llm.prompts import PromptTemplate, delimit
 from service.models import Chunk, Document
 from service.tasks.context import ProgressEvent, TaskContext
+from service.tasks.strategies import PER_UNIT
 from service.tasks.units import english_line, unit_variables
 from service.tokens import count_tokens
 
@@ -72,8 +74,6 @@ NO_PREVIOUS = {
     "completion": "",
 }
 NO_GLOSSARY = "(none)"
-# A free-text template is recognised by taking the unit's text as this variable.
-UNIT_VARIABLE = "text"
 # Our own markup inside the document text is neutralised so a paragraph cannot fake an id.
 _OWN_TAGS = re.compile(r"<(\s*/?\s*)(p|en|document|context)\b", re.IGNORECASE)
 
@@ -108,9 +108,6 @@ class TranslatedChunk(BaseModel):
         if empty:
             raise ValueError(f"empty translation for {', '.join(empty)}; translate every one")
         return self
-
-
-register_schema(SCHEMA_NAME, TranslatedChunk)
 
 
 def _id_mismatch(want: list[str], got: list[str]) -> str:
@@ -272,7 +269,7 @@ async def translate(doc: Document, chunks: list[Chunk], ctx: TaskContext) -> Tra
     plan = plan_units(doc, chunks)
     run = _Run({}, {}, [])
     previous: list[Unit] = []
-    one_by_one = per_unit(selected_template(ctx))
+    one_by_one = selected_template(ctx).strategy == PER_UNIT
     for index, (chunk, units) in enumerate(zip(chunks, plan, strict=True)):
         if one_by_one:
             event = await _translate_units(chunk, units, run, ctx)
@@ -320,18 +317,13 @@ async def _translate_chunk(
     return record.cached, False, record.tokens_in + record.tokens_out
 
 
-# --- free-text templates: one unit per call -------------------------------------------------
-
-
 def selected_template(ctx: TaskContext) -> PromptTemplate:
     """The translate template the gateway will use: the profile's mode, the pinned version."""
     gateway = ctx.gateway
     return gateway.registry.get(TASK, gateway.profile.mode, ctx.versions.get(TASK))
 
 
-def per_unit(template: PromptTemplate) -> bool:
-    """A template without a schema that takes ``{{text}}`` translates one unit per call."""
-    return template.schema is None and UNIT_VARIABLE in template.variables
+# --- the per_unit strategy: one plain-text call per unit --------------------------------------
 
 
 async def _translate_units(

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from service.artifacts import Person, Summary
 from service.checks.quality import check_no_cjk
-from service.llm.prompts import register_schema
 
 # A period after these never ends a sentence ("Mr. Wang", "No. 1 Document", "e.g. schools").
 _NEVER_END = {"mr", "mrs", "ms", "dr", "prof", "st", "no", "nos", "gen", "vs", "e.g", "i.e"}
@@ -150,9 +149,3 @@ class NotesLite(BaseModel):
 
     model_config = ConfigDict(title="NotesLite")
     facts: list[str]
-
-
-register_schema("summary", SummaryOut)
-register_schema("summary_lite", SummaryLite)
-register_schema("summary_notes", ChunkNotes)
-register_schema("summary_notes_lite", NotesLite)
