@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from service.config import Settings
 from service.llm.gateway import Gateway
-from service.llm.prompts import register_schema
+from service.llm.prompts import PromptCatalog
 from service.store import Store
 
 PROMPT = """+++
@@ -30,6 +30,7 @@ id = "bench"
 version = "v1"
 task = "bench"
 mode = "chat"
+strategy = "json"
 schema = "BenchItems"
 variables = ["text", "glossary"]
 [params]
@@ -72,7 +73,6 @@ def chat_body() -> dict[str, object]:
 async def run(n: int, root: Path) -> list[float]:
     (root / "prompts" / "bench").mkdir(parents=True)
     (root / "prompts" / "bench" / "v1.chat.md").write_text(PROMPT, encoding="utf-8")
-    register_schema("BenchItems", BenchItems)
     settings = Settings(
         openai_base_url="http://llm.bench/v1",
         openai_api_key="sk-bench",
@@ -81,7 +81,8 @@ async def run(n: int, root: Path) -> list[float]:
         cache_dir=root,
     )
     store = Store(settings.db_url)
-    gw = Gateway(settings, store, http_client=httpx.AsyncClient())
+    catalog = PromptCatalog({"BenchItems": BenchItems}, {"bench": ("json",)})
+    gw = Gateway(settings, store, http_client=httpx.AsyncClient(), catalog=catalog)
     text = "深圳市将加快建设学校和医院。" * 120  # ~1,700 characters, a typical chunk
     variables = {"text": text, "glossary": "深圳 = Shenzhen\n南山区 = Nanshan District"}
     with respx.mock:

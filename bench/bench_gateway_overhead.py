@@ -24,7 +24,7 @@ import httpx
 import respx
 
 from bench.bench_cache import chat_body
-from bench.bench_throughput import PROMPT, bench_settings
+from bench.bench_throughput import BENCH_CATALOG, PROMPT, bench_settings
 from bench.common import emit, synthetic_docs
 
 SPENT: dict[str, list[float]] = defaultdict(list)
@@ -60,7 +60,7 @@ async def run(n: int, root: Path) -> list[float]:
     (root / "prompts" / "bench_throughput" / "v1.chat.md").write_text(PROMPT, "utf-8")
     settings = bench_settings("http://llm.bench/v1", root, 4, prompts_dir=root / "prompts")
     store = Store(settings.db_url)
-    gw = Gateway(settings, store, http_client=httpx.AsyncClient())
+    gw = Gateway(settings, store, http_client=httpx.AsyncClient(), catalog=BENCH_CATALOG)
     store.get_cached = timed("store.get_cached", store.get_cached)  # type: ignore[method-assign]
     store.put_cached = timed("store.put_cached", store.put_cached)  # type: ignore[method-assign]
     store.record_call = timed("store.record_call", store.record_call)  # type: ignore[method-assign]

@@ -32,8 +32,8 @@ from service.llm.gateway import Gateway
 from service.llm.local import LOCAL_MODEL_ALIAS, N_CTX, LocalServer, ensure_model
 from service.llm.profiles import LOCAL_PROFILE
 from service.llm.prompts import PromptRegistry
-from service.reader import import_tasks
 from service.store import Store
+from service.tasks.registry import CATALOG
 
 TASK = "translate"
 # A real sentence of seed 000 (Simplified): a deadline and a facility to name.
@@ -70,9 +70,10 @@ class Request:
 
     @classmethod
     def of(cls, settings: Settings, max_tokens: int) -> Request:
-        tpl = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions).get(
-            TASK, "completion"
+        registry = PromptRegistry.load(
+            settings.prompts_dir, settings.prompt_versions, catalog=CATALOG
         )
+        tpl = registry.get(TASK, "completion")
         params = {k: v for k, v in tpl.params.items() if k != "max_tokens"}
         return cls(tpl.render_prompt(VARIABLES), {**params, "max_tokens": max_tokens})
 
@@ -103,9 +104,8 @@ def gateway_caller(
 
 async def _gateway(settings: Settings, store: Store, base_url: str) -> Gateway:
     """Configured as ``Reader`` configures it for the local server (built inside its loop)."""
-    import_tasks()  # the registry checks every prompt's schema is registered
     local = settings.model_copy(update={"model": LOCAL_MODEL_ALIAS, "profile": LOCAL_PROFILE})
-    return Gateway(local, store, base_url=base_url)
+    return Gateway(local, store, catalog=CATALOG, base_url=base_url)
 
 
 def http_caller(base_url: str, request: Request) -> Callable[[], tuple[int, int, str]]:

@@ -27,7 +27,7 @@ PREPARE_S = 25.0  # time every process gets to import and ingest before the comm
 
 
 async def child(args: argparse.Namespace) -> dict[str, float | bool]:
-    from bench.bench_throughput import PROMPT, bench_settings
+    from bench.bench_throughput import BENCH_CATALOG, PROMPT, bench_settings
 
     docs = synthetic_docs(args.docs)[args.share :: args.of]
     root = Path(args.cache_dir)
@@ -40,7 +40,7 @@ async def child(args: argparse.Namespace) -> dict[str, float | bool]:
         (prompts / "bench_throughput" / "v1.chat.md").write_text(PROMPT, "utf-8")
         settings = bench_settings(args.base, root, args.concurrency, prompts_dir=prompts)
         store = Store(settings.db_url)
-        gw = Gateway(settings, store)
+        gw = Gateway(settings, store, catalog=BENCH_CATALOG)
         late = time.time() > args.start
         await asyncio.sleep(max(0.0, args.start - time.time()))
         await asyncio.gather(*(gw.generate("bench_throughput", {"text": d}) for d in docs))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -70,22 +69,20 @@ def settings_for(base: str, root: Path, profile: str | None, budget: int | None)
 async def ours(base: str, text: str, kind: str, profile: str | None, budget: int | None) -> Any:
     """Run one of our tasks on ``text`` as the Reader does (tasks, glossary, cache as shipped).
 
-    Built by hand rather than with ``Reader.open`` so that only this task's module is imported.
+    Built by hand rather than with ``Reader.open`` (no endpoint resolution).
     """
     from service.library import Library
     from service.llm.gateway import Gateway
-    from service.reader import TASKS, load_glossary, task_function
+    from service.reader import load_glossary
     from service.store import Store
     from service.tasks.context import TaskContext
+    from service.tasks.registry import CATALOG, task_function
 
-    for other in TASKS:  # register every schema the prompts dir names, as Reader.open does
-        with contextlib.suppress(ModuleNotFoundError):
-            task_function(other)
     task = task_function(kind)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory() as tmp:
         settings = settings_for(base, Path(tmp), profile, budget)
         store = Store(settings.db_url)
-        gateway = Gateway(settings, store)
+        gateway = Gateway(settings, store, catalog=CATALOG)
         try:
             library = Library(settings, store)
             doc, _ = library.add_bytes(text.encode(), "largest-report.txt")

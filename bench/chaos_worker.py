@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.bench_throughput import PROMPT, bench_settings
+from bench.bench_throughput import BENCH_CATALOG, PROMPT, bench_settings
 from bench.common import synthetic_docs
 from service.config import Settings
 from service.errors import ModelError, ModelUnavailable
@@ -34,7 +34,7 @@ async def gateway_batch(settings: Settings, docs: list[str], offset: int) -> lis
     from service.store import Store
 
     store = Store(settings.db_url)
-    gw = Gateway(settings, store)
+    gw = Gateway(settings, store, catalog=BENCH_CATALOG)
 
     async def one(i: int, text: str) -> str:
         try:

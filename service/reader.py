@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,24 +25,10 @@ from service.config import Settings
 from service.library import Library
 from service.llm.endpoint import Endpoint, resolve_endpoint
 from service.llm.gateway import Gateway
-from service.models import Chunk, Document
+from service.models import Document
 from service.store.store import Store
 from service.tasks.context import Progress, TaskContext
-
-TaskFn = Callable[[Document, list[Chunk], TaskContext], Awaitable[Artifact]]
-
-# kind -> "module:function"; imported on first use so each task registers its schemas then.
-TASKS: dict[ArtifactKind, str] = {
-    "summary": "service.tasks.summary:summarize",
-    "translation": "service.tasks.translate:translate",
-    "commitments": "service.tasks.commitments.extract:extract_commitments",
-}
-# The prompt tasks each artifact kind uses: their versions are part of the artifact's variant.
-KIND_PROMPTS: dict[ArtifactKind, tuple[str, ...]] = {
-    "summary": ("summary", "summary_map", "summary_reduce"),
-    "translation": ("translate",),
-    "commitments": ("commitments", "commitments_recall"),
-}
+from service.tasks.registry import CATALOG, prompt_tasks, task_function
 
 
 class Reader:
@@ -106,7 +91,7 @@ class Reader:
         registry, mode = self.gateway.registry, self.gateway.profile.mode
         return {
             task: registry.get(task, mode, versions.get(task)).version
-            for task in KIND_PROMPTS[kind]
+            for task in prompt_tasks(kind)
             if registry.versions(task, mode)
         }
 
@@ -183,27 +168,19 @@ class Reader:
         return await task_function(kind)(doc, self.library.chunks(doc, self.budget), ctx)
 
 
-def task_function(kind: ArtifactKind) -> TaskFn:
-    module, _, name = TASKS[kind].partition(":")
-    fn: TaskFn = getattr(importlib.import_module(module), name)
-    return fn
-
-
-def import_tasks() -> None:
-    """Import every task module so their schemas are registered before a Gateway is built."""
-    for kind in TASKS:
-        task_function(kind)
-
-
 def build_gateway(
     settings: Settings, store: Store, endpoint: Endpoint, http_client: httpx.AsyncClient | None
 ) -> Gateway:
     """The gateway for a resolved endpoint (its model and profile override the settings)."""
-    import_tasks()
     profile = settings.profile or endpoint.profile_name
     resolved = settings.model_copy(update={"model": endpoint.model, "profile": profile})
     return Gateway(
-        resolved, store, http_client=http_client, base_url=endpoint.base_url, ready=endpoint.ready
+        resolved,
+        store,
+        http_client=http_client,
+        catalog=CATALOG,
+        base_url=endpoint.base_url,
+        ready=endpoint.ready,
     )
 
 

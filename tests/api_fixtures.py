@@ -17,8 +17,9 @@ from service.api.app import create_app
 from service.config import Settings, get_settings
 from service.library import Library
 from service.llm.gateway import Gateway
-from service.reader import Reader, import_tasks, load_glossary
+from service.reader import Reader, load_glossary
 from service.store.store import Store
+from service.tasks.registry import CATALOG
 
 API_BASE = "https://api.test/v1"
 SECRET = "sk-test-DO-NOT-LEAK-7f3a9c2e51b84d06"
@@ -52,9 +53,10 @@ async def model() -> AsyncIterator[respx.MockRouter]:
 
 async def open_reader(settings: Settings) -> Reader:
     """A reader on the mocked endpoint (what ``Reader.open`` builds, with instant retries)."""
-    import_tasks()  # their schemas must be registered before a gateway is built
     store = Store(settings.db_url)
-    gateway = Gateway(settings, store, http_client=httpx.AsyncClient(), sleep=instant)
+    gateway = Gateway(
+        settings, store, http_client=httpx.AsyncClient(), catalog=CATALOG, sleep=instant
+    )
     return Reader(Library(settings, store), gateway, load_glossary(settings), API_BASE)
 
 

@@ -14,11 +14,11 @@ import respx
 
 from service.config import ROOT, Settings, get_settings
 from service.llm.gateway import Gateway
-from service.llm.prompts import PromptRegistry
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
 from service.store import Store
-from service.tasks.commitments.extract import RECALL_TASK, TASK, own_prompts
+from service.tasks.commitments.extract import RECALL_TASK, TASK
 from service.tasks.context import TaskContext
+from service.tasks.registry import CATALOG
 from tests.payloads import chat_body, completion_body
 
 BASE = "https://api.test/v1"
@@ -161,7 +161,7 @@ async def ctx(chat_settings: Settings, model: ScriptedModel) -> AsyncIterator[Ta
         chat_settings,
         Store(chat_settings.db_url),
         http_client=httpx.AsyncClient(),
-        registry=own_prompts(PromptRegistry.load(chat_settings.prompts_dir)),
+        catalog=CATALOG,
         sleep=_no_sleep,
     )
     yield TaskContext(gateway=gateway, endpoint=BASE)

@@ -13,17 +13,15 @@ import httpx
 from service.config import Settings
 from service.ingest import ingest_bytes, ingest_path
 from service.llm.gateway import Gateway
-from service.llm.prompts import PromptRegistry
 from service.models import Document
 from service.store import Store
-from service.tasks import summary  # registers the summary schemas
+from service.tasks.registry import CATALOG
 from service.tokens import count_tokens
 from tests.payloads import chat_body
 
 BASE = "https://api.test/v1"
 CHAT_URL = f"{BASE}/chat/completions"
 LOCAL_BASE = "http://127.0.0.1:8931/v1"
-OWN_TASKS = (summary.TASK, summary.MAP, summary.REDUCE)
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
 SHORT_DOC = (
@@ -71,13 +69,6 @@ async def instant(delay: float) -> None:
     """Retry sleeps take no time in tests."""
 
 
-def own_registry(settings: Settings) -> PromptRegistry:
-    """Only the summary prompts, so other tasks' schemas need not be registered here."""
-    full = PromptRegistry.load(settings.prompts_dir)
-    mine = {k: t for k, t in full.templates.items() if k[0] in OWN_TASKS}
-    return PromptRegistry(templates=mine)
-
-
 def make_gateway(
     settings: Settings, *, context_window: int | None = None, base_url: str | None = None
 ) -> Gateway:
@@ -85,7 +76,7 @@ def make_gateway(
         settings,
         Store(settings.db_url),
         http_client=httpx.AsyncClient(),
-        registry=own_registry(settings),
+        catalog=CATALOG,
         sleep=instant,
         base_url=base_url,
     )

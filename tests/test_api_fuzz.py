@@ -25,8 +25,9 @@ from service.api.app import create_app
 from service.config import Settings
 from service.library import Library
 from service.llm.gateway import Gateway
-from service.reader import Reader, import_tasks, load_glossary
+from service.reader import Reader, load_glossary
 from service.store.store import Store
+from service.tasks.registry import CATALOG
 from tests.api_fixtures import API_BASE, TEXT, api_settings
 
 __all__ = ["api_settings"]
@@ -39,9 +40,8 @@ COMPUTE = ("/summary", "/translation", "/commitments", "/v1/summaries")
 def fuzz_reader(api_settings: Settings) -> Iterator[Reader]:
     with respx.mock(base_url=API_BASE, assert_all_called=False) as model:
         model.get("/models").mock(return_value=httpx.Response(200, json={"data": []}))
-        import_tasks()
         store = Store(api_settings.db_url)
-        gateway = Gateway(api_settings, store, http_client=httpx.AsyncClient())
+        gateway = Gateway(api_settings, store, http_client=httpx.AsyncClient(), catalog=CATALOG)
         library = Library(api_settings, store)
         library.add_bytes(TEXT.encode(), "seed.txt")
         yield Reader(library, gateway, load_glossary(api_settings), API_BASE)

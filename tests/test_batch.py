@@ -355,7 +355,7 @@ def test_estimate_without_an_endpoint_uses_the_local_profile_and_its_prompts(
     settings: Settings, tmp_path: Path
 ) -> None:
     from service.run.estimate import estimate
-    from service.tasks.summary import lead_pieces
+    from service.tasks.summary.lead import lead_pieces
 
     long_text = "\n\n".join(["会议要求，各区各部门要抓好落实，确保各项任务按期完成。" * 12] * 10)
     path = tmp_path / "long.txt"

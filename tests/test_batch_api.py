@@ -26,10 +26,11 @@ from service.library import Library
 from service.llm.batch_api import parse_result_line
 from service.llm.gateway import Gateway, PendingCall
 from service.models import Document
-from service.reader import Reader, import_tasks
+from service.reader import Reader
 from service.run.prefill import PrefillReport, collect, prefill
 from service.store import CallRecord
 from service.store.store import Store
+from service.tasks.registry import CATALOG
 from tests import payloads
 
 BASE = "https://api.test/v1"
@@ -251,9 +252,10 @@ def remote(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
 @asynccontextmanager
 async def open_reader(settings: Settings, base_url: str = BASE) -> AsyncIterator[Reader]:
     """A Reader as Reader.open builds it, on a given base URL (no endpoint resolution)."""
-    import_tasks()
     store = Store(settings.db_url)
-    gateway = Gateway(settings, store, http_client=httpx.AsyncClient(), base_url=base_url)
+    gateway = Gateway(
+        settings, store, http_client=httpx.AsyncClient(), catalog=CATALOG, base_url=base_url
+    )
     glossary = Glossary.load(settings.prompts_dir / "glossary.tsv")
     try:
         yield Reader(Library(settings, store), gateway, glossary, base_url)

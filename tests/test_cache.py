@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,9 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from service.cli import app
-from service.config import Settings
+from service.config import ROOT, Settings
 from service.llm.gateway import cache_key
 from service.store import CallRecord, Store
-
-DATA = Path(__file__).parent / "data" / "prompts"
 
 
 class A(BaseModel):
@@ -94,13 +93,35 @@ def test_cache_prune_errors_are_one_line(settings: Settings) -> None:
     assert "Cannot read age" in result.output and "Traceback" not in result.output
 
 
-def test_prompts_list(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("READER_PROMPTS_DIR", str(DATA))
-    result = CliRunner().invoke(app, ["prompts", "list", "--json"])
+def test_prompts_list_shows_each_files_strategy_and_the_active_one() -> None:
+    result = CliRunner().invoke(app, ["prompts", "list", "--json"])  # the embedded model
     assert result.exit_code == 0, result.output
     rows = {(r["task"], r["version"], r["mode"]): r for r in json.loads(result.stdout)}
-    assert rows[("echo", "v2", "chat")]["active"] and not rows[("echo", "v1", "chat")]["active"]
-    assert len(rows[("echo", "v1", "chat")]["sha256"]) == 12
+    per_unit, chunk_json = (
+        rows[("translate", "v2", "completion")],
+        rows[("translate", "v1", "completion")],
+    )
+    assert (per_unit["strategy"], per_unit["active"]) == ("per_unit", True)
+    assert (chunk_json["strategy"], chunk_json["active"]) == ("chunk_json", False)
+    assert rows[("summary", "v2", "completion")]["strategy"] == "lead"
+    assert rows[("summary_map", "v1", "chat")]["strategy"] == "map_reduce"
+    assert len(per_unit["sha256"]) == 12
+    table = CliRunner().invoke(app, ["prompts", "list"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "strategy" in table.output and "per_unit" in table.output
+
+
+def test_prompts_list_names_a_wrong_strategy_and_the_allowed_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
+    path = tmp_path / "prompts" / "translate" / "v2.completion.md"
+    path.write_text(path.read_text("utf-8").replace('"per_unit"', '"one_by_one"'), "utf-8")
+    monkeypatch.setenv("READER_PROMPTS_DIR", str(tmp_path / "prompts"))
+    monkeypatch.setenv("COLUMNS", "300")  # one line per error
+    result = CliRunner().invoke(app, ["prompts", "list"])
+    assert result.exit_code == 1
+    assert "v2.completion.md: strategy 'one_by_one'" in result.output
+    assert "translate's strategies: chunk_json, per_unit" in result.output
 
 
 def test_prompts_list_reports_bad_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,15 +13,16 @@ import respx
 from typer.testing import CliRunner
 
 from service.cli import app
-from service.config import get_settings
+from service.config import Settings, get_settings
 from service.eval.reference import default_reference_dir
 from service.eval.translation import (
     evaluate_translation,
     load_references,
     reference_document,
 )
-from service.tasks.context import TaskContext
-from tests.translate_fixtures import CHAT, make_ctx, reply, use_remote
+from service.library import Library
+from service.reader import Reader
+from tests.translate_fixtures import BASE, CHAT, GLOSSARY, make_gateway, reply, use_remote
 
 PAIRS = [
     ("各位代表：", "Fellow Deputies,"),
@@ -65,11 +66,17 @@ WRONG = {
 }
 
 
+def make_reader(settings: Settings) -> Reader:
+    """A reader on the mocked endpoint with the test glossary."""
+    gateway = make_gateway(settings)
+    return Reader(Library(settings, gateway.store), gateway, GLOSSARY, BASE)
+
+
 @pytest.fixture
-def ctx(monkeypatch: pytest.MonkeyPatch) -> TaskContext:
+def reader(monkeypatch: pytest.MonkeyPatch) -> Reader:
     use_remote(monkeypatch)
     get_settings.cache_clear()
-    return make_ctx(get_settings())
+    return make_reader(get_settings())
 
 
 def test_the_synthetic_reference_parses_in_the_real_format(tmp_path: Path) -> None:
@@ -82,11 +89,11 @@ def test_the_synthetic_reference_parses_in_the_real_format(tmp_path: Path) -> No
 
 @respx.mock
 async def test_a_model_returning_the_official_english_scores_100(
-    ctx: TaskContext, tmp_path: Path
+    reader: Reader, tmp_path: Path
 ) -> None:
     respx.post(CHAT).mock(side_effect=translator(OFFICIAL))
     refs = load_references(write_reference(tmp_path))
-    result = await evaluate_translation(refs, ctx, limit=10)
+    result = await evaluate_translation(refs, reader, limit=10)
     overall = result.overall
     assert overall.chrf == 100.0 and result.documents[0].chrf == 100.0
     assert (overall.paragraphs, overall.translated) == (4, 4)
@@ -99,15 +106,16 @@ async def test_a_model_returning_the_official_english_scores_100(
         "v1",
     )
     assert [s.index for s in result.samples] == [0, 1, 2, 3]
+    assert reader.library.list() == ([], 0)  # reference documents are not library documents
 
 
 @respx.mock
 async def test_a_wrong_translation_scores_lower_and_loses_numbers_and_terms(
-    ctx: TaskContext, tmp_path: Path
+    reader: Reader, tmp_path: Path
 ) -> None:
     respx.post(CHAT).mock(side_effect=translator(WRONG))
     refs = load_references(write_reference(tmp_path))
-    result = await evaluate_translation(refs, ctx, limit=10)
+    result = await evaluate_translation(refs, reader, limit=10)
     overall = result.overall
     assert 20 < overall.chrf < 90
     assert overall.numbers_preserved < overall.numbers_total
@@ -116,29 +124,29 @@ async def test_a_wrong_translation_scores_lower_and_loses_numbers_and_terms(
 
 
 @respx.mock
-async def test_limit_offset_and_a_free_re_run(ctx: TaskContext, tmp_path: Path) -> None:
+async def test_limit_offset_and_a_free_re_run(reader: Reader, tmp_path: Path) -> None:
     route = respx.post(CHAT).mock(side_effect=translator(OFFICIAL))
     (tmp_path / "refs").mkdir()
     write_reference(tmp_path / "refs", "a-report")
     write_reference(tmp_path / "refs", "b-speech")
     refs = load_references(tmp_path / "refs", ["report"])
     assert [r.name for r in refs] == ["a-report"]
-    first = await evaluate_translation(refs, ctx, limit=2, offset=1)
+    first = await evaluate_translation(refs, reader, limit=2, offset=1)
     assert [s.index for s in first.samples] == [1, 2]
     assert first.documents[0].calls == 1
-    again = await evaluate_translation(refs, make_ctx(get_settings()), limit=2, offset=1)
+    again = await evaluate_translation(refs, make_reader(get_settings()), limit=2, offset=1)
     assert route.call_count == 1
     assert (again.documents[0].calls, again.documents[0].cache_hits) == (0, 1)
     assert again.overall.chrf == first.overall.chrf == 100.0
 
 
 @respx.mock
-async def test_an_untranslated_paragraph_counts_as_empty(ctx: TaskContext, tmp_path: Path) -> None:
+async def test_an_untranslated_paragraph_counts_as_empty(reader: Reader, tmp_path: Path) -> None:
     refusal = {"refusal": "I can't help with that.", "content": None}
     body = json.loads(reply({}).content)
     body["choices"][0]["message"].update(refusal)
     respx.post(CHAT).mock(return_value=httpx.Response(200, json=body))
-    result = await evaluate_translation(load_references(write_reference(tmp_path)), ctx)
+    result = await evaluate_translation(load_references(write_reference(tmp_path)), reader)
     assert (result.overall.translated, result.overall.failed_chunks) == (0, 1)
     assert result.overall.chrf == 0.0 and result.overall.numbers_preserved == 0
     assert all(s.error and "refused" in s.error for s in result.samples)

@@ -22,21 +22,13 @@ from service.errors import (
     RetriesExhausted,
 )
 from service.llm.gateway import Gateway
-from service.llm.prompts import SCHEMAS, register_schema
+from service.llm.prompts import PromptCatalog
 from service.store import Store
 from tests.payloads import chat_body, completion_body
+from tests.prompt_data import DATA, TEST_CATALOG, ItemList
 
-DATA = Path(__file__).parent / "data" / "prompts"
 BASE = "http://llm.test/v1"
 GLOSSARY = "深圳 = Shenzhen"
-
-
-class ItemList(BaseModel):
-    items: list[str]
-
-
-if "TestItems" not in SCHEMAS:
-    register_schema("TestItems", ItemList)
 
 
 def ok(content: str, **kw: Any) -> httpx.Response:
@@ -51,6 +43,11 @@ class Sleeps:
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
+
+
+def make_gateway(settings: Settings, store: Store, **kwargs: Any) -> Gateway:
+    """A gateway on the test prompt files."""
+    return Gateway(settings, store, catalog=TEST_CATALOG, **kwargs)
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -78,7 +75,9 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 async def gw(tmp_path: Path, store: Store, sleeps: Sleeps) -> AsyncIterator[Gateway]:
-    gateway = Gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient(), sleep=sleeps)
+    gateway = make_gateway(
+        make_settings(tmp_path), store, http_client=httpx.AsyncClient(), sleep=sleeps
+    )
     yield gateway
     await gateway.aclose()
 
@@ -124,13 +123,15 @@ async def test_any_request_change_is_a_miss(
     change: str, tmp_path: Path, store: Store, sleeps: Sleeps
 ) -> None:
     route = respx.post(f"{BASE}/chat/completions").mock(return_value=ok("x"))
-    base = Gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient(), sleep=sleeps)
+    base = make_gateway(
+        make_settings(tmp_path), store, http_client=httpx.AsyncClient(), sleep=sleeps
+    )
     await base.generate("echo", VARS)
     other, kwargs, variables = base, {}, dict(VARS)
     if change == "version":
         kwargs = {"version": "v1"}
     elif change == "model":
-        other = Gateway(
+        other = make_gateway(
             make_settings(tmp_path, model="gpt-4.1-mini"), store, http_client=httpx.AsyncClient()
         )
     elif change == "param":
@@ -140,6 +141,29 @@ async def test_any_request_change_is_a_miss(
     again = await other.generate("echo", variables, **kwargs)  # type: ignore[arg-type]
     assert route.call_count == 2
     assert again.record.outcome == "ok"
+
+
+@respx.mock
+async def test_a_files_strategy_and_description_are_not_part_of_the_request(
+    tmp_path: Path, store: Store
+) -> None:
+    """Either can change without changing the cache key."""
+    route = respx.post(f"{BASE}/chat/completions").mock(return_value=ok("x"))
+    text = (DATA / "echo" / "v2.chat.md").read_text(encoding="utf-8")
+    edited = text.replace('strategy = "plain"', 'strategy = "other"')
+    edited = edited.replace('description = "', 'description = "Edited. ')
+    folder = tmp_path / "prompts" / "echo"
+    folder.mkdir(parents=True)
+    (folder / "v2.chat.md").write_text(edited, encoding="utf-8")
+    catalog = PromptCatalog(TEST_CATALOG.schemas, {"echo": ("plain", "other")})
+    settings = make_settings(tmp_path, prompts_dir=tmp_path / "prompts")
+    shipped = make_gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient())
+    first = await shipped.generate("echo", VARS)
+    other = Gateway(settings, store, http_client=httpx.AsyncClient(), catalog=catalog)
+    assert other.registry.get("echo", "chat").strategy == "other"
+    second = await other.generate("echo", VARS)
+    assert second.record.cached and second.record.cache_key == first.record.cache_key
+    assert route.call_count == 1
 
 
 @respx.mock
@@ -239,7 +263,9 @@ class InFlight:
 @respx.mock
 async def test_concurrency_bound_holds(tmp_path: Path, store: Store) -> None:
     respx.post(f"{BASE}/chat/completions").mock(side_effect=(calls := InFlight(ok("x"))))
-    gw = Gateway(make_settings(tmp_path, concurrency=3), store, http_client=httpx.AsyncClient())
+    gw = make_gateway(
+        make_settings(tmp_path, concurrency=3), store, http_client=httpx.AsyncClient()
+    )
     texts = [{"text": f"文档{i}", "glossary": ""} for i in range(10)]
     await asyncio.gather(*(gw.generate("echo", v) for v in texts))
     assert calls.peak == 3
@@ -256,7 +282,7 @@ async def test_single_slot_local_profile_sends_one_request_at_a_time(
     settings = make_settings(
         tmp_path, model="gemma-3-270m", profile="local-gemma3-270m", concurrency=4
     )
-    gw = Gateway(settings, store, http_client=httpx.AsyncClient())
+    gw = make_gateway(settings, store, http_client=httpx.AsyncClient())
     await asyncio.gather(*(gw.generate("extract", {"text": f"建设学校{i}。"}) for i in range(4)))
     assert calls.peak == 1
 
@@ -282,8 +308,8 @@ async def test_endpoint_is_started_once_before_the_first_request_and_not_for_hit
     route = respx.post(f"{BASE}/chat/completions").mock(return_value=ok("x"))
     settings = make_settings(tmp_path)
     idle = StartHook()
-    cached = Gateway(settings, store, http_client=httpx.AsyncClient(), ready=idle)
-    gw = Gateway(settings, store, http_client=httpx.AsyncClient(), ready=(hook := StartHook()))
+    cached = make_gateway(settings, store, http_client=httpx.AsyncClient(), ready=idle)
+    gw = make_gateway(settings, store, http_client=httpx.AsyncClient(), ready=(hook := StartHook()))
     texts = [{"text": f"文档{i}", "glossary": ""} for i in range(3)]
     await asyncio.gather(*(gw.generate("echo", v) for v in texts))
     assert hook.calls == 1 and route.call_count == 3
@@ -297,7 +323,7 @@ async def test_a_failed_start_fails_every_request_without_starting_again(
 ) -> None:
     route = respx.post(f"{BASE}/chat/completions").mock(return_value=ok("x"))
     hook = StartHook(ModelUnavailable("the local model server exited with code 1"))
-    gw = Gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient(), ready=hook)
+    gw = make_gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient(), ready=hook)
     raised = []
     for i in range(3):
         with pytest.raises(ModelUnavailable, match="exited with code 1") as info:
@@ -322,7 +348,7 @@ async def test_closing_cancels_calls_whose_callers_are_gone(tmp_path: Path, stor
         return ok("late")
 
     respx.post(f"{BASE}/chat/completions").mock(side_effect=hang)
-    gw = Gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient())
+    gw = make_gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient())
     caller = asyncio.ensure_future(gw.generate("echo", {"text": "文档", "glossary": ""}))
     await started.wait()
     caller.cancel()
@@ -428,7 +454,7 @@ async def test_json_schema_request_is_strict(gw: Gateway) -> None:
 @respx.mock
 async def test_json_mode_for_profiles_without_json_schema(tmp_path: Path, store: Store) -> None:
     route = respx.post(f"{BASE}/chat/completions").mock(return_value=ok('{"items": []}'))
-    gw = Gateway(
+    gw = make_gateway(
         make_settings(tmp_path, model="deepseek-chat"), store, http_client=httpx.AsyncClient()
     )
     await gw.generate("extract", {"text": "x"})
@@ -449,7 +475,7 @@ async def test_completion_mode_request_shape(tmp_path: Path, store: Store) -> No
         return_value=httpx.Response(200, json=completion_body(' {"items": ["学校"]}'))
     )
     settings = make_settings(tmp_path, model="gemma-3-270m", profile="local-gemma3-270m")
-    gw = Gateway(settings, store, http_client=httpx.AsyncClient())
+    gw = make_gateway(settings, store, http_client=httpx.AsyncClient())
     result = await gw.generate("extract", {"text": "建设学校。"})
     assert result.parsed == ItemList(items=["学校"])
     body = sent(route)
@@ -472,7 +498,7 @@ async def test_completion_reask_appends_to_prompt(tmp_path: Path, store: Store) 
         ]
     )
     settings = make_settings(tmp_path, model="gemma-3-270m", profile="local-gemma3-270m")
-    gw = Gateway(settings, store, http_client=httpx.AsyncClient())
+    gw = make_gateway(settings, store, http_client=httpx.AsyncClient())
     await gw.generate("extract", {"text": "建设学校。"})
     first, second = sent(route, 0)["prompt"], sent(route, 1)["prompt"]
     assert second.startswith(first + "学校") and "not valid" in second
@@ -542,7 +568,7 @@ async def test_without_endpoint_hits_work_and_misses_explain(tmp_path: Path, sto
     from service.errors import ConfigError
 
     settings = Settings(prompts_dir=DATA, cache_dir=tmp_path)  # no OPENAI_*, no local port
-    gw = Gateway(settings, store)
+    gw = make_gateway(settings, store)
     assert gw.profile.name == "local-gemma3-270m"
     with pytest.raises(ConfigError, match="OPENAI_BASE_URL"):
         await gw.generate("extract", {"text": "x"})

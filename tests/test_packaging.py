@@ -20,6 +20,7 @@ import service.config as config
 from service.config import ROOT, Settings
 from service.ingest import ingest_path
 from service.llm.prompts import PromptRegistry
+from service.tasks.registry import CATALOG
 from tests.conftest import SEEDS
 
 # What a build reads; setuptools writes build/ and *.egg-info beside it, so it runs on a copy.
@@ -112,7 +113,7 @@ def test_installed_tool_runs_outside_the_checkout(
     assert Path(where.strip()).is_relative_to(venv)  # the installed copy, not the checkout
 
     listed = json.loads(_tool(venv, work, "policy-reader", "prompts", "list", "--json"))
-    expected = PromptRegistry.load(ROOT / "prompts").listing()
+    expected = PromptRegistry.load(ROOT / "prompts", catalog=CATALOG).listing()
     assert [_without_path(r) for r in listed] == [_without_path(r) for r in expected]
     assert all(Path(r["path"]).is_relative_to(venv) for r in listed)
 

@@ -17,15 +17,11 @@ from service.errors import RetriesExhausted
 from service.ingest import ingest_path
 from service.llm.gateway import Gateway
 from service.models import Chunk, Document
-from service.tasks import summary as summary_module
 from service.tasks.context import ProgressEvent, TaskContext
-from service.tasks.summary import (
-    MAX_DEPTH,
-    SummaryOut,
-    count_sentences,
-    summarize,
-    truncate_at_sentence,
-)
+from service.tasks.summary import lead as lead_strategy
+from service.tasks.summary import map_reduce, summarize
+from service.tasks.summary.map_reduce import MAX_DEPTH, truncate_at_sentence
+from service.tasks.summary.schema import SummaryOut, count_sentences
 from service.tokens import count_tokens
 from tests.payloads import completion_body
 from tests.summary_fixtures import (
@@ -249,7 +245,7 @@ async def test_long_document_map_reduce_stays_within_the_context(
 async def test_notes_still_too_long_after_the_last_round_are_dropped_with_a_warning(
     small_gw: Gateway, remote: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(summary_module, "MAX_DEPTH", 0)  # no collapse round allowed
+    monkeypatch.setattr(map_reduce, "MAX_DEPTH", 0)  # no collapse round allowed
     route = respx.post(CHAT_URL).mock(side_effect=model(lambda _: ok(notes_json(38))))
     doc = work_report(remote)
     artifact = await summarize(doc, chunks_of(doc, 3000), TaskContext(small_gw))
@@ -463,9 +459,9 @@ async def test_local_model_summary_is_the_translated_title_and_lead(settings: Se
     prompts = [request_json(c.request)["prompt"] for c in route.calls]
     assert len(prompts) == 5  # title + lead + 3 points, one plain-text call each
     lead = next(p for p in doc.paragraphs if not p.is_heading)
-    sentence = summary_module.first_sentence(lead.text)
+    sentence = lead_strategy.first_sentence(lead.text)
     # The 185-character opening sentence is cut after its last clause within LEAD_CHARS.
-    assert len(sentence) <= summary_module.LEAD_CHARS and lead.text.startswith(sentence)
+    assert len(sentence) <= lead_strategy.LEAD_CHARS and lead.text.startswith(sentence)
     assert lead.text[len(sentence)] in ",，"
     assert prompts[1].endswith(f"Chinese: {sentence}\nEnglish:")
     assert all(request_json(c.request)["stop"] == ["\n"] for c in route.calls)
@@ -547,12 +543,12 @@ async def test_a_call_that_failed_in_the_gateway_is_counted_in_the_provenance(
     ],
 )
 def test_first_sentence(text: str, limit: int, first: str) -> None:
-    assert summary_module.first_sentence(text, limit) == first
+    assert lead_strategy.first_sentence(text, limit) == first
 
 
 def test_lead_pieces_skip_headings_and_stop_after_the_points(settings: Settings) -> None:
     doc = ingest_path(CORPUS / "001_3630fb25ee3283fa.txt", settings=settings)
-    pieces = summary_module.lead_pieces(doc)
+    pieces = lead_strategy.lead_pieces(doc)
     assert pieces[0] == ("title", doc.meta.title_zh)
     body = [p for p in doc.paragraphs if not p.is_heading]
     assert [uid for uid, _ in pieces[1:]] == [p.id for p in body[:4]]
@@ -567,9 +563,9 @@ def _doc(settings: Settings, tmp_path: Any, text: str, name: str = "doc.txt") ->
 
 def test_lead_pieces_of_a_document_without_body_or_title(settings: Settings, tmp_path: Any) -> None:
     doc = _doc(settings, tmp_path, "一、总体要求\n\n二、主要任务\n")
-    assert all(uid == "title" for uid, _ in summary_module.lead_pieces(doc))
+    assert all(uid == "title" for uid, _ in lead_strategy.lead_pieces(doc))
     doc = _doc(settings, tmp_path, "：" + "甲" * 120 + "。\n")  # a clause mark at the very start
-    assert all(zh for _, zh in summary_module.lead_pieces(doc))
+    assert all(zh for _, zh in lead_strategy.lead_pieces(doc))
 
 
 @respx.mock

@@ -10,7 +10,6 @@ import pytest
 import respx
 
 from service.artifacts import TranslationArtifact
-from service.chunk import chunk_document
 from service.config import get_settings
 from service.errors import ModelUnavailable
 from service.models import Chunk
@@ -18,8 +17,6 @@ from service.tasks.context import ProgressEvent, TaskContext
 from service.tasks.translate import (
     MIN_OUTPUT_TOKENS,
     plan_units,
-    render_bilingual,
-    render_english,
     translate,
 )
 from tests.payloads import completion_body
@@ -35,6 +32,7 @@ from tests.translate_fixtures import (
     refusal,
     reply,
     request_body,
+    split_paragraph_doc,
     use_remote,
     user_message,
 )
@@ -131,8 +129,6 @@ async def test_a_model_that_keeps_dropping_leaves_the_chunk_untranslated(
     assert [p.id for p in untranslated] == ["p4", "p5"]
     assert all("chunk c1" in (p.error or "") for p in untranslated)
     assert issues(art, "untranslated") == ["p4", "p5"]
-    english = render_english(art)
-    assert "*[p5 untranslated: chunk c1:" in english and "深入推进先行示范区建设" in english
 
 
 @respx.mock
@@ -176,8 +172,6 @@ async def test_a_refusal_on_one_chunk_of_two_gives_a_partial_translation(
     assert art.chunks[1].status == "failed" and "refused" in (art.chunks[1].error or "")
     assert [p.en is not None for p in art.paragraphs] == [True, True, True, False, False]
     assert art.paragraphs[4].error is not None and "refused" in art.paragraphs[4].error
-    bilingual = render_bilingual(art)
-    assert '<a id="p5"></a>' in bilingual and "*[p5 untranslated" in bilingual
 
 
 @respx.mock
@@ -263,9 +257,7 @@ async def test_a_cached_re_run_makes_no_http_call(ctx: TaskContext) -> None:
 async def test_a_paragraph_split_across_chunks_gets_sub_ids_and_is_joined(
     ctx: TaskContext,
 ) -> None:
-    long = "".join(f"第{n}项任务是建设一批新型基础设施和公共服务设施。" for n in range(1, 13))
-    doc = make_doc(["二、重点任务", long], headings=[0])
-    chunks = chunk_document(doc.text, doc.paragraphs, budget=120)
+    doc, chunks = split_paragraph_doc()
     units = plan_units(doc, chunks)
     ids = [u.uid for group in units for u in group]
     assert len(chunks) >= 3 and "p2.1" in ids and "p2.2" in ids and "p2" not in ids
@@ -316,25 +308,3 @@ async def test_completion_mode_uses_few_shot_and_a_grammar_with_fixed_ids(
     assert f"English: {answer(FIRST)}\n\nGlossary: 先行示范区" in second["prompt"]
     if "grammar" in first:  # llama_cpp importable: the ids are written by the grammar
         assert '"\\"p4\\""' in second["grammar"] and '"\\"p5\\""' in second["grammar"]
-
-
-def test_renderings_escape_markup_and_keep_headings() -> None:
-    art = TranslationArtifact.model_validate(
-        {
-            "doc_id": "d",
-            "status": "ok",
-            "paragraphs": [
-                {"id": "p1", "zh": "一、总则", "en": "I. General", "is_heading": True,
-                 "chunk_id": "c0"},
-                {"id": "p2", "zh": "<b>加强</b>", "en": "# <script>x</script>", "chunk_id": "c0"},
-            ],
-            "quality": {},
-            "provenance": {"model": "m", "profile": "p", "endpoint": "", "prompt_versions": {},
-                           "reader_version": "0", "created_at": "2026-01-01T00:00:00Z"},
-        }
-    )  # fmt: skip
-    english = render_english(art)
-    assert english == "### I. General\n\n\\# &lt;script&gt;x&lt;/script&gt;\n"
-    bilingual = render_bilingual(art)
-    assert "> **一、总则**\n\nI. General" in bilingual
-    assert "&lt;b&gt;加强&lt;/b&gt;" in bilingual and "<script>" not in bilingual

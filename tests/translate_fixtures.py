@@ -11,13 +11,13 @@ import httpx
 import pytest
 
 from service.checks.glossary import Entry, Glossary
-from service.config import ROOT, Settings
+from service.chunk import chunk_document
+from service.config import Settings
 from service.llm.gateway import Gateway
-from service.llm.prompts import PromptRegistry
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
 from service.store import Store
-from service.tasks import translate as _translate  # noqa: F401  (registers the schema)
 from service.tasks.context import TaskContext
+from service.tasks.registry import CATALOG
 from service.tokens import count_tokens
 from tests.payloads import chat_body
 
@@ -52,6 +52,13 @@ def make_doc(texts: Sequence[str], headings: Sequence[int] = ()) -> Document:
         id="doc1", source_name="test.txt", raw_sha256="0" * 64, script="simplified", text=full,
         meta=DocumentMeta(), cleaning=cleaning, paragraphs=paragraphs,
     )  # fmt: skip
+
+
+def split_paragraph_doc() -> tuple[Document, list[Chunk]]:
+    """A heading and a paragraph too long for one 120-token chunk, and its chunks."""
+    long = "".join(f"第{n}项任务是建设一批新型基础设施和公共服务设施。" for n in range(1, 13))
+    doc = make_doc(["二、重点任务", long], headings=[0])
+    return doc, chunk_document(doc.text, doc.paragraphs, budget=120)
 
 
 def chunks_by(doc: Document, groups: Sequence[Sequence[int]]) -> list[Chunk]:
@@ -130,18 +137,12 @@ class Sleeps:
         return None
 
 
-def translate_registry() -> PromptRegistry:
-    """Only the translate prompts (other tasks' schemas need not be imported here)."""
-    full = PromptRegistry.load(ROOT / "prompts")
-    return PromptRegistry({k: t for k, t in full.templates.items() if k[0] == "translate"})
-
-
 def make_gateway(settings: Settings) -> Gateway:
     return Gateway(
         settings,
         Store(settings.db_url),
         http_client=httpx.AsyncClient(),
-        registry=translate_registry(),
+        catalog=CATALOG,
         sleep=Sleeps(),
     )
 

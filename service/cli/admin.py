@@ -19,20 +19,24 @@ from service.config import get_settings
 def prompts_list(
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
 ) -> None:
-    """Tasks, versions and modes of every prompt file; which is active; short sha256."""
+    """Tasks, versions, modes and strategies of every prompt file; which is active (for the
+    configured model's profile); short sha256."""
     from service.config import get_settings
-    from service.llm.prompts import PromptRegistry
+    from service.llm.profiles import configured, resolve_profile
+    from service.llm.prompts import load_prompts
+    from service.tasks.registry import CATALOG
 
     settings = get_settings()
-    reg = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions)
-    rows = reg.listing()
+    model, name = configured(settings.model, settings.profile, local=settings.uses_local_model)
+    rows = load_prompts(settings, resolve_profile(name, model), CATALOG).listing()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("task", "version", "mode", "active", "schema", "sha256")
+    table = Table("task", "version", "mode", "active", "strategy", "schema", "sha256")
     for r in rows:
         active = "[green]●[/green]" if r["active"] else ""
-        table.add_row(r["task"], r["version"], r["mode"], active, r["schema"] or "-", r["sha256"])
+        table.add_row(r["task"], r["version"], r["mode"], active, r["strategy"], r["schema"] or "-",
+                      r["sha256"])  # fmt: skip
     Console().print(table)
 
 

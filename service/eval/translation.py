@@ -1,10 +1,11 @@
 """Translation evaluation against the official English of the bilingual reference set.
 
 For each reference document, ``limit`` paragraphs from ``offset`` are put into a small
-document of their own and translated by the real task through the gateway (so the cache makes
-a re-run free). Scores: chrF (sacrebleu, character level, corpus score), number preservation
-and glossary adherence from ``service.checks.quality``. The same two checks are run on the official
-English as well: they show how far the checks themselves flag a human translation.
+document of their own (not added to the library) and translated by the real task through a
+``Reader``, as the service translates (so the cache makes a re-run free). Scores: chrF
+(sacrebleu, character level, corpus score), number preservation and glossary adherence from
+``service.checks.quality``. The same two checks are run on the official English as well: they
+show how far the checks themselves flag a human translation.
 """
 
 from __future__ import annotations
@@ -12,26 +13,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
 from pydantic import BaseModel, Field
 from sacrebleu.metrics.chrf import CHRF
 
+from service.artifacts import TranslationArtifact
 from service.checks.glossary import Glossary
 from service.checks.quality import check_glossary, check_numbers
-from service.chunk import chunk_document
 from service.config import Settings
 from service.errors import InputError, NotFound
 from service.eval.reference import ReferenceDoc, ReferencePair, load_reference, load_reference_dir
-from service.llm.endpoint import Endpoint, resolve_endpoint
-from service.llm.gateway import Gateway
-from service.llm.prompts import PromptRegistry
 from service.models import CleaningReport, Document, DocumentMeta, Paragraph
-from service.store import Store
-from service.tasks.context import TaskContext
-from service.tasks.translate import TASK, translate
+from service.reader import Reader
+from service.tasks.translate import TASK
 
 
 class Counts(BaseModel):
@@ -123,23 +119,22 @@ def reference_document(ref: ReferenceDoc, pairs: Sequence[ReferencePair]) -> Doc
 
 
 async def evaluate_translation(
-    refs: Sequence[ReferenceDoc], ctx: TaskContext, *, limit: int = 5, offset: int = 0
+    refs: Sequence[ReferenceDoc], reader: Reader, *, limit: int = 5, offset: int = 0
 ) -> TranslationEval:
     """Translate ``limit`` paragraphs per document and score them against the official EN."""
     if limit < 1 or offset < 0:
         raise InputError("--limit must be at least 1 and --offset at least 0")
     chosen = [(r, r.pairs[offset : offset + limit]) for r in refs]
     chosen = [(r, pairs) for r, pairs in chosen if pairs]
-    results = await asyncio.gather(*(_evaluate_doc(r, pairs, ctx) for r, pairs in chosen))
+    results = await asyncio.gather(*(_evaluate_doc(r, pairs, reader) for r, pairs in chosen))
     documents = [counts for counts, _ in results]
     samples = [s for _, doc_samples in results for s in doc_samples]
-    profile = ctx.gateway.profile
+    gateway = reader.gateway
     return TranslationEval(
-        model=ctx.gateway.model,
-        profile=profile.name,
-        prompt_version=ctx.versions.get("translate")
-        or ctx.gateway.registry.get("translate", profile.mode).version,
-        glossary_version=ctx.glossary.version if ctx.glossary is not None else None,
+        model=gateway.model,
+        profile=gateway.profile.name,
+        prompt_version=gateway.registry.get(TASK, gateway.profile.mode).version,
+        glossary_version=reader.glossary.version,
         limit=limit,
         offset=offset,
         documents=documents,
@@ -149,39 +144,38 @@ async def evaluate_translation(
 
 
 async def _evaluate_doc(
-    ref: ReferenceDoc, pairs: Sequence[ReferencePair], ctx: TaskContext
+    ref: ReferenceDoc, pairs: Sequence[ReferencePair], reader: Reader
 ) -> tuple[Counts, list[Sample]]:
     doc = reference_document(ref, pairs)
-    chunks = chunk_document(doc.text, doc.paragraphs, ctx.gateway.profile.chunk_budget)
-    own = replace(ctx, records=[])  # provenance counts per document
-    artifact = await translate(doc, chunks, own)
+    artifact = await reader.run_task(doc, "translation")  # provenance counts per document
+    assert isinstance(artifact, TranslationArtifact)
     samples = [
         Sample(doc=ref.name, index=pair.index, zh=pair.zh, reference=pair.en,
                hypothesis=p.en, error=p.error)
         for pair, p in zip(pairs, artifact.paragraphs, strict=True)
     ]  # fmt: skip
-    counts = score(ref.name, samples, ctx)
+    counts = score(ref.name, samples, reader.glossary)
     counts.failed_chunks = sum(c.status == "failed" for c in artifact.chunks)
     counts.calls, counts.cache_hits = artifact.provenance.calls, artifact.provenance.cache_hits
     return counts, samples
 
 
-def score(name: str, samples: Sequence[Sample], ctx: TaskContext) -> Counts:
+def score(name: str, samples: Sequence[Sample], glossary: Glossary | None) -> Counts:
     """chrF, numbers and glossary over ``samples``; an untranslated paragraph scores as ''."""
     hypotheses = [s.hypothesis or "" for s in samples]
     references = [s.reference for s in samples]
     counts = Counts(name=name, paragraphs=len(samples))
     counts.translated = sum(s.hypothesis is not None for s in samples)
     counts.chrf = round(CHRF().corpus_score(hypotheses, [references]).score, 2)
-    terms = ctx.glossary.entries_in if ctx.glossary is not None else (lambda _text: [])
+    terms = glossary.entries_in if glossary is not None else (lambda _text: [])
     for sample, hypothesis in zip(samples, hypotheses, strict=True):
         numbers = check_numbers(sample.zh, hypothesis)
         counts.numbers_total += numbers.total
         counts.numbers_preserved += numbers.preserved
         counts.reference_numbers_preserved += check_numbers(sample.zh, sample.reference).preserved
-        glossary = check_glossary([(sample.zh, hypothesis)], terms)
-        counts.glossary_terms += len(glossary.hits)
-        counts.glossary_adhered += len(glossary.hits) - len(glossary.misses)
+        adherence = check_glossary([(sample.zh, hypothesis)], terms)
+        counts.glossary_terms += len(adherence.hits)
+        counts.glossary_adhered += len(adherence.hits) - len(adherence.misses)
         reference = check_glossary([(sample.zh, sample.reference)], terms)
         counts.reference_glossary_adhered += len(reference.hits) - len(reference.misses)
     return counts
@@ -211,43 +205,8 @@ async def run_translation_eval(
 ) -> TranslationEval:
     """``evaluate_translation`` on the configured endpoint (the local server when none is),
     with the service's cache and glossary."""
-    store = Store(settings.db_url)
-    endpoint = await asyncio.to_thread(resolve_endpoint, settings)
-    try:
-        gateway = _gateway(settings, store, endpoint, http_client)
-        try:
-            ctx = TaskContext(
-                gateway=gateway,
-                glossary=Glossary.from_settings(settings),
-                versions=settings.prompt_versions,
-                endpoint=endpoint.base_url,
-            )
-            return await evaluate_translation(refs, ctx, limit=limit, offset=offset)
-        finally:
-            await gateway.aclose()
-    finally:
-        await asyncio.to_thread(endpoint.close)
-        store.close()
-
-
-def _gateway(
-    settings: Settings, store: Store, endpoint: Endpoint, http_client: httpx.AsyncClient | None
-) -> Gateway:
-    """Like the facade's gateway, but loading only the translate prompts: the evaluation
-    needs no other task's schemas registered."""
-    full = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions)
-    templates = {key: t for key, t in full.templates.items() if key[0] == TASK}
-    registry = PromptRegistry(templates, full.active)
-    profile = settings.profile or endpoint.profile_name
-    resolved = settings.model_copy(update={"model": endpoint.model, "profile": profile})
-    return Gateway(
-        resolved,
-        store,
-        http_client=http_client,
-        registry=registry,
-        base_url=endpoint.base_url,
-        ready=endpoint.ready,
-    )
+    async with Reader.open(settings, http_client=http_client) as reader:
+        return await evaluate_translation(refs, reader, limit=limit, offset=offset)
 
 
 HEADER = ("document", "paras", "done", "chrF", "numbers", "(official)", "glossary", "(official)",

@@ -37,7 +37,7 @@ from service.errors import (
 from service.llm.answers import Answer
 from service.llm.endpoint import api_key, configured_url
 from service.llm.profiles import Profile, configured, resolve_profile
-from service.llm.prompts import PromptRegistry, PromptTemplate
+from service.llm.prompts import PromptCatalog, PromptRegistry, PromptTemplate, load_prompts
 from service.llm.retry import Sleep, with_retries
 from service.llm.structured import gbnf_for, parse_output, schema_json, strict_schema
 from service.store import CallRecord as CallRecord  # what CallResult.record holds
@@ -98,6 +98,7 @@ class Gateway:
         *,
         http_client: httpx.AsyncClient | None = None,
         registry: PromptRegistry | None = None,
+        catalog: PromptCatalog | None = None,
         sleep: Sleep = asyncio.sleep,
         base_url: str | None = None,
         ready: Callable[[], Awaitable[None]] | None = None,
@@ -110,10 +111,7 @@ class Gateway:
         if not self.model:
             raise ConfigError("OPENAI_BASE_URL/OPENAI_API_KEY are set but READER_MODEL is not.")
         self.profile: Profile = resolve_profile(profile_name, self.model)
-        self.registry = registry or PromptRegistry.load(
-            settings.prompts_dir, settings.prompt_versions
-        )
-        self.registry.validate_schemas()
+        self.registry = registry or _load_registry(settings, self.profile, catalog)
         self._sleep = sleep
         self._semaphore = asyncio.Semaphore(concurrency(settings, self.profile))
         # Awaited before the first request (starts the local server); a failure is kept and
@@ -439,6 +437,14 @@ def _rejected(exc: openai.APIStatusError) -> ServiceError:
             f"The model endpoint refused our credentials (HTTP {status}); check OPENAI_API_KEY."
         )
     return ModelError(f"The model endpoint rejected the request (HTTP {status}): {exc.message}")
+
+
+def _load_registry(
+    settings: Settings, profile: Profile, catalog: PromptCatalog | None
+) -> PromptRegistry:
+    if catalog is None:
+        raise TypeError("Gateway needs a prompt registry or the catalog to load one with.")
+    return load_prompts(settings, profile, catalog)
 
 
 def request_timeout(settings: Settings, profile: Profile) -> float:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from service.errors import ConfigError
@@ -37,6 +38,15 @@ class Profile:
     # server with one slot answers one at a time; more in flight only queue there, where their
     # timeout runs while they wait.
     max_concurrency: int | None = None
+    # The prompt strategy this model needs per prompt task, e.g. {"translate": "per_unit"} for a
+    # chat model that cannot keep JSON chunks: the default prompt version is then the highest
+    # of this mode declaring it. Unnamed tasks take the highest version.
+    strategies: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def wanted(self) -> dict[tuple[str, Mode], str]:
+        """``strategies`` keyed as the prompt registry wants them: (task, this mode)."""
+        return {(task, self.mode): strategy for task, strategy in self.strategies.items()}
 
     @property
     def supports_json_schema(self) -> bool:

@@ -2,6 +2,12 @@
 
 Templates use explicit ``{{name}}`` placeholders, substituted in a single pass so a value that
 itself contains ``{{...}}`` stays literal: documents are data, never template code.
+
+Every file names its ``strategy`` (the algorithm the task runs with it) and optionally its
+output ``schema``; both are checked when the files load against a ``PromptCatalog``, the table
+of what the code offers (``service.tasks.registry`` builds it; this layer knows no task).
+The strategy is not part of the rendered request (unlike ``params`` and ``schema``), so it is
+not part of any cache key.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from service.config import Settings
 from service.errors import ConfigError
+from service.llm.profiles import Profile
 
 Mode = Literal["chat", "completion"]
 Role = Literal["system", "user", "assistant"]
@@ -25,21 +33,10 @@ Role = Literal["system", "user", "assistant"]
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 FILE_NAME = re.compile(r"^(v\d+)\.(chat|completion)\.md$")
 ROLE_HEADING = re.compile(r"^## (system|user|assistant)\s*$", re.MULTILINE)
-KNOWN_KEYS = {"id", "version", "task", "mode", "schema", "variables", "description", "params",
-              "on_truncation"}  # fmt: skip
+KNOWN_KEYS = {"id", "version", "task", "mode", "strategy", "schema", "variables", "description",
+              "params", "on_truncation"}  # fmt: skip
+REQUIRED_KEYS = ("id", "version", "task", "mode", "strategy")
 OnTruncation = Literal["grow", "fail"]
-
-# name -> pydantic model; task modules call register_schema() at import time.
-SCHEMAS: dict[str, type[BaseModel]] = {}
-
-
-def register_schema(name: str, model: type[BaseModel]) -> type[BaseModel]:
-    """Make ``model`` available to prompt files declaring ``schema = "<name>"``."""
-    existing = SCHEMAS.get(name)
-    if existing is not None and existing is not model:
-        raise ConfigError(f"Schema name {name!r} is already registered to {existing.__name__}.")
-    SCHEMAS[name] = model
-    return model
 
 
 def delimit(text: str, tag: str = "document") -> str:
@@ -62,6 +59,7 @@ class PromptTemplate:
     version: str
     task: str
     mode: Mode
+    strategy: str  # the algorithm the task runs with this file (see PromptCatalog)
     schema: str | None
     variables: tuple[str, ...]
     description: str
@@ -98,19 +96,55 @@ def _as_text(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+@dataclass(frozen=True)
+class PromptCatalog:
+    """What the code offers prompt files: output schemas by name, strategies by prompt task."""
+
+    schemas: Mapping[str, type[BaseModel]] = field(default_factory=dict)
+    strategies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # task -> allowed
+
+    def check(self, t: PromptTemplate) -> None:
+        """The file's task, strategy and schema must be ones the code implements."""
+        allowed = self.strategies.get(t.task)
+        if allowed is None:
+            known = ", ".join(sorted(self.strategies)) or "none"
+            raise ConfigError(f"{t.path}: no task uses prompt task {t.task!r} (known: {known}).")
+        if t.strategy not in allowed:
+            raise ConfigError(
+                f"{t.path}: strategy {t.strategy!r} is not one of {t.task}'s strategies: "
+                f"{', '.join(allowed)}."
+            )
+        if t.schema is not None and t.schema not in self.schemas:
+            known = ", ".join(sorted(self.schemas)) or "none"
+            raise ConfigError(f"{t.path}: schema {t.schema!r} is not known (known: {known}).")
+
+
 @dataclass
 class PromptRegistry:
     """Every prompt file, loaded and checked once at start-up."""
 
     templates: dict[tuple[str, Mode, str], PromptTemplate] = field(default_factory=dict)
-    active: Mapping[str, str] = field(default_factory=dict)
+    active: Mapping[str, str] = field(default_factory=dict)  # READER_PROMPT_VERSIONS pins
+    catalog: PromptCatalog = field(default_factory=PromptCatalog)
+    # The strategy the model profile wants per (prompt task, its mode): the default version
+    # is then the highest one with it (a pin still wins).
+    wanted: Mapping[tuple[str, Mode], str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, prompts_dir: Path, active: Mapping[str, str] | None = None) -> PromptRegistry:
-        registry = cls(active=dict(active or {}))
+    def load(
+        cls,
+        prompts_dir: Path,
+        active: Mapping[str, str] | None = None,
+        *,
+        catalog: PromptCatalog,
+        wanted: Mapping[tuple[str, Mode], str] | None = None,
+    ) -> PromptRegistry:
+        """Every ``<task>/v<N>.<mode>.md`` under ``prompts_dir``, checked against ``catalog``."""
+        registry = cls(active=dict(active or {}), catalog=catalog, wanted=dict(wanted or {}))
         for path in sorted(prompts_dir.glob("*/*.md")):
             if path.name.endswith((".chat.md", ".completion.md")):
                 t = parse_prompt_file(path)
+                catalog.check(t)
                 registry.templates[(t.task, t.mode, t.version)] = t
         registry._check_active()
         return registry
@@ -128,47 +162,58 @@ class PromptRegistry:
         return sorted(found, key=lambda t: t.version_number)
 
     def get(self, task: str, mode: Mode, version: str | None = None) -> PromptTemplate:
-        """The template for ``task`` in ``mode``: the given, configured, or highest version."""
+        """The template for ``task`` in ``mode``: the given, configured, or default version."""
         candidates = self.versions(task, mode)
         if not candidates:
             raise ConfigError(
                 f"No {mode} prompt for task {task!r}: add prompts/{task}/v1.{mode}.md."
             )
-        wanted = version or self.active.get(task)
-        if wanted is None:
-            return candidates[-1]
+        pinned = version or self.active.get(task)
+        if pinned is None:
+            return self._default(task, mode, candidates)
         for t in candidates:
-            if t.version == wanted:
+            if t.version == pinned:
                 return t
-        raise ConfigError(f"No prompt file prompts/{task}/{wanted}.{mode}.md.")
+        raise ConfigError(f"No prompt file prompts/{task}/{pinned}.{mode}.md.")
+
+    def _default(self, task: str, mode: Mode, candidates: list[PromptTemplate]) -> PromptTemplate:
+        """The highest version, or the highest with the strategy the profile wants."""
+        strategy = self.wanted.get((task, mode))
+        if strategy is None:
+            return candidates[-1]
+        fitting = [t for t in candidates if t.strategy == strategy]
+        if not fitting:
+            raise ConfigError(
+                f"The model profile wants strategy {strategy!r} for {task}, but no "
+                f"prompts/{task}/v<N>.{mode}.md declares it."
+            )
+        return fitting[-1]
 
     def is_active(self, t: PromptTemplate) -> bool:
         return self.get(t.task, t.mode) is t
 
     def listing(self) -> list[dict[str, Any]]:
-        """One row per file for ``prompts list``: task, version, mode, active, schema, sha."""
+        """One row per file for ``prompts list``: task, version, mode, active, strategy,
+        schema, sha."""
         ordered = sorted(self.templates.values(), key=lambda t: (t.task, t.mode, t.version_number))
         return [
             {"task": t.task, "version": t.version, "mode": t.mode, "active": self.is_active(t),
-             "schema": t.schema, "sha256": t.sha256[:12], "path": str(t.path)}
+             "strategy": t.strategy, "schema": t.schema, "sha256": t.sha256[:12],
+             "path": str(t.path)}
             for t in ordered
         ]  # fmt: skip
 
-    def validate_schemas(self, schemas: Mapping[str, type[BaseModel]] | None = None) -> None:
-        """Every declared ``schema`` name must be registered; call once tasks are imported."""
-        known = SCHEMAS if schemas is None else schemas
-        for t in self.templates.values():
-            if t.schema is not None and t.schema not in known:
-                raise ConfigError(
-                    f"{t.path}: schema {t.schema!r} is not registered "
-                    f"(known: {', '.join(sorted(known)) or 'none'}); call register_schema()."
-                )
-
     def schema_for(self, t: PromptTemplate) -> type[BaseModel] | None:
-        if t.schema is None:
-            return None
-        self.validate_schemas()
-        return SCHEMAS[t.schema]
+        """The output model the file's ``schema`` names (checked when the file loaded)."""
+        return None if t.schema is None else self.catalog.schemas[t.schema]
+
+
+def load_prompts(settings: Settings, profile: Profile, catalog: PromptCatalog) -> PromptRegistry:
+    """The configured prompt files (pins from the settings), checked against ``catalog``, the
+    default versions fit for ``profile``."""
+    return PromptRegistry.load(
+        settings.prompts_dir, settings.prompt_versions, catalog=catalog, wanted=profile.wanted
+    )
 
 
 def parse_prompt_file(path: Path) -> PromptTemplate:
@@ -186,6 +231,7 @@ def parse_prompt_file(path: Path) -> PromptTemplate:
         version=meta["version"],
         task=meta["task"],
         mode=mode,
+        strategy=str(meta["strategy"]),
         schema=meta.get("schema") or None,
         variables=variables,
         description=str(meta.get("description", "")),
@@ -213,7 +259,7 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     unknown = set(meta) - KNOWN_KEYS
     if unknown:
         raise ConfigError(f"{path}: unknown front matter keys: {', '.join(sorted(unknown))}.")
-    for key in ("id", "version", "task", "mode"):
+    for key in REQUIRED_KEYS:
         if not meta.get(key):
             raise ConfigError(f"{path}: front matter needs {key!r}.")
     m = FILE_NAME.match(path.name)

@@ -15,8 +15,9 @@ Assumptions (rough; the real numbers are in the run's summary and ``cache stats`
   ``max_output_tokens``;
 - the summary is one call when the whole document fits the context window, else one map call
   per chunk and one reduce call (deeper collapses of very long documents are not counted);
-- free-text (per-unit) templates, as the embedded model uses: a translation call per
-  paragraph (or piece of one), a summary call per lead piece (title and first sentences);
+- the active templates' strategies decide the shape: ``per_unit`` translation (as the embedded
+  model uses) is a call per paragraph (or piece of one), a ``lead`` summary a call per lead
+  piece (title and first sentences);
 - the commitments recall pass (only for chunks where the rule detector finds pledges the model
   missed) is not counted: it can add up to one call per chunk;
 - nothing is cached: a re-run of a finished corpus in fact costs nothing.
@@ -33,10 +34,12 @@ from service.checks.glossary import Glossary
 from service.chunk import chunk_document
 from service.config import Settings
 from service.llm.profiles import Profile, configured, resolve_profile
-from service.llm.prompts import PromptRegistry
+from service.llm.prompts import load_prompts
 from service.models import Chunk, Document
-from service.tasks.summary import lead_pieces
-from service.tasks.translate import per_unit, plan_units
+from service.tasks.registry import CATALOG
+from service.tasks.strategies import LEAD, PER_UNIT
+from service.tasks.summary.lead import lead_pieces
+from service.tasks.translate import plan_units
 from service.tokens import count_tokens
 
 DEFAULT_OVERHEAD = 400  # tokens, for a task whose prompt file is missing
@@ -48,11 +51,6 @@ COMMITMENTS_RATIO = 0.5
 SUMMARY_OUTPUT = {"chat": 800, "completion": 200}
 NOTES_OUTPUT = 300
 CONTEXT_MARGIN = 0.1  # the summary leaves this share of the window unused
-TASK_PROMPTS: dict[ArtifactKind, tuple[str, ...]] = {
-    "summary": ("summary", "summary_map", "summary_reduce"),
-    "translation": ("translate",),
-    "commitments": ("commitments",),
-}
 
 
 class TaskEstimate(BaseModel):
@@ -99,7 +97,7 @@ class _Costing:
         )
         self.profile: Profile = resolve_profile(name, self.model)
         self.budget = settings.chunk_tokens or self.profile.chunk_budget
-        self.registry = PromptRegistry.load(settings.prompts_dir, settings.prompt_versions)
+        self.registry = load_prompts(settings, self.profile, CATALOG)
         self.glossary = Glossary.load(settings.prompts_dir / "glossary.tsv")
         self._overheads: dict[str, int] = {}
 
@@ -123,10 +121,11 @@ class _Costing:
             return sum(count_tokens(m.content) + MESSAGE_OVERHEAD for m in msgs) + 3
         return count_tokens(tpl.render_prompt(empty))
 
-    def per_unit(self, task: str) -> bool:
-        """The task's active template translates one unit per call as free text."""
-        versions = self.registry.versions(task, self.profile.mode)
-        return bool(versions) and per_unit(self.registry.get(task, self.profile.mode))
+    def strategy(self, task: str) -> str | None:
+        """The strategy of the task's active template (None without a prompt file)."""
+        if not self.registry.versions(task, self.profile.mode):
+            return None
+        return self.registry.get(task, self.profile.mode).strategy
 
     def source(self, text: str, paragraphs: int) -> int:
         """Prompt tokens of a piece of the document: text, markup and its glossary lines."""
@@ -175,7 +174,7 @@ def _row(c: _Costing, doc: Document, kind: ArtifactKind, chunks: list[Chunk]) ->
 
 def _translation(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
     base = c.overhead("translate")
-    if c.per_unit("translate"):
+    if c.strategy("translate") == PER_UNIT:
         units = [u for chunk_units in plan_units(doc, chunks) for u in chunk_units]
         return [(base + c.source(u.zh, 1), c.out(count_tokens(u.zh) * TRANSLATION_RATIO))
                 for u in units]  # fmt: skip
@@ -199,7 +198,7 @@ def _commitments(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[
 
 
 def _summary(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
-    if c.per_unit("summary"):
+    if c.strategy("summary") == LEAD:
         base = c.overhead("summary")
         return [(base + c.source(zh, 1), c.out(count_tokens(zh) * TRANSLATION_RATIO))
                 for _, zh in lead_pieces(doc)]  # fmt: skip

@@ -15,11 +15,12 @@ translated only when all its pieces are.
 Chunks of one document run sequentially (the prompt carries the previous translation);
 documents can run concurrently.
 
-Free-text templates (no schema, a ``{{text}}`` variable: ``v2.completion`` for the embedded
-base model) instead translate one unit per call as plain text, ``Chinese: …`` / ``English:``
-with ``stop=["\n"]``: no JSON, no grammar, no previous-chunk context (each call stands alone).
-An empty or mostly Chinese answer fails that unit only; its paragraph stays untranslated with
-the reason, and its chunk's outcome is "failed".
+That is the ``chunk_json`` strategy. A template declaring ``strategy = "per_unit"``
+(``v2.completion`` for the embedded base model) instead translates one unit per call as plain
+text, ``Chinese: …`` / ``English:`` with ``stop=["\n"]`` (``service/tasks/units.py``): no JSON,
+no grammar, no previous-chunk context (each call stands alone). An empty or mostly Chinese
+answer fails that unit only; its paragraph stays untranslated with the reason, and its chunk's
+outcome is "failed".
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ from service.artifacts import (
     status_of,
 )
 from service.checks.quality import TermLike, translation_report
-from service.errors import ModelError, ModelInvalidOutput
+from service.errors import ModelError
 from service.llm.profiles import Profile
-from service.llm.prompts import PromptTemplate, delimit, register_schema
+from service.llm.prompts import PromptTemplate, delimit
 from service.models import Chunk, Document
 from service.tasks.context import ProgressEvent, TaskContext
+from service.tasks.strategies import PER_UNIT
+from service.tasks.units import english_line, unit_variables
 from service.tokens import count_tokens
 
 TASK = "translate"
@@ -71,13 +74,6 @@ NO_PREVIOUS = {
     "completion": "",
 }
 NO_GLOSSARY = "(none)"
-# A free-text template is recognised by taking the unit's text as this variable.
-UNIT_VARIABLE = "text"
-# A leading dash (the Government Work Reports' "——经济运行…" list items) made the base model
-# echo the whole Chinese paragraph back (measured, with repeat_penalty 1.0 and 1.1); without it
-# the same paragraph came back in English. The dash carries nothing to translate.
-_LEADING_DASH = re.compile(r"^[—–―－-]+\s*")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Our own markup inside the document text is neutralised so a paragraph cannot fake an id.
 _OWN_TAGS = re.compile(r"<(\s*/?\s*)(p|en|document|context)\b", re.IGNORECASE)
 
@@ -112,9 +108,6 @@ class TranslatedChunk(BaseModel):
         if empty:
             raise ValueError(f"empty translation for {', '.join(empty)}; translate every one")
         return self
-
-
-register_schema(SCHEMA_NAME, TranslatedChunk)
 
 
 def _id_mismatch(want: list[str], got: list[str]) -> str:
@@ -276,7 +269,7 @@ async def translate(doc: Document, chunks: list[Chunk], ctx: TaskContext) -> Tra
     plan = plan_units(doc, chunks)
     run = _Run({}, {}, [])
     previous: list[Unit] = []
-    one_by_one = per_unit(selected_template(ctx))
+    one_by_one = selected_template(ctx).strategy == PER_UNIT
     for index, (chunk, units) in enumerate(zip(chunks, plan, strict=True)):
         if one_by_one:
             event = await _translate_units(chunk, units, run, ctx)
@@ -324,53 +317,13 @@ async def _translate_chunk(
     return record.cached, False, record.tokens_in + record.tokens_out
 
 
-# --- free-text templates: one unit per call -------------------------------------------------
-
-
 def selected_template(ctx: TaskContext) -> PromptTemplate:
     """The translate template the gateway will use: the profile's mode, the pinned version."""
     gateway = ctx.gateway
     return gateway.registry.get(TASK, gateway.profile.mode, ctx.versions.get(TASK))
 
 
-def per_unit(template: PromptTemplate) -> bool:
-    """A template without a schema that takes ``{{text}}`` translates one unit per call."""
-    return template.schema is None and UNIT_VARIABLE in template.variables
-
-
-def one_line(text: str) -> str:
-    """Whitespace collapsed: the unit stays on its ``Chinese:`` line (the stop is a newline),
-    so nothing in the document can start a line of its own in the prompt."""
-    return " ".join(text.split())
-
-
-def unit_prompt_text(zh: str) -> str:
-    """The unit as it goes after ``Chinese:``: one line, without a leading list dash."""
-    return _LEADING_DASH.sub("", one_line(zh)) or one_line(zh)
-
-
-def unit_variables(ctx: TaskContext, zh: str) -> dict[str, str]:
-    """A free-text template's variables for one unit: its glossary line and its text."""
-    return {"glossary": unit_glossary(ctx, zh), "text": unit_prompt_text(zh)}
-
-
-def unit_glossary(ctx: TaskContext, zh: str) -> str:
-    """``Glossary: a → b; c → d`` and a newline for the terms in this unit, or nothing."""
-    entries = ctx.glossary.entries_in(zh) if ctx.glossary is not None else []
-    if not entries:
-        return ""
-    return "Glossary: " + "; ".join(one_line(f"{e.zh} → {e.en}") for e in entries) + "\n"
-
-
-def english_line(text: str) -> str:
-    """The answer as one line of English; empty or mostly Chinese is a failed unit."""
-    english = one_line(text)
-    if not english:
-        raise ModelInvalidOutput("the model's answer was empty")
-    cjk = len(_CJK.findall(english))
-    if cjk * 2 > len(english.replace(" ", "")):
-        raise ModelInvalidOutput(f"the model's answer is mostly Chinese: {english[:60]!r}")
-    return english
+# --- the per_unit strategy: one plain-text call per unit --------------------------------------
 
 
 async def _translate_units(
@@ -439,40 +392,3 @@ def _paragraph(
     return TranslatedParagraph(
         id=pid, zh=zh, en=en, is_heading=is_heading, chunk_id=chunk_id, error=error
     )
-
-
-# --- renderings (pure: artifact in, Markdown out) -------------------------------------------
-
-_MD_LINE_START = re.compile(r"^(\s*)([#>+\-*=|]|\d+[.)])", re.MULTILINE)
-
-
-def _md(text: str) -> str:
-    """Document text as literal Markdown: no HTML, no accidental headings or lists."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_LINE_START.sub(lambda m: m[1] + "\\" + m[2], text)
-
-
-def _untranslated(p: TranslatedParagraph) -> str:
-    reason = f": {_md(p.error)}" if p.error else ""
-    return f"*[{p.id} untranslated{reason}]* {_md(p.zh)}"
-
-
-def _english_line(p: TranslatedParagraph) -> str:
-    if p.en is None:
-        return _untranslated(p)
-    return f"### {_md(p.en)}" if p.is_heading else _md(p.en)
-
-
-def render_english(artifact: TranslationArtifact) -> str:
-    """English-only Markdown; untranslated paragraphs show their Chinese and the reason."""
-    return "\n\n".join(_english_line(p) for p in artifact.paragraphs) + "\n"
-
-
-def render_bilingual(artifact: TranslationArtifact) -> str:
-    """Aligned Markdown: per paragraph, an anchor, the Chinese, then the English."""
-    blocks = []
-    for p in artifact.paragraphs:
-        english = _untranslated(p) if p.en is None else _md(p.en)
-        zh = f"**{_md(p.zh)}**" if p.is_heading else _md(p.zh)
-        blocks.append(f'<a id="{p.id}"></a>\n\n> {zh}\n\n{english}')
-    return "\n\n".join(blocks) + "\n"

@@ -28,7 +28,8 @@ from service.artifacts import (
 )
 from service.errors import InputError, NotComputed
 from service.library import ARTIFACT
-from service.reader import KIND_PROMPTS, Reader
+from service.reader import Reader
+from service.tasks.registry import prompt_tasks
 
 router = APIRouter(prefix="/documents", tags=["artifacts"])
 
@@ -54,7 +55,7 @@ def resolve_versions(
 ) -> dict[str, str]:
     """Prompt overrides for this kind, each checked against the prompt files (else 422)."""
     registry, mode = reader.gateway.registry, reader.gateway.profile.mode
-    known = {t: {p.version for p in registry.versions(t, mode)} for t in KIND_PROMPTS[kind]}
+    known = {t: {p.version for p in registry.versions(t, mode)} for t in prompt_tasks(kind)}
     chosen: dict[str, str] = {}
     if prompt_version is not None:
         chosen = {t: prompt_version for t, have in known.items() if prompt_version in have}
@@ -63,7 +64,7 @@ def resolve_versions(
     for pair in versions.split(",") if versions else ():
         task, _, version = pair.partition(":")
         if version not in known.get(task, set()):
-            tasks = ", ".join(KIND_PROMPTS[kind])
+            tasks = ", ".join(prompt_tasks(kind))
             raise InputError(f"No {mode} prompt {task} {version} for {kind} (its tasks: {tasks}).")
         chosen[task] = version
     return chosen

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from service.artifacts import ChunkOutcome, CommitmentsArtifact, GroundingReport, status_of
 from service.errors import ConfigError, ModelError
-from service.llm.prompts import PromptRegistry, delimit, register_schema
+from service.llm.prompts import delimit
 from service.models import Chunk, Document
 from service.tasks.commitments.ground import ground_commitments
 from service.tasks.commitments.merge import merge_commitments
@@ -77,17 +77,6 @@ class LiteOutput(BaseModel):
     # Bounded so the grammar closes the list: unbounded, the base model never ends it and
     # every call runs to its token cap (and a doubled-budget retry) before being truncated.
     commitments: list[LiteCommitment] = Field(max_length=LITE_MAX_ITEMS)
-
-
-register_schema("ExtractionOutput", ExtractionOutput)
-register_schema("CommitmentsLite", LiteOutput)
-
-
-def own_prompts(registry: PromptRegistry) -> PromptRegistry:
-    """Only this task's prompt files: for callers that have not imported the other tasks
-    (whose schemas would otherwise be unregistered)."""
-    kept = {k: t for k, t in registry.templates.items() if k[0] in (TASK, RECALL_TASK)}
-    return PromptRegistry(templates=kept, active=registry.active)
 
 
 # --- per-chunk work ---------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""Translation with the free-text completion prompt (v2): one plain-text call per unit."""
+"""Translation with the per_unit strategy (the embedded model's default prompt): one plain-text
+call per unit; and choosing between per_unit and chunk_json prompts."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -11,21 +13,15 @@ import pytest
 import respx
 from pydantic import BaseModel
 
-from service.chunk import chunk_document
 from service.config import get_settings
 from service.errors import ConfigError, ModelInvalidOutput
 from service.llm.gateway import Gateway
-from service.llm.prompts import PromptRegistry, parse_prompt_file
+from service.llm.profiles import LOCAL_PROFILE, PROFILES
+from service.llm.prompts import PromptCatalog, PromptRegistry, parse_prompt_file
 from service.store import Store
 from service.tasks.context import TaskContext
-from service.tasks.translate import (
-    MIN_OUTPUT_TOKENS,
-    english_line,
-    one_line,
-    plan_units,
-    translate,
-    unit_prompt_text,
-)
+from service.tasks.translate import MIN_OUTPUT_TOKENS, plan_units, translate
+from service.tasks.units import english_line, one_line, unit_prompt_text
 from tests.payloads import chat_body, completion_body
 from tests.translate_fixtures import (
     BASE,
@@ -37,6 +33,7 @@ from tests.translate_fixtures import (
     make_ctx,
     make_doc,
     request_body,
+    split_paragraph_doc,
     use_remote,
 )
 
@@ -195,9 +192,7 @@ def test_english_line_checks() -> None:
 async def test_a_paragraph_split_across_chunks_is_translated_piece_by_piece(
     ctx: TaskContext,
 ) -> None:
-    long = "".join(f"第{n}项任务是建设一批新型基础设施和公共服务设施。" for n in range(1, 13))
-    doc = make_doc(["二、重点任务", long], headings=[0])
-    chunks = chunk_document(doc.text, doc.paragraphs, budget=120)
+    doc, chunks = split_paragraph_doc()
     pieces = [u for group in plan_units(doc, chunks) for u in group if u.paragraph_id == "p2"]
     assert len(pieces) >= 2
     table = {"二、重点任务": "II. Key tasks"}
@@ -229,13 +224,13 @@ async def test_a_cached_re_run_makes_no_http_call(ctx: TaskContext) -> None:
 
 
 def chunk_answers() -> list[dict[str, str]]:
-    """The v1 JSON answers (id -> English) for the two chunks of ``TWO``."""
+    """The chunk_json answers (id -> English) for the two chunks of ``TWO``."""
     english = {f"p{i + 1}": EN[t] for i, t in enumerate(TEXTS)}
     return [{k: english[k] for k in ("p1", "p2", "p3")}, {k: english[k] for k in ("p4", "p5")}]
 
 
 @respx.mock
-async def test_v1_completion_still_works_when_pinned(ctx: TaskContext) -> None:
+async def test_the_chunk_json_completion_prompt_still_works_when_pinned(ctx: TaskContext) -> None:
     ctx.versions = {"translate": "v1"}
     ids = chunk_answers()
     route = respx.post(COMPLETIONS).mock(
@@ -248,7 +243,9 @@ async def test_v1_completion_still_works_when_pinned(ctx: TaskContext) -> None:
 
 
 @respx.mock
-async def test_chat_profiles_keep_the_v1_chat_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_chat_profiles_keep_the_chunk_json_chat_prompt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     use_remote(monkeypatch)
     get_settings.cache_clear()
     ctx = make_ctx(get_settings())
@@ -262,6 +259,25 @@ async def test_chat_profiles_keep_the_v1_chat_prompt(monkeypatch: pytest.MonkeyP
     assert route.call_count == 2 and art.provenance.prompt_versions == {"translate": "v1"}
 
 
+@respx.mock
+async def test_a_profile_naming_a_strategy_gets_the_highest_prompt_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wants_json = dataclasses.replace(
+        PROFILES[LOCAL_PROFILE], strategies={"translate": "chunk_json"}
+    )
+    monkeypatch.setitem(PROFILES, LOCAL_PROFILE, wants_json)
+    use_remote(monkeypatch, model="gemma-3-270m")
+    get_settings.cache_clear()
+    ctx = make_ctx(get_settings())
+    route = respx.post(COMPLETIONS).mock(
+        side_effect=[httpx.Response(200, json=completion_body(answer(a))) for a in chunk_answers()]
+    )
+    art = await translate(DOC, TWO, ctx)
+    assert route.call_count == 2 and art.status == "ok"  # one JSON call per chunk, not per unit
+    assert art.provenance.prompt_versions == {"translate": "v1"}
+
+
 # --- the gateway: server-specific params only for profiles that declare them ------------------
 
 ECHO = """+++
@@ -269,6 +285,7 @@ id = "echo"
 version = "v1"
 task = "echo"
 mode = "{mode}"
+strategy = "plain"
 variables = ["text"]
 [params]
 temperature = 0
@@ -291,7 +308,8 @@ def _echo_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str) -
     use_remote(monkeypatch, model=model)
     get_settings.cache_clear()
     settings = get_settings()
-    registry = PromptRegistry.load(tmp_path / "prompts")
+    catalog = PromptCatalog(strategies={"echo": ("plain",)})
+    registry = PromptRegistry.load(tmp_path / "prompts", catalog=catalog)
     return Gateway(
         settings, Store(settings.db_url), http_client=httpx.AsyncClient(), registry=registry,
         sleep=Sleeps(),

@@ -1,0 +1,95 @@
+"""Every artifact kind the Reader computes, in one table: the function that computes it, the
+prompt tasks it calls with the strategies each implements, and the output schemas its prompt
+files may name.
+
+Adding a task is adding a row here (and its prompt files). The prompt catalog built from the
+table is handed to the prompt registry explicitly (``PromptRegistry.load(..., catalog=)``,
+``Gateway(..., catalog=)``), which checks every file's task, strategy and schema against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from service.artifacts import Artifact, ArtifactKind
+from service.errors import ConfigError
+from service.llm.prompts import PromptCatalog
+from service.models import Chunk, Document
+from service.tasks import translate
+from service.tasks.commitments import extract
+from service.tasks.commitments.schema import ExtractionOutput
+from service.tasks.context import TaskContext
+from service.tasks.strategies import CHUNK_JSON, LEAD, MAP_REDUCE, PER_UNIT, SINGLE
+from service.tasks.summary import summarize
+from service.tasks.summary.run import MAP, REDUCE
+from service.tasks.summary.run import TASK as SUMMARY
+from service.tasks.summary.schema import ChunkNotes, NotesLite, SummaryLite, SummaryOut
+
+TaskFn = Callable[[Document, list[Chunk], TaskContext], Awaitable[Artifact]]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One artifact kind and what its prompt files may declare."""
+
+    run: TaskFn
+    strategies: Mapping[str, tuple[str, ...]]  # prompt task -> the strategies it implements
+    schemas: Mapping[str, type[BaseModel]]  # a prompt file's ``schema`` -> the output model
+
+    @property
+    def prompts(self) -> tuple[str, ...]:
+        """The prompt tasks it calls: their versions are part of the artifact's variant."""
+        return tuple(self.strategies)
+
+
+TASKS: dict[ArtifactKind, TaskSpec] = {
+    "summary": TaskSpec(
+        summarize,
+        {SUMMARY: (SINGLE, LEAD), MAP: (MAP_REDUCE,), REDUCE: (MAP_REDUCE,)},
+        {
+            "summary": SummaryOut,
+            "summary_lite": SummaryLite,
+            "summary_notes": ChunkNotes,
+            "summary_notes_lite": NotesLite,
+        },
+    ),
+    "translation": TaskSpec(
+        translate.translate,
+        {translate.TASK: (CHUNK_JSON, PER_UNIT)},
+        {translate.SCHEMA_NAME: translate.TranslatedChunk},
+    ),
+    "commitments": TaskSpec(
+        extract.extract_commitments,
+        {extract.TASK: (CHUNK_JSON,), extract.RECALL_TASK: (CHUNK_JSON,)},
+        {"ExtractionOutput": ExtractionOutput, "CommitmentsLite": extract.LiteOutput},
+    ),
+}
+
+
+def task_function(kind: ArtifactKind) -> TaskFn:
+    return TASKS[kind].run
+
+
+def prompt_tasks(kind: ArtifactKind) -> tuple[str, ...]:
+    """The prompt tasks ``kind`` calls, in the order its tasks run them."""
+    return TASKS[kind].prompts
+
+
+def catalog(specs: Iterable[TaskSpec]) -> PromptCatalog:
+    """The schemas and strategies of ``specs`` as one table; a name may mean only one thing."""
+    schemas: dict[str, type[BaseModel]] = {}
+    strategies: dict[str, tuple[str, ...]] = {}
+    for spec in specs:
+        for name, model in spec.schemas.items():
+            if schemas.setdefault(name, model) is not model:
+                raise ConfigError(f"Schema name {name!r} names two models.")
+        for task, allowed in spec.strategies.items():
+            if strategies.setdefault(task, allowed) != allowed:
+                raise ConfigError(f"Prompt task {task!r} belongs to two artifact kinds.")
+    return PromptCatalog(schemas, strategies)
+
+
+CATALOG = catalog(TASKS.values())

@@ -1,0 +1,18 @@
+"""The algorithms a prompt file selects with its front-matter ``strategy``, by name.
+
+Each prompt task allows some of them (``service.tasks.registry``, checked when the prompt
+files load); a task dispatches on the active template's strategy, never on its shape.
+"""
+
+from __future__ import annotations
+
+# translate, commitments, commitments_recall: one structured (JSON) call per chunk.
+CHUNK_JSON = "chunk_json"
+# translate: one plain-text call per paragraph (or piece of one), for a small base model.
+PER_UNIT = "per_unit"
+# summary: the whole document in one structured call (map_reduce when it does not fit).
+SINGLE = "single"
+# summary_map, summary_reduce: structured notes per chunk, combined by a reduce call.
+MAP_REDUCE = "map_reduce"
+# summary: extractive; the title and lead sentences translated one per call, as per_unit.
+LEAD = "lead"

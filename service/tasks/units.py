@@ -1,0 +1,63 @@
+"""Plain-text, one-unit-per-call prompting, shared by the per-unit translation and the lead
+summary: the unit's variables, the answer's checks, and the few-shot copy check.
+
+A unit goes on one ``Chinese: …`` line and the answer is the one ``English:`` line after it
+(``stop = ["\\n"]``): no JSON, no grammar.
+"""
+
+from __future__ import annotations
+
+import re
+
+from service.errors import ModelInvalidOutput
+from service.llm.prompts import PromptTemplate
+from service.tasks.context import TaskContext
+
+# A leading dash (the Government Work Reports' "——经济运行…" list items) made the base model
+# echo the whole Chinese paragraph back (measured, with repeat_penalty 1.0 and 1.1); without it
+# the same paragraph came back in English. The dash carries nothing to translate.
+_LEADING_DASH = re.compile(r"^[—–―－-]+\s*")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# A small base model often repeats its few-shot example verbatim; shorter strings may match
+# by chance.
+_COPY_MIN_CHARS = 12
+
+
+def one_line(text: str) -> str:
+    """Whitespace collapsed: the unit stays on its ``Chinese:`` line (the stop is a newline),
+    so nothing in the document can start a line of its own in the prompt."""
+    return " ".join(text.split())
+
+
+def unit_prompt_text(zh: str) -> str:
+    """The unit as it goes after ``Chinese:``: one line, without a leading list dash."""
+    return _LEADING_DASH.sub("", one_line(zh)) or one_line(zh)
+
+
+def unit_variables(ctx: TaskContext, zh: str) -> dict[str, str]:
+    """A per-unit template's variables for one unit: its glossary line and its text."""
+    return {"glossary": unit_glossary(ctx, zh), "text": unit_prompt_text(zh)}
+
+
+def unit_glossary(ctx: TaskContext, zh: str) -> str:
+    """``Glossary: a → b; c → d`` and a newline for the terms in this unit, or nothing."""
+    entries = ctx.glossary.entries_in(zh) if ctx.glossary is not None else []
+    if not entries:
+        return ""
+    return "Glossary: " + "; ".join(one_line(f"{e.zh} → {e.en}") for e in entries) + "\n"
+
+
+def english_line(text: str) -> str:
+    """The answer as one line of English; empty or mostly Chinese is a failed unit."""
+    english = one_line(text)
+    if not english:
+        raise ModelInvalidOutput("the model's answer was empty")
+    cjk = len(_CJK.findall(english))
+    if cjk * 2 > len(english.replace(" ", "")):
+        raise ModelInvalidOutput(f"the model's answer is mostly Chinese: {english[:60]!r}")
+    return english
+
+
+def in_example(tpl: PromptTemplate, text: str) -> bool:
+    """``text`` (12+ characters) occurs verbatim in the prompt file's worked example."""
+    return len(text.strip()) >= _COPY_MIN_CHARS and text.strip() in tpl.body
