@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from service.checks.quality import QualityReport
+from service.checks.repairs import Repairs
 from service.tasks.commitments.schema import Commitment
 
 ArtifactKind = Literal["summary", "translation", "commitments"]
@@ -108,6 +109,9 @@ class TranslatedParagraph(BaseModel):
     is_heading: bool = False
     chunk_id: str
     error: str | None = None
+    repairs: Repairs = Field(
+        default_factory=Repairs, description="What the deterministic post-edit changed in ``en``."
+    )
 
 
 class TranslationArtifact(BaseModel):

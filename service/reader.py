@@ -3,9 +3,9 @@
 ``Reader.open(settings)`` resolves the model endpoint (the embedded local server when none is
 configured: reused if running, else started before the first model call), builds the gateway
 and loads the glossary; ``compute`` returns a stored artifact when one exists for the same
-variant (model, prompt versions, glossary, chunk budget) and otherwise runs the task, stores
-the artifact and returns it. Two concurrent requests for the same artifact share one
-computation.
+variant (model, prompt versions, glossary, chunk budget; for a translation also the version
+of the deterministic repairs) and otherwise runs the task, stores the artifact and returns it.
+Two concurrent requests for the same artifact share one computation.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from service.llm.gateway import Gateway
 from service.models import Document
 from service.store.store import Store
 from service.tasks.context import Progress, TaskContext
-from service.tasks.registry import CATALOG, prompt_tasks, task_function
+from service.tasks.registry import CATALOG, checks_version, prompt_tasks, task_function
 
 
 class Reader:
@@ -84,6 +84,8 @@ class Reader:
             "glossary": self.glossary.version,
             "budget": self.budget,
         }
+        if (checks := checks_version(kind)) is not None:  # absent: other kinds keep their keys
+            parts["checks"] = checks
         canonical = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -1,4 +1,5 @@
-from service.artifacts import ChunkOutcome, status_of
+from service.artifacts import ChunkOutcome, TranslatedParagraph, status_of
+from service.checks.quality import QualityReport
 
 
 def _outcomes(*statuses: str) -> list[ChunkOutcome]:
@@ -11,3 +12,10 @@ def test_status_ok_only_when_every_chunk_succeeded() -> None:
     assert status_of(_outcomes("ok", "fallback")) == "partial"
     assert status_of(_outcomes("fallback", "failed")) == "partial"
     assert status_of(_outcomes("failed", "failed")) == "failed"
+
+
+def test_artifacts_stored_before_the_repairs_still_load() -> None:
+    stored = {"id": "p1", "zh": "一", "en": "One", "chunk_id": "c0"}  # no ``repairs`` field
+    assert TranslatedParagraph.model_validate(stored).repairs.empty
+    report = QualityReport.model_validate({"issues": [], "numbers_total": 3})
+    assert (report.numbers_repaired, report.terms_replaced) == (0, 0)

@@ -15,6 +15,7 @@ from service.checks.quality import (
     summary_report,
     translation_report,
 )
+from service.checks.repairs import NumberFix, Repairs, TermFix
 
 # Seed 000 (Traditional) and a faithful English rendering.
 P1_ZH = (
@@ -188,6 +189,32 @@ def test_length_warning_does_not_fail_report() -> None:
     )
     assert [(i.kind, i.severity) for i in report.issues] == [("length_ratio", "warning")]
     assert report.ok
+
+
+def test_repairs_are_warnings_with_counts_and_punctuation_is_one_issue() -> None:
+    repairs = Repairs(
+        numbers=[NumberFix(wrong="540", right="54", zh="54項")],
+        terms=[
+            TermFix(was="大灣區", zh="大湾区", en="Greater Bay Area", source="glossary"),
+            TermFix(was="沿途", zh="沿途", en="along the way", source="dictionary"),
+            TermFix(was="“", zh="“", en='"', source="punctuation"),
+            TermFix(was="”", zh="”", en='"', source="punctuation"),
+        ],
+    )
+    report = translation_report([("p1", P1_ZH, P1_EN)], terms_for, repairs={"p1": repairs})
+    assert report.ok  # repairs are on record, not failures
+    found = [(i.kind, i.severity, i.paragraph_id) for i in report.issues]
+    assert found == [
+        ("number_repaired", "warning", "p1"),
+        ("term_replaced", "warning", "p1"),
+        ("term_replaced", "warning", "p1"),
+        ("punctuation_replaced", "warning", "p1"),
+    ]
+    assert (report.numbers_repaired, report.terms_replaced) == (1, 2)
+    assert (
+        "dictionary gloss (not an official rendering) 'along the way'" in report.issues[2].message
+    )
+    assert report.issues[3].message == "Chinese punctuation made ASCII: “”"
 
 
 def test_summary_report_fields() -> None:

@@ -9,7 +9,8 @@ import httpx
 import pytest
 import respx
 
-from service.artifacts import CommitmentsArtifact
+from service.artifacts import KINDS, CommitmentsArtifact
+from service.checks import repairs
 from service.config import Settings
 from service.reader import Reader
 from service.tasks.commitments.extract import RECALL_TASK, TASK
@@ -71,6 +72,15 @@ async def test_variant_depends_on_prompt_versions_and_model(reader: Reader) -> N
         reader.variant("translation", {"translate": "v9"})  # unknown version: a clear error
     reader.gateway.model = "another-model"
     assert reader.variant("translation") != base
+
+
+async def test_only_the_translation_variant_depends_on_the_repairs_version(
+    reader: Reader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = {kind: reader.variant(kind) for kind in KINDS}
+    monkeypatch.setattr(repairs, "VERSION", repairs.VERSION + "-next")
+    after = {kind: reader.variant(kind) for kind in KINDS}
+    assert [kind for kind in KINDS if after[kind] != before[kind]] == ["translation"]
 
 
 async def test_closing_the_reader_cancels_computations_still_running(

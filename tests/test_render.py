@@ -13,6 +13,8 @@ import render_samples as rs
 from pydantic import ValidationError
 
 from service.artifacts import LEAD_SUMMARY_NOTE, LOCAL_MODEL_WARNING
+from service.checks.quality import Issue
+from service.checks.repairs import NumberFix, Repairs, TermFix
 from service.errors import InputError
 from service.render import DocumentBundle, render_site
 from service.render import escape as md
@@ -262,6 +264,46 @@ def test_export_carries_summary_translation_quality_provenance_and_failures() ->
     assert b["tasks"]["summary"] == {"status": "failed", "reason": rs.SUMMARY_FAILURE}
     index = json.loads(site["data/index.json"])
     assert [d["id"] for d in index["documents"]] == ["a1b2c3d4e5f6", "f0e1d2c3b4a5"]
+
+
+def _repaired_bundle() -> DocumentBundle:
+    """Bundle A with p2 repaired and p6 still holding hostile Chinese."""
+    a = rs.bundle_a()
+    assert a.translation is not None
+    paragraphs = list(a.translation.paragraphs)
+    repairs = Repairs(
+        numbers=[NumberFix(wrong="2021 million", right="20.21 million", zh="2021万")],
+        terms=[TermFix(was="<b>要点", zh="要点", en="*key* points", source="dictionary")],
+    )
+    paragraphs[1] = paragraphs[1].model_copy(update={"repairs": repairs})
+    left = Issue(kind="cjk_left", paragraph_id="p6", message="m", detail={"runs": ["# 标题*"]})
+    quality = a.translation.quality.model_copy(
+        update={"issues": [*a.translation.quality.issues, left]}
+    )
+    translation = a.translation.model_copy(update={"paragraphs": paragraphs, "quality": quality})
+    return a.model_copy(update={"translation": translation})
+
+
+def test_repairs_and_open_problems_are_noted_under_the_paragraph_escaped() -> None:
+    site = _site([_repaired_bundle(), rs.bundle_b()])
+    english, bilingual = rc.plain_text(site[A]).split("Bilingual text", 1)
+    p2 = rs.A_ENGLISH["p2"]
+    repaired = (
+        "numbers corrected: 2021 million → 20.21 million (2021万) · "
+        "dictionary gloss: <b>要点 → *key* points"
+    )
+    for rendering in (english, bilingual):
+        assert rendering.split(p2, 1)[1].splitlines()[1] == repaired
+        assert "⚠ untranslated Chinese: # 标题*" in rendering
+    assert "<b>" not in site[A] and "&lt;b&gt;要点 → \\*key\\* points" in site[A]
+    assert "⚠ number 11 not found in this translation" in english  # p3, from the sample
+    exported = json.loads(site["data/a1b2c3d4e5f6.json"])["translation"]["paragraphs"][1]
+    assert exported["repairs"]["numbers"][0] == {
+        "wrong": "2021 million",
+        "right": "20.21 million",
+        "zh": "2021万",
+    }
+    assert exported["repairs"]["terms"][0]["source"] == "dictionary"
 
 
 def test_rendering_is_deterministic_and_independent_of_input_order() -> None:

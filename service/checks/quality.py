@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, Field
 
 from service.checks.numbers import NumberMention, contains_value, extract_en, extract_zh
+from service.checks.repairs import NumberFix, Repairs, TermFix
 
 # English characters per Han character, measured on 670 paragraph pairs of the bilingual
 # Government Work Reports (p5 4.18, median 5.99, p95 7.37); the band is p5/p95 widened so that
@@ -37,6 +38,9 @@ IssueKind = Literal[
     "translation_empty",
     "untranslated",
     "length_ratio",
+    "number_repaired",
+    "term_replaced",
+    "punctuation_replaced",
 ]
 
 
@@ -132,6 +136,8 @@ class QualityReport(BaseModel):
     glossary_adhered: int = 0
     paragraphs_total: int = 0
     paragraphs_translated: int = 0
+    numbers_repaired: int = 0
+    terms_replaced: int = Field(0, description="Chinese replaced by a term, name or gloss.")
 
     @property
     def ok(self) -> bool:
@@ -229,11 +235,14 @@ def translation_report(
     terms_for: Callable[[str], Sequence[TermLike]],
     *,
     expected_ids: Sequence[str] | None = None,
+    repairs: Mapping[str, Repairs] | None = None,
 ) -> QualityReport:
     """All checks over a translation given as ``(paragraph_id, zh, en | None)`` rows.
 
     ``expected_ids`` are the document's paragraph ids; rows for ids not in it are ignored and
     ids without a row are reported missing. Defaults to the ids of the rows themselves.
+    ``repairs`` (paragraph id → what the post-edit changed; ``en`` is the repaired text) adds
+    one warning per repair, so what was fixed is on record and the checks judge what remains.
     """
     ids = list(expected_ids) if expected_ids is not None else [p[0] for p in paragraphs]
     coverage = check_coverage(ids, {pid: en for pid, _, en in paragraphs})
@@ -256,6 +265,8 @@ def translation_report(
         )
         for h in glossary.misses
     )
+    for pid, fixes in (repairs or {}).items():
+        _repair_issues(report, pid, fixes)
     return report
 
 
@@ -285,6 +296,51 @@ def _paragraph_checks(report: QualityReport, pid: str, zh: str, en: str) -> None
                 detail=length.model_dump(),
             )
         )
+
+
+def _repair_issues(report: QualityReport, pid: str, repairs: Repairs) -> None:
+    """A warning per number repaired and per Chinese term replaced; punctuation as one."""
+    report.numbers_repaired += len(repairs.numbers)
+    report.issues.extend(_number_repaired(n, pid) for n in repairs.numbers)
+    terms = [t for t in repairs.terms if t.source != "punctuation"]
+    report.terms_replaced += len(terms)
+    report.issues.extend(_term_replaced(t, pid) for t in terms)
+    marks = [t.was for t in repairs.terms if t.source == "punctuation"]
+    if marks:
+        message = f"Chinese punctuation made ASCII: {''.join(dict.fromkeys(marks))}"
+        report.issues.append(
+            Issue(kind="punctuation_replaced", paragraph_id=pid, message=message,
+                  severity="warning", detail={"marks": marks})
+        )  # fmt: skip
+
+
+def _number_repaired(fix: NumberFix, pid: str) -> Issue:
+    message = f"{fix.wrong!r} corrected to {fix.right!r} (source {fix.zh})"
+    return Issue(
+        kind="number_repaired",
+        paragraph_id=pid,
+        message=message,
+        severity="warning",
+        detail=fix.model_dump(),
+    )
+
+
+_TERM_SOURCES = {
+    "glossary": "the glossary term",
+    "name": "the official pinyin",
+    "dictionary": "the dictionary gloss (not an official rendering)",
+}
+
+
+def _term_replaced(fix: TermFix, pid: str) -> Issue:
+    message = f"{fix.was!r} left in the English, replaced by {_TERM_SOURCES[fix.source]} {fix.en!r}"
+    return Issue(
+        kind="term_replaced",
+        paragraph_id=pid,
+        message=message,
+        severity="warning",
+        detail=fix.model_dump(),
+    )
 
 
 # Issue kind -> message for a number the check found (its text and value), by direction.

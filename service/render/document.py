@@ -2,7 +2,9 @@
 
 Source paragraphs carry ``<a id="p12"></a>`` anchors in the bilingual rendering (always
 present, even without a translation) so that commitment links land on the quoted paragraph;
-the English-only rendering uses ``en-p12``.
+the English-only rendering uses ``en-p12``. In both renderings a translated paragraph is
+followed by a note when its checks still fail (a number missing or not in the source, Chinese
+left) or when the post-edit repaired it (numbers corrected, terms replaced).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from service.artifacts import (
     TranslatedParagraph,
     TranslationArtifact,
 )
+from service.checks.magnitudes import english
 from service.checks.quality import Issue
+from service.checks.repairs import Repairs
 from service.render import escape as md
 from service.render.bundle import AnyArtifact, DocumentBundle
 from service.render.markdown import (
@@ -40,7 +44,15 @@ ISSUE_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("Glossary misses", ("glossary_miss",)),
     ("Untranslated paragraphs", ("untranslated", "paragraph_missing", "translation_empty")),
     ("Other checks", ("cjk_left", "length_ratio")),
+    ("Repairs made", ("number_repaired", "term_replaced", "punctuation_replaced")),
 ]
+# Per-paragraph notes: the issues still open, and the repairs named by where they came from.
+_OPEN_KINDS = ("number_missing", "number_extra", "cjk_left")
+_TERM_NOTES = (
+    ("glossary", "glossary terms"),
+    ("name", "names"),
+    ("dictionary", "dictionary gloss"),
+)
 
 
 def document_page(b: DocumentBundle, *, generated_at: dt.datetime, reader_version: str) -> str:
@@ -171,11 +183,12 @@ def english_section(b: DocumentBundle) -> list[str]:
     parts = ["## Translation (English)", *_state(b, "translation")]
     if b.translation is None:
         return parts if len(parts) > 1 else [*parts, "Translation not available."]
-    rows = _translated(b.translation)
+    rows, issues = _translated(b.translation), _open_issues(b.translation)
     for p in b.document.paragraphs:
         tp = rows.get(p.id)
         body = _english_text(tp, p.is_heading) if tp and tp.en else _untranslated(b, tp, p.text)
         parts.append(f"{md.anchor('en-' + p.id)}{body} [¶{md.text(p.id)}](#{md.anchor_id(p.id)})")
+        parts += _notes(tp, issues.get(p.id, []))
     return parts
 
 
@@ -183,12 +196,14 @@ def bilingual_section(b: DocumentBundle) -> list[str]:
     parts = ["## Bilingual text"]
     parts.append("Paragraph by paragraph: the Chinese source, then the English translation.")
     rows = _translated(b.translation) if b.translation is not None else None
+    issues = _open_issues(b.translation) if b.translation is not None else {}
     for p in b.document.paragraphs:
         zh = f"**{md.text(p.text)}**" if p.is_heading else md.text(p.text)
         parts.append(f"{md.anchor(p.id)}`{md.anchor_id(p.id)}` {zh}")
         if rows is not None:
             tp = rows.get(p.id)
             parts.append(_english_text(tp, p.is_heading) if tp and tp.en else _untranslated(b, tp))
+            parts += _notes(tp, issues.get(p.id, []))
     return parts
 
 
@@ -199,6 +214,59 @@ def _translated(t: TranslationArtifact) -> dict[str, TranslatedParagraph]:
 def _english_text(tp: TranslatedParagraph, heading: bool) -> str:
     text = md.text(tp.en or "")
     return f"**{text}**" if heading else text
+
+
+def _open_issues(t: TranslationArtifact) -> dict[str, list[Issue]]:
+    """Paragraph id → the issues a reader must see next to its English."""
+    found: dict[str, list[Issue]] = {}
+    for issue in t.quality.issues:
+        if issue.kind in _OPEN_KINDS and issue.paragraph_id is not None:
+            found.setdefault(issue.paragraph_id, []).append(issue)
+    return found
+
+
+def _notes(tp: TranslatedParagraph | None, issues: list[Issue]) -> list[str]:
+    """The note under a translated paragraph: what is still wrong, then what was repaired."""
+    if tp is None or not tp.en:
+        return []
+    notes = [_open_note(i) for i in issues] + _repair_notes(tp.repairs)
+    return [f"*{md.text(' · '.join(notes))}*"] if notes else []
+
+
+def _open_note(issue: Issue) -> str:
+    """``⚠ number 1361万 (13.61 million) not found in this translation`` and the like."""
+    detail = issue.detail
+    if issue.kind == "cjk_left":
+        runs = detail.get("runs")
+        return "⚠ untranslated Chinese: " + " ".join(
+            map(str, runs if isinstance(runs, list) else [])
+        )
+    text = str(detail.get("text", ""))
+    if issue.kind == "number_extra":
+        return f"⚠ number {text} is not in the source"
+    return f"⚠ number {text}{_in_english(text, detail)} not found in this translation"
+
+
+def _in_english(text: str, number: dict[str, object]) -> str:
+    """`` (13.61 million)`` for a count the English should state so, when that differs."""
+    value = number.get("value")
+    if number.get("kind") != "number" or not isinstance(value, int | float):
+        return ""
+    expected = english(value)
+    return f" ({expected})" if expected != text else ""
+
+
+def _repair_notes(repairs: Repairs) -> list[str]:
+    """``numbers corrected: 1361 million → 13.61 million (1361万)``, terms by their source."""
+    notes = []
+    if repairs.numbers:
+        fixed = ", ".join(f"{n.wrong} → {n.right} ({n.zh})" for n in repairs.numbers)
+        notes.append(f"numbers corrected: {fixed}")
+    for source, label in _TERM_NOTES:
+        terms = dict.fromkeys(f"{t.was} → {t.en}" for t in repairs.terms if t.source == source)
+        if terms:
+            notes.append(f"{label}: {', '.join(terms)}")
+    return notes
 
 
 def _untranslated(b: DocumentBundle, tp: TranslatedParagraph | None, zh: str = "") -> str:
@@ -245,6 +313,8 @@ def _quality_rows(b: DocumentBundle) -> list[list[str]]:
         rows.append(["Paragraphs translated", f"{q.paragraphs_translated} of {q.paragraphs_total}"])
         rows.append(["Numbers preserved", f"{q.numbers_preserved} of {q.numbers_total}"])
         rows.append(["Glossary terms as prescribed", f"{q.glossary_adhered} of {q.glossary_terms}"])
+        rows.append(["Numbers repaired", str(q.numbers_repaired)])
+        rows.append(["Chinese replaced by a term, name or gloss", str(q.terms_replaced)])
     if (s := b.summary) is not None:
         q = s.quality
         rows.append(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from service.artifacts import Artifact, ArtifactKind
+from service.checks import repairs
 from service.errors import ConfigError
 from service.llm.prompts import PromptCatalog
 from service.models import Chunk, Document
@@ -38,6 +39,7 @@ class TaskSpec:
     run: TaskFn
     strategies: Mapping[str, tuple[str, ...]]  # prompt task -> the strategies it implements
     schemas: Mapping[str, type[BaseModel]]  # a prompt file's ``schema`` -> the output model
+    repaired: bool = False  # its output goes through the deterministic repairs (checks.repairs)
 
     @property
     def prompts(self) -> tuple[str, ...]:
@@ -60,6 +62,7 @@ TASKS: dict[ArtifactKind, TaskSpec] = {
         translate.translate,
         {translate.TASK: (CHUNK_JSON, PER_UNIT)},
         {translate.SCHEMA_NAME: translate.TranslatedChunk},
+        repaired=True,
     ),
     "commitments": TaskSpec(
         extract.extract_commitments,
@@ -76,6 +79,11 @@ def task_function(kind: ArtifactKind) -> TaskFn:
 def prompt_tasks(kind: ArtifactKind) -> tuple[str, ...]:
     """The prompt tasks ``kind`` calls, in the order its tasks run them."""
     return TASKS[kind].prompts
+
+
+def checks_version(kind: ArtifactKind) -> str | None:
+    """The version of the repairs ``kind``'s output goes through (part of its variant), if any."""
+    return repairs.VERSION if TASKS[kind].repaired else None
 
 
 def catalog(specs: Iterable[TaskSpec]) -> PromptCatalog:

@@ -43,12 +43,15 @@ from service.artifacts import (
     TranslationArtifact,
     status_of,
 )
+from service.checks.glossary import Glossary
 from service.checks.quality import TermLike, translation_report
+from service.checks.repairs import Repairs
 from service.errors import ModelError
 from service.llm.profiles import Profile
 from service.llm.prompts import PromptTemplate, delimit
 from service.models import Chunk, Document
 from service.tasks.context import ProgressEvent, TaskContext
+from service.tasks.postedit import post_edit_pieces
 from service.tasks.strategies import PER_UNIT
 from service.tasks.units import english_line, unit_variables
 from service.tokens import count_tokens
@@ -365,10 +368,13 @@ def _assemble(
         for unit in units:
             pieces.setdefault(unit.paragraph_id, []).append((chunk.id, unit))
     paragraphs = [
-        _paragraph(p.id, p.text, p.is_heading, pieces.get(p.id, []), run) for p in doc.paragraphs
+        _paragraph(p.id, p.text, p.is_heading, pieces.get(p.id, []), run, ctx.glossary)
+        for p in doc.paragraphs
     ]
     rows = [(p.id, p.zh, p.en) for p in paragraphs]
-    quality = translation_report(rows, _terms_for(ctx), expected_ids=[p.id for p in doc.paragraphs])
+    expected = [p.id for p in doc.paragraphs]
+    repairs = {p.id: p.repairs for p in paragraphs}
+    quality = translation_report(rows, _terms_for(ctx), expected_ids=expected, repairs=repairs)
     return TranslationArtifact(
         doc_id=doc.id,
         status=_status(run),
@@ -380,15 +386,22 @@ def _assemble(
 
 
 def _paragraph(
-    pid: str, zh: str, is_heading: bool, pieces: list[tuple[str, Unit]], run: _Run
+    pid: str,
+    zh: str,
+    is_heading: bool,
+    pieces: list[tuple[str, Unit]],
+    run: _Run,
+    glossary: Glossary | None,
 ) -> TranslatedParagraph:
-    """Join the pieces' English; untranslated (with the reason) unless every piece is done."""
+    """Join the pieces' post-edited English; untranslated (with the reason) unless all are done."""
     chunk_id = pieces[0][0] if pieces else ""
     errors = [run.errors[u.uid] for _, u in pieces if u.uid in run.errors]
     if not pieces:
         errors = ["not in any chunk given to the translation task"]
-    en = None if errors else " ".join(run.english[u.uid] for _, u in pieces)
+    english = [(u.zh, run.english[u.uid]) for _, u in pieces if not errors]
+    en, repairs = post_edit_pieces(english, glossary) if english else (None, Repairs())
     error = "; ".join(dict.fromkeys(errors)) or None
     return TranslatedParagraph(
-        id=pid, zh=zh, en=en, is_heading=is_heading, chunk_id=chunk_id, error=error
-    )
+        id=pid, zh=zh, en=en, is_heading=is_heading, chunk_id=chunk_id, error=error,
+        repairs=repairs,
+    )  # fmt: skip
