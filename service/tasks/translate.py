@@ -3,9 +3,13 @@
 Each chunk is one model call. The model sees the chunk's paragraphs as ``<p id="p12">…</p>``
 lines inside ``delimit()``, the glossary entries that occur in the chunk, and the end of the
 previous chunk with its translation (for continuity only). It answers
-``{"paragraphs": [{"id": "p12", "en": "…"}]}``; a validator checks that the ids are exactly
-the chunk's, in order, and that no ``en`` is empty, so a dropped or merged paragraph triggers
-the gateway's re-ask.
+``{"paragraphs": [{"id": "p12", "en": "…"}]}``; the validator re-asks (in the gateway) only
+for an empty ``en``. Ids that are not exactly the chunk's, in order (a dropped or merged
+paragraph: a small model answered "p1" for a whole chunk, three times), are not re-asked: each
+paragraph of the chunk is then asked alone with the same prompt, where any one answer item is
+its translation. An item that is not plausibly a translation of its paragraph
+(``service/tasks/guard.py``) is asked alone too; one that fails alone stays untranslated with
+the reason.
 
 A paragraph longer than the chunk budget is split by the chunker; each piece becomes its own
 unit with a sub-id (``p12.1``, ``p12.2``, …) so the model knows it sees part of a paragraph,
@@ -15,12 +19,15 @@ translated only when all its pieces are.
 Chunks of one document run sequentially (the prompt carries the previous translation);
 documents can run concurrently.
 
-That is the ``chunk_json`` strategy. A template declaring ``strategy = "per_unit"``
-(``v2.completion`` for the embedded base model) instead translates one unit per call as plain
-text, ``Chinese: …`` / ``English:`` with ``stop=["\n"]`` (``service/tasks/units.py``): no JSON,
-no grammar, no previous-chunk context (each call stands alone). An empty or mostly Chinese
-answer fails that unit only; its paragraph stays untranslated with the reason, and its chunk's
-outcome is "failed".
+That is the ``chunk_json`` strategy. A template declaring ``strategy = "per_unit"`` instead
+translates one unit per call as plain text: ``v2.completion`` (the embedded base model,
+``Chinese: …`` / ``English:`` with ``stop=["\n"]``, each call alone) or ``v2.chat`` (a small
+instruct model: hints for terms, names and numbers, and the previous paragraph with its English).
+Each answer is checked (``guard.accepted``): empty or mostly Chinese, or not plausibly a
+translation. A rejected answer is re-asked once with an explicit note when the template declares
+``note``; an implausible one is then translated sentence by sentence, a sentence still rejected
+kept as ``[untranslated: …]`` with the reason. A unit that still fails stays untranslated with
+the reason, and its chunk's outcome is "failed".
 """
 
 from __future__ import annotations
