@@ -7,9 +7,8 @@ previous chunk with its translation (for continuity only). It answers
 for an empty ``en``. Ids that are not exactly the chunk's, in order (a dropped or merged
 paragraph: a small model answered "p1" for a whole chunk, three times), are not re-asked: each
 paragraph of the chunk is then asked alone with the same prompt, where any one answer item is
-its translation. An item that is not plausibly a translation of its paragraph
-(``service/tasks/guard.py``) is asked alone too; one that fails alone stays untranslated with
-the reason.
+its translation if it is plausibly one (``service/tasks/guard.py``); one that fails alone stays
+untranslated with the reason.
 
 A paragraph longer than the chunk budget is split by the chunker; each piece becomes its own
 unit with a sub-id (``p12.1``, ``p12.2``, …) so the model knows it sees part of a paragraph,
@@ -348,21 +347,15 @@ async def _chunk_call(
 def _take_answer(
     units: list[Unit], parsed: TranslatedChunk, run: _Run
 ) -> list[tuple[Unit, str | None]]:
-    """Keep the plausible translations of a well-aligned answer; each unit with the reason it
-    must be asked alone (wrong ids: every unit), or None when its translation is kept."""
+    """Keep the translations of a well-aligned answer; each unit with the reason it must be
+    asked alone (wrong ids: every unit), or None when its translation is kept."""
     got = [p.id for p in parsed.paragraphs]
     want = [u.uid for u in units]
     if got != want:
         mismatch: str | None = _id_mismatch(want, got)
         return [(u, mismatch) for u in units]
-    taken = []
-    for unit, item in zip(units, parsed.paragraphs, strict=True):
-        en = item.en.strip()
-        why = implausible(unit.zh, en)
-        if why is None:
-            run.english[unit.uid] = en
-        taken.append((unit, why))
-    return taken
+    run.english.update({p.id: p.en.strip() for p in parsed.paragraphs})
+    return [(u, None) for u in units]
 
 
 async def _paragraph_alone(
