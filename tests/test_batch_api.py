@@ -359,20 +359,23 @@ async def test_invalid_json_is_not_cached_and_the_run_calls_the_model_for_it(
     assert direct.call_count == 2 and artifact.status == "ok"
 
 
-async def test_answers_are_validated_in_the_task_context_of_their_call(remote: Settings) -> None:
-    """The translation's id check reads a context variable set by the task around its call."""
+async def test_a_chunk_answered_with_the_wrong_ids_is_redone_by_paragraph_next_round(
+    remote: Settings,
+) -> None:
+    """Wrong ids are not a failed request: the task asks that chunk's paragraphs one by one."""
 
     def answer(body: dict[str, Any]) -> str:
         good = translation_of(body)
         return good.replace('"p2"', '"p1"') if "会议要求" in document_of(body) else good
 
     with respx.mock(assert_all_called=False) as router:
-        FakeBatchAPI(router, answer)
+        api = FakeBatchAPI(router, answer)
         async with open_reader(remote) as reader:
             report = await run_prefill(reader, add_docs(reader), [])
-    [failure] = report.failed
-    assert "paragraph ids must be exactly p2" in failure.reason
-    assert (report.rounds, report.cached) == (2, 3)
+    assert not report.failed and report.rounds == 2
+    [second] = api.uploads[1:]
+    alone = [PARAGRAPH.findall(document_of(line["body"])) for line in second]
+    assert alone and all(len(found) == 1 for found in alone)  # one paragraph per request
 
 
 async def test_an_expired_batch_caches_what_it_answered_and_stops_clearly(

@@ -7,7 +7,8 @@ import pytest
 from service.artifacts import KINDS
 from service.config import ROOT
 from service.errors import ConfigError
-from service.llm.prompts import PromptRegistry
+from service.llm.profiles import LOCAL_PROFILE, PROFILES
+from service.llm.prompts import PromptCatalog, PromptRegistry
 from service.tasks.registry import CATALOG, TASKS, TaskSpec, catalog, prompt_tasks
 from service.tasks.summary.schema import SummaryOut
 from service.tasks.translate import SCHEMA_NAME
@@ -38,3 +39,27 @@ def test_a_schema_or_prompt_task_name_means_one_thing() -> None:
     with pytest.raises(ConfigError, match="'translate' belongs to two artifact kinds"):
         catalog([spec, shared])
     assert catalog([spec, spec]) == catalog([spec])  # the same row twice is no clash
+
+
+def shipped_defaults(profile: str) -> dict[tuple[str, str], str]:
+    """(task, version) of every default prompt file the named profile gets."""
+    wanted = PROFILES[profile].wanted
+    registry = PromptRegistry.load(ROOT / "prompts", catalog=CATALOG, wanted=wanted)
+    mode = PROFILES[profile].mode
+    found = {t.task: registry.get(t.task, mode) for t in registry.templates.values()}
+    return {(task, t.version): t.strategy for task, t in found.items()}
+
+
+def test_a_newer_per_unit_chat_prompt_does_not_become_every_chat_models_default() -> None:
+    assert CATALOG.defaults["translate"] == "chunk_json"  # the first strategy listed
+    for name in ("gpt-4o-mini", "ollama", "generic", "qwen-plus"):
+        assert shipped_defaults(name)[("translate", "v1")] == "chunk_json", name
+    # The embedded model keeps its per_unit translation and extractive summary (v2).
+    local = shipped_defaults(LOCAL_PROFILE)
+    assert local[("translate", "v2")] == "per_unit" and local[("summary", "v2")] == "lead"
+
+
+def test_without_a_default_strategy_the_highest_version_is_the_default() -> None:
+    bare = PromptCatalog(CATALOG.schemas, CATALOG.strategies)  # no defaults
+    registry = PromptRegistry.load(ROOT / "prompts", catalog=bare)
+    assert registry.get("translate", "chat").version == "v2"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +34,7 @@ from tests.translate_fixtures import (
     reply,
     request_body,
     split_paragraph_doc,
+    split_paragraph_english,
     use_remote,
     user_message,
 )
@@ -100,35 +102,57 @@ async def test_clean_translation_is_aligned_and_passes_quality(ctx: TaskContext)
     assert body["max_tokens"] >= MIN_OUTPUT_TOKENS
 
 
+def first_then(first: httpx.Response, table: dict[str, str]) -> Any:
+    """A respx side effect answering ``first`` once, then each request from ``table``."""
+    rest = by_document(table)
+    answers = iter([first])
+    return lambda request: next(answers, None) or rest(request)
+
+
 @respx.mock
-async def test_dropped_paragraph_is_re_asked_with_the_error(ctx: TaskContext) -> None:
-    dropped = {k: v for k, v in EN.items() if k != "p2"}
-    route = respx.post(CHAT).mock(side_effect=[reply(dropped), reply(EN)])
+async def test_wrong_ids_fall_back_to_one_call_per_paragraph(ctx: TaskContext) -> None:
+    # What the 1.5B instruct model did: the whole chunk merged into one item "p1".
+    merged = {"p1": " ".join(EN.values())}
+    route = respx.post(CHAT).mock(side_effect=first_then(reply(merged), EN))
     art = await translate(DOC, ONE, ctx)
-    assert route.call_count == 2
-    reask = request_body(route.calls[1])["messages"]
-    assert reask[-2] == {"role": "assistant", "content": answer(dropped)}
-    assert "missing p2" in reask[-1]["content"]
-    assert art.status == "ok" and art.paragraphs[1].en == EN["p2"]
+    assert route.call_count == 1 + 5  # no re-ask of the chunk: one call per paragraph
+    assert [document_ids(c) for c in route.calls[1:]] == [[f"p{i}"] for i in range(1, 6)]
+    assert all(len(request_body(c)["messages"]) == 2 for c in route.calls)
+    assert art.status == "ok" and {p.id: p.en for p in art.paragraphs} == EN
+    # Each paragraph alone sees the one before it, with its translation, as context.
+    assert EN["p2"] in user_message(route.calls[3]) and "<context" in user_message(route.calls[3])
 
 
 @respx.mock
-async def test_a_model_that_keeps_dropping_leaves_the_chunk_untranslated(
+async def test_a_paragraph_failing_alone_too_is_left_untranslated_with_the_reason(
     ctx: TaskContext,
 ) -> None:
-    dropping = {"p4": EN["p4"]}
+    dropping = reply({"p4": EN["p4"]})
     route = respx.post(CHAT).mock(
-        side_effect=[reply(FIRST), reply(dropping), reply(dropping), reply(dropping)]
+        side_effect=[reply(FIRST), dropping, reply({"p4": EN["p4"]}), refusal()]
     )
     art = await translate(DOC, TWO, ctx)
-    assert route.call_count == 4  # one call + two re-asks for the second chunk
-    assert art.status == "partial"
-    assert [c.status for c in art.chunks] == ["ok", "failed"]
-    assert "missing p5" in (art.chunks[1].error or "")
-    untranslated = [p for p in art.paragraphs if p.en is None]
-    assert [p.id for p in untranslated] == ["p4", "p5"]
-    assert all("chunk c1" in (p.error or "") for p in untranslated)
-    assert issues(art, "untranslated") == ["p4", "p5"]
+    assert route.call_count == 4  # chunk c1, then p4 and p5 alone
+    assert art.status == "partial" and [c.status for c in art.chunks] == ["ok", "failed"]
+    assert art.paragraphs[3].en == EN["p4"]
+    p5 = art.paragraphs[4]
+    assert p5.en is None and "chunk c1, p5" in (p5.error or "") and "missing p5" in p5.error
+    assert "p5" in (art.chunks[1].error or "") and issues(art, "untranslated") == ["p5"]
+
+
+@respx.mock
+async def test_one_paragraph_answered_under_another_id_is_still_its_translation(
+    ctx: TaskContext,
+) -> None:
+    first, second = EN["p4"].split(". ", 1)
+    split = reply({"p4": first + ".", "p4-2": second})  # one paragraph as two items
+    route = respx.post(CHAT).mock(
+        side_effect=[reply(FIRST), reply({"p4": EN["p4"]}), split, reply({"p1": EN["p5"]})]
+    )
+    art = await translate(DOC, TWO, ctx)
+    assert route.call_count == 4 and art.status == "ok"
+    assert art.paragraphs[3].en == EN["p4"]  # the items of a one-paragraph answer, joined
+    assert art.paragraphs[4].en == EN["p5"]
 
 
 @respx.mock
@@ -266,15 +290,17 @@ async def test_a_paragraph_split_across_chunks_gets_sub_ids_and_is_joined(
     ids = [u.uid for group in units for u in group]
     assert len(chunks) >= 3 and "p2.1" in ids and "p2.2" in ids and "p2" not in ids
 
+    english = {u.uid: split_paragraph_english(u.zh) or "II. Key tasks" for g in units for u in g}
+
     def respond(request: httpx.Request) -> httpx.Response:
         user = json.loads(request.content)["messages"][1]["content"]
         found = re.findall(r'<p id="([^"]+)">', user[user.index("<document") :])
-        return reply({uid: f"Part {uid}." for uid in found})
+        return reply({uid: english[uid] for uid in found})
 
     respx.post(CHAT).mock(side_effect=respond)
     art = await translate(doc, chunks, ctx)
     pieces = [uid for uid in ids if uid.startswith("p2.")]
-    assert art.paragraphs[1].en == " ".join(f"Part {uid}." for uid in pieces)
+    assert art.paragraphs[1].en == " ".join(english[uid] for uid in pieces)
     assert art.paragraphs[1].chunk_id == "c0" or art.paragraphs[1].chunk_id == chunks[0].id
 
 

@@ -34,6 +34,7 @@ from tests.translate_fixtures import (
     make_doc,
     request_body,
     split_paragraph_doc,
+    split_paragraph_english,
     use_remote,
 )
 
@@ -196,7 +197,7 @@ async def test_a_paragraph_split_across_chunks_is_translated_piece_by_piece(
     pieces = [u for group in plan_units(doc, chunks) for u in group if u.paragraph_id == "p2"]
     assert len(pieces) >= 2
     table = {"二、重点任务": "II. Key tasks"}
-    table |= {u.zh: f"Part {u.uid} with {u.zh[1:3]} tasks." for u in pieces}
+    table |= {u.zh: split_paragraph_english(u.zh) for u in pieces}
     route = llama(table)
     art = await translate(doc, chunks, ctx)
     assert route.call_count == 1 + len(pieces)

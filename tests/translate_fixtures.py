@@ -61,6 +61,14 @@ def split_paragraph_doc() -> tuple[Document, list[Chunk]]:
     return doc, chunk_document(doc.text, doc.paragraphs, budget=120)
 
 
+def split_paragraph_english(zh: str) -> str:
+    """A plausible English for a piece of ``split_paragraph_doc``'s long paragraph."""
+    return " ".join(
+        f"Task {n} is to build a batch of new infrastructure and public service facilities."
+        for n in re.findall(r"第(\d+)项", zh)
+    )
+
+
 def chunks_by(doc: Document, groups: Sequence[Sequence[int]]) -> list[Chunk]:
     """Chunks made of whole paragraphs, ``groups`` of 0-based paragraph indexes."""
     chunks = []

@@ -82,8 +82,8 @@ class PendingCall:
     mode: str  # chat | completion
     body: dict[str, Any]  # the JSON the endpoint would receive: model, prompt, params, format
     schema: type[BaseModel] | None
-    # The caller's context at the miss: schema validators may read context variables (the
-    # translation's expected ids), so an answer is validated inside it, as _miss would.
+    # The caller's context at the miss: schema validators may read context variables, so an
+    # answer is validated inside it, as _miss would.
     context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 

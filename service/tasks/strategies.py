@@ -8,7 +8,8 @@ from __future__ import annotations
 
 # translate, commitments, commitments_recall: one structured (JSON) call per chunk.
 CHUNK_JSON = "chunk_json"
-# translate: one plain-text call per paragraph (or piece of one), for a small base model.
+# translate: one plain-text call per paragraph (or piece of one), for a small base or
+# instruct model.
 PER_UNIT = "per_unit"
 # summary: the whole document in one structured call (map_reduce when it does not fit).
 SINGLE = "single"

@@ -3,9 +3,12 @@
 Each chunk is one model call. The model sees the chunk's paragraphs as ``<p id="p12">…</p>``
 lines inside ``delimit()``, the glossary entries that occur in the chunk, and the end of the
 previous chunk with its translation (for continuity only). It answers
-``{"paragraphs": [{"id": "p12", "en": "…"}]}``; a validator checks that the ids are exactly
-the chunk's, in order, and that no ``en`` is empty, so a dropped or merged paragraph triggers
-the gateway's re-ask.
+``{"paragraphs": [{"id": "p12", "en": "…"}]}``; the validator re-asks (in the gateway) only
+for an empty ``en``. Ids that are not exactly the chunk's, in order (a dropped or merged
+paragraph: a small model answered "p1" for a whole chunk, three times), are not re-asked: each
+paragraph of the chunk is then asked alone with the same prompt, where any one answer item is
+its translation if it is plausibly one (``service/tasks/guard.py``); one that fails alone stays
+untranslated with the reason.
 
 A paragraph longer than the chunk budget is split by the chunker; each piece becomes its own
 unit with a sub-id (``p12.1``, ``p12.2``, …) so the model knows it sees part of a paragraph,
@@ -15,12 +18,15 @@ translated only when all its pieces are.
 Chunks of one document run sequentially (the prompt carries the previous translation);
 documents can run concurrently.
 
-That is the ``chunk_json`` strategy. A template declaring ``strategy = "per_unit"``
-(``v2.completion`` for the embedded base model) instead translates one unit per call as plain
-text, ``Chinese: …`` / ``English:`` with ``stop=["\n"]`` (``service/tasks/units.py``): no JSON,
-no grammar, no previous-chunk context (each call stands alone). An empty or mostly Chinese
-answer fails that unit only; its paragraph stays untranslated with the reason, and its chunk's
-outcome is "failed".
+That is the ``chunk_json`` strategy. A template declaring ``strategy = "per_unit"`` instead
+translates one unit per call as plain text: ``v2.completion`` (the embedded base model,
+``Chinese: …`` / ``English:`` with ``stop=["\n"]``, each call alone) or ``v2.chat`` (a small
+instruct model: hints for terms, names and numbers, and the previous paragraph with its English).
+Each answer is checked (``guard.accepted``): empty or mostly Chinese, or not plausibly a
+translation. A rejected answer is re-asked once with an explicit note when the template declares
+``note``; an implausible one is then translated sentence by sentence, a sentence still rejected
+kept as ``[sentence N not translated]`` (no Chinese in the English: the original is beside it) with the reason. A unit that still fails stays untranslated with
+the reason, and its chunk's outcome is "failed".
 """
 
 from __future__ import annotations
@@ -29,10 +35,9 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal, Self, cast
+from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
@@ -46,15 +51,26 @@ from service.artifacts import (
 from service.checks.glossary import Glossary
 from service.checks.quality import TermLike, translation_report
 from service.checks.repairs import Repairs
-from service.errors import ModelError
+from service.errors import ModelError, ModelInvalidOutput
 from service.llm.profiles import Profile
 from service.llm.prompts import PromptTemplate, delimit
 from service.models import Chunk, Document
 from service.tasks.context import ProgressEvent, TaskContext
+from service.tasks.guard import (
+    DID_NOT_TRANSLATE,
+    Implausible,
+    accepted,
+    correction,
+    implausible,
+    sentences,
+)
 from service.tasks.postedit import post_edit_pieces
 from service.tasks.strategies import PER_UNIT
-from service.tasks.units import english_line, unit_variables
+from service.tasks.units import unit_variables
 from service.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from service.llm.gateway import CallRecord
 
 TASK = "translate"
 SCHEMA_NAME = "translated_chunk"
@@ -89,24 +105,15 @@ class ParagraphEn(BaseModel):
     en: str = Field(description="Its complete English translation.")
 
 
-# The ids the answer being validated must have. The gateway validates inside our call (its
-# request task copies our context), and it requires the declared schema class itself, so the
-# per-call ids travel in a context variable rather than in a per-chunk subclass.
-EXPECTED_IDS: ContextVar[tuple[str, ...] | None] = ContextVar("translate_ids", default=None)
-
-
 class TranslatedChunk(BaseModel):
-    """The model's answer for one chunk."""
+    """The model's answer for one chunk. Its ids are checked by the task, not here: an answer
+    with the wrong ids is not re-asked but replaced by one call per paragraph."""
 
     model_config = ConfigDict(title="TranslatedChunk")
     paragraphs: list[ParagraphEn]
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
-        got = [p.id for p in self.paragraphs]
-        want = EXPECTED_IDS.get()
-        if want is not None and tuple(got) != want:
-            raise ValueError(_id_mismatch(list(want), got))
         empty = [p.id for p in self.paragraphs if not p.en.strip()]
         if empty:
             raise ValueError(f"empty translation for {', '.join(empty)}; translate every one")
@@ -265,6 +272,9 @@ class _Run:
     english: dict[str, str]  # unit id -> English
     errors: dict[str, str]  # unit id -> why it is untranslated
     outcomes: list[ChunkOutcome]
+    # unit id -> sentences left untranslated inside its otherwise translated English
+    notes: dict[str, str] = field(default_factory=dict)
+    previous: tuple[str, str] | None = None  # per_unit: the last unit's Chinese and English
 
 
 async def translate(doc: Document, chunks: list[Chunk], ctx: TaskContext) -> TranslationArtifact:
@@ -290,10 +300,38 @@ async def _translate_chunk(
     run: _Run,
     ctx: TaskContext,
 ) -> tuple[bool, bool, int]:
-    """One call; returns (cached, failed, tokens) for the progress event."""
+    """One call, then one per paragraph it got wrong; returns (cached, failed, tokens)."""
     if not units:  # whitespace only: nothing to translate
         run.outcomes.append(ChunkOutcome(chunk_id=chunk.id, status="ok"))
         return False, False, 0
+    usage = _Usage()
+    try:
+        parsed = await _chunk_call(units, previous, run, ctx, usage)
+    except ModelError as exc:  # ModelUnavailable is not a ModelError: it propagates
+        run.errors.update({u.uid: f"chunk {chunk.id}: {exc.message}" for u in units})
+        run.outcomes.append(ChunkOutcome(chunk_id=chunk.id, status="failed", error=exc.message))
+        return False, True, 0
+    errors = []
+    for index, (unit, why) in enumerate(_take_answer(units, parsed, run)):
+        if why is None:
+            continue
+        try:
+            run.english[unit.uid] = await _paragraph_alone(
+                unit, previous + units[:index], run, ctx, usage
+            )
+        except ModelError as exc:
+            run.errors[unit.uid] = (
+                f"chunk {chunk.id}, {unit.uid}: {exc.message} (alone, after {why})"
+            )
+            errors.append(f"{unit.uid}: {exc.message}")
+    _outcome(run, chunk, errors)
+    return usage.cached, bool(errors), usage.tokens
+
+
+async def _chunk_call(
+    units: list[Unit], previous: list[Unit], run: _Run, ctx: TaskContext, usage: _Usage
+) -> TranslatedChunk:
+    """The chunk_json call for ``units``: their JSON answer, ids not checked yet."""
     profile = ctx.gateway.profile
     variables = {
         "glossary": glossary_lines(ctx, "\n".join(u.zh for u in units)),
@@ -304,20 +342,54 @@ async def _translate_chunk(
     ids = tuple(u.uid for u in units)
     schema = fixed_schema(ids) if profile.mode == "completion" else TranslatedChunk
     budget = max_output_tokens(units, prompt_tokens, profile)
-    token = EXPECTED_IDS.set(ids)
-    try:
-        result = await ctx.call(TASK, variables, schema=schema, max_tokens=budget)
-    except ModelError as exc:  # ModelUnavailable is not a ModelError: it propagates
-        run.errors.update({uid: f"chunk {chunk.id}: {exc.message}" for uid in ids})
-        run.outcomes.append(ChunkOutcome(chunk_id=chunk.id, status="failed", error=exc.message))
-        return False, True, 0
-    finally:
-        EXPECTED_IDS.reset(token)
-    parsed = cast(TranslatedChunk, result.parsed)
+    result = await ctx.call(TASK, variables, schema=schema, max_tokens=budget)
+    usage.add(result.record)
+    return cast(TranslatedChunk, result.parsed)
+
+
+def _take_answer(
+    units: list[Unit], parsed: TranslatedChunk, run: _Run
+) -> list[tuple[Unit, str | None]]:
+    """Keep the translations of a well-aligned answer; each unit with the reason it must be
+    asked alone (wrong ids: every unit), or None when its translation is kept."""
+    got = [p.id for p in parsed.paragraphs]
+    want = [u.uid for u in units]
+    if got != want:
+        mismatch: str | None = _id_mismatch(want, got)
+        return [(u, mismatch) for u in units]
     run.english.update({p.id: p.en.strip() for p in parsed.paragraphs})
-    run.outcomes.append(ChunkOutcome(chunk_id=chunk.id, status="ok"))
-    record = result.record
-    return record.cached, False, record.tokens_in + record.tokens_out
+    return [(u, None) for u in units]
+
+
+async def _paragraph_alone(
+    unit: Unit, previous: list[Unit], run: _Run, ctx: TaskContext, usage: _Usage
+) -> str:
+    """The chunk_json prompt for this one unit; any single answer item is its translation
+    (with one paragraph the ids align nothing), joined when the model split it."""
+    parsed = await _chunk_call([unit], previous, run, ctx, usage)
+    english = " ".join(p.en.strip() for p in parsed.paragraphs)
+    why = implausible(unit.zh, english)
+    if why is not None:
+        raise Implausible(f"{DID_NOT_TRANSLATE}: {why}")
+    return english
+
+
+def _outcome(run: _Run, chunk: Chunk, errors: list[str]) -> None:
+    status: Literal["ok", "failed"] = "failed" if errors else "ok"
+    error = "; ".join(errors) or None
+    run.outcomes.append(ChunkOutcome(chunk_id=chunk.id, status=status, error=error))
+
+
+@dataclass
+class _Usage:
+    """Whether every call of a chunk was a cache hit, and the tokens they used."""
+
+    cached: bool = True
+    tokens: int = 0
+
+    def add(self, record: CallRecord) -> None:
+        self.cached = self.cached and record.cached
+        self.tokens += record.tokens_in + record.tokens_out
 
 
 def selected_template(ctx: TaskContext) -> PromptTemplate:
@@ -332,26 +404,89 @@ def selected_template(ctx: TaskContext) -> PromptTemplate:
 async def _translate_units(
     chunk: Chunk, units: list[Unit], run: _Run, ctx: TaskContext
 ) -> tuple[bool, bool, int]:
-    """One free-text call per unit; the chunk fails if any unit does (the others are kept)."""
-    template = selected_template(ctx)
+    """One free-text call per unit; the chunk fails if any unit (or a sentence of one) does,
+    the others are kept."""
+    usage = _Usage()
     errors: list[str] = []
-    cached, tokens = True, 0
     for unit in units:
-        variables = unit_variables(ctx, unit.zh)
-        prompt_tokens = count_tokens(template.body) + sum(map(count_tokens, variables.values()))
-        budget = max_output_tokens([unit], prompt_tokens, ctx.gateway.profile)
         try:
-            result = await ctx.call(TASK, variables, max_tokens=budget)
-            cached = cached and result.record.cached
-            tokens += result.record.tokens_in + result.record.tokens_out
-            run.english[unit.uid] = english_line(result.text)
+            run.english[unit.uid] = await _unit_english(unit, run, ctx, usage)
         except ModelError as exc:  # ModelUnavailable is not a ModelError: it propagates
             run.errors[unit.uid] = f"chunk {chunk.id}, {unit.uid}: {exc.message}"
             errors.append(f"{unit.uid}: {exc.message}")
-    status: Literal["ok", "failed"] = "failed" if errors else "ok"
-    error = "; ".join(errors) or None
-    run.outcomes.append(ChunkOutcome(chunk_id=chunk.id, status=status, error=error))
-    return cached and bool(units), bool(errors), tokens
+        if unit.uid in run.notes:
+            errors.append(f"{unit.uid}: {run.notes[unit.uid]}")
+        run.previous = (unit.zh, run.english[unit.uid]) if unit.uid in run.english else None
+    _outcome(run, chunk, errors)
+    return usage.cached and bool(units), bool(errors), usage.tokens
+
+
+async def _unit_english(unit: Unit, run: _Run, ctx: TaskContext, usage: _Usage) -> str:
+    """The unit's English; one not plausibly a translation is redone sentence by sentence."""
+    try:
+        return await _answer(ctx, unit.zh, run.previous, usage)
+    except Implausible as exc:
+        parts = sentences(unit.zh)
+        if len(parts) < 2:
+            raise Implausible(f"{DID_NOT_TRANSLATE}: {exc.message}") from None
+    english, notes = [], []
+    for n, sentence in enumerate(parts, 1):
+        try:
+            english.append(await _answer(ctx, sentence, run.previous, usage))
+        except ModelInvalidOutput as failed:
+            reason = DID_NOT_TRANSLATE if isinstance(failed, Implausible) else failed.message
+            english.append(f"[sentence {n} not translated]")
+            notes.append(f"sentence {n}: {reason} ({failed.message})")
+    if len(notes) == len(parts):
+        raise ModelInvalidOutput(f"{DID_NOT_TRANSLATE}: " + "; ".join(notes))
+    if notes:
+        run.notes[unit.uid] = "; ".join(notes)
+    return " ".join(english)
+
+
+async def _answer(
+    ctx: TaskContext, zh: str, previous: tuple[str, str] | None, usage: _Usage
+) -> str:
+    """A checked answer for ``zh``; a rejected one is re-asked once with an explicit note
+    when the template takes one (``note``)."""
+    template = selected_template(ctx)
+    variables = _unit_request(ctx, zh, previous)
+    text = await _unit_call(ctx, template, variables, usage)
+    try:
+        return accepted(zh, text)
+    except ModelInvalidOutput as exc:
+        if "note" not in template.variables:
+            raise
+        variables["note"] = correction(exc)
+    return accepted(zh, await _unit_call(ctx, template, variables, usage))
+
+
+def _unit_request(ctx: TaskContext, zh: str, previous: tuple[str, str] | None) -> dict[str, str]:
+    """The per-unit variables, the document text delimited and the previous paragraph with
+    its English (a file uses those it declares)."""
+    variables = unit_variables(ctx, zh)
+    variables["document"] = delimit(_neutralise(variables["text"]))
+    context = f"Chinese: {previous[0]}\nEnglish: {previous[1]}" if previous else None
+    variables["previous"] = delimit(_neutralise(context), tag="context") if context else "(none)"
+    variables["note"] = ""
+    return variables
+
+
+async def _unit_call(
+    ctx: TaskContext, template: PromptTemplate, variables: dict[str, str], usage: _Usage
+) -> str:
+    declared = [variables[v] for v in template.variables]
+    prompt_tokens = _template_tokens(template) + sum(map(count_tokens, declared))
+    zh = variables["text"]
+    budget = max_output_tokens([Unit("", "", zh)], prompt_tokens, ctx.gateway.profile)
+    result = await ctx.call(TASK, variables, max_tokens=budget)
+    usage.add(result.record)
+    return result.text
+
+
+def _template_tokens(template: PromptTemplate) -> int:
+    """The template's own text in tokens: its completion body or its chat sections."""
+    return count_tokens(template.body) + sum(count_tokens(m.content) for m in template.sections)
 
 
 def _status(run: _Run) -> Status:
@@ -393,14 +528,16 @@ def _paragraph(
     run: _Run,
     glossary: Glossary | None,
 ) -> TranslatedParagraph:
-    """Join the pieces' post-edited English; untranslated (with the reason) unless all are done."""
+    """Join the pieces' post-edited English; untranslated (with the reason) unless every piece
+    is done. A translated paragraph's error names the sentences left untranslated inside it."""
     chunk_id = pieces[0][0] if pieces else ""
     errors = [run.errors[u.uid] for _, u in pieces if u.uid in run.errors]
     if not pieces:
         errors = ["not in any chunk given to the translation task"]
     english = [(u.zh, run.english[u.uid]) for _, u in pieces if not errors]
     en, repairs = post_edit_pieces(english, glossary) if english else (None, Repairs())
-    error = "; ".join(dict.fromkeys(errors)) or None
+    notes = [f"{u.uid}: {run.notes[u.uid]}" for _, u in pieces if u.uid in run.notes]
+    error = "; ".join(dict.fromkeys(errors or notes)) or None
     return TranslatedParagraph(
         id=pid, zh=zh, en=en, is_heading=is_heading, chunk_id=chunk_id, error=error,
         repairs=repairs,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from service.checks.magnitudes import hint_line
+from service.checks.names import name_hints
 from service.errors import ModelInvalidOutput
 from service.llm.prompts import PromptTemplate
 from service.tasks.context import TaskContext
@@ -35,8 +37,18 @@ def unit_prompt_text(zh: str) -> str:
 
 
 def unit_variables(ctx: TaskContext, zh: str) -> dict[str, str]:
-    """A per-unit template's variables for one unit: its glossary line and its text."""
-    return {"glossary": unit_glossary(ctx, zh), "text": unit_prompt_text(zh)}
+    """A per-unit template's variables for one unit: its glossary, names and numbers hint
+    lines (each ending in a newline, or empty) and its text; a file uses those it declares."""
+    return {
+        "glossary": unit_glossary(ctx, zh),
+        "names": _line(name_hints(zh, ctx.glossary)),
+        "numbers": _line(hint_line(zh)),
+        "text": unit_prompt_text(zh),
+    }
+
+
+def _line(hint: str) -> str:
+    return one_line(hint) + "\n" if hint else ""
 
 
 def unit_glossary(ctx: TaskContext, zh: str) -> str:
