@@ -25,8 +25,9 @@ instruct model: hints for terms, names and numbers, and the previous paragraph w
 Each answer is checked (``guard.accepted``): empty or mostly Chinese, or not plausibly a
 translation. A rejected answer is re-asked once with an explicit note when the template declares
 ``note``; an implausible one is then translated sentence by sentence, a sentence still rejected
-kept as ``[sentence N not translated]`` (no Chinese in the English: the original is beside it) with the reason. A unit that still fails stays untranslated with
-the reason, and its chunk's outcome is "failed".
+kept as ``[sentence N not translated]`` with the reason (no Chinese in the English: the original
+is shown beside it). A unit that still fails stays untranslated with the reason, and its chunk's
+outcome is "failed".
 """
 
 from __future__ import annotations
