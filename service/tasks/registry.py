@@ -36,7 +36,9 @@ class TaskSpec:
     """One artifact kind and what its prompt files may declare."""
 
     run: TaskFn
-    strategies: Mapping[str, tuple[str, ...]]  # prompt task -> the strategies it implements
+    # prompt task -> the strategies it implements; the first is the default (the one a
+    # profile gets unless it names another in ``Profile.strategies``)
+    strategies: Mapping[str, tuple[str, ...]]
     schemas: Mapping[str, type[BaseModel]]  # a prompt file's ``schema`` -> the output model
 
     @property
@@ -89,7 +91,8 @@ def catalog(specs: Iterable[TaskSpec]) -> PromptCatalog:
         for task, allowed in spec.strategies.items():
             if strategies.setdefault(task, allowed) != allowed:
                 raise ConfigError(f"Prompt task {task!r} belongs to two artifact kinds.")
-    return PromptCatalog(schemas, strategies)
+    defaults = {task: allowed[0] for task, allowed in strategies.items() if allowed}
+    return PromptCatalog(schemas, strategies, defaults)
 
 
 CATALOG = catalog(TASKS.values())
