@@ -12,6 +12,7 @@ from service.config import ROOT, Settings
 from service.ingest import ingest_path
 from service.llm.profiles import Profile
 from service.llm.prompts import PromptRegistry
+from service.run.estimate import estimate
 from service.tasks.commitments.english import (
     NOT_RENDERED,
     context_of,
@@ -48,6 +49,7 @@ TEXT = (
 )
 LASER_EN = "Shenzhen will strive to start building the free-electron laser facility by end-2021."
 SCHOOLS_EN = "Shenzhen will ensure 210,000 new basic-education school places."
+SEEDS = ("003_475cb31b33db6ab6.txt", "004_953b2ed70a6ae6aa.txt")
 
 
 @pytest.fixture
@@ -231,3 +233,14 @@ def test_context_is_the_short_paragraph_else_the_sentence_else_the_quote() -> No
     laser = next(c for c in detect(long_text, doc_year=2021) if c.quote == LASER)
     assert context_of(doc, laser) == f"会议强调，{LASER}。"
     assert deadline_hint(laser) == "Deadline: 年底前 = by the end of 2021"
+
+
+def test_the_dry_run_counts_one_call_per_concrete_commitment(chat_settings: Settings) -> None:
+    pinned = chat_settings.model_copy(update={"prompt_versions": {TASK: "v2"}})
+    docs = [ingest_path(ROOT / "corpus" / name, settings=pinned) for name in SEEDS]
+    rows = estimate(pinned, docs, ["commitments"]).rows
+    for doc, row in zip(docs, rows, strict=True):
+        found = detect(doc.text, doc_year=doc.meta.date.year if doc.meta.date else None)
+        assert row.calls == rendered_calls(found) and row.output_tokens == 40 * row.calls
+    default = estimate(chat_settings, docs, ["commitments"]).rows  # chunk_json: one per chunk
+    assert [r.calls for r in default] == [r.chunks for r in default]
