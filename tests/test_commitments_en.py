@@ -208,20 +208,20 @@ def test_targets_deadlines_and_high_scoring_projects_are_rendered() -> None:
     assert worth_rendering(found[LASER]) and worth_rendering(found[SCHOOLS])  # deadline, target
     assert not worth_rendering(found[GENERAL])  # an instrument, no project
     zone = found["推动河套深港科技创新合作区建设"]
-    assert zone.score < 4 and not worth_rendering(zone)  # a project, but a low score
+    assert zone.score < 4.5 and not worth_rendering(zone)  # a project, but a low score
     named = "加快建设光明科学城、西丽湖国际科教城等重大平台"
     assert worth_rendering(next(c for c in detect(f"要{named}。") if named in c.quote))
 
 
 def test_the_corpus_budget_renders_every_target_and_deadline() -> None:
-    """A corpus run renders ~100 of 525 candidates: every one with a target or deadline."""
+    """A corpus run renders 62 of 525 candidates: every one with a target or deadline."""
     total = rendered = 0
     for path in sorted((ROOT / "corpus").glob("0*.txt")):
         doc = ingest_path(Path(path), settings=Settings())
         found = detect(doc.text, doc_year=doc.meta.date.year if doc.meta.date else None)
         assert all(worth_rendering(c) for c in found if c.targets or c.deadline)
         total, rendered = total + len(found), rendered + rendered_calls(found)
-    assert total > 400 and rendered <= 100
+    assert total > 400 and rendered <= 70
 
 
 def test_context_is_the_short_paragraph_else_the_sentence_else_the_quote() -> None:
