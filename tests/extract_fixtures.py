@@ -28,6 +28,7 @@ OPENINGS = {
     "You check a Chinese policy document": RECALL_TASK,
     "Copy each future pledge": TASK,
     "Keep only the flagged clauses": RECALL_TASK,
+    "You write one plain English sentence": TASK,  # v2.chat, the rules_en strategy
 }
 
 

@@ -114,7 +114,7 @@ def test_installed_tool_runs_outside_the_checkout(
     assert Path(where.strip()).is_relative_to(venv)  # the installed copy, not the checkout
 
     listed = json.loads(_tool(venv, work, "policy-reader", "prompts", "list", "--json"))
-    # No endpoint configured: the embedded model's profile picks the default versions.
+    # No endpoint configured: the tool runs with the embedded model's profile and its strategies.
     wanted = PROFILES[LOCAL_PROFILE].wanted
     expected = PromptRegistry.load(ROOT / "prompts", catalog=CATALOG, wanted=wanted).listing()
     assert [_without_path(r) for r in listed] == [_without_path(r) for r in expected]

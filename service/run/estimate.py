@@ -17,7 +17,8 @@ Assumptions (rough; the real numbers are in the run's summary and ``cache stats`
   per chunk and one reduce call (deeper collapses of very long documents are not counted);
 - the active templates' strategies decide the shape: ``per_unit`` translation (as the embedded
   model uses) is a call per paragraph (or piece of one), a ``lead`` summary a call per lead
-  piece (title and first sentences);
+  piece (title and first sentences), ``rules_en`` commitments a call per concrete rule
+  candidate (``RULE_SENTENCE_OUTPUT`` tokens each; re-asks are not counted);
 - the commitments recall pass (only for chunks where the rule detector finds pledges the model
   missed) is not counted: it can add up to one call per chunk;
 - nothing is cached: a re-run of a finished corpus in fact costs nothing.
@@ -36,8 +37,11 @@ from service.config import Settings
 from service.llm.profiles import Profile, configured, resolve_profile
 from service.llm.prompts import load_prompts
 from service.models import Chunk, Document
+from service.tasks.commitments.english import context_of, worth_rendering
+from service.tasks.commitments.extract import doc_year
+from service.tasks.commitments.rules import detect
 from service.tasks.registry import CATALOG
-from service.tasks.strategies import LEAD, PER_UNIT
+from service.tasks.strategies import LEAD, PER_UNIT, RULES_EN
 from service.tasks.summary.lead import lead_pieces
 from service.tasks.translate import plan_units
 from service.tokens import count_tokens
@@ -48,6 +52,7 @@ PARAGRAPH_MARKUP = 8
 PREVIOUS_CONTEXT = {"chat": 600, "completion": 200}
 TRANSLATION_RATIO = 1.3
 COMMITMENTS_RATIO = 0.5
+RULE_SENTENCE_OUTPUT = 40  # one English sentence per rule-found commitment (rules_en)
 SUMMARY_OUTPUT = {"chat": 800, "completion": 200}
 NOTES_OUTPUT = 300
 CONTEXT_MARGIN = 0.1  # the summary leaves this share of the window unused
@@ -191,6 +196,10 @@ def _translation(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[
 
 def _commitments(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
     base = c.overhead("commitments")
+    if c.strategy("commitments") == RULES_EN:
+        concrete = [r for r in detect(doc.text, doc_year=doc_year(doc)) if worth_rendering(r)]
+        return [(base + c.source(context_of(doc, r), 1), c.out(RULE_SENTENCE_OUTPUT))
+                for r in concrete]  # fmt: skip
     return [
         (base + c.source(ch.text, len(ch.paragraph_ids)), c.out(ch.tokens * COMMITMENTS_RATIO))
         for ch in chunks

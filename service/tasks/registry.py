@@ -22,8 +22,9 @@ from service.models import Chunk, Document
 from service.tasks import translate
 from service.tasks.commitments import extract
 from service.tasks.commitments.schema import ExtractionOutput
+from service.tasks.commitments.task import commitments
 from service.tasks.context import TaskContext
-from service.tasks.strategies import CHUNK_JSON, LEAD, MAP_REDUCE, PER_UNIT, SINGLE
+from service.tasks.strategies import CHUNK_JSON, LEAD, MAP_REDUCE, PER_UNIT, RULES_EN, SINGLE
 from service.tasks.summary import summarize
 from service.tasks.summary.run import MAP, REDUCE
 from service.tasks.summary.run import TASK as SUMMARY
@@ -67,8 +68,8 @@ TASKS: dict[ArtifactKind, TaskSpec] = {
         repaired=True,
     ),
     "commitments": TaskSpec(
-        extract.extract_commitments,
-        {extract.TASK: (CHUNK_JSON,), extract.RECALL_TASK: (CHUNK_JSON,)},
+        commitments,
+        {extract.TASK: (CHUNK_JSON, RULES_EN), extract.RECALL_TASK: (CHUNK_JSON,)},
         {"ExtractionOutput": ExtractionOutput, "CommitmentsLite": extract.LiteOutput},
     ),
 }

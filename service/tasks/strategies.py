@@ -8,6 +8,9 @@ from __future__ import annotations
 
 # translate, commitments, commitments_recall: one structured (JSON) call per chunk.
 CHUNK_JSON = "chunk_json"
+# commitments: the rule detector finds and grounds them; one plain-text call per concrete one
+# renders it in English, for a small chat model.
+RULES_EN = "rules_en"
 # translate: one plain-text call per paragraph (or piece of one), for a small base or
 # instruct model.
 PER_UNIT = "per_unit"

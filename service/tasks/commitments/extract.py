@@ -83,7 +83,9 @@ class LiteOutput(BaseModel):
 
 
 @dataclass
-class _ChunkResult:
+class ChunkResult:
+    """One chunk's outcome and records, whichever strategy produced them."""
+
     outcome: ChunkOutcome
     records: list[Commitment] = field(default_factory=list)
     candidates: int = 0
@@ -104,18 +106,18 @@ async def extract_commitments(
     doc: Document, chunks: list[Chunk], ctx: TaskContext
 ) -> CommitmentsArtifact:
     """Extract, ground, recall-check and merge the commitments of ``doc``."""
-    candidates = detect(doc.text, doc_year=_year(doc))
+    candidates = detect(doc.text, doc_year=doc_year(doc))
     base = _doc_variables(doc)
     jobs = [_Job(doc, c, _inside(candidates, c), base) for c in chunks]
     results = await _run_all(jobs, ctx)
-    return _assemble(doc, results, ctx)
+    return assemble(doc, results, ctx)
 
 
-async def _run_all(jobs: list[_Job], ctx: TaskContext) -> list[_ChunkResult]:
+async def _run_all(jobs: list[_Job], ctx: TaskContext) -> list[ChunkResult]:
     """Chunks concurrently (the gateway bounds concurrency); first fatal error propagates."""
     done = 0
 
-    async def one(job: _Job) -> _ChunkResult:
+    async def one(job: _Job) -> ChunkResult:
         nonlocal done
         result = await _extract_chunk(job, ctx)
         done += 1
@@ -132,12 +134,12 @@ async def _run_all(jobs: list[_Job], ctx: TaskContext) -> list[_ChunkResult]:
     return [t.result() for t in tasks]
 
 
-async def _extract_chunk(job: _Job, ctx: TaskContext) -> _ChunkResult:
+async def _extract_chunk(job: _Job, ctx: TaskContext) -> ChunkResult:
     try:
         records = await _model_records(job, ctx, TASK, {})
     except ModelError as exc:
         return _fallback(job, exc)
-    result = _ChunkResult(ChunkOutcome(chunk_id=job.chunk.id, status="ok"), records)
+    result = ChunkResult(ChunkOutcome(chunk_id=job.chunk.id, status="ok"), records)
     result.candidates = len(job.candidates)
     uncovered = [c for c in job.candidates if not _covered(c, records)]
     if not uncovered:
@@ -240,11 +242,11 @@ def _recall_vars(
     return {"candidates": delimit(clauses, "clauses"), "found": delimit(found, "found")}
 
 
-def _fallback(job: _Job, exc: ModelError) -> _ChunkResult:
+def _fallback(job: _Job, exc: ModelError) -> ChunkResult:
     """The chunk's rule candidates, grounded at their own exact offsets."""
     records = _rule_records(job, job.candidates)
     outcome = ChunkOutcome(chunk_id=job.chunk.id, status="fallback", error=exc.message)
-    return _ChunkResult(outcome, records, candidates=len(job.candidates))
+    return ChunkResult(outcome, records, candidates=len(job.candidates))
 
 
 def _rule_records(job: _Job, candidates: Sequence[Candidate]) -> list[Commitment]:
@@ -280,7 +282,7 @@ def _target(t: RuleTarget) -> Target:
 # --- document variables and assembly ----------------------------------------------------------
 
 
-def _year(doc: Document) -> int | None:
+def doc_year(doc: Document) -> int | None:
     return doc.meta.date.year if doc.meta.date else None
 
 
@@ -290,7 +292,8 @@ def _doc_variables(doc: Document) -> dict[str, object]:
     return {"doc_date": date, "doc_year": year}
 
 
-def _assemble(doc: Document, results: list[_ChunkResult], ctx: TaskContext) -> CommitmentsArtifact:
+def assemble(doc: Document, results: list[ChunkResult], ctx: TaskContext) -> CommitmentsArtifact:
+    """The artifact from every chunk's records: merged, grounded ones shown, the rest apart."""
     records = [r for res in results for r in res.records]
     merged = merge_commitments(records)
     shown = [c for c in merged if c.aligned]
@@ -307,7 +310,7 @@ def _assemble(doc: Document, results: list[_ChunkResult], ctx: TaskContext) -> C
 
 
 def _report(
-    records: list[Commitment], merged: list[Commitment], results: list[_ChunkResult]
+    records: list[Commitment], merged: list[Commitment], results: list[ChunkResult]
 ) -> GroundingReport:
     aligned = sum(r.aligned for r in records)
     shown = [c for c in merged if c.aligned]
