@@ -49,6 +49,7 @@ from service.llm.local import (
     require_local_extra,
     serves_our_model,
 )
+from tests.fakes import OUTSIDE_VARIABLES
 
 HAS_LLAMA = all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "uvicorn"))
 needs_llama = pytest.mark.skipif(
@@ -440,8 +441,8 @@ def test_sigterm_to_a_run_stops_the_local_server_it_started(
 ) -> None:
     doc = tmp_path / "meeting.txt"
     doc.write_text("会议强调，力争年底前开工建设自由电子激光科学装置。\n", encoding="utf-8")
-    remote = {"OPENAI_BASE_URL", "OPENAI_API_KEY", "DATABASE_URL", "READER_MODEL"}
-    env = {k: v for k, v in os.environ.items() if k not in remote | {"READER_LOCAL_PORT"}}
+    outside = {*OUTSIDE_VARIABLES, "READER_LOCAL_PORT"}
+    env = {k: v for k, v in os.environ.items() if k not in outside}
     env |= {
         "READER_CACHE_DIR": str(tmp_path / "cache"),
         "READER_LOCAL_MODEL_PATH": str(packaged_model),
