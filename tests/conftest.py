@@ -20,8 +20,10 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from service.config import ROOT, Settings, get_settings
 from service.llm.embedded import DEFAULT_MODEL, assemble
+from service.llm.gateway import Gateway
 from service.reader import Reader
 from service.store import Store
+from service.tasks.context import TaskContext
 from tests.fakes import (
     BASE,
     REMOTE_ENV,
@@ -30,8 +32,11 @@ from tests.fakes import (
     Serve,
     api_client,
     isolate,
+    make_ctx,
+    make_gateway,
     open_reader,
 )
+from tests.samples import GLOSSARY
 
 # Hypothesis writes its caches and example database to .hypothesis/ in the working directory,
 # from collection on: keep them out of the checkout (failing examples are still replayed).
@@ -94,6 +99,30 @@ def model(endpoint: respx.MockRouter) -> ScriptedModel:
     endpoint.post("/chat/completions").mock(side_effect=scripted.handle)
     endpoint.post("/completions").mock(side_effect=scripted.handle)
     return scripted
+
+
+@pytest.fixture
+async def gateway(remote_settings: Settings) -> AsyncIterator[Gateway]:
+    """A gateway on the mocked endpoint (the tasks' prompts, retries that do not wait)."""
+    opened = make_gateway(remote_settings)
+    yield opened
+    await opened.aclose()
+
+
+@pytest.fixture
+def ctx(gateway: Gateway) -> TaskContext:
+    """A task context on ``gateway`` with the test glossary."""
+    return TaskContext(gateway=gateway, glossary=GLOSSARY, endpoint=BASE)
+
+
+@pytest.fixture
+async def local_ctx(remote_settings: Settings, configure: Configure) -> AsyncIterator[TaskContext]:
+    """A task context whose gateway has the embedded model's profile (completion mode, the
+    per_unit translation strategy), on the mocked endpoint."""
+    context = make_ctx(configure(READER_MODEL="gemma-3-270m"))
+    assert context.gateway.profile.mode == "completion"
+    yield context
+    await context.gateway.aclose()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ endpoint, with retries that do not wait.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -23,6 +24,7 @@ import pytest
 from pydantic import BaseModel
 
 from service.api.app import create_app
+from service.checks.glossary import Glossary
 from service.config import Settings, get_settings
 from service.library import Library
 from service.llm.gateway import Gateway
@@ -30,7 +32,9 @@ from service.llm.prompts import PromptCatalog
 from service.reader import Reader, load_glossary
 from service.store import Store
 from service.tasks.commitments.extract import RECALL_TASK, TASK
+from service.tasks.context import TaskContext
 from service.tasks.registry import CATALOG
+from tests.samples import GLOSSARY, commitment_record
 
 BASE = "https://api.test/v1"
 CHAT = f"{BASE}/chat/completions"
@@ -131,6 +135,11 @@ def chat_reply(content: str | dict[str, Any] | None, **body: Any) -> httpx.Respo
     return httpx.Response(200, json=chat_body(content, **body))
 
 
+def completion_reply(text: str, **body: Any) -> httpx.Response:
+    """A 200 text completion."""
+    return httpx.Response(200, json=completion_body(text, **body))
+
+
 def refused() -> httpx.Response:
     """A 200 chat answer that refuses."""
     return chat_reply(None, refusal=REFUSAL)
@@ -144,29 +153,6 @@ def sent_json(request: httpx.Request) -> dict[str, Any]:
 
 # --- what a capable model writes --------------------------------------------------------------
 
-SUMMARY: dict[str, Any] = {
-    "headline": "Shenzhen leading group approves 2021 Greater Bay Area work plan",
-    "abstract": (
-        "Party Secretary Wang Weizhong chaired a meeting of Shenzhen's leading group for the "
-        "Pilot Demonstration Zone on February 20. The meeting approved the city's 2021 Greater "
-        "Bay Area work plan and the master plan for Guangming Science City. It set targets of "
-        "30 new schools and 50,000 new school places for the year."
-    ),
-    "key_points": [
-        "The 2021 Greater Bay Area work plan was approved",
-        "The Guangming Science City master plan was approved",
-        "30 new schools and 50,000 new school places are planned",
-        "The city must make a good start to the 14th Five-Year Plan",
-    ],
-    "body": "Shenzhen Leading Group for the Pilot Demonstration Zone",
-    "date": "2021-02-20",
-    "place": "Shenzhen",
-    "people": [
-        {"name_zh": "王伟中", "name_en": "Wang Weizhong", "role": "Party Secretary of Shenzhen"},
-        {"name_zh": "陈如桂", "name_en": "Chen Rugui", "role": "Mayor of Shenzhen"},
-    ],
-}  # the summary of samples.SHORT_DOC
-
 
 def translation_answer(pairs: dict[str, str]) -> str:
     """The translate task's JSON answer for ``{paragraph id: English}``."""
@@ -178,68 +164,25 @@ PARAGRAPH = re.compile(r'<p id="([^"]+)">(.*?)</p>')
 PARAGRAPH_ID = re.compile(r'<p id="([^"]+)"')
 
 
+def translation_reply(pairs: dict[str, str]) -> httpx.Response:
+    """A 200 chat answer of the translate task."""
+    return chat_reply(translation_answer(pairs))
+
+
 def translation_by_document(table: dict[str, str]) -> Callable[[httpx.Request], httpx.Response]:
     """A respx side effect answering each <p id> of the request's <document> from ``table``."""
 
     def respond(request: httpx.Request) -> httpx.Response:
         user = sent_json(request)["messages"][1]["content"]
         document = user[user.index("<document") :]
-        pairs = {m[1]: table[m[1]] for m in PARAGRAPH.finditer(document)}
-        return chat_reply(translation_answer(pairs))
+        return translation_reply({m[1]: table[m[1]] for m in PARAGRAPH.finditer(document)})
 
     return respond
-
-
-def commitment_record(quote: str, **fields: Any) -> dict[str, Any]:
-    """One ExtractedCommitment as a capable model writes it; override any field."""
-    base: dict[str, Any] = {
-        "quote_zh": quote,
-        "actor_zh": None,
-        "actor_en": None,
-        "action_zh": quote,
-        "action_en": "carry out the pledge",
-        "targets": [],
-        "deadline_text": None,
-        "deadline_start": None,
-        "deadline_end": None,
-        "deadline_precision": "none",
-        "sector": "other",
-        "modality": "binding",
-        "trigger": None,
-        "milestone": None,
-        "gloss_en": "The pledge in English.",
-    }
-    return {**base, **fields}
 
 
 def commitments_answer(*records: dict[str, Any]) -> str:
     """The commitments task's JSON answer."""
     return json.dumps({"commitments": list(records)}, ensure_ascii=False)
-
-
-# The two pledges of samples.PLEDGES, as a capable model extracts them.
-LASER_RECORD = commitment_record(
-    "力争年底前开工建设自由电子激光科学装置",
-    action_zh="开工建设自由电子激光科学装置",
-    action_en="start building the free-electron laser facility",
-    deadline_text="年底前",
-    deadline_end="2021-12-31",
-    deadline_precision="year",
-    sector="science_technology",
-    modality="aspirational",
-    trigger="力争",
-    milestone="start_construction",
-    gloss_en="Strive to start building the free-electron laser facility by year end.",
-)
-SCHOOLS_RECORD = commitment_record(
-    "确保新增基础教育学位21万个",
-    action_zh="新增基础教育学位",
-    action_en="add basic-education school places",
-    targets=[{"text": "21万个", "value": 210000, "unit": "个", "kind": "count"}],
-    sector="education",
-    trigger="确保",
-    gloss_en="Ensure 210,000 new basic-education school places.",
-)
 
 
 # --- the test prompt files -------------------------------------------------------------------
@@ -267,6 +210,7 @@ OPENINGS = {
     "You check a Chinese policy document": RECALL_TASK,
     "Copy each future pledge": TASK,
     "Keep only the flagged clauses": RECALL_TASK,
+    "You write one plain English sentence": TASK,  # v2.chat, the rules_en strategy
 }
 
 
@@ -307,7 +251,7 @@ class ScriptedModel:
         if isinstance(reply, httpx.Response):
             return reply
         if "prompt" in body:
-            return httpx.Response(200, json=completion_body(reply))
+            return completion_reply(reply)
         return chat_reply(reply)
 
     def calls(self, task: str) -> int:
@@ -396,20 +340,45 @@ async def no_wait(_delay: float) -> None:
     """Retry backoff without waiting."""
 
 
-def build_reader(settings: Settings, base_url: str = BASE) -> Reader:
-    """What ``Reader.open`` builds, on ``base_url`` (no endpoint resolution), instant retries."""
-    store = Store(settings.db_url)
-    client = httpx.AsyncClient()
+def make_gateway(
+    settings: Settings, *, base_url: str | None = None, context_window: int | None = None
+) -> Gateway:
+    """A gateway with its own store on the settings' database, retries that do not wait;
+    ``context_window`` shrinks the model profile's."""
     gateway = Gateway(
-        settings, store, http_client=client, catalog=CATALOG, sleep=no_wait, base_url=base_url
+        settings,
+        Store(settings.db_url),
+        http_client=httpx.AsyncClient(),
+        catalog=CATALOG,
+        sleep=no_wait,
+        base_url=base_url,
     )
-    return Reader(Library(settings, store), gateway, load_glossary(settings), base_url)
+    if context_window is not None:
+        gateway.profile = dataclasses.replace(gateway.profile, context_window=context_window)
+    return gateway
+
+
+def make_ctx(settings: Settings) -> TaskContext:
+    """A task context on the mocked endpoint with the test glossary."""
+    return TaskContext(gateway=make_gateway(settings), glossary=GLOSSARY, endpoint=BASE)
+
+
+def build_reader(
+    settings: Settings, base_url: str = BASE, glossary: Glossary | None = None
+) -> Reader:
+    """What ``Reader.open`` builds, on ``base_url`` (no endpoint resolution), instant retries;
+    the settings' glossary unless one is given."""
+    gateway = make_gateway(settings, base_url=base_url)
+    glossary = glossary or load_glossary(settings)
+    return Reader(Library(settings, gateway.store), gateway, glossary, base_url)
 
 
 @asynccontextmanager
-async def open_reader(settings: Settings, base_url: str = BASE) -> AsyncIterator[Reader]:
+async def open_reader(
+    settings: Settings, base_url: str = BASE, glossary: Glossary | None = None
+) -> AsyncIterator[Reader]:
     """``build_reader``, closed as ``Reader.open`` closes."""
-    reader = build_reader(settings, base_url)
+    reader = build_reader(settings, base_url, glossary)
     try:
         yield reader
     finally:

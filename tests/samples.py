@@ -9,6 +9,7 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
@@ -27,12 +28,14 @@ from service.artifacts import (
     TranslationArtifact,
     status_of,
 )
+from service.checks.glossary import Entry, Glossary
 from service.checks.quality import summary_report, translation_report
+from service.chunk import chunk_document
 from service.config import ROOT
-from service.models import CleaningReport, Document, DocumentMeta, Paragraph
+from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
 from service.render import DocumentBundle, TaskFailure
 from service.tasks.commitments.schema import Commitment, Target
-from tests.fakes import commitment_record
+from service.tokens import count_tokens
 
 CORPUS = ROOT / "corpus"
 SEEDS = sorted(CORPUS.glob("0*.txt"))
@@ -57,14 +60,85 @@ SHORT_DOC = (
     "市委书记王伟中主持会议，市长陈如桂出席会议。\n"
     "会议审议通过了深圳市推进粤港澳大湾区建设2021年工作要点和深圳光明科学城总体发展规划。\n"
     "会议强调，要确保“十四五”开好局、起好步，全年新建学校30所，新增学位5万个。\n"
-)  # a meeting readout that fakes.SUMMARY summarises
+)  # a meeting readout, summarised by SUMMARY
+SUMMARY: dict[str, Any] = {
+    "headline": "Shenzhen leading group approves 2021 Greater Bay Area work plan",
+    "abstract": (
+        "Party Secretary Wang Weizhong chaired a meeting of Shenzhen's leading group for the "
+        "Pilot Demonstration Zone on February 20. The meeting approved the city's 2021 Greater "
+        "Bay Area work plan and the master plan for Guangming Science City. It set targets of "
+        "30 new schools and 50,000 new school places for the year."
+    ),
+    "key_points": [
+        "The 2021 Greater Bay Area work plan was approved",
+        "The Guangming Science City master plan was approved",
+        "30 new schools and 50,000 new school places are planned",
+        "The city must make a good start to the 14th Five-Year Plan",
+    ],
+    "body": "Shenzhen Leading Group for the Pilot Demonstration Zone",
+    "date": "2021-02-20",
+    "place": "Shenzhen",
+    "people": [
+        {"name_zh": "王伟中", "name_en": "Wang Weizhong", "role": "Party Secretary of Shenzhen"},
+        {"name_zh": "陈如桂", "name_en": "Chen Rugui", "role": "Mayor of Shenzhen"},
+    ],
+}  # what a capable model writes for SHORT_DOC
 PLEDGES = (
     "会议审议通过了深圳市2021年工作要点。\n"
     "会议强调，要增强“四个意识”。力争年底前开工建设自由电子激光科学装置。\n"
     "确保新增基础教育学位21万个。"
-)  # two pledges: fakes.LASER_RECORD and fakes.SCHOOLS_RECORD
+)  # two pledges: LASER_RECORD and SCHOOLS_RECORD
 LASER = "力争年底前开工建设自由电子激光科学装置"
 SCHOOLS = "确保新增基础教育学位21万个"
+# The readouts' meeting date: deadlines such as 年底前 resolve in 2021.
+MEETING = DocumentMeta(date=dt.date(2021, 2, 20))
+
+
+def commitment_record(quote: str, **fields: Any) -> dict[str, Any]:
+    """One ExtractedCommitment as a capable model writes it; override any field."""
+    base: dict[str, Any] = {
+        "quote_zh": quote,
+        "actor_zh": None,
+        "actor_en": None,
+        "action_zh": quote,
+        "action_en": "carry out the pledge",
+        "targets": [],
+        "deadline_text": None,
+        "deadline_start": None,
+        "deadline_end": None,
+        "deadline_precision": "none",
+        "sector": "other",
+        "modality": "binding",
+        "trigger": None,
+        "milestone": None,
+        "gloss_en": "The pledge in English.",
+    }
+    return {**base, **fields}
+
+
+# The two pledges of PLEDGES, as a capable model extracts them.
+LASER_RECORD = commitment_record(
+    LASER,
+    action_zh="开工建设自由电子激光科学装置",
+    action_en="start building the free-electron laser facility",
+    deadline_text="年底前",
+    deadline_end="2021-12-31",
+    deadline_precision="year",
+    sector="science_technology",
+    modality="aspirational",
+    trigger="力争",
+    milestone="start_construction",
+    gloss_en="Strive to start building the free-electron laser facility by year end.",
+)
+SCHOOLS_RECORD = commitment_record(
+    SCHOOLS,
+    action_zh="新增基础教育学位",
+    action_en="add basic-education school places",
+    targets=[{"text": "21万个", "value": 210000, "unit": "个", "kind": "count"}],
+    sector="education",
+    trigger="确保",
+    gloss_en="Ensure 210,000 new basic-education school places.",
+)
 
 # Short documents for corpus runs (fakes.CorpusModel answers them).
 RUN_DOCS = {
@@ -99,15 +173,17 @@ def write_docs(folder: Path, names: Sequence[str] = ("a.txt", "b.txt", "c.txt"))
 
 
 def make_document(
-    paragraphs: Sequence[str],
+    paragraphs: str | Sequence[str],
     *,
     doc_id: str | None = None,
     headings: Collection[int] = (),
     meta: DocumentMeta | None = None,
     cleaning: CleaningReport | None = None,
 ) -> Document:
-    """A cleaned document: ``paragraphs`` joined by newlines, ids p1, p2, … (``headings`` are
-    0-based indexes); its id is the text's hash unless given."""
+    """A cleaned document: ``paragraphs`` (or the lines of one text) joined by newlines, ids
+    p1, p2, … (``headings`` are 0-based indexes); its id is the text's hash unless given."""
+    if isinstance(paragraphs, str):
+        paragraphs = paragraphs.split("\n")
     text = "\n".join(paragraphs)
     digest = hashlib.sha256(text.encode()).hexdigest()
     built, start = [], 0
@@ -130,6 +206,49 @@ def make_document(
         or CleaningReport(encoding="utf-8", chars_raw=len(text), chars_clean=len(text)),
         paragraphs=built,
     )
+
+
+def chunks_by(doc: Document, groups: Sequence[Sequence[int]]) -> list[Chunk]:
+    """Chunks made of whole paragraphs, ``groups`` of 0-based paragraph indexes; like the
+    chunker's, each holds the newline after its last paragraph."""
+    chunks = []
+    for n, group in enumerate(groups):
+        paras = [doc.paragraphs[i] for i in group]
+        start, end = paras[0].start, min(paras[-1].end + 1, len(doc.text))
+        text = doc.text[start:end]
+        chunks.append(
+            Chunk(id=f"c{n}", index=n, start=start, end=end, text=text,
+                  tokens=count_tokens(text), paragraph_ids=[p.id for p in paras])
+        )  # fmt: skip
+    return chunks
+
+
+def split_paragraph_doc() -> tuple[Document, list[Chunk]]:
+    """A heading and a paragraph too long for one 120-token chunk, and its chunks."""
+    long = "".join(f"第{n}项任务是建设一批新型基础设施和公共服务设施。" for n in range(1, 13))
+    doc = make_document(["二、重点任务", long], headings=[0])
+    return doc, chunk_document(doc.text, doc.paragraphs, budget=120)
+
+
+def split_paragraph_english(zh: str) -> str:
+    """A plausible English for a piece of ``split_paragraph_doc``'s long paragraph."""
+    return " ".join(
+        f"Task {n} is to build a batch of new infrastructure and public service facilities."
+        for n in re.findall(r"第(\d+)项", zh)
+    )
+
+
+# The official renderings the task tests' context carries.
+GLOSSARY = Glossary(
+    [
+        Entry(zh="粤港澳大湾区", en="Guangdong-Hong Kong-Macao Greater Bay Area", kind="zone",
+              source="test", alternates=["Greater Bay Area"]),
+        Entry(zh="高质量发展", en="high-quality development", kind="slogan", source="test"),
+        Entry(zh="先行示范区", en="pilot demonstration zone", kind="zone", source="test"),
+        Entry(zh="营商环境", en="business environment", kind="policy", source="test"),
+    ],
+    version="test-1",
+)  # fmt: skip
 
 
 # --- artifacts for rendering: two small Shenzhen documents with their troubles ------------------

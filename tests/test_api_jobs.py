@@ -12,16 +12,8 @@ import httpx
 import respx
 
 from service.reader import Reader
-from tests.fakes import (
-    PROVIDER_KEY,
-    SUMMARY,
-    Serve,
-    add_text,
-    chat_reply,
-    refused,
-    translation_by_document,
-)
-from tests.samples import SHORT_DOC, seed
+from tests.fakes import PROVIDER_KEY, Serve, add_text, chat_reply, refused, translation_by_document
+from tests.samples import SHORT_DOC, SUMMARY, seed
 
 JSON = {"Content-Type": "application/json"}
 

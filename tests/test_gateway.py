@@ -24,7 +24,13 @@ from service.errors import (
 from service.llm.gateway import Gateway
 from service.llm.prompts import PromptCatalog
 from service.store import Store
-from tests.fakes import TEST_CATALOG, TEST_PROMPTS, ItemList, chat_reply, completion_body
+from tests.fakes import (
+    TEST_CATALOG,
+    TEST_PROMPTS,
+    ItemList,
+    chat_reply,
+    completion_reply,
+)
 
 BASE = "http://llm.test/v1"
 GLOSSARY = "深圳 = Shenzhen"
@@ -267,7 +273,7 @@ async def test_single_slot_local_profile_sends_one_request_at_a_time(
 ) -> None:
     # A llama.cpp server answers one request at a time; more in flight would only queue there
     # with their timeouts running, whatever READER_CONCURRENCY says.
-    answer = httpx.Response(200, json=completion_body(' {"items": ["学校"]}'))
+    answer = completion_reply(' {"items": ["学校"]}')
     respx.post(f"{BASE}/completions").mock(side_effect=(calls := InFlight(answer)))
     settings = make_settings(
         tmp_path, model="gemma-3-270m", profile="local-gemma3-270m", concurrency=4
@@ -464,7 +470,7 @@ async def test_document_text_is_never_template_code(gw: Gateway) -> None:
 @respx.mock
 async def test_completion_mode_request_shape(tmp_path: Path, store: Store) -> None:
     route = respx.post(f"{BASE}/completions").mock(
-        return_value=httpx.Response(200, json=completion_body(' {"items": ["学校"]}'))
+        return_value=completion_reply(' {"items": ["学校"]}')
     )
     settings = make_settings(tmp_path, model="gemma-3-270m", profile="local-gemma3-270m")
     gw = make_gateway(settings, store, http_client=httpx.AsyncClient())
@@ -485,8 +491,8 @@ async def test_completion_mode_request_shape(tmp_path: Path, store: Store) -> No
 async def test_completion_reask_appends_to_prompt(tmp_path: Path, store: Store) -> None:
     route = respx.post(f"{BASE}/completions").mock(
         side_effect=[
-            httpx.Response(200, json=completion_body(" 学校")),
-            httpx.Response(200, json=completion_body(' {"items": ["学校"]}')),
+            completion_reply(" 学校"),
+            completion_reply(' {"items": ["学校"]}'),
         ]
     )
     settings = make_settings(tmp_path, model="gemma-3-270m", profile="local-gemma3-270m")

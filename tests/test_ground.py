@@ -22,8 +22,7 @@ from service.tasks.commitments.ground import (
     numbers_in,
 )
 from service.tasks.commitments.schema import ExtractedCommitment, Target
-from tests.fakes import commitment_record
-from tests.samples import CORPUS, seed
+from tests.samples import CORPUS, commitment_record, seed
 
 TRAD = seed("000").read_text(encoding="utf-8")  # Traditional
 SIMP = seed("001").read_text(encoding="utf-8")  # Simplified

@@ -8,8 +8,7 @@ from service.models import Paragraph
 from service.tasks.commitments.ground import ground_commitments
 from service.tasks.commitments.merge import merge_commitments, same_pledge, spans_overlap
 from service.tasks.commitments.schema import Commitment, ExtractedCommitment, Source, Target
-from tests.fakes import commitment_record
-from tests.samples import seed
+from tests.samples import commitment_record, seed
 
 REPORT = seed("004").read_text(encoding="utf-8")
 TRAD = seed("000").read_text(encoding="utf-8")

@@ -13,14 +13,8 @@ from service.checks import repairs
 from service.config import Settings
 from service.reader import Reader
 from service.tasks.commitments.extract import RECALL_TASK, TASK
-from tests.fakes import (
-    CHAT,
-    LASER_RECORD,
-    SCHOOLS_RECORD,
-    ScriptedModel,
-    commitments_answer,
-)
-from tests.samples import PLEDGES
+from tests.fakes import CHAT, ScriptedModel, commitments_answer
+from tests.samples import LASER_RECORD, PLEDGES, SCHOOLS_RECORD
 
 
 def _script_one_run(model: ScriptedModel) -> None:
