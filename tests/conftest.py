@@ -19,6 +19,7 @@ import respx
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from service.config import ROOT, Settings, get_settings
+from service.llm import embedded
 from service.llm.embedded import DEFAULT_MODEL, assemble
 from service.llm.gateway import Gateway
 from service.reader import Reader
@@ -158,6 +159,20 @@ def serve(remote_settings: Settings, configure: Configure, endpoint: respx.MockR
             yield http
 
     return serving
+
+
+@pytest.fixture
+def hashes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every file the embedded-model assembly hashes on disk (it hashes while writing too)."""
+    seen: list[Path] = []
+    real = embedded._sha256_file
+
+    def counting(path: Path) -> str:
+        seen.append(path)
+        return real(path)
+
+    monkeypatch.setattr(embedded, "_sha256_file", counting)
+    return seen
 
 
 def default_model_installed() -> bool:

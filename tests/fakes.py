@@ -2,8 +2,9 @@
 
 Responses are shaped exactly as the providers send them (``chat_body``, ``completion_body``);
 ``ScriptedModel`` answers each task from a queue the test fills, ``CorpusModel`` answers every
-task as a capable model would. ``open_reader`` and ``api_client`` wire the service to the
-endpoint, with retries that do not wait.
+task as a capable model would. ``make_gateway``, ``make_ctx``, ``open_reader`` and
+``api_client`` wire the service to the endpoint, with retries that do not wait; ``isolate``
+keeps a real endpoint (or database) named in the shell out of every test.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from service.store import Store
 from service.tasks.commitments.extract import RECALL_TASK, TASK
 from service.tasks.context import TaskContext
 from service.tasks.registry import CATALOG
-from tests.samples import GLOSSARY, commitment_record
+from tests.samples import DATA, GLOSSARY, commitment_record
 
 BASE = "https://api.test/v1"
 CHAT = f"{BASE}/chat/completions"
@@ -154,14 +155,14 @@ def sent_json(request: httpx.Request) -> dict[str, Any]:
 # --- what a capable model writes --------------------------------------------------------------
 
 
+PARAGRAPH = re.compile(r'<p id="([^"]+)">(.*?)</p>')  # one paragraph of a <document> block
+PARAGRAPH_ID = re.compile(r'<p id="([^"]+)"')
+
+
 def translation_answer(pairs: dict[str, str]) -> str:
     """The translate task's JSON answer for ``{paragraph id: English}``."""
     items = [{"id": k, "en": v} for k, v in pairs.items()]
     return json.dumps({"paragraphs": items}, ensure_ascii=False)
-
-
-PARAGRAPH = re.compile(r'<p id="([^"]+)">(.*?)</p>')
-PARAGRAPH_ID = re.compile(r'<p id="([^"]+)"')
 
 
 def translation_reply(pairs: dict[str, str]) -> httpx.Response:
@@ -188,7 +189,7 @@ def commitments_answer(*records: dict[str, Any]) -> str:
 # --- the test prompt files -------------------------------------------------------------------
 
 # tests/data/prompts: ``echo`` (free text) and ``extract`` (the ``TestItems`` schema).
-TEST_PROMPTS = Path(__file__).parent / "data" / "prompts"
+TEST_PROMPTS = DATA / "prompts"
 
 
 class ItemList(BaseModel):
@@ -306,7 +307,7 @@ class CorpusModel:
         self.tasks[task] += 1
         self.answered.append(key)
         if self.refuse_when is not None and self.refuse_when in document:
-            return chat_reply(None, refusal="I can't help with that.")
+            return refused()
         return chat_reply(corpus_answer(task, document))
 
     def reset(self) -> None:

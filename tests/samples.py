@@ -432,19 +432,7 @@ def _summary_a(doc: Document) -> SummaryArtifact:
 
 def _commitments_a(doc: Document) -> CommitmentsArtifact:
     laser = grounded_commitment(
-        doc,
-        "力争年底前开工建设自由电子激光科学装置",
-        actor_en="Shenzhen",
-        action_en="start building the free-electron laser facility",
-        deadline_text="年底前",
-        deadline_end="2021-12-31",
-        deadline_precision="year",
-        sector="science_technology",
-        modality="aspirational",
-        trigger="力争",
-        milestone="start_construction",
-        gloss_en="Strive to start building the free-electron laser facility by year end.",
-        paragraph_id="p3",
+        doc, LASER, **(LASER_RECORD | {"actor_en": "Shenzhen", "paragraph_id": "p3"})
     )
     powers = grounded_commitment(
         doc,

@@ -46,7 +46,7 @@ class Sleeps:
         self.delays.append(delay)
 
 
-def make_gateway(settings: Settings, store: Store, **kwargs: Any) -> Gateway:
+def gateway_on_test_prompts(settings: Settings, store: Store, **kwargs: Any) -> Gateway:
     """A gateway on the test prompt files."""
     return Gateway(settings, store, catalog=TEST_CATALOG, **kwargs)
 
@@ -71,7 +71,7 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 async def gw(tmp_path: Path, store: Store, sleeps: Sleeps) -> AsyncIterator[Gateway]:
-    gateway = make_gateway(
+    gateway = gateway_on_test_prompts(
         make_settings(tmp_path), store, http_client=httpx.AsyncClient(), sleep=sleeps
     )
     yield gateway
@@ -119,7 +119,7 @@ async def test_any_request_change_is_a_miss(
     change: str, tmp_path: Path, store: Store, sleeps: Sleeps
 ) -> None:
     route = respx.post(f"{BASE}/chat/completions").mock(return_value=chat_reply("x"))
-    base = make_gateway(
+    base = gateway_on_test_prompts(
         make_settings(tmp_path), store, http_client=httpx.AsyncClient(), sleep=sleeps
     )
     await base.generate("echo", VARS)
@@ -127,7 +127,7 @@ async def test_any_request_change_is_a_miss(
     if change == "version":
         kwargs = {"version": "v1"}
     elif change == "model":
-        other = make_gateway(
+        other = gateway_on_test_prompts(
             make_settings(tmp_path, model="gpt-4.1-mini"), store, http_client=httpx.AsyncClient()
         )
     elif change == "param":
@@ -153,7 +153,9 @@ async def test_a_files_strategy_and_description_are_not_part_of_the_request(
     (folder / "v2.chat.md").write_text(edited, encoding="utf-8")
     catalog = PromptCatalog(TEST_CATALOG.schemas, {"echo": ("plain", "other")})
     settings = make_settings(tmp_path, prompts_dir=tmp_path / "prompts")
-    shipped = make_gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient())
+    shipped = gateway_on_test_prompts(
+        make_settings(tmp_path), store, http_client=httpx.AsyncClient()
+    )
     first = await shipped.generate("echo", VARS)
     other = Gateway(settings, store, http_client=httpx.AsyncClient(), catalog=catalog)
     assert other.registry.get("echo", "chat").strategy == "other"
@@ -259,7 +261,7 @@ class InFlight:
 @respx.mock
 async def test_concurrency_bound_holds(tmp_path: Path, store: Store) -> None:
     respx.post(f"{BASE}/chat/completions").mock(side_effect=(calls := InFlight(chat_reply("x"))))
-    gw = make_gateway(
+    gw = gateway_on_test_prompts(
         make_settings(tmp_path, concurrency=3), store, http_client=httpx.AsyncClient()
     )
     texts = [{"text": f"文档{i}", "glossary": ""} for i in range(10)]
@@ -278,7 +280,7 @@ async def test_single_slot_local_profile_sends_one_request_at_a_time(
     settings = make_settings(
         tmp_path, model="gemma-3-270m", profile="local-gemma3-270m", concurrency=4
     )
-    gw = make_gateway(settings, store, http_client=httpx.AsyncClient())
+    gw = gateway_on_test_prompts(settings, store, http_client=httpx.AsyncClient())
     await asyncio.gather(*(gw.generate("extract", {"text": f"建设学校{i}。"}) for i in range(4)))
     assert calls.peak == 1
 
@@ -304,8 +306,10 @@ async def test_endpoint_is_started_once_before_the_first_request_and_not_for_hit
     route = respx.post(f"{BASE}/chat/completions").mock(return_value=chat_reply("x"))
     settings = make_settings(tmp_path)
     idle = StartHook()
-    cached = make_gateway(settings, store, http_client=httpx.AsyncClient(), ready=idle)
-    gw = make_gateway(settings, store, http_client=httpx.AsyncClient(), ready=(hook := StartHook()))
+    cached = gateway_on_test_prompts(settings, store, http_client=httpx.AsyncClient(), ready=idle)
+    gw = gateway_on_test_prompts(
+        settings, store, http_client=httpx.AsyncClient(), ready=(hook := StartHook())
+    )
     texts = [{"text": f"文档{i}", "glossary": ""} for i in range(3)]
     await asyncio.gather(*(gw.generate("echo", v) for v in texts))
     assert hook.calls == 1 and route.call_count == 3
@@ -319,7 +323,9 @@ async def test_a_failed_start_fails_every_request_without_starting_again(
 ) -> None:
     route = respx.post(f"{BASE}/chat/completions").mock(return_value=chat_reply("x"))
     hook = StartHook(ModelUnavailable("the local model server exited with code 1"))
-    gw = make_gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient(), ready=hook)
+    gw = gateway_on_test_prompts(
+        make_settings(tmp_path), store, http_client=httpx.AsyncClient(), ready=hook
+    )
     raised = []
     for i in range(3):
         with pytest.raises(ModelUnavailable, match="exited with code 1") as info:
@@ -344,7 +350,7 @@ async def test_closing_cancels_calls_whose_callers_are_gone(tmp_path: Path, stor
         return chat_reply("late")
 
     respx.post(f"{BASE}/chat/completions").mock(side_effect=hang)
-    gw = make_gateway(make_settings(tmp_path), store, http_client=httpx.AsyncClient())
+    gw = gateway_on_test_prompts(make_settings(tmp_path), store, http_client=httpx.AsyncClient())
     caller = asyncio.ensure_future(gw.generate("echo", {"text": "文档", "glossary": ""}))
     await started.wait()
     caller.cancel()
@@ -452,7 +458,7 @@ async def test_json_schema_request_is_strict(gw: Gateway) -> None:
 @respx.mock
 async def test_json_mode_for_profiles_without_json_schema(tmp_path: Path, store: Store) -> None:
     route = respx.post(f"{BASE}/chat/completions").mock(return_value=chat_reply('{"items": []}'))
-    gw = make_gateway(
+    gw = gateway_on_test_prompts(
         make_settings(tmp_path, model="deepseek-chat"), store, http_client=httpx.AsyncClient()
     )
     await gw.generate("extract", {"text": "x"})
@@ -473,7 +479,7 @@ async def test_completion_mode_request_shape(tmp_path: Path, store: Store) -> No
         return_value=completion_reply(' {"items": ["学校"]}')
     )
     settings = make_settings(tmp_path, model="gemma-3-270m", profile="local-gemma3-270m")
-    gw = make_gateway(settings, store, http_client=httpx.AsyncClient())
+    gw = gateway_on_test_prompts(settings, store, http_client=httpx.AsyncClient())
     result = await gw.generate("extract", {"text": "建设学校。"})
     assert result.parsed == ItemList(items=["学校"])
     body = sent(route)
@@ -496,7 +502,7 @@ async def test_completion_reask_appends_to_prompt(tmp_path: Path, store: Store) 
         ]
     )
     settings = make_settings(tmp_path, model="gemma-3-270m", profile="local-gemma3-270m")
-    gw = make_gateway(settings, store, http_client=httpx.AsyncClient())
+    gw = gateway_on_test_prompts(settings, store, http_client=httpx.AsyncClient())
     await gw.generate("extract", {"text": "建设学校。"})
     first, second = sent(route, 0)["prompt"], sent(route, 1)["prompt"]
     assert second.startswith(first + "学校") and "not valid" in second
@@ -566,7 +572,7 @@ async def test_without_endpoint_hits_work_and_misses_explain(tmp_path: Path, sto
     from service.errors import ConfigError
 
     settings = Settings(prompts_dir=TEST_PROMPTS, cache_dir=tmp_path)  # no OPENAI_*, no local port
-    gw = make_gateway(settings, store)
+    gw = gateway_on_test_prompts(settings, store)
     assert gw.profile.name == "local-gemma3-270m"
     with pytest.raises(ConfigError, match="OPENAI_BASE_URL"):
         await gw.generate("extract", {"text": "x"})

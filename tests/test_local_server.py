@@ -32,7 +32,6 @@ from service.errors import (
     LocalPortBusy,
     LocalServerFailed,
 )
-from service.llm import embedded
 from service.llm.embedded import DEFAULT_MODEL, sidecar_path
 from service.llm.endpoint import resolve_endpoint
 from service.llm.local import (
@@ -234,23 +233,15 @@ def test_corrupt_packaged_model_is_reassembled_and_verified(settings: Settings) 
 
 @needs_model
 def test_model_assembled_before_the_table_is_reused_after_one_hash(
-    settings: Settings, packaged_model: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, packaged_model: Path, hashes: list[Path]
 ) -> None:
     # A file an earlier version assembled (same name, no sidecar) is hashed once, then trusted.
     path = model_path(settings)
     path.parent.mkdir(parents=True)
     shutil.copyfile(packaged_model, path)
-    hashed: list[Path] = []
-    real = embedded._sha256_file
-
-    def counting(file: Path) -> str:
-        hashed.append(file)
-        return real(file)
-
-    monkeypatch.setattr(embedded, "_sha256_file", counting)
     inode = path.stat().st_ino
     assert ensure_model(settings) == path and ensure_model(settings) == path
-    assert hashed == [path] and sidecar_path(path).exists()
+    assert hashes == [path] and sidecar_path(path).exists()
     assert path.stat().st_ino == inode  # reused, not rewritten
 
 
