@@ -1,7 +1,14 @@
 """Fixtures: every test gets its own settings, cache dir and database in tmp_path.
 
-The model endpoint is never real: ``endpoint`` mocks https://api.test/v1 with respx, and
-``model`` answers on it from per-task scripts (see tests/fakes.py for both).
+- settings: ``settings`` (the defaults), ``configure(**env)``, ``remote_settings`` (the mocked
+  endpoint), ``run_settings`` (corpus runs: small chunks, no retries);
+- the model: ``endpoint`` mocks https://api.test/v1 with respx, ``model`` answers on it from
+  per-task scripts;
+- tasks: ``gateway``, ``ctx`` (with the test glossary), ``local_ctx`` (the embedded model's
+  profile); the API: ``reader``, ``client``, ``serve(**env)``;
+- the rest: ``store``, ``hashes``, ``packaged_model``.
+
+Plain helpers live in tests/fakes.py (the model's side) and tests/samples.py (the documents').
 """
 
 from __future__ import annotations
