@@ -11,7 +11,7 @@ from service.errors import ModelError, ModelInvalidOutput, ModelRefused, ModelTr
 from service.llm.answers import Answer
 from service.llm.batch_api import read_answer
 from service.llm.gateway import PendingCall
-from tests.payloads import chat_body, completion_body
+from tests.fakes import chat_body, completion_body
 
 
 class Items(BaseModel):

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import httpx
-import respx
 
 from service.reader import Reader
 from service.store import CallRecord
-from tests.api_fixtures import TEXT, add_text, api_settings, client, model, reader
-from tests.conftest import SEEDS
-
-__all__ = ["api_settings", "client", "model", "reader"]
+from tests.fakes import add_text
+from tests.samples import SEEDS, TEXT
 
 
 async def test_json_text_is_created_then_found_again_by_content(client: httpx.AsyncClient) -> None:
@@ -53,7 +50,7 @@ async def test_a_seed_document_reports_what_cleaning_removed(client: httpx.Async
 
 
 async def test_get_includes_text_and_paragraphs_on_request(client: httpx.AsyncClient) -> None:
-    doc_id = (await add_text(client))["id"]
+    doc_id = (await add_text(client, TEXT))["id"]
     light = (await client.get(f"/v1/documents/{doc_id}")).json()
     full = (await client.get(f"/v1/documents/{doc_id}?include=text,paragraphs")).json()
     assert light["text"] is None
@@ -77,9 +74,9 @@ async def test_list_paginates_and_filters(client: httpx.AsyncClient) -> None:
 
 
 async def test_delete_removes_document_and_artifacts_but_keeps_the_cache(
-    client: httpx.AsyncClient, reader: Reader, model: respx.MockRouter
+    client: httpx.AsyncClient, reader: Reader
 ) -> None:
-    doc_id = (await add_text(client))["id"]
+    doc_id = (await add_text(client, TEXT))["id"]
     store = reader.library.store
     call = CallRecord(
         cache_key="k1", task="summary", prompt_id="summary", prompt_version="v1",

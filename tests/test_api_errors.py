@@ -9,22 +9,10 @@ import httpx
 import pytest
 import respx
 
-from service.config import Settings, get_settings
 from service.errors import ModelError
 from service.reader import Reader
-from tests.api_fixtures import (
-    SECRET,
-    TEXT,
-    add_text,
-    api_client,
-    api_settings,
-    client,
-    model,
-    open_reader,
-    reader,
-)
-
-__all__ = ["api_settings", "client", "model", "reader"]
+from tests.fakes import PROVIDER_KEY, Serve, add_text
+from tests.samples import TEXT
 
 LIMIT = 2000  # READER_MAX_INPUT_BYTES in these tests
 KEY = "reader-key-8c1d"
@@ -32,20 +20,9 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
-def small_settings(api_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("READER_MAX_INPUT_BYTES", str(LIMIT))
-    get_settings.cache_clear()
-    return get_settings()
-
-
-@pytest.fixture
-async def small_client(
-    small_settings: Settings, model: respx.MockRouter
-) -> AsyncIterator[httpx.AsyncClient]:
-    opened = await open_reader(small_settings)
-    async for c in api_client(small_settings, opened):
-        yield c
-    await opened.gateway.aclose()
+async def small_client(serve: Serve) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(READER_MAX_INPUT_BYTES=str(LIMIT)) as http:
+        yield http
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -143,10 +120,10 @@ async def test_bad_input_is_422_never_500(
 
 
 async def test_validation_errors_do_not_echo_the_input(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/documents", json={"text": TEXT, "published": SECRET})
+    response = await client.post("/v1/documents", json={"text": TEXT, "published": PROVIDER_KEY})
     body = assert_error(response, 422, "invalid_request")
     assert body["detail"][0]["loc"] == "body.published"
-    assert SECRET not in response.text
+    assert PROVIDER_KEY not in response.text
 
 
 # --- 404, 405, 500 ---------------------------------------------------------------------------
@@ -162,7 +139,7 @@ async def test_unknown_ids_and_routes_are_404(client: httpx.AsyncClient) -> None
 
 
 async def test_summary_not_computed_is_404_with_its_own_code(client: httpx.AsyncClient) -> None:
-    doc_id = (await add_text(client))["id"]
+    doc_id = (await add_text(client, TEXT))["id"]
     body = assert_error(await client.get(f"/v1/documents/{doc_id}/summary"), 404, "not_computed")
     assert f"POST /v1/documents/{doc_id}/summary" in body["message"]
 
@@ -171,7 +148,7 @@ async def test_a_bug_is_a_500_that_reveals_nothing(
     client: httpx.AsyncClient, reader: Reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError(f"boom at /srv/internal/path with {SECRET}")
+        raise RuntimeError(f"boom at /srv/internal/path with {PROVIDER_KEY}")
 
     monkeypatch.setattr(reader.library, "list", broken)
     response = await client.get("/v1/documents")
@@ -183,13 +160,13 @@ async def test_model_errors_are_502_and_scrubbed_of_secrets(
     client: httpx.AsyncClient, reader: Reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def upstream(*args: object, **kwargs: object) -> None:
-        echoed = f"Incorrect API key provided: {SECRET}; sk-proj-abcdefghijklmnop"
+        echoed = f"Incorrect API key provided: {PROVIDER_KEY}; sk-proj-abcdefghijklmnop"
         raise ModelError(f"rejected (HTTP 400): {echoed}")
 
     monkeypatch.setattr(reader.library, "list", upstream)
     response = await client.get("/v1/documents")
     body = assert_error(response, 502, "model_error")
-    assert SECRET not in response.text and "sk-proj-abcdefghijklmnop" not in response.text
+    assert PROVIDER_KEY not in response.text and "sk-proj-abcdefghijklmnop" not in response.text
     assert "Incorrect API key provided: [redacted]" in body["message"]
 
 
@@ -197,16 +174,9 @@ async def test_model_errors_are_502_and_scrubbed_of_secrets(
 
 
 @pytest.fixture
-async def keyed_client(
-    api_settings: Settings, monkeypatch: pytest.MonkeyPatch, model: respx.MockRouter
-) -> AsyncIterator[httpx.AsyncClient]:
-    monkeypatch.setenv("READER_API_KEY", KEY)
-    get_settings.cache_clear()
-    settings = get_settings()
-    opened = await open_reader(settings)
-    async for c in api_client(settings, opened):
-        yield c
-    await opened.gateway.aclose()
+async def keyed_client(serve: Serve) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(READER_API_KEY=KEY) as http:
+        yield http
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong", f"Basic {KEY}", f"Bearer {KEY}x"])
@@ -223,9 +193,10 @@ async def test_v1_needs_the_bearer_key_when_one_is_set(
 
 
 async def test_the_right_key_opens_v1_and_probes_stay_open(
-    keyed_client: httpx.AsyncClient, model: respx.MockRouter
+    keyed_client: httpx.AsyncClient, endpoint: respx.MockRouter
 ) -> None:
-    model.get("/models").mock(return_value=httpx.Response(200, json={"object": "list", "data": []}))
+    models = {"object": "list", "data": []}
+    endpoint.get("/models").mock(return_value=httpx.Response(200, json=models))
     auth = {"Authorization": f"Bearer {KEY}"}
     added = await keyed_client.post("/v1/documents", json={"text": TEXT}, headers=auth)
     assert added.status_code == 201

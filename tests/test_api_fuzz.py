@@ -23,29 +23,22 @@ from schemathesis.python import asgi
 
 from service.api.app import create_app
 from service.config import Settings
-from service.library import Library
-from service.llm.gateway import Gateway
-from service.reader import Reader, load_glossary
-from service.store.store import Store
-from service.tasks.registry import CATALOG
-from tests.api_fixtures import API_BASE, TEXT, api_settings
-
-__all__ = ["api_settings"]
+from service.reader import Reader
+from tests.fakes import build_reader
+from tests.samples import TEXT
 
 MAX_EXAMPLES = 10
 COMPUTE = ("/summary", "/translation", "/commitments", "/v1/summaries")
 
 
 @pytest.fixture
-def fuzz_reader(api_settings: Settings) -> Iterator[Reader]:
-    with respx.mock(base_url=API_BASE, assert_all_called=False) as model:
-        model.get("/models").mock(return_value=httpx.Response(200, json={"data": []}))
-        store = Store(api_settings.db_url)
-        gateway = Gateway(api_settings, store, http_client=httpx.AsyncClient(), catalog=CATALOG)
-        library = Library(api_settings, store)
-        library.add_bytes(TEXT.encode(), "seed.txt")
-        yield Reader(library, gateway, load_glossary(api_settings), API_BASE)
-        store.close()
+def fuzz_reader(remote_settings: Settings, endpoint: respx.MockRouter) -> Iterator[Reader]:
+    """A reader with one document, on an endpoint whose readiness probe succeeds."""
+    endpoint.get("/models").mock(return_value=httpx.Response(200, json={"data": []}))
+    reader = build_reader(remote_settings)
+    reader.library.add_bytes(TEXT.encode(), "seed.txt")
+    yield reader
+    reader.library.store.close()
 
 
 def fuzzed(path: str, method: str) -> bool:
@@ -53,9 +46,9 @@ def fuzzed(path: str, method: str) -> bool:
 
 
 def test_no_generated_request_gets_a_server_error(
-    api_settings: Settings, fuzz_reader: Reader
+    remote_settings: Settings, fuzz_reader: Reader
 ) -> None:
-    app = create_app(api_settings, reader=fuzz_reader)
+    app = create_app(remote_settings, reader=fuzz_reader)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [r.ok() for r in schema.get_all_operations()]
     checked = [op for op in operations if fuzzed(op.path, op.method.upper())]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 import respx
@@ -9,38 +11,36 @@ import respx
 from service.reader import Reader
 from service.store import CallRecord
 from service.store.db import make_engine
-from tests.api_fixtures import SECRET, api_settings, client, model, reader
-
-__all__ = ["api_settings", "client", "model", "reader"]
+from tests.fakes import PROVIDER_KEY
 
 MODELS = {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "owned_by": "x"}]}
 
 
-async def test_healthz_is_always_up(client: httpx.AsyncClient, model: respx.MockRouter) -> None:
-    model.get("/models").mock(side_effect=httpx.ConnectError("refused"))
+async def test_healthz_is_always_up(client: httpx.AsyncClient, endpoint: respx.MockRouter) -> None:
+    endpoint.get("/models").mock(side_effect=httpx.ConnectError("refused"))
     response = await client.get("/healthz")
     assert response.status_code == 200 and response.json()["status"] == "ok"
 
 
 async def test_ready_when_database_takes_a_write_and_model_answers(
-    client: httpx.AsyncClient, model: respx.MockRouter
+    client: httpx.AsyncClient, endpoint: respx.MockRouter
 ) -> None:
-    probe = model.get("/models").mock(return_value=httpx.Response(200, json=MODELS))
+    probe = endpoint.get("/models").mock(return_value=httpx.Response(200, json=MODELS))
     response = await client.get("/readyz")
     assert response.status_code == 200
     body = response.json()
     assert body["ready"] and body["database"]["ok"] and body["model"]["ok"]
     assert body["model"]["model"] == "gpt-4o-mini" and body["model"]["profile"] == "gpt-4o-mini"
     assert body["model"]["endpoint"] == "https://api.test"
-    assert probe.calls.last.request.headers["Authorization"] == f"Bearer {SECRET}"
+    assert probe.calls.last.request.headers["Authorization"] == f"Bearer {PROVIDER_KEY}"
     again = await client.get("/readyz")  # the probe write was rolled back: no leftover table
     assert again.json()["database"]["ok"]
 
 
 async def test_not_ready_when_the_model_endpoint_is_down(
-    client: httpx.AsyncClient, model: respx.MockRouter
+    client: httpx.AsyncClient, endpoint: respx.MockRouter
 ) -> None:
-    model.get("/models").mock(side_effect=httpx.ConnectError("connection refused"))
+    endpoint.get("/models").mock(side_effect=httpx.ConnectError("connection refused"))
     response = await client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
@@ -49,26 +49,30 @@ async def test_not_ready_when_the_model_endpoint_is_down(
 
 
 async def test_not_ready_when_the_endpoint_refuses_our_key_and_the_key_stays_secret(
-    client: httpx.AsyncClient, model: respx.MockRouter
+    client: httpx.AsyncClient, endpoint: respx.MockRouter
 ) -> None:
-    message = f"Incorrect API key provided: {SECRET}"
+    message = f"Incorrect API key provided: {PROVIDER_KEY}"
     error = {"error": {"message": message, "code": "invalid_api_key"}}
-    model.get("/models").mock(return_value=httpx.Response(401, json=error))
+    endpoint.get("/models").mock(return_value=httpx.Response(401, json=error))
     response = await client.get("/readyz")
     assert response.status_code == 503
     assert "HTTP 401" in response.json()["model"]["detail"]
-    assert SECRET not in response.text
+    assert PROVIDER_KEY not in response.text
 
 
 async def test_not_ready_when_the_database_is_read_only(
     client: httpx.AsyncClient,
     reader: Reader,
-    model: respx.MockRouter,
+    endpoint: respx.MockRouter,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    model.get("/models").mock(return_value=httpx.Response(200, json=MODELS))
+    endpoint.get("/models").mock(return_value=httpx.Response(200, json=MODELS))
     store = reader.library.store
     path = store.engine.url.database
+    # make_engine makes the database's folder, and in URI form the path starts with "file:",
+    # a folder relative to the working directory: let that be tmp_path, not the checkout.
+    monkeypatch.chdir(tmp_path)
     read_only = make_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
     monkeypatch.setattr(store, "engine", read_only)
     response = await client.get("/readyz")

@@ -6,8 +6,7 @@ import itertools
 import json
 import re
 import shutil
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from email.parser import BytesParser
 from email.policy import default as email_policy
 from pathlib import Path
@@ -19,22 +18,17 @@ import respx
 from pydantic import BaseModel
 
 from service.artifacts import KINDS, ArtifactKind, TranslationArtifact
-from service.checks.glossary import Glossary
-from service.config import ROOT, Settings, get_settings
+from service.config import ROOT, Settings
 from service.errors import BatchIncomplete, ConfigError, Deferred
-from service.library import Library
 from service.llm.batch_api import parse_result_line
-from service.llm.gateway import Gateway, PendingCall
+from service.llm.gateway import PendingCall
 from service.models import Document
 from service.reader import Reader
 from service.run.prefill import PrefillReport, collect, prefill
 from service.store import CallRecord
-from service.store.store import Store
-from service.tasks.registry import CATALOG
-from tests import payloads
+from tests import fakes
+from tests.fakes import BASE, CHAT, Configure, open_reader
 
-BASE = "https://api.test/v1"
-CHAT = f"{BASE}/chat/completions"
 DOC_A = (
     "深圳市召开全市高质量发展大会，部署今年重点工作。\n"
     "会议要求，二〇二四年全市地区生产总值增长百分之五以上，新增就业十五万人。\n"
@@ -58,7 +52,7 @@ PARAGRAPH = re.compile(r'<p id="([^"]+)">(.*?)</p>')
 
 def chat_body(content: str) -> dict[str, Any]:
     """A chat.completion with the usage this file's cost arithmetic expects."""
-    return payloads.chat_body(content, prompt_tokens=400, completion_tokens=40)
+    return fakes.chat_body(content, prompt_tokens=400, completion_tokens=40)
 
 
 def document_of(body: dict[str, Any]) -> str:
@@ -234,34 +228,12 @@ def _jsonl(lines: list[dict[str, Any]]) -> bytes:
 
 
 @pytest.fixture
-def remote(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
-    """gpt-4o-mini at api.test; prompts: the translation prompt only; 2 chunks per test doc."""
+def remote(run_settings: Settings, configure: Configure, tmp_path: Path) -> Settings:
+    """The corpus-run settings (2 chunks per test doc) with the translation prompt only."""
     prompts = tmp_path / "prompts"
     shutil.copytree(ROOT / "prompts" / "translate", prompts / "translate")
     shutil.copy(ROOT / "prompts" / "glossary.tsv", prompts / "glossary.tsv")
-    monkeypatch.setenv("READER_PROMPTS_DIR", str(prompts))
-    monkeypatch.setenv("READER_CHUNK_TOKENS", "40")
-    monkeypatch.setenv("OPENAI_BASE_URL", BASE)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setenv("READER_MODEL", "gpt-4o-mini")
-    monkeypatch.setenv("READER_MAX_RETRIES", "0")
-    get_settings.cache_clear()
-    return get_settings()
-
-
-@asynccontextmanager
-async def open_reader(settings: Settings, base_url: str = BASE) -> AsyncIterator[Reader]:
-    """A Reader as Reader.open builds it, on a given base URL (no endpoint resolution)."""
-    store = Store(settings.db_url)
-    gateway = Gateway(
-        settings, store, http_client=httpx.AsyncClient(), catalog=CATALOG, base_url=base_url
-    )
-    glossary = Glossary.load(settings.prompts_dir / "glossary.tsv")
-    try:
-        yield Reader(Library(settings, store), gateway, glossary, base_url)
-    finally:
-        await gateway.aclose()
-        store.close()
+    return configure(READER_PROMPTS_DIR=str(prompts))
 
 
 def add_docs(reader: Reader) -> list[Document]:
@@ -489,14 +461,10 @@ async def test_collecting_gateway_defers_misses_without_http_and_serves_hits(
     assert collected[1].body["response_format"]["json_schema"]["strict"] is True
 
 
-async def test_every_task_lets_a_deferred_call_abort_its_run(
-    remote: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_every_task_lets_a_deferred_call_abort_its_run(run_settings: Settings) -> None:
     """Summary, translation and commitments all stop at their first miss, and nothing is sent."""
-    monkeypatch.setenv("READER_PROMPTS_DIR", str(ROOT / "prompts"))
-    get_settings.cache_clear()
     with respx.mock(assert_all_called=True) as router:
-        async with open_reader(get_settings()) as reader:
+        async with open_reader(run_settings) as reader:
             doc = add_docs(reader)[0]
             runs: list[tuple[Document, ArtifactKind]] = [(doc, k) for k in KINDS]
             calls, waiting = await collect(reader, runs, set())

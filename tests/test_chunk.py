@@ -12,7 +12,7 @@ from service.chunk import DEFAULT_LOCAL_BUDGET, DEFAULT_REMOTE_BUDGET, chunk_doc
 from service.errors import InputError
 from service.models import Chunk, Paragraph
 from service.tokens import count_tokens
-from tests.conftest import SEEDS
+from tests.samples import SEEDS
 
 # Independent of service.chunk on purpose: the tests restate the separator rules.
 SENTENCE = re.compile(r"(?:[。｡！？；!?;]+[”’」』）)]*|\n)\s*")

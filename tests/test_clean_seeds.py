@@ -12,7 +12,7 @@ from service.ingest import ingest_path
 from service.ingest.clean import PINYIN_RULE, clean_text, load_rules
 from service.ingest.pinyin import strip_pinyin
 from service.models import Document
-from tests.conftest import SEEDS
+from tests.samples import SEEDS
 
 PINYIN_ARTEFACT = re.compile(r"\([a-zü\u00e0-\u01dc ]+\)")
 

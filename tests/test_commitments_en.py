@@ -3,8 +3,6 @@ grounds, one checked English sentence per concrete commitment, one re-ask, then 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from service.artifacts import CommitmentsArtifact
@@ -27,19 +25,9 @@ from service.tasks.commitments.task import commitments
 from service.tasks.context import TaskContext
 from service.tasks.registry import CATALOG
 from service.tasks.strategies import CHUNK_JSON, RULES_EN
-from tests.extract_fixtures import (
-    ScriptedModel,
-    chat_settings,
-    chunks_by_paragraphs,
-    ctx,
-    make_document,
-    model,
-)
+from tests.fakes import ScriptedModel
+from tests.samples import LASER, MEETING, SCHOOLS, SEEDS, chunks_by, make_document, seed
 
-__all__ = ["chat_settings", "ctx", "model"]  # fixtures, used by name
-
-LASER = "力争年底前开工建设自由电子激光科学装置"
-SCHOOLS = "确保新增基础教育学位21万个"
 GENERAL = "要加快完善跨境医疗服务衔接机制"
 TEXT = (
     "会议审议通过了深圳市2021年工作要点。\n"
@@ -49,7 +37,6 @@ TEXT = (
 )
 LASER_EN = "Shenzhen will strive to start building the free-electron laser facility by end-2021."
 SCHOOLS_EN = "Shenzhen will ensure 210,000 new basic-education school places."
-SEEDS = ("003_475cb31b33db6ab6.txt", "004_953b2ed70a6ae6aa.txt")
 
 
 @pytest.fixture
@@ -60,8 +47,8 @@ def en_ctx(ctx: TaskContext) -> TaskContext:
 
 
 async def run(ctx: TaskContext, text: str = TEXT) -> CommitmentsArtifact:
-    doc = make_document(text)
-    art = await commitments(doc, chunks_by_paragraphs(doc, [list(range(len(doc.paragraphs)))]), ctx)
+    doc = make_document(text, meta=MEETING)
+    art = await commitments(doc, chunks_by(doc, [list(range(len(doc.paragraphs)))]), ctx)
     for c in art.commitments:  # every shown commitment is a verbatim span of the document
         assert c.start is not None and c.end is not None and doc.text[c.start : c.end] == c.quote
     return art
@@ -90,8 +77,8 @@ def test_chat_profiles_keep_json_extraction_unless_they_ask_for_rules_en() -> No
     assert pinned.get(TASK, "chat").strategy == RULES_EN
 
 
-def test_the_default_chat_commitments_prompt_is_still_v1(chat_settings: Settings) -> None:
-    registry = PromptRegistry.load(chat_settings.prompts_dir, catalog=CATALOG)
+def test_the_default_chat_commitments_prompt_is_still_v1(remote_settings: Settings) -> None:
+    registry = PromptRegistry.load(remote_settings.prompts_dir, catalog=CATALOG)
     assert registry.get(TASK, "chat").version == "v1"
     assert registry.get(TASK, "completion").version == "v1"
 
@@ -216,8 +203,8 @@ def test_targets_deadlines_and_high_scoring_projects_are_rendered() -> None:
 def test_the_corpus_budget_renders_every_target_and_deadline() -> None:
     """A corpus run renders 62 of 525 candidates: every one with a target or deadline."""
     total = rendered = 0
-    for path in sorted((ROOT / "corpus").glob("0*.txt")):
-        doc = ingest_path(Path(path), settings=Settings())
+    for path in SEEDS:
+        doc = ingest_path(path, settings=Settings())
         found = detect(doc.text, doc_year=doc.meta.date.year if doc.meta.date else None)
         assert all(worth_rendering(c) for c in found if c.targets or c.deadline)
         total, rendered = total + len(found), rendered + rendered_calls(found)
@@ -225,22 +212,22 @@ def test_the_corpus_budget_renders_every_target_and_deadline() -> None:
 
 
 def test_context_is_the_short_paragraph_else_the_sentence_else_the_quote() -> None:
-    doc = make_document(TEXT)
+    doc = make_document(TEXT, meta=MEETING)
     laser = next(c for c in detect(TEXT, doc_year=2021) if c.quote == LASER)
     assert context_of(doc, laser) == f"会议强调，要增强“四个意识”。{LASER}。"
     long_text = "前言。" * 60 + f"会议强调，{LASER}。"
-    doc = make_document(long_text)
+    doc = make_document(long_text, meta=MEETING)
     laser = next(c for c in detect(long_text, doc_year=2021) if c.quote == LASER)
     assert context_of(doc, laser) == f"会议强调，{LASER}。"
     assert deadline_hint(laser) == "Deadline: 年底前 = by the end of 2021"
 
 
-def test_the_dry_run_counts_one_call_per_concrete_commitment(chat_settings: Settings) -> None:
-    pinned = chat_settings.model_copy(update={"prompt_versions": {TASK: "v2"}})
-    docs = [ingest_path(ROOT / "corpus" / name, settings=pinned) for name in SEEDS]
+def test_the_dry_run_counts_one_call_per_concrete_commitment(remote_settings: Settings) -> None:
+    pinned = remote_settings.model_copy(update={"prompt_versions": {TASK: "v2"}})
+    docs = [ingest_path(seed(prefix), settings=pinned) for prefix in ("003", "004")]
     rows = estimate(pinned, docs, ["commitments"]).rows
     for doc, row in zip(docs, rows, strict=True):
         found = detect(doc.text, doc_year=doc.meta.date.year if doc.meta.date else None)
         assert row.calls == rendered_calls(found) and row.output_tokens == 40 * row.calls
-    default = estimate(chat_settings, docs, ["commitments"]).rows  # chunk_json: one per chunk
+    default = estimate(remote_settings, docs, ["commitments"]).rows  # chunk_json: one per chunk
     assert [r.calls for r in default] == [r.chunks for r in default]

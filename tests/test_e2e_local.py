@@ -23,7 +23,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import render_checks as rc
 
 from service import __version__
 from service.artifacts import (
@@ -43,6 +42,8 @@ from service.reader import Reader
 from service.render import DocumentBundle, write_site
 from service.render.markdown import page_path
 from service.store.store import Store
+from tests.fakes import isolate
+from tests.samples import check_links, plain_text, tokens
 
 HAS_LLAMA = all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "uvicorn"))
 pytestmark = [
@@ -88,9 +89,7 @@ class Run:
 def run(packaged_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     root = tmp_path_factory.mktemp("e2e")
     with pytest.MonkeyPatch.context() as mp:
-        for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "DATABASE_URL", "READER_MODEL"):
-            mp.delenv(var, raising=False)
-        mp.setenv("READER_CACHE_DIR", str(root / "cache"))
+        isolate(mp, root / "cache")
         mp.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
         # On a loaded CI box one grammar-constrained call can take minutes; a client timeout
         # would only queue a retry behind the generation the server is still running.
@@ -261,13 +260,13 @@ def test_the_site_parses_and_every_link_resolves(run: Run) -> None:
     pages = sorted(run.site.rglob("*.md"))
     assert run.site / page_path(run.doc.id) in pages
     for page in pages:
-        assert rc.tokens(page.read_text("utf-8")), page
-    checked = rc.check_links(pages)
+        assert tokens(page.read_text("utf-8")), page
+    checked = check_links(pages)
     assert checked > 0
 
 
 def test_the_document_page_shows_the_warning_and_the_grounded_quotes(run: Run) -> None:
     page = (run.site / page_path(run.doc.id)).read_text("utf-8")
-    assert "Gemma 3 270M" in rc.plain_text(page)
+    assert "Gemma 3 270M" in plain_text(page)
     for item in run.commitments.commitments:
-        assert item.quote is not None and item.quote in rc.plain_text(page)
+        assert item.quote is not None and item.quote in plain_text(page)

@@ -102,20 +102,6 @@ def make_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Make
         del sys.modules[name]
 
 
-@pytest.fixture
-def hashes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every file ``assemble`` hashes on disk (assembly itself hashes while writing)."""
-    seen: list[Path] = []
-    real = embedded._sha256_file
-
-    def counting(path: Path) -> str:
-        seen.append(path)
-        return real(path)
-
-    monkeypatch.setattr(embedded, "_sha256_file", counting)
-    return seen
-
-
 def _leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 

@@ -23,6 +23,9 @@ from service.eval.commitments import (
     locate,
 )
 from service.tasks.commitments.rules import Candidate
+from tests.samples import CORPUS, DATA
+
+GOLDEN = DATA / "golden_commitments.json"
 
 TEXT = "甲" * 10 + "新增病床8000张" + "乙" * 10 + "建成市妇幼保健院福强院区" + "丙" * 10
 
@@ -105,12 +108,11 @@ def test_golden_file_errors_are_clear(tmp_path: Path) -> None:
 
 
 def test_shipped_golden_quotes_are_verbatim_in_the_raw_seeds() -> None:
-    corpus = Path(__file__).resolve().parent.parent / "corpus"
-    items = load_golden(Path(__file__).parent / "data" / "golden_commitments.json")
+    items = load_golden(GOLDEN)
     assert len(items) >= 50
     assert {i.kind for i in items} == {"quantified", "dated", "named_project", "general"}
     for item in items:
-        assert item.quote in (corpus / item.doc).read_text(encoding="utf-8")
+        assert item.quote in (CORPUS / item.doc).read_text(encoding="utf-8")
 
 
 def _corpus(tmp_path: Path) -> tuple[Path, Path]:
@@ -179,7 +181,6 @@ def test_cli_min_score_filters_candidates(tmp_path: Path) -> None:
 
 # --- quality floors on the shipped golden set (measured values: docs/ARCHITECTURE.md) ---
 
-GOLDEN = Path(__file__).parent / "data" / "golden_commitments.json"
 TUNED = ("000", "001", "004")  # the detector was tuned on these
 HELD_OUT = ("002", "003")  # looked at only after tuning; reported separately
 

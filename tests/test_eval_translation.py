@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -13,16 +13,16 @@ import respx
 from typer.testing import CliRunner
 
 from service.cli import app
-from service.config import Settings, get_settings
+from service.config import Settings
 from service.eval.reference import default_reference_dir
 from service.eval.translation import (
     evaluate_translation,
     load_references,
     reference_document,
 )
-from service.library import Library
 from service.reader import Reader
-from tests.translate_fixtures import BASE, CHAT, GLOSSARY, make_gateway, reply, use_remote
+from tests.fakes import CHAT, Configure, open_reader, translation_reply
+from tests.samples import GLOSSARY
 
 PAIRS = [
     ("各位代表：", "Fellow Deputies,"),
@@ -53,7 +53,7 @@ def translator(table: dict[str, str]) -> Callable[[httpx.Request], httpx.Respons
     def respond(request: httpx.Request) -> httpx.Response:
         user = json.loads(request.content)["messages"][1]["content"]
         found = _P.findall(user[user.index("<document") :])
-        return reply({pid: table[zh] for pid, zh in found})
+        return translation_reply({pid: table[zh] for pid, zh in found})
 
     return respond
 
@@ -66,17 +66,12 @@ WRONG = {
 }
 
 
-def make_reader(settings: Settings) -> Reader:
-    """A reader on the mocked endpoint with the test glossary."""
-    gateway = make_gateway(settings)
-    return Reader(Library(settings, gateway.store), gateway, GLOSSARY, BASE)
-
-
 @pytest.fixture
-def reader(monkeypatch: pytest.MonkeyPatch) -> Reader:
-    use_remote(monkeypatch)
-    get_settings.cache_clear()
-    return make_reader(get_settings())
+async def reader(remote_settings: Settings) -> AsyncIterator[Reader]:
+    """A reader with the test glossary (two of its terms are in the reference), on the endpoint
+    each test mocks."""
+    async with open_reader(remote_settings, glossary=GLOSSARY) as opened:
+        yield opened
 
 
 def test_the_synthetic_reference_parses_in_the_real_format(tmp_path: Path) -> None:
@@ -124,7 +119,9 @@ async def test_a_wrong_translation_scores_lower_and_loses_numbers_and_terms(
 
 
 @respx.mock
-async def test_limit_offset_and_a_free_re_run(reader: Reader, tmp_path: Path) -> None:
+async def test_limit_offset_and_a_free_re_run(
+    reader: Reader, remote_settings: Settings, tmp_path: Path
+) -> None:
     route = respx.post(CHAT).mock(side_effect=translator(OFFICIAL))
     (tmp_path / "refs").mkdir()
     write_reference(tmp_path / "refs", "a-report")
@@ -134,7 +131,8 @@ async def test_limit_offset_and_a_free_re_run(reader: Reader, tmp_path: Path) ->
     first = await evaluate_translation(refs, reader, limit=2, offset=1)
     assert [s.index for s in first.samples] == [1, 2]
     assert first.documents[0].calls == 1
-    again = await evaluate_translation(refs, make_reader(get_settings()), limit=2, offset=1)
+    async with open_reader(remote_settings, glossary=GLOSSARY) as fresh:  # same database
+        again = await evaluate_translation(refs, fresh, limit=2, offset=1)
     assert route.call_count == 1
     assert (again.documents[0].calls, again.documents[0].cache_hits) == (0, 1)
     assert again.overall.chrf == first.overall.chrf == 100.0
@@ -143,7 +141,7 @@ async def test_limit_offset_and_a_free_re_run(reader: Reader, tmp_path: Path) ->
 @respx.mock
 async def test_an_untranslated_paragraph_counts_as_empty(reader: Reader, tmp_path: Path) -> None:
     refusal = {"refusal": "I can't help with that.", "content": None}
-    body = json.loads(reply({}).content)
+    body = json.loads(translation_reply({}).content)
     body["choices"][0]["message"].update(refusal)
     respx.post(CHAT).mock(return_value=httpx.Response(200, json=body))
     result = await evaluate_translation(load_references(write_reference(tmp_path)), reader)
@@ -166,10 +164,10 @@ def test_a_missing_reference_or_document_is_a_clear_error(
 
 
 @respx.mock
-def test_cli_prints_json_and_a_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    use_remote(monkeypatch)
-    monkeypatch.setenv("COLUMNS", "160")  # rich wraps the table to the terminal width
-    get_settings.cache_clear()
+def test_cli_prints_json_and_a_table(
+    remote_settings: Settings, configure: Configure, tmp_path: Path
+) -> None:
+    configure(COLUMNS="160")  # rich wraps the table to the terminal width
     respx.post(CHAT).mock(side_effect=translator(OFFICIAL))
     path = write_reference(tmp_path)
     runner = CliRunner()

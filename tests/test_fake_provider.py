@@ -1,12 +1,14 @@
-"""The benchmark stand-in provider answers like an OpenAI endpoint (real HTTP on loopback)."""
+"""The benchmark stand-in provider (bench/fake_provider.py): it answers like an OpenAI endpoint
+over real HTTP on loopback, injects faults on demand, and counts what a run paid for."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 
-from bench.fake_provider import BackgroundServer, Config
+from bench.fake_provider import BackgroundServer, Config, answer_text
 
 SCHEMA = {
     "type": "object",
@@ -24,17 +26,41 @@ SCHEMA = {
 }
 
 
+def chat(content: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A chat request body, with a structured-output schema when given."""
+    body: dict[str, Any] = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": content}],
+    }
+    if schema is not None:
+        body["response_format"] = {"type": "json_schema", "json_schema": {"schema": schema}}
+    return body
+
+
+def root_of(base: str) -> str:
+    """The server's own routes (/stats, /requests, /reset) sit beside /v1."""
+    return base.removesuffix("/v1")
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
 def test_structured_answer_lists_every_paragraph_id() -> None:
     with BackgroundServer(Config(latency=0.0)) as base:
-        body = {
-            "model": "m",
-            "messages": [{"role": "user", "content": '<p id="p1">一</p><p id="p2">二</p>'}],
-            "response_format": {"type": "json_schema", "json_schema": {"schema": SCHEMA}},
-        }
+        body = chat('<p id="p1">一</p><p id="p2">二</p>', SCHEMA)
         data = httpx.post(f"{base}/chat/completions", json=body).json()
         content = json.loads(data["choices"][0]["message"]["content"])
         assert [p["id"] for p in content["paragraphs"]] == ["p1", "p2"]
         assert data["usage"]["total_tokens"] > 0
+
+
+def test_paragraph_ids_inside_context_are_not_answered() -> None:
+    prompt = '<context><p id="p1">旧</p></context>\n<document><p id="p2">新</p></document>'
+    answer = json.loads(answer_text(chat(prompt, SCHEMA), Config()))
+    assert [p["id"] for p in answer["paragraphs"]] == ["p2"]
+
+
+# --- faults and counts -----------------------------------------------------------------------
 
 
 def test_fault_mix_is_reported_in_stats() -> None:
@@ -42,5 +68,22 @@ def test_fault_mix_is_reported_in_stats() -> None:
         response = httpx.post(f"{base}/completions", json={"model": "m", "prompt": "x"})
         assert response.status_code == 429
         assert float(response.headers["retry-after"]) > 0
-        stats = httpx.get(base.removesuffix("/v1") + "/stats").json()
+        stats = httpx.get(f"{root_of(base)}/stats").json()
         assert stats == {"requests": 1, "429": 1, "max_in_flight": 1}
+
+
+def test_requests_counts_repaid_bodies_and_records_texts() -> None:
+    with BackgroundServer(Config(latency=0, record=True)) as base:
+        for content in ("甲", "乙", "甲"):
+            httpx.post(f"{base}/chat/completions", json=chat(content)).raise_for_status()
+        seen = httpx.get(f"{root_of(base)}/requests").json()
+        assert (seen["paid"], seen["distinct"], seen["repaid"]) == (3, 2, 1)
+        assert [r["prompt"] for r in seen["log"]] == ["甲", "乙", "甲"]
+        httpx.post(f"{root_of(base)}/reset")
+        assert httpx.get(f"{root_of(base)}/requests").json()["paid"] == 0
+
+
+def test_failed_answers_are_not_counted_as_paid() -> None:
+    with BackgroundServer(Config(latency=0, faults=1.0, fault_kinds=("500",))) as base:
+        httpx.post(f"{base}/chat/completions", json=chat("甲"))
+        assert httpx.get(f"{root_of(base)}/requests").json()["paid"] == 0

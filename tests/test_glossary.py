@@ -13,9 +13,9 @@ import service.checks.glossary as glossary_module
 from service.checks.glossary import KINDS, Glossary
 from service.config import ROOT, Settings
 from service.errors import ConfigError
+from tests.samples import SEEDS
 
 GLOSSARY = ROOT / "prompts" / "glossary.tsv"
-SEEDS = sorted((ROOT / "corpus").glob("0*.txt"))
 HEADER = "# version: 3\nzh\ten\tkind\tsource\tnotes\talternates\n"
 
 

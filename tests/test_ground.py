@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.config import ROOT
 from service.models import Paragraph
 from service.tasks.commitments.ground import (
     Alignment,
@@ -23,12 +22,11 @@ from service.tasks.commitments.ground import (
     numbers_in,
 )
 from service.tasks.commitments.schema import ExtractedCommitment, Target
-from tests.extract_fixtures import record
+from tests.samples import CORPUS, commitment_record, seed
 
-CORPUS = ROOT / "corpus"
-TRAD = (CORPUS / "000_6c8e1f9dd5ba119a.txt").read_text(encoding="utf-8")  # Traditional
-SIMP = (CORPUS / "001_3630fb25ee3283fa.txt").read_text(encoding="utf-8")  # Simplified
-REPORT = next(CORPUS.glob("004_*.txt")).read_text(encoding="utf-8")  # Simplified, numbers
+TRAD = seed("000").read_text(encoding="utf-8")  # Traditional
+SIMP = seed("001").read_text(encoding="utf-8")  # Simplified
+REPORT = seed("004").read_text(encoding="utf-8")  # Simplified, numbers
 T2S = opencc.OpenCC("t2s")
 
 
@@ -38,7 +36,7 @@ def _assert_grounded(text: str, a: Alignment) -> None:
 
 
 def extracted(quote: str, **overrides: Any) -> ExtractedCommitment:
-    return ExtractedCommitment(**record(quote, action_en="", gloss_en="", **overrides))
+    return ExtractedCommitment(**commitment_record(quote, action_en="", gloss_en="", **overrides))
 
 
 def test_exact_match() -> None:

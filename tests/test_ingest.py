@@ -17,7 +17,7 @@ from service.ingest import ingest_bytes, ingest_path
 from service.ingest.decode import decode_bytes
 from service.ingest.html import looks_like_html
 from service.ingest.script import detect_script, to_simplified
-from tests.conftest import CORPUS, SEEDS
+from tests.samples import CORPUS, SEEDS
 
 TRADITIONAL = "會議強調,粵港澳大灣區建設是國家重大發展戰略,要聚焦規則銜接和機制對接。"
 SIMPLIFIED = "坚定不移实施创新驱动发展战略,努力为“创新坪山、未来之城”提供强劲动力。"

@@ -11,7 +11,7 @@ from service.errors import EmptyInput, NotFound
 from service.library import Library
 from service.models import DocumentMeta
 from service.store.store import Store
-from tests.conftest import SEEDS
+from tests.samples import SEEDS
 
 
 @pytest.fixture

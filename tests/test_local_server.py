@@ -32,7 +32,6 @@ from service.errors import (
     LocalPortBusy,
     LocalServerFailed,
 )
-from service.llm import embedded
 from service.llm.embedded import DEFAULT_MODEL, sidecar_path
 from service.llm.endpoint import resolve_endpoint
 from service.llm.local import (
@@ -49,6 +48,7 @@ from service.llm.local import (
     require_local_extra,
     serves_our_model,
 )
+from tests.fakes import OUTSIDE_VARIABLES
 
 HAS_LLAMA = all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "uvicorn"))
 needs_llama = pytest.mark.skipif(
@@ -233,23 +233,15 @@ def test_corrupt_packaged_model_is_reassembled_and_verified(settings: Settings) 
 
 @needs_model
 def test_model_assembled_before_the_table_is_reused_after_one_hash(
-    settings: Settings, packaged_model: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, packaged_model: Path, hashes: list[Path]
 ) -> None:
     # A file an earlier version assembled (same name, no sidecar) is hashed once, then trusted.
     path = model_path(settings)
     path.parent.mkdir(parents=True)
     shutil.copyfile(packaged_model, path)
-    hashed: list[Path] = []
-    real = embedded._sha256_file
-
-    def counting(file: Path) -> str:
-        hashed.append(file)
-        return real(file)
-
-    monkeypatch.setattr(embedded, "_sha256_file", counting)
     inode = path.stat().st_ino
     assert ensure_model(settings) == path and ensure_model(settings) == path
-    assert hashed == [path] and sidecar_path(path).exists()
+    assert hashes == [path] and sidecar_path(path).exists()
     assert path.stat().st_ino == inode  # reused, not rewritten
 
 
@@ -440,8 +432,8 @@ def test_sigterm_to_a_run_stops_the_local_server_it_started(
 ) -> None:
     doc = tmp_path / "meeting.txt"
     doc.write_text("会议强调，力争年底前开工建设自由电子激光科学装置。\n", encoding="utf-8")
-    remote = {"OPENAI_BASE_URL", "OPENAI_API_KEY", "DATABASE_URL", "READER_MODEL"}
-    env = {k: v for k, v in os.environ.items() if k not in remote | {"READER_LOCAL_PORT"}}
+    outside = {*OUTSIDE_VARIABLES, "READER_LOCAL_PORT"}
+    env = {k: v for k, v in os.environ.items() if k not in outside}
     env |= {
         "READER_CACHE_DIR": str(tmp_path / "cache"),
         "READER_LOCAL_MODEL_PATH": str(packaged_model),

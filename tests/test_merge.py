@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.config import ROOT
 from service.models import Paragraph
 from service.tasks.commitments.ground import ground_commitments
 from service.tasks.commitments.merge import merge_commitments, same_pledge, spans_overlap
 from service.tasks.commitments.schema import Commitment, ExtractedCommitment, Source, Target
-from tests.extract_fixtures import record
+from tests.samples import commitment_record, seed
 
-REPORT = next((ROOT / "corpus").glob("004_*.txt")).read_text(encoding="utf-8")
-TRAD = next((ROOT / "corpus").glob("000_*.txt")).read_text(encoding="utf-8")
+REPORT = seed("004").read_text(encoding="utf-8")
+TRAD = seed("000").read_text(encoding="utf-8")
 NO_PARAGRAPHS: list[Paragraph] = []
 
 SENTENCE = "大力发展数字经济,推进5G基础设施建设大提速,今年要累计建成基站4.5万个"
@@ -29,7 +28,7 @@ def extracted(quote: str, **overrides: Any) -> ExtractedCommitment:
         "sector": "infrastructure_transport",
         "gloss_en": "",
     }
-    return ExtractedCommitment(**record(quote, **(fields | overrides)))
+    return ExtractedCommitment(**commitment_record(quote, **(fields | overrides)))
 
 
 def grounded(

@@ -28,9 +28,10 @@ from service.store.migrations import (
     migration_connection,
     upgrade,
 )
+from tests.samples import DATA
 
 # A database made by the store before alembic: its DDL, one row or two per table, schema_version 1.
-PRE_ALEMBIC = Path(__file__).parent / "data" / "store_pre_alembic.sql"
+PRE_ALEMBIC = DATA / "store_pre_alembic.sql"
 TABLES = ("artifacts", "cache", "calls", "chunks", "documents", "jobs")
 
 

@@ -22,7 +22,7 @@ from service.checks.names import (
 )
 from service.config import ROOT, Settings
 from service.ingest import ingest_path
-from tests.conftest import SEEDS
+from tests.samples import SEEDS
 
 # Real sentences from the seeds (000 and 002 are Traditional, as in the corpus).
 S000 = (

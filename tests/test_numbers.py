@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from service.checks.numbers import NumberMention, contains_value, extract_en, extract_zh
-
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+from tests.samples import seed
 
 
 def values(mentions: list[NumberMention]) -> list[tuple[float, str]]:
@@ -113,7 +110,7 @@ def test_zh_comma_needs_three_digits() -> None:
 
 
 def test_zh_spans_on_traditional_seed() -> None:
-    text = (CORPUS / "000_6c8e1f9dd5ba119a.txt").read_text(encoding="utf-8")
+    text = seed("000").read_text(encoding="utf-8")
     found = extract_zh(text)
     for m in found:
         assert text[m.start : m.end] == m.text
@@ -124,7 +121,7 @@ def test_zh_spans_on_traditional_seed() -> None:
 
 
 def test_zh_simplified_work_report_seed() -> None:
-    text = (CORPUS / "004_953b2ed70a6ae6aa.txt").read_text(encoding="utf-8")
+    text = seed("004").read_text(encoding="utf-8")
     got = {m.value for m in extract_zh(text)}
     assert {8e11, 15, 4.5e4, 2.6e7, 3e9, 400} <= got
 

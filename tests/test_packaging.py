@@ -22,7 +22,7 @@ from service.ingest import ingest_path
 from service.llm.profiles import LOCAL_PROFILE, PROFILES
 from service.llm.prompts import PromptRegistry
 from service.tasks.registry import CATALOG
-from tests.conftest import SEEDS
+from tests.samples import SEEDS
 
 # What a build reads; setuptools writes build/ and *.egg-info beside it, so it runs on a copy.
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "service", "prompts")

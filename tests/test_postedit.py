@@ -6,30 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-import httpx
-import pytest
-import render_checks as rc
 import respx
 
 from service.artifacts import TranslationArtifact
 from service.checks.repairs import NumberFix, Repairs, TermFix
-from service.config import get_settings
 from service.render.bundle import DocumentBundle
 from service.render.document import document_page
 from service.tasks.context import TaskContext
 from service.tasks.postedit import post_edit, post_edit_pieces
 from service.tasks.translate import translate
-from tests.payloads import completion_body
-from tests.translate_fixtures import (
-    CHAT,
-    COMPLETIONS,
-    GLOSSARY,
-    by_document,
-    chunks_by,
-    make_ctx,
-    make_doc,
-    use_remote,
-)
+from tests.fakes import CHAT, COMPLETIONS, completion_reply, translation_by_document
+from tests.samples import GLOSSARY, chunks_by, make_document, plain_text, tables_after
 
 TEXTS = [
     "全年新增城镇就业1361万人。",
@@ -41,15 +28,8 @@ WRONG = {
     "p2": "We will advance the 先行示范区 and 踔厉 forge ahead.",  # a term, then the unknown
     "p3": "The resident population reached 1786 million.",  # digits swapped: not repairable
 }
-DOC = make_doc(TEXTS)
+DOC = make_document(TEXTS)
 CHUNKS = chunks_by(DOC, [[0, 1, 2]])
-
-
-@pytest.fixture
-def ctx(monkeypatch: pytest.MonkeyPatch) -> TaskContext:
-    use_remote(monkeypatch)
-    get_settings.cache_clear()
-    return make_ctx(get_settings())
 
 
 def kinds(art: TranslationArtifact, pid: str) -> list[str]:
@@ -63,12 +43,12 @@ def markdown(art: TranslationArtifact) -> str:
 
 def page(art: TranslationArtifact) -> str:
     """The document page as a reader sees it (plain text, no markup)."""
-    return rc.plain_text(markdown(art))
+    return plain_text(markdown(art))
 
 
 @respx.mock
 async def test_a_wrong_magnitude_is_repaired_and_recorded(ctx: TaskContext) -> None:
-    respx.post(CHAT).mock(side_effect=by_document(WRONG))
+    respx.post(CHAT).mock(side_effect=translation_by_document(WRONG))
     art = await translate(DOC, CHUNKS, ctx)
     p1 = art.paragraphs[0]
     assert p1.en == "Urban employment grew by 13.61 million over the year."
@@ -79,14 +59,14 @@ async def test_a_wrong_magnitude_is_repaired_and_recorded(ctx: TaskContext) -> N
     text = page(art)
     assert "13.61 million" in text and "1361 million over" not in text
     assert "numbers corrected: 1361 million → 13.61 million (1361万)" in text
-    (repairs,) = rc.tables_after(markdown(art), "Repairs made")
+    (repairs,) = tables_after(markdown(art), "Repairs made")
     assert repairs[0][:3] == ["translation", "p1", "warning"]
     assert "'1361 million' corrected to '13.61 million'" in repairs[0][3]
 
 
 @respx.mock
 async def test_an_unrepairable_number_is_marked_next_to_its_paragraph(ctx: TaskContext) -> None:
-    respx.post(CHAT).mock(side_effect=by_document(WRONG))
+    respx.post(CHAT).mock(side_effect=translation_by_document(WRONG))
     art = await translate(DOC, CHUNKS, ctx)
     p3 = art.paragraphs[2]
     assert p3.en == WRONG["p3"] and p3.repairs.empty
@@ -102,7 +82,7 @@ async def test_an_unrepairable_number_is_marked_next_to_its_paragraph(ctx: TaskC
 
 @respx.mock
 async def test_a_leftover_term_is_replaced_and_unknown_chinese_marked(ctx: TaskContext) -> None:
-    respx.post(CHAT).mock(side_effect=by_document(WRONG))
+    respx.post(CHAT).mock(side_effect=translation_by_document(WRONG))
     art = await translate(DOC, CHUNKS, ctx)
     p2 = art.paragraphs[1]
     assert p2.en == "We will advance the pilot demonstration zone and 踔厉 forge ahead."
@@ -120,9 +100,9 @@ async def test_a_leftover_term_is_replaced_and_unknown_chinese_marked(ctx: TaskC
 
 @respx.mock
 async def test_a_traditional_script_unit_is_repaired_too(ctx: TaskContext) -> None:
-    doc = make_doc(["全年新增城鎮就業1361萬人，推進先行示範區建設。"])
+    doc = make_document(["全年新增城鎮就業1361萬人，推進先行示範區建設。"])
     answer = {"p1": "Urban jobs grew by 1361 million, advancing the 先行示範區。"}
-    respx.post(CHAT).mock(side_effect=by_document(answer))
+    respx.post(CHAT).mock(side_effect=translation_by_document(answer))
     art = await translate(doc, chunks_by(doc, [[0]]), ctx)
     p1 = art.paragraphs[0]
     assert p1.en == "Urban jobs grew by 13.61 million, advancing the pilot demonstration zone."
@@ -140,7 +120,7 @@ async def test_a_traditional_script_unit_is_repaired_too(ctx: TaskContext) -> No
 
 @respx.mock
 async def test_a_re_run_from_the_call_cache_gives_the_same_artifact(ctx: TaskContext) -> None:
-    route = respx.post(CHAT).mock(side_effect=by_document(WRONG))
+    route = respx.post(CHAT).mock(side_effect=translation_by_document(WRONG))
     first = await translate(DOC, CHUNKS, ctx)
     again = await translate(DOC, CHUNKS, ctx)
     assert route.call_count == 1 and again.provenance.cache_hits == 1
@@ -149,15 +129,10 @@ async def test_a_re_run_from_the_call_cache_gives_the_same_artifact(ctx: TaskCon
 
 
 @respx.mock
-async def test_per_unit_answers_are_repaired(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_remote(monkeypatch, model="gemma-3-270m")  # completion mode: the per_unit strategy
-    get_settings.cache_clear()
-    ctx = make_ctx(get_settings())
+async def test_per_unit_answers_are_repaired(local_ctx: TaskContext) -> None:
     answers = iter(f" {WRONG[pid]}" for pid in ("p1", "p2", "p3"))
-    route = respx.post(COMPLETIONS).mock(
-        side_effect=lambda _: httpx.Response(200, json=completion_body(next(answers)))
-    )
-    art = await translate(DOC, CHUNKS, ctx)
+    route = respx.post(COMPLETIONS).mock(side_effect=lambda _: completion_reply(next(answers)))
+    art = await translate(DOC, CHUNKS, local_ctx)  # completion mode: the per_unit strategy
     assert route.call_count == 3
     assert [p.en for p in art.paragraphs] == [
         "Urban employment grew by 13.61 million over the year.",

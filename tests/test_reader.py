@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -14,29 +13,13 @@ from service.checks import repairs
 from service.config import Settings
 from service.reader import Reader
 from service.tasks.commitments.extract import RECALL_TASK, TASK
-from tests.extract_fixtures import (
-    BASE,
-    LASER_RECORD,
-    PLEDGES,
-    SCHOOLS_RECORD,
-    ScriptedModel,
-    answer,
-    chat_settings,
-    model,
-)
-
-__all__ = ["chat_settings", "model"]  # fixtures, used by name
-
-
-@pytest.fixture
-async def reader(chat_settings: Settings, model: ScriptedModel) -> AsyncIterator[Reader]:
-    async with Reader.open(chat_settings, http_client=httpx.AsyncClient()) as opened:
-        yield opened
+from tests.fakes import CHAT, ScriptedModel, commitments_answer
+from tests.samples import LASER_RECORD, PLEDGES, SCHOOLS_RECORD
 
 
 def _script_one_run(model: ScriptedModel) -> None:
-    model.script(TASK, answer(LASER_RECORD, SCHOOLS_RECORD))
-    model.script(RECALL_TASK, answer())
+    model.script(TASK, commitments_answer(LASER_RECORD, SCHOOLS_RECORD))
+    model.script(RECALL_TASK, commitments_answer())
 
 
 async def test_compute_stores_the_artifact_and_a_second_compute_makes_no_call(
@@ -84,7 +67,7 @@ async def test_only_the_translation_variant_depends_on_the_repairs_version(
 
 
 async def test_closing_the_reader_cancels_computations_still_running(
-    chat_settings: Settings,
+    remote_settings: Settings,
 ) -> None:
     started = asyncio.Event()
 
@@ -94,8 +77,8 @@ async def test_closing_the_reader_cancels_computations_still_running(
         raise AssertionError("unreachable")
 
     with respx.mock:
-        respx.post(f"{BASE}/chat/completions").mock(side_effect=never_answers)
-        async with Reader.open(chat_settings, http_client=httpx.AsyncClient()) as reader:
+        respx.post(CHAT).mock(side_effect=never_answers)
+        async with Reader.open(remote_settings, http_client=httpx.AsyncClient()) as reader:
             doc, _ = reader.library.add_bytes(PLEDGES.encode(), "pledges.txt")
             caller = asyncio.ensure_future(reader.compute(doc.id, "commitments"))
             await asyncio.wait_for(started.wait(), 10)

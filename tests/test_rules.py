@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from service.config import ROOT, Settings
+from service.config import Settings
 from service.errors import ConfigError
 from service.eval.commitments import load_text
 from service.tasks.commitments.rules import (
@@ -21,12 +21,11 @@ from service.tasks.commitments.rules import (
     simplified_view,
     split_clauses,
 )
-
-SEEDS = sorted((ROOT / "corpus").glob("0*.txt"))
+from tests.samples import SEEDS, seed
 
 
 def _seed(prefix: str, settings: Settings) -> str:
-    return load_text(next(p for p in SEEDS if p.name.startswith(prefix)), settings)
+    return load_text(seed(prefix), settings)
 
 
 def _quotes(candidates: list[Candidate]) -> list[str]:
@@ -70,8 +69,8 @@ def test_seed_slogans_and_readout_are_not_candidates(settings: Settings) -> None
 
 
 def test_offsets_are_exact_on_every_seed(settings: Settings) -> None:
-    for seed in SEEDS:
-        text = load_text(seed, settings)
+    for path in SEEDS:
+        text = load_text(path, settings)
         for c in detect(text):
             assert text[c.start : c.end] == c.quote
 

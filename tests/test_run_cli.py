@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 import respx
-from batch_fixtures import CHAT, CorpusModel, write_docs
-from batch_fixtures import chat_settings as chat_settings  # a fixture
 from typer.testing import CliRunner
 
 import service.run.prefill
@@ -16,6 +14,8 @@ from service.cli import app
 from service.config import Settings
 from service.models import Document
 from service.reader import Reader
+from tests.fakes import CHAT, CorpusModel
+from tests.samples import write_docs
 
 
 def _invoke(args: list[str], model: CorpusModel | None = None) -> tuple[int, str, str]:
@@ -29,7 +29,7 @@ def _invoke(args: list[str], model: CorpusModel | None = None) -> tuple[int, str
 
 
 def test_run_prints_plain_progress_and_a_summary_then_reruns_without_calls(
-    chat_settings: Settings, tmp_path: Path
+    run_settings: Settings, tmp_path: Path
 ) -> None:
     docs, out = write_docs(tmp_path / "docs", ("a.txt", "b.txt")), tmp_path / "site"
     model = CorpusModel()
@@ -52,7 +52,7 @@ def test_run_prints_plain_progress_and_a_summary_then_reruns_without_calls(
 
 
 def test_a_failed_chunk_is_partial_and_exits_non_zero(
-    chat_settings: Settings, tmp_path: Path
+    run_settings: Settings, tmp_path: Path
 ) -> None:
     docs = write_docs(tmp_path / "docs", ("b.txt",))
     model = CorpusModel(refuse_when="老旧小区")
@@ -64,7 +64,7 @@ def test_a_failed_chunk_is_partial_and_exits_non_zero(
 
 
 def test_mkdocs_option_writes_that_file_and_refuses_one_inside_out(
-    chat_settings: Settings, tmp_path: Path
+    run_settings: Settings, tmp_path: Path
 ) -> None:
     docs, out = write_docs(tmp_path / "docs", ("a.txt",)), tmp_path / "site"
     inside = ["run", str(docs), "--out", str(out), "--mkdocs", str(out / "mkdocs.yml")]
@@ -79,7 +79,7 @@ def test_mkdocs_option_writes_that_file_and_refuses_one_inside_out(
 
 
 def test_endpoint_down_fails_the_tasks_and_still_writes_the_site(
-    chat_settings: Settings, tmp_path: Path
+    run_settings: Settings, tmp_path: Path
 ) -> None:
     docs, out = write_docs(tmp_path / "docs", ("a.txt",)), tmp_path / "site"
     code, stdout, _ = _invoke(["run", str(docs), "--out", str(out)], CorpusModel(fail_after=0))
@@ -113,7 +113,7 @@ def test_dry_run_makes_no_call_and_starts_no_server(
 
 
 def test_dry_run_prices_a_remote_model_and_the_batch_discount(
-    chat_settings: Settings, tmp_path: Path
+    run_settings: Settings, tmp_path: Path
 ) -> None:
     docs = write_docs(tmp_path / "docs", ("a.txt",))
     _, direct, _ = _invoke(["run", str(docs), "--dry-run", "--tasks", "translation"])
@@ -140,7 +140,7 @@ def test_bad_options_are_one_line_errors(
 
 
 def test_batch_api_flag_calls_prefill_before_the_run(
-    chat_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[tuple[list[str], list[str]]] = []
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from service.config import Settings
 from service.ingest import ingest_path
 from service.ingest.segment import heading_level, segment
-from tests.conftest import SEEDS
+from tests.samples import SEEDS
 
 
 def _exact(text: str) -> None:

@@ -7,12 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
-import render_checks as rc
-import render_samples as rs
 
 from service.config import ROOT
 from service.errors import InputError
 from service.render import SiteReport, SiteWriteError, mkdocs_config, write_mkdocs, write_site
+from tests.samples import (
+    ANCHOR,
+    GENERATED_AT,
+    GLOSSARY_TERMS,
+    READER_VERSION,
+    bundles,
+    check_links,
+)
 
 EXPECTED = {
     "index.md",
@@ -28,11 +34,11 @@ EXPECTED = {
 
 def _write(out: Path) -> SiteReport:
     return write_site(
-        rs.corpus(),
+        bundles(),
         out,
-        glossary_terms=rs.GLOSSARY,
-        generated_at=rs.GENERATED_AT,
-        reader_version=rs.READER_VERSION,
+        glossary_terms=GLOSSARY_TERMS,
+        generated_at=GENERATED_AT,
+        reader_version=READER_VERSION,
     )
 
 
@@ -48,7 +54,7 @@ def test_write_site_writes_and_reports_every_file(tmp_path: Path) -> None:
 def test_every_relative_link_resolves_to_a_file_and_anchor(tmp_path: Path) -> None:
     out = tmp_path / "site"
     _write(out)
-    checked = rc.check_links(sorted(out.rglob("*.md")))
+    checked = check_links(sorted(out.rglob("*.md")))
     assert checked > 20  # index, pages, commitments and quality tables all link
 
 
@@ -56,7 +62,7 @@ def test_anchors_are_unique_on_each_page(tmp_path: Path) -> None:
     _write(tmp_path)
     for page in tmp_path.rglob("*.md"):
         text = page.read_text("utf-8")
-        ids = rc.ANCHOR.findall(text)
+        ids = ANCHOR.findall(text)
         assert len(ids) == len(set(ids)), page
 
 

@@ -43,11 +43,6 @@ def _doc(doc_id: str = "d1") -> Document:
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'db' / 'reader.sqlite3'}")
-
-
 def test_pragmas_and_schema_revision(store: Store) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

@@ -1,4 +1,5 @@
-"""The batch runner: concurrent tasks, resuming from the cache, outcomes, ledger totals, site."""
+"""The corpus runner (service/run/corpus.py): concurrent tasks, resuming from the cache,
+outcomes, ledger totals, the site; its progress displays and the dry-run estimate."""
 
 from __future__ import annotations
 
@@ -7,13 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-import render_checks as rc
 import respx
-from batch_fixtures import CHAT, CorpusModel, write_docs
-from batch_fixtures import chat_settings as chat_settings  # a fixture
 
 from service.chunk import chunk_document
-from service.config import Settings, get_settings
+from service.config import Settings
 from service.errors import InputError
 from service.ingest import ingest_path
 from service.models import Document
@@ -29,6 +27,8 @@ from service.run.corpus import (
 )
 from service.run.progress import PlainProgress, Tally
 from service.tasks.context import ProgressEvent
+from tests.fakes import CHAT, CorpusModel
+from tests.samples import check_links, write_docs
 
 
 class Recorder:
@@ -72,11 +72,11 @@ def _statuses(report: RunReport) -> dict[tuple[str, str], str]:
 
 
 async def test_full_run_is_ok_and_a_second_run_makes_no_model_call(
-    chat_settings: Settings, tmp_path: Path
+    run_settings: Settings, tmp_path: Path
 ) -> None:
     docs, out, model = write_docs(tmp_path / "docs"), tmp_path / "site", CorpusModel()
     observer = Recorder()
-    first = await _run(chat_settings, model, docs, out, observer=observer)
+    first = await _run(run_settings, model, docs, out, observer=observer)
     assert set(_statuses(first).values()) == {"ok"} and len(first.outcomes) == 9
     assert first.exit_code == 0
     assert observer.plan is not None and max(observer.plan.units.values()) > 1  # several chunks
@@ -85,33 +85,30 @@ async def test_full_run_is_ok_and_a_second_run_makes_no_model_call(
     assert all(n == 1 for n in model.seen.values())  # no request was paid twice
 
     model.reset()
-    second = await _run(chat_settings, model, docs, out)
+    second = await _run(run_settings, model, docs, out)
     assert sum(model.seen.values()) == 0
     assert second.ledger.calls == 0 and second.exit_code == 0
     assert all(o.reused for o in second.outcomes)
 
 
 async def test_interrupted_run_resumes_with_only_the_remaining_requests(
-    chat_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_settings: Settings, tmp_path: Path
 ) -> None:
     docs = write_docs(tmp_path / "docs", ("a.txt", "b.txt"))
     # Reference: how many requests a clean run needs, in a database of its own.
-    monkeypatch.setenv("READER_CACHE_DIR", str(tmp_path / "ref"))
-    get_settings.cache_clear()
     reference = CorpusModel()
-    await _run(get_settings(), reference, docs, tmp_path / "ref-site")
-    monkeypatch.setenv("READER_CACHE_DIR", str(tmp_path / "cache"))
-    get_settings.cache_clear()
+    elsewhere = run_settings.model_copy(update={"cache_dir": tmp_path / "ref"})
+    await _run(elsewhere, reference, docs, tmp_path / "ref-site")
 
     dropped = CorpusModel(fail_after=5)  # the endpoint goes away after 5 answers
-    first = await _run(get_settings(), dropped, docs, tmp_path / "site")
+    first = await _run(run_settings, dropped, docs, tmp_path / "site")
     assert "failed" in _statuses(first).values() and first.exit_code == 1
     assert any("connection" in (o.reason or "") for o in first.outcomes)
     answered = set(dropped.answered)
     assert len(answered) == 5
 
     healthy = CorpusModel()
-    second = await _run(get_settings(), healthy, docs, tmp_path / "site")
+    second = await _run(run_settings, healthy, docs, tmp_path / "site")
     assert set(_statuses(second).values()) == {"ok"}
     assert not answered & set(healthy.seen)  # nothing answered before is asked again
     assert all(n == 1 for n in healthy.seen.values())
@@ -120,10 +117,10 @@ async def test_interrupted_run_resumes_with_only_the_remaining_requests(
 
 
 async def test_failed_chunk_makes_the_task_partial_and_shows_on_the_page(
-    chat_settings: Settings, tmp_path: Path
+    run_settings: Settings, tmp_path: Path
 ) -> None:
     docs, out = write_docs(tmp_path / "docs"), tmp_path / "site"
-    report = await _run(chat_settings, CorpusModel(refuse_when="老旧小区"), docs, out)
+    report = await _run(run_settings, CorpusModel(refuse_when="老旧小区"), docs, out)
     statuses = _statuses(report)
     assert statuses["b.txt", "translation"] == "partial"
     assert statuses["a.txt", "translation"] == "ok"
@@ -138,25 +135,25 @@ async def test_failed_chunk_makes_the_task_partial_and_shows_on_the_page(
 
 
 async def test_a_partial_artifact_is_retried_on_the_next_run(
-    chat_settings: Settings, tmp_path: Path
+    run_settings: Settings, tmp_path: Path
 ) -> None:
     docs, out = write_docs(tmp_path / "docs", ("b.txt",)), tmp_path / "site"
     refusing = CorpusModel(refuse_when="老旧小区")
-    await _run(chat_settings, refusing, docs, out)
+    await _run(run_settings, refusing, docs, out)
     refused = {k for k in refusing.seen}
     healthy = CorpusModel()
-    report = await _run(chat_settings, healthy, docs, out)
+    report = await _run(run_settings, healthy, docs, out)
     assert set(_statuses(report).values()) == {"ok"}
     # Only the refused requests (not cached) went out again; the good chunks came from cache.
     assert set(healthy.seen) <= refused and 0 < len(healthy.seen) < len(refused)
 
 
-async def test_force_recomputes_from_cached_calls(chat_settings: Settings, tmp_path: Path) -> None:
+async def test_force_recomputes_from_cached_calls(run_settings: Settings, tmp_path: Path) -> None:
     docs, out = write_docs(tmp_path / "docs", ("a.txt",)), tmp_path / "site"
-    await _run(chat_settings, CorpusModel(), docs, out)
+    await _run(run_settings, CorpusModel(), docs, out)
     model = CorpusModel()
     options = RunOptions(tasks=("translation",), force=frozenset({"translation"}))
-    report = await _run(chat_settings, model, docs, out, options)
+    report = await _run(run_settings, model, docs, out, options)
     (outcome,) = report.outcomes
     assert not outcome.reused and outcome.status == "ok"
     assert outcome.cache_hits > 0 and outcome.calls == 0  # re-assembled from the call cache
@@ -164,12 +161,12 @@ async def test_force_recomputes_from_cached_calls(chat_settings: Settings, tmp_p
 
 
 async def test_bad_files_are_reported_and_the_run_goes_on(
-    chat_settings: Settings, tmp_path: Path
+    run_settings: Settings, tmp_path: Path
 ) -> None:
     docs = write_docs(tmp_path / "docs", ("a.txt",))
     (docs / "empty.txt").write_text("   \n", encoding="utf-8")
     (docs / "copy.txt").write_text((docs / "a.txt").read_text("utf-8"), encoding="utf-8")
-    report = await _run(chat_settings, CorpusModel(), docs, tmp_path / "site")
+    report = await _run(run_settings, CorpusModel(), docs, tmp_path / "site")
     assert [Path(f.path).name for f in report.ingest_failures] == ["empty.txt"]
     assert report.ingest_failures[0].reason
     assert [Path(p).name for p, _ in report.duplicates] == ["copy.txt"]
@@ -178,12 +175,12 @@ async def test_bad_files_are_reported_and_the_run_goes_on(
 
 
 async def test_tasks_option_runs_only_those_and_keeps_stored_ones_on_the_site(
-    chat_settings: Settings, tmp_path: Path
+    run_settings: Settings, tmp_path: Path
 ) -> None:
     docs, out = write_docs(tmp_path / "docs", ("a.txt",)), tmp_path / "site"
-    await _run(chat_settings, CorpusModel(), docs, out, RunOptions(tasks=("summary",)))
+    await _run(run_settings, CorpusModel(), docs, out, RunOptions(tasks=("summary",)))
     model = CorpusModel()
-    report = await _run(chat_settings, model, docs, out, RunOptions(tasks=("commitments",)))
+    report = await _run(run_settings, model, docs, out, RunOptions(tasks=("commitments",)))
     assert [o.kind for o in report.outcomes] == ["commitments"]
     assert set(model.tasks) <= {"commitments", "commitments_recall"}
     index = json.loads((out / "data" / "index.json").read_text("utf-8"))
@@ -194,9 +191,9 @@ async def test_tasks_option_runs_only_those_and_keeps_stored_ones_on_the_site(
 # --- the site -------------------------------------------------------------------------------
 
 
-async def test_site_files_links_and_export_offsets(chat_settings: Settings, tmp_path: Path) -> None:
+async def test_site_files_links_and_export_offsets(run_settings: Settings, tmp_path: Path) -> None:
     docs, out = write_docs(tmp_path / "docs", ("a.txt", "c.txt")), tmp_path / "site"
-    report = await _run(chat_settings, CorpusModel(), docs, out)
+    report = await _run(run_settings, CorpusModel(), docs, out)
     names = sorted(str(p.relative_to(out)) for p in report.site_files)
     assert {"index.md", "glossary.md", "commitments.md", "data/index.json"} <= set(names)
     assert sum(n.startswith("docs/") for n in names) == 2
@@ -218,11 +215,11 @@ async def test_site_files_links_and_export_offsets(chat_settings: Settings, tmp_
     assert "Greater Bay Area" in glossary  # a term the corpus uses
 
 
-async def test_a_run_writes_into_out_only(chat_settings: Settings, tmp_path: Path) -> None:
+async def test_a_run_writes_into_out_only(run_settings: Settings, tmp_path: Path) -> None:
     docs, out = write_docs(tmp_path / "docs", ("a.txt",)), tmp_path / "site"
-    cache = chat_settings.cache_dir  # the store: written where the settings say
+    cache = run_settings.cache_dir  # the store: written where the settings say
     before = _snapshot(tmp_path, cache)
-    report = await _run(chat_settings, CorpusModel(), docs, out)
+    report = await _run(run_settings, CorpusModel(), docs, out)
     assert report.site_files and all(out in p.parents for p in report.site_files)
     changed = {p for p, stamp in _snapshot(tmp_path, cache).items() if before.get(p) != stamp}
     assert changed and all(out in p.parents for p in changed)  # no mkdocs.yml beside it
@@ -235,7 +232,7 @@ def _snapshot(root: Path, skip: Path) -> dict[Path, tuple[int, int]]:
 
 
 def _check_links(out: Path) -> None:
-    assert rc.check_links(sorted(out.rglob("*.md"))) > 10
+    assert check_links(sorted(out.rglob("*.md"))) > 10
 
 
 # --- planning and progress ------------------------------------------------------------------
@@ -255,7 +252,7 @@ def test_collect_with_no_files_is_an_input_error(settings: Settings, tmp_path: P
         collect([tmp_path / "empty"], lambda p: ingest_path(p, settings=settings))
 
 
-async def test_prefill_seam_runs_before_the_tasks(chat_settings: Settings, tmp_path: Path) -> None:
+async def test_prefill_seam_runs_before_the_tasks(run_settings: Settings, tmp_path: Path) -> None:
     docs, calls = write_docs(tmp_path / "docs", ("a.txt",)), []
     model = CorpusModel()
 
@@ -268,7 +265,7 @@ async def test_prefill_seam_runs_before_the_tasks(chat_settings: Settings, tmp_p
         return Report()
 
     options = RunOptions(tasks=("summary",), prefill=prefill)
-    report = await _run(chat_settings, model, docs, tmp_path / "site", options)
+    report = await _run(run_settings, model, docs, tmp_path / "site", options)
     assert calls == [(["a.txt"], ["summary"], 0)]
     assert report.notes == ["Batch API: 1 round(s)"]  # its summary line is shown
 
@@ -327,14 +324,14 @@ def test_rich_progress_draws_documents_chunks_and_problems(settings: Settings) -
 
 
 def test_estimate_follows_the_profile_chunks_and_prices(
-    chat_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from service.llm.profiles import PROFILES
     from service.run.estimate import TRANSLATION_RATIO, estimate
 
     docs = write_docs(tmp_path / "docs", ("a.txt",))
-    doc = ingest_path(docs / "a.txt", settings=chat_settings)
-    est = estimate(chat_settings, [doc], ("summary", "translation", "commitments"))
+    doc = ingest_path(docs / "a.txt", settings=run_settings)
+    est = estimate(run_settings, [doc], ("summary", "translation", "commitments"))
     rows = {r.kind: r for r in est.rows}
     assert est.profile == "gpt-4o-mini" and est.budget == 40
     assert rows["translation"].calls == rows["translation"].chunks > 1  # one call per chunk
@@ -347,7 +344,7 @@ def test_estimate_follows_the_profile_chunks_and_prices(
     profile = PROFILES["gpt-4o-mini"]
     r = rows["commitments"]
     assert r.cost_usd == pytest.approx(profile.cost(r.prompt_tokens, r.output_tokens))
-    batch = estimate(chat_settings, [doc], ("translation",), batch_api=True)
+    batch = estimate(run_settings, [doc], ("translation",), batch_api=True)
     assert batch.cost_usd == pytest.approx(rows["translation"].cost_usd / 2)
 
 
