@@ -86,8 +86,9 @@ class SummaryArtifact(BaseModel):
     doc_id: str
     status: Status
     summary: Summary | None
-    method: Literal["single", "map_reduce", "lead"] = Field(
-        description="lead: extractive, the model's translation of the title and lead sentences."
+    method: Literal["single", "map_reduce", "lead", "sections"] = Field(
+        description="lead: extractive, the model's translation of the title and lead sentences; "
+        "sections: written from the model's own English translation of the document."
     )
     chunks: list[ChunkOutcome] = Field(default_factory=list)
     quality: QualityReport

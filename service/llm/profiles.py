@@ -40,7 +40,8 @@ class Profile:
     max_concurrency: int | None = None
     # The prompt strategy this model needs per prompt task, e.g. {"translate": "per_unit"} for a
     # chat model that cannot keep JSON chunks: the default prompt version is then the highest
-    # of this mode declaring it. Unnamed tasks take the highest version.
+    # of this mode declaring it. Unnamed tasks take the highest version declaring the task's
+    # default strategy (the first listed in service/tasks/registry.py).
     strategies: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -100,7 +101,7 @@ PROFILES: dict[str, Profile] = {
             max_output_tokens=512, chunk_budget=400,
             match=("gemma-3-270m", "gemma3-270m", LOCAL_MODEL_NAME),
             weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
-            max_concurrency=1,
+            max_concurrency=1, strategies={"translate": "per_unit", "summary": "lead"},
         ),
         Profile("generic", 8192, structured="json_object", max_output_tokens=2048),
     )

@@ -102,6 +102,9 @@ class PromptCatalog:
 
     schemas: Mapping[str, type[BaseModel]] = field(default_factory=dict)
     strategies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # task -> allowed
+    # The strategy a task's default version must declare when the profile names none, e.g.
+    # chunk_json for translate: a newer per_unit file does not become every model's default.
+    defaults: Mapping[str, str] = field(default_factory=dict)  # task -> default strategy
 
     def check(self, t: PromptTemplate) -> None:
         """The file's task, strategy and schema must be ones the code implements."""
@@ -177,10 +180,13 @@ class PromptRegistry:
         raise ConfigError(f"No prompt file prompts/{task}/{pinned}.{mode}.md.")
 
     def _default(self, task: str, mode: Mode, candidates: list[PromptTemplate]) -> PromptTemplate:
-        """The highest version, or the highest with the strategy the profile wants."""
+        """The highest version with the strategy the profile wants, else with the task's
+        default strategy, else the highest version."""
         strategy = self.wanted.get((task, mode))
         if strategy is None:
-            return candidates[-1]
+            default = self.catalog.defaults.get(task)
+            fitting = [t for t in candidates if t.strategy == default]
+            return (fitting or candidates)[-1]
         fitting = [t for t in candidates if t.strategy == strategy]
         if not fitting:
             raise ConfigError(

@@ -22,7 +22,7 @@ from service.tasks import translate
 from service.tasks.commitments import extract
 from service.tasks.commitments.schema import ExtractionOutput
 from service.tasks.context import TaskContext
-from service.tasks.strategies import CHUNK_JSON, LEAD, MAP_REDUCE, PER_UNIT, SINGLE
+from service.tasks.strategies import CHUNK_JSON, LEAD, MAP_REDUCE, PER_UNIT, SECTIONS, SINGLE
 from service.tasks.summary import summarize
 from service.tasks.summary.run import MAP, REDUCE
 from service.tasks.summary.run import TASK as SUMMARY
@@ -36,7 +36,9 @@ class TaskSpec:
     """One artifact kind and what its prompt files may declare."""
 
     run: TaskFn
-    strategies: Mapping[str, tuple[str, ...]]  # prompt task -> the strategies it implements
+    # prompt task -> the strategies it implements; the first is the default (the one a
+    # profile gets unless it names another in ``Profile.strategies``)
+    strategies: Mapping[str, tuple[str, ...]]
     schemas: Mapping[str, type[BaseModel]]  # a prompt file's ``schema`` -> the output model
 
     @property
@@ -48,7 +50,7 @@ class TaskSpec:
 TASKS: dict[ArtifactKind, TaskSpec] = {
     "summary": TaskSpec(
         summarize,
-        {SUMMARY: (SINGLE, LEAD), MAP: (MAP_REDUCE,), REDUCE: (MAP_REDUCE,)},
+        {SUMMARY: (SINGLE, LEAD, SECTIONS), MAP: (MAP_REDUCE,), REDUCE: (MAP_REDUCE,)},
         {
             "summary": SummaryOut,
             "summary_lite": SummaryLite,
@@ -89,7 +91,8 @@ def catalog(specs: Iterable[TaskSpec]) -> PromptCatalog:
         for task, allowed in spec.strategies.items():
             if strategies.setdefault(task, allowed) != allowed:
                 raise ConfigError(f"Prompt task {task!r} belongs to two artifact kinds.")
-    return PromptCatalog(schemas, strategies)
+    defaults = {task: allowed[0] for task, allowed in strategies.items() if allowed}
+    return PromptCatalog(schemas, strategies, defaults)
 
 
 CATALOG = catalog(TASKS.values())
