@@ -264,7 +264,7 @@ def english_meta(doc: Document, glossary: Glossary | None) -> dict[str, str]:
 def english_only(text: str) -> str:
     """``深圳 (Shenzhen), Futian`` → ``Shenzhen, Futian``; ``unknown`` when nothing is left."""
     kept = " ".join(_CJK.sub(" ", text).replace("(", " ").replace(")", " ").split())
-    parts = [p.strip(" ,;") for p in kept.split("/")]
+    parts = [re.sub(r"\s+([,;])", r"\1", p).strip(" ,;") for p in kept.split("/")]
     return ", ".join(p for p in parts if p) or UNKNOWN
 
 
