@@ -80,6 +80,13 @@ LEAD_SUMMARY_NOTE = (
     "worked example), so nothing here condenses the rest of the document."
 )
 
+# Shown with every summary written from the model's translation (method "sections").
+SECTIONS_SUMMARY_NOTE = (
+    "Written by the model from its own English translation of the document, not from the "
+    "Chinese text: an error in the translation carries over. Numbers are checked against the "
+    "Chinese."
+)
+
 
 class SummaryArtifact(BaseModel):
     kind: Literal["summary"] = "summary"
