@@ -19,6 +19,7 @@ import service
 import service.config as config
 from service.config import ROOT, Settings
 from service.ingest import ingest_path
+from service.llm.profiles import LOCAL_PROFILE, PROFILES
 from service.llm.prompts import PromptRegistry
 from service.tasks.registry import CATALOG
 from tests.conftest import SEEDS
@@ -113,7 +114,9 @@ def test_installed_tool_runs_outside_the_checkout(
     assert Path(where.strip()).is_relative_to(venv)  # the installed copy, not the checkout
 
     listed = json.loads(_tool(venv, work, "policy-reader", "prompts", "list", "--json"))
-    expected = PromptRegistry.load(ROOT / "prompts", catalog=CATALOG).listing()
+    # No endpoint configured: the tool lists the active versions for the embedded model.
+    wanted = PROFILES[LOCAL_PROFILE].wanted
+    expected = PromptRegistry.load(ROOT / "prompts", catalog=CATALOG, wanted=wanted).listing()
     assert [_without_path(r) for r in listed] == [_without_path(r) for r in expected]
     assert all(Path(r["path"]).is_relative_to(venv) for r in listed)
 
