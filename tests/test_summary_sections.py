@@ -26,7 +26,8 @@ from service.tasks.context import TaskContext
 from service.tasks.registry import CATALOG
 from service.tasks.summary import summarize
 from service.tasks.summary.sectioned import check_sectioned, parse_sectioned
-from service.tasks.summary.sections import english_only
+from service.tasks.summary.sections import english_only, pieces
+from service.tokens import count_tokens
 from tests.summary_fixtures import (
     BASE,
     CHAT_URL,
@@ -424,3 +425,13 @@ def test_the_sections_prompt_output_is_not_json() -> None:
     tpl = registry.get("summary", "chat", "v2")
     assert tpl.schema is None and tpl.strategy == "sections"
     assert json.dumps(tpl.params) == '{"temperature": 0}'
+
+
+def test_a_paragraph_larger_than_a_part_is_split_at_sentence_ends_without_loss() -> None:
+    text = " ".join(
+        f"Sentence {n} says the city will build more public facilities." for n in range(40)
+    )
+    split = pieces(text, 60)
+    assert len(split) > 1 and all(count_tokens(p) <= 60 for p in split)
+    assert " ".join(split) == text
+    assert pieces("Short.", 60) == ["Short."]

@@ -9,9 +9,10 @@ is translated), and asks for the labelled plain-text sections of ``sectioned.py`
 checked deterministically, with one re-ask quoting what was wrong.
 
 When the English does not fit one request (``profile.context_window``), it is cut into parts
-at paragraph boundaries, each part is summarised with the same prompt (the part's answer,
-checked the same way, is its notes), and the notes are summarised in turn, as often as needed
-(``MAX_DEPTH`` rounds, then only the notes that fit, with a warning).
+at paragraph boundaries (a paragraph larger than a part at sentence ends), each part is
+summarised with the same prompt (the part's answer, checked the same way, is its notes), and the
+notes are summarised in turn, as often as needed (``MAX_DEPTH`` rounds, then only the notes that
+fit, with a warning).
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ async def _notes_round(
     """Pack the texts into parts that fit one request; each part's checked answer is a note."""
     what = f"Part {{i}} of {{n}} of the document's English translation (round {level})"
     budget = room(run, what)
-    parts = batches([_cut(run, t, budget) for t in texts], budget)
+    parts = batches([piece for t in texts for piece in pieces(t, budget)], budget)
     run.total += len(parts)
     labels = [f"r{level}.{i + 1}" for i in range(len(parts))]
     wording = [what.format(i=i + 1, n=len(parts)) for i in range(len(parts))]
@@ -148,6 +149,18 @@ async def _note(run: SummaryRun, what: str, text: str) -> tuple[str | None, str 
         return None, exc.message
     points = "\n".join(f"- {p}" for p in answer.key_points)
     return f"{answer.headline}. {answer.abstract}\n{points}", None
+
+
+def pieces(text: str, budget: int) -> list[str]:
+    """A text larger than one part split at sentence ends into pieces that fit (none dropped)."""
+    out: list[str] = []
+    while count_tokens(text) > budget:
+        cut = truncate_at_sentence(text, budget)
+        if not cut.strip():
+            break  # cannot happen with a positive budget; never loop forever
+        out.append(cut)
+        text = text[len(cut) :].lstrip()
+    return [*out, text] if text.strip() else out
 
 
 def _cut(run: SummaryRun, text: str, budget: int) -> str:
