@@ -68,6 +68,11 @@ GOOD = "\n".join(
         "WHO: Wang Weizhong, Party Secretary of Shenzhen; Chen Rugui, Mayor of Shenzhen",
     ]
 )
+# Qwen2.5-1.5B's WHO line on seed 003: commas where semicolons were asked for.
+WHO_COMMAS = (
+    "WHO: Meng Fanli (Secretary of the CPC Shenzhen Municipal Committee), "
+    "Huang Min (municipal leaders), Tao Yongxin"
+)
 SLIPPED = """**Headline:** Shenzhen leading group approves 2021 Greater Bay Area work plan
 
 **Abstract:** Party Secretary Wang Weizhong chaired a meeting of Shenzhen's leading group
@@ -101,6 +106,15 @@ def test_a_well_formed_answer_parses_into_its_sections() -> None:
         ("Chen Rugui", "Mayor of Shenzhen"),
     ]
     check_sectioned(answer, "the prompt")
+
+
+def test_people_separated_by_commas_after_brackets() -> None:
+    answer = parse_sectioned(GOOD.replace(GOOD.splitlines()[-1], WHO_COMMAS))
+    assert answer.who == [
+        ("Meng Fanli", "Secretary of the CPC Shenzhen Municipal Committee"),
+        ("Huang Min", "municipal leaders"),
+        ("Tao Yongxin", ""),
+    ]
 
 
 def test_small_format_slips_are_tolerated() -> None:
@@ -330,6 +344,19 @@ async def test_an_obeyed_injection_never_becomes_the_summary(gw: Gateway, remote
     assert "headline must have at least 3 words" in error
     assert "abstract must be 3 sentences (2 to 4 accepted), found 1" in error
     assert "text before the HEADLINE section: 'HACKED'" in second
+
+
+@respx.mock
+async def test_chinese_left_in_the_translation_is_not_summarised(
+    gw: Gateway, remote: Settings
+) -> None:
+    english = {**ENGLISH, "p3": ENGLISH["p3"].replace("Guangming", "光明")}
+    reply, seen = endpoint([GOOD], english)
+    respx.post(CHAT_URL).mock(side_effect=reply)
+    result = await run_sections(gw, short_document(remote))
+    assert "光明" not in user_text(seen[0]) and "the Science City master plan" in user_text(seen[0])
+    assert result.status == "partial"
+    assert result.warnings == ["Chinese left in the translation was not summarised (p3: 光明)."]
 
 
 @respx.mock

@@ -39,6 +39,7 @@ COPY_MIN_CHARS = 12
 _NONE = {"none", "n/a", "na", "unknown", "null", "-", "not stated", "not given"}
 _MARKUP = re.compile(r"\*\*|__|^#+\s*|^>\s*")
 _LABEL = re.compile(r"^(HEADLINE|ABSTRACT|KEY[ _-]?POINTS|BODY|DATE|PLACE|WHO)\s*:\s*(.*)$", re.I)
+_PERSON_SEP = re.compile(r";|(?<=\)),")
 _BULLET = re.compile(r"^(?:[-*•·–]|\d{1,2}[.)])\s+")
 
 
@@ -134,7 +135,8 @@ def _people(lines: list[str] | None) -> list[str]:
     if value is None:
         return []
     items = _items(lines or []) if any(_BULLET.match(x) for x in lines or []) else [value]
-    return [p.strip() for item in items for p in item.split(";") if p.strip()]
+    # "Name (role), Name (role)" is a common slip for the semicolons asked for.
+    return [p.strip(" ,") for item in items for p in _PERSON_SEP.split(item) if p.strip(" ,")]
 
 
 def _person(item: str) -> tuple[str, str]:

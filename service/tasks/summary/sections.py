@@ -84,7 +84,17 @@ def _english_paragraphs(run: SummaryRun, tr: TranslationArtifact) -> list[str] |
             f"Summarised from the English of {len(done)} of {len(tr.paragraphs)} paragraphs; "
             f"untranslated: {', '.join(p.id for p in missing)}."
         )
-    return [p.en for p in done if p.en]
+    return _without_chinese(run, [(p.id, p.en) for p in done if p.en])
+
+
+def _without_chinese(run: SummaryRun, english: list[tuple[str, str]]) -> list[str]:
+    """The English with Chinese the translation left in it removed (with a warning): the model
+    copies it into the summary, where it fails the English-only check (seen: "River套")."""
+    left = {pid: _CJK.findall(en) for pid, en in english if _CJK.search(en)}
+    if left:
+        found = "; ".join(f"{pid}: {' '.join(runs)}" for pid, runs in left.items())
+        run.warnings.append(f"Chinese left in the translation was not summarised ({found[:200]}).")
+    return [" ".join(_CJK.sub(" ", en).split()) for _, en in english]
 
 
 # --- fitting the context ------------------------------------------------------------------
