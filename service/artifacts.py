@@ -81,14 +81,22 @@ LEAD_SUMMARY_NOTE = (
     "worked example), so nothing here condenses the rest of the document."
 )
 
+# Shown with every summary written from the model's translation (method "sections").
+SECTIONS_SUMMARY_NOTE = (
+    "Written by the model from its own English translation of the document, not from the "
+    "Chinese text: an error in the translation carries over. Numbers are checked against the "
+    "Chinese."
+)
+
 
 class SummaryArtifact(BaseModel):
     kind: Literal["summary"] = "summary"
     doc_id: str
     status: Status
     summary: Summary | None
-    method: Literal["single", "map_reduce", "lead"] = Field(
-        description="lead: extractive, the model's translation of the title and lead sentences."
+    method: Literal["single", "map_reduce", "lead", "sections"] = Field(
+        description="lead: extractive, the model's translation of the title and lead sentences; "
+        "sections: written from the model's own English translation of the document."
     )
     chunks: list[ChunkOutcome] = Field(default_factory=list)
     quality: QualityReport

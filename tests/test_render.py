@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from service.artifacts import LEAD_SUMMARY_NOTE, LOCAL_MODEL_WARNING
+from service.artifacts import LEAD_SUMMARY_NOTE, LOCAL_MODEL_WARNING, SECTIONS_SUMMARY_NOTE
 from service.checks.quality import Issue
 from service.checks.repairs import NumberFix, Repairs, TermFix
 from service.errors import InputError
@@ -220,6 +220,17 @@ def test_an_extractive_summary_says_so_above_its_text() -> None:
     text = plain_text(_site([lead, bundle_b()])[A])
     summary = text[text.index("Summary") :]
     assert summary.index(LEAD_SUMMARY_NOTE) < summary.index(a.summary.summary.headline)
+
+
+def test_a_summary_of_the_translation_says_so_above_its_text() -> None:
+    assert SECTIONS_SUMMARY_NOTE not in plain_text(_site()[A])
+    a = bundle_a()
+    assert a.summary is not None
+    update = {"summary": a.summary.model_copy(update={"method": "sections"})}
+    text = plain_text(_site([a.model_copy(update=update), bundle_b()])[A])
+    summary = text[text.index("Summary") :]
+    assert summary.index(SECTIONS_SUMMARY_NOTE) < summary.index(a.summary.summary.headline)
+    assert LEAD_SUMMARY_NOTE not in summary
 
 
 def test_provenance_lists_model_prompts_and_versions() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from service.artifacts import (
     KINDS,
     LEAD_SUMMARY_NOTE,
+    SECTIONS_SUMMARY_NOTE,
     ArtifactKind,
     ChunkOutcome,
     Provenance,
@@ -104,6 +105,8 @@ def summary_section(b: DocumentBundle) -> list[str]:
         return parts if len(parts) > 1 else [*parts, "Summary not available."]
     if b.summary is not None and b.summary.method == "lead":
         parts.append(f"*{md.text(LEAD_SUMMARY_NOTE)}*")
+    if b.summary is not None and b.summary.method == "sections":
+        parts.append(f"*{md.text(SECTIONS_SUMMARY_NOTE)}*")
     parts += [f"**{md.text(s.headline)}**", md.text(s.abstract), "### Key points"]
     parts.append("\n".join(f"- {md.text(p)}" for p in s.key_points) or "None given.")
     parts.append("### Who, when, where")

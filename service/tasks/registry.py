@@ -24,7 +24,15 @@ from service.tasks.commitments import extract
 from service.tasks.commitments.schema import ExtractionOutput
 from service.tasks.commitments.task import commitments
 from service.tasks.context import TaskContext
-from service.tasks.strategies import CHUNK_JSON, LEAD, MAP_REDUCE, PER_UNIT, RULES_EN, SINGLE
+from service.tasks.strategies import (
+    CHUNK_JSON,
+    LEAD,
+    MAP_REDUCE,
+    PER_UNIT,
+    RULES_EN,
+    SECTIONS,
+    SINGLE,
+)
 from service.tasks.summary import summarize
 from service.tasks.summary.run import MAP, REDUCE
 from service.tasks.summary.run import TASK as SUMMARY
@@ -53,7 +61,7 @@ class TaskSpec:
 TASKS: dict[ArtifactKind, TaskSpec] = {
     "summary": TaskSpec(
         summarize,
-        {SUMMARY: (SINGLE, LEAD), MAP: (MAP_REDUCE,), REDUCE: (MAP_REDUCE,)},
+        {SUMMARY: (SINGLE, LEAD, SECTIONS), MAP: (MAP_REDUCE,), REDUCE: (MAP_REDUCE,)},
         {
             "summary": SummaryOut,
             "summary_lite": SummaryLite,

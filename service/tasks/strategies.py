@@ -20,3 +20,6 @@ SINGLE = "single"
 MAP_REDUCE = "map_reduce"
 # summary: extractive; the title and lead sentences translated one per call, as per_unit.
 LEAD = "lead"
+# summary: the document's English translation (the translate task) summarised in labelled
+# plain-text sections, parsed deterministically; for a small instruct model.
+SECTIONS = "sections"

@@ -8,6 +8,8 @@ The active ``summary`` prompt's strategy decides the algorithm:
   ``summary_reduce`` prompts).
 - ``lead``: extractive, the title and lead sentences translated one per call (``lead.py``),
   for the embedded base model.
+- ``sections``: the translation task first, then the English summarised in labelled plain
+  text (``sections.py``, format and checks in ``sectioned.py``), for a small instruct model.
 
 The output models are in ``schema.py``; one run's budgets and calls in ``run.py``; the artifact
 is assembled in ``result.py``.
@@ -22,11 +24,12 @@ from service.errors import ModelError
 from service.llm.prompts import delimit
 from service.models import Chunk, Document
 from service.tasks.context import TaskContext
-from service.tasks.strategies import LEAD
+from service.tasks.strategies import LEAD, SECTIONS
 from service.tasks.summary.lead import summarize_lead
 from service.tasks.summary.map_reduce import summarize_map_reduce
 from service.tasks.summary.result import artifact, to_summary
 from service.tasks.summary.run import SUMMARY_OUTPUT, TASK, SummaryRun, meta_variables
+from service.tasks.summary.sections import summarize_sections
 
 __all__ = ["summarize"]
 
@@ -34,8 +37,11 @@ __all__ = ["summarize"]
 async def summarize(doc: Document, chunks: list[Chunk], ctx: TaskContext) -> SummaryArtifact:
     """Summarise ``doc`` as the active summary prompt's strategy says (see the module doc)."""
     run = SummaryRun(doc, ctx, meta_variables(doc))
-    if run.template(TASK).strategy == LEAD:
+    strategy = run.template(TASK).strategy
+    if strategy == LEAD:
         return await summarize_lead(run)
+    if strategy == SECTIONS:
+        return await summarize_sections(run, chunks)
     whole = {"document": delimit(doc.text), "glossary": run.glossary(doc.text)}
     if run.room(TASK, {**run.meta, **whole}, run.output(SUMMARY_OUTPUT)) >= 0:
         return await _single(run, whole)

@@ -153,9 +153,9 @@ async def _collapse(run: SummaryRun, texts: list[str], level: int) -> list[str]:
     out_tokens = run.output(NOTES_OUTPUT)
     probe = {**run.meta, **_map_variables(run, "notes on parts", "", "notes")}
     budget = int(run.room(MAP, probe, out_tokens) * 0.9)
-    batches = _batches([_fit_note(run, t, budget) for t in texts], budget)
-    run.total += len(batches)
-    results = await gather([_condense(run, b, level, i) for i, b in enumerate(batches)])
+    packed = batches([_fit_note(run, t, budget) for t in texts], budget)
+    run.total += len(packed)
+    results = await gather([_condense(run, b, level, i) for i, b in enumerate(packed)])
     return [text for text in results if text is not None]
 
 
@@ -171,7 +171,7 @@ async def _condense(run: SummaryRun, batch: list[str], level: int, index: int) -
     return render_notes(_to_notes(parsed, label))
 
 
-def _batches(texts: list[str], budget: int) -> list[list[str]]:
+def batches(texts: list[str], budget: int) -> list[list[str]]:
     """Consecutive notes packed greedily into batches of at most ``budget`` tokens."""
     batches: list[list[str]] = []
     used = budget + 1
@@ -200,7 +200,7 @@ def _take_fitting(run: SummaryRun, texts: list[str], coverage: str, out_tokens: 
     """After ``MAX_DEPTH`` rounds: the leading notes that fit, the rest dropped with a warning."""
     empty = {**run.meta, "coverage": coverage, "notes": delimit("", "notes")}
     budget = run.room(REDUCE, empty, out_tokens)
-    kept = _batches([_fit_note(run, t, budget) for t in texts], budget)[0]
+    kept = batches([_fit_note(run, t, budget) for t in texts], budget)[0]
     if len(kept) < len(texts):
         run.warnings.append(
             f"After {MAX_DEPTH} rounds of combining, {len(texts) - len(kept)} of {len(texts)} "
