@@ -20,9 +20,10 @@ KINDS: tuple[ArtifactKind, ...] = ("summary", "translation", "commitments")
 Status = Literal["ok", "partial", "failed"]
 
 LOCAL_MODEL_WARNING = (
-    "Produced by the embedded Gemma 3 270M base model (a tiny, not instruction-tuned model "
-    "running on CPU): fluent-looking but unreliable; it drops content and invents numbers. "
-    "Check every figure against the Chinese source, or re-run with a capable model."
+    "Produced by the embedded Qwen2.5-Coder-1.5B-Instruct model (small, running on CPU): "
+    "faithful on most facts, but it can mistranslate terms and slip on figures. Numbers are "
+    "checked against the Chinese source and repaired where unambiguous; what could not be "
+    "checked is marked. For real use, re-run with a capable model."
 )
 
 

