@@ -35,6 +35,7 @@ from service.store import Store
 from service.tasks.commitments.extract import RECALL_TASK, TASK
 from service.tasks.context import TaskContext
 from service.tasks.registry import CATALOG
+from service.tokens import count_tokens
 from tests.samples import DATA, GLOSSARY, commitment_record
 
 BASE = "https://api.test/v1"
@@ -150,6 +151,21 @@ def sent_json(request: httpx.Request) -> dict[str, Any]:
     """The JSON body of a request the endpoint received."""
     body: dict[str, Any] = json.loads(request.content)
     return body
+
+
+def user_text(body: dict[str, Any]) -> str:
+    """The last (user) message of a chat request."""
+    return str(body["messages"][-1]["content"])
+
+
+def request_tokens(body: dict[str, Any]) -> int:
+    """What a request can occupy in the context: its prompt plus its output allowance."""
+    if "messages" in body:
+        text = "".join(m["content"] for m in body["messages"])
+        framing = 4 * len(body["messages"]) + 3
+    else:
+        text, framing = body["prompt"], 0
+    return count_tokens(text) + framing + int(body["max_tokens"])
 
 
 # --- what a capable model writes --------------------------------------------------------------

@@ -31,7 +31,8 @@ from service.artifacts import (
 from service.checks.glossary import Entry, Glossary
 from service.checks.quality import summary_report, translation_report
 from service.chunk import chunk_document
-from service.config import ROOT
+from service.config import ROOT, Settings
+from service.ingest import ingest_bytes
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
 from service.render import DocumentBundle, TaskFailure
 from service.tasks.commitments.schema import Commitment, Target
@@ -206,6 +207,13 @@ def make_document(
         or CleaningReport(encoding="utf-8", chars_raw=len(text), chars_clean=len(text)),
         paragraphs=built,
     )
+
+
+def short_document(settings: Settings, text: str = SHORT_DOC) -> Document:
+    """``text`` (SHORT_DOC) ingested, dated 2021-02-20 and from an outlet."""
+    doc = ingest_bytes(text.encode(), "meeting.txt", settings=settings)
+    meta = doc.meta.model_copy(update={"date": dt.date(2021, 2, 20), "outlet": "Shenzhen Daily"})
+    return doc.model_copy(update={"meta": meta})
 
 
 def chunks_by(doc: Document, groups: Sequence[Sequence[int]]) -> list[Chunk]:
