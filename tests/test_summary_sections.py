@@ -345,6 +345,20 @@ async def test_chinese_left_in_the_translation_is_not_summarised(
 
 
 @respx.mock
+async def test_a_who_line_of_names_only_gives_people_without_roles(
+    gateway: Gateway, remote_settings: Settings
+) -> None:
+    # Qwen2.5-1.5B on seed 003: "WHO: Meng Fanli, Huang Min, Tao Yongxin".
+    who = "WHO: Wang Weizhong, Chen Rugui"
+    reply, _ = fake_model([GOOD.replace(GOOD.splitlines()[-1], who)])
+    respx.post(CHAT).mock(side_effect=reply)
+    result = await run_sections(gateway, short_document(remote_settings))
+    assert result.summary is not None and result.status == "ok"
+    people = [(p.name_zh, p.name_en, p.role) for p in result.summary.people]
+    assert people == [("王伟中", "Wang Weizhong", ""), ("陈如桂", "Chen Rugui", "")]
+
+
+@respx.mock
 async def test_a_number_not_in_the_source_is_flagged(
     gateway: Gateway, remote_settings: Settings
 ) -> None:

@@ -251,7 +251,7 @@ def _people(run: SummaryRun, who: list[tuple[str, str]]) -> list[Person]:
     shown as a fact."""
     found = {_key(p.pinyin): p.name for p in find_people(run.doc.text)}
     people, unknown = [], []
-    for name, role in who:
+    for name, role in _name_lists(who, found):
         zh = found.get(_key(name))
         if zh is None:
             unknown.append(name)
@@ -262,6 +262,19 @@ def _people(run: SummaryRun, who: list[tuple[str, str]]) -> list[Person]:
             f"WHO named {', '.join(unknown)}, not among the people the source names; left out."
         )
     return people
+
+
+def _name_lists(who: list[tuple[str, str]], found: dict[str, str]) -> list[tuple[str, str]]:
+    """``WHO: Meng Fanli, Huang Min, Tao Yongxin`` parses as one person whose "role" is a list
+    of names; when every item of it is a name the source names, they are people without roles."""
+    out: list[tuple[str, str]] = []
+    for name, role in who:
+        names = [n.strip() for n in re.split(r",|\band\b", role)] if role else []
+        if names and all(_key(n) in found for n in names):
+            out += [(name, ""), *((n, "") for n in names)]
+        else:
+            out.append((name, role))
+    return out
 
 
 def _key(name: str) -> str:
