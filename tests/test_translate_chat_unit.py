@@ -168,3 +168,44 @@ async def test_a_faithful_translation_of_the_injection_is_accepted(ctx: TaskCont
     route = model(lambda unit, _: whole if unit == TEXTS[2] else EN[unit])
     art = await translate(DOC, chunks_by(DOC, [[0, 1, 2]]), ctx)
     assert route.call_count == 3 and art.status == "ok" and art.paragraphs[2].en == whole
+
+
+@respx.mock
+async def test_our_delimiters_echoed_around_the_answer_are_removed(ctx: TaskContext) -> None:
+    # Qwen2.5-1.5B answered '<document id="0b2fadea"> On September 19th, … </document>'.
+    model(lambda unit, _: f'<document id="4f29b67c"> {EN[unit]} </document>')
+    art = await translate(DOC, chunks_by(DOC, [[0, 1]]), ctx)
+    assert [p.en for p in art.paragraphs[:2]] == [EN[TEXTS[0]], EN[TEXTS[1]]]
+    assert not [i for i in art.quality.issues if i.kind == "number_extra"]  # no "4" or "29"
+
+
+@respx.mock
+async def test_chinese_left_is_re_asked_once_then_post_edited(ctx: TaskContext) -> None:
+    leftover = EN[TEXTS[1]].replace("the resident population", "the 常住 population")
+
+    def answer(unit: str, user: str) -> str:
+        return leftover if unit == TEXTS[1] else EN[unit]
+
+    route = model(answer)
+    art = await translate(DOC, chunks_by(DOC, [[0, 1]]), ctx)
+    assert route.call_count == 3  # p1, p2 and its one re-ask naming the words
+    note = user_content(route.calls[2].request)
+    assert "Chinese left in the English: 常住" in note and "English only" in note
+    p2 = art.paragraphs[1]
+    assert p2.en is not None  # accepted after the re-ask: the post-edit replaces or marks
+    replaced = [t.zh for t in p2.repairs.terms] == ["常住"] and "常住" not in p2.en
+    marked = any(i.kind == "cjk_left" for i in art.quality.issues)
+    assert replaced or marked
+
+
+@respx.mock
+async def test_a_re_ask_that_translates_the_leftover_is_kept(ctx: TaskContext) -> None:
+    leftover = EN[TEXTS[1]].replace("the resident population", "the 常住 population")
+
+    def answer(unit: str, user: str) -> str:
+        return leftover if unit == TEXTS[1] and "Chinese left" not in user else EN[unit]
+
+    route = model(answer)
+    art = await translate(DOC, chunks_by(DOC, [[0, 1]]), ctx)
+    assert route.call_count == 3 and art.status == "ok"
+    assert art.paragraphs[1].en == EN[TEXTS[1]]

@@ -453,13 +453,15 @@ async def _answer(
     template = selected_template(ctx)
     variables = _unit_request(ctx, zh, previous)
     text = await _unit_call(ctx, template, variables, usage)
+    reask = "note" in template.variables
     try:
-        return accepted(zh, text)
+        return accepted(zh, text, leftovers=not reask)
     except ModelInvalidOutput as exc:
-        if "note" not in template.variables:
+        if not reask:
             raise
         variables["note"] = correction(exc)
-    return accepted(zh, await _unit_call(ctx, template, variables, usage))
+    # Chinese still left after the one re-ask is replaced or marked by the post-edit.
+    return accepted(zh, await _unit_call(ctx, template, variables, usage), leftovers=True)
 
 
 def _unit_request(ctx: TaskContext, zh: str, previous: tuple[str, str] | None) -> dict[str, str]:

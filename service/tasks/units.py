@@ -20,6 +20,9 @@ from service.tasks.context import TaskContext
 # the same paragraph came back in English. The dash carries nothing to translate.
 _LEADING_DASH = re.compile(r"^[—–―－-]+\s*")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Our own delimiters (``delimit``'s <document id=…>, <context>, <p id=…>): a small instruct
+# model echoes them around its answer (seen with Qwen2.5-1.5B on every unit of a seed).
+_OWN_TAG = re.compile(r"</?\s*(?:document|context|p|en|zh)\b[^>]*>", re.IGNORECASE)
 # A small base model often repeats its few-shot example verbatim; shorter strings may match
 # by chance.
 _COPY_MIN_CHARS = 12
@@ -60,14 +63,20 @@ def unit_glossary(ctx: TaskContext, zh: str) -> str:
 
 
 def english_line(text: str) -> str:
-    """The answer as one line of English; empty or mostly Chinese is a failed unit."""
-    english = one_line(text)
+    """The answer as one line of English without our delimiters echoed; empty or mostly
+    Chinese is a failed unit."""
+    english = one_line(_OWN_TAG.sub(" ", text))
     if not english:
         raise ModelInvalidOutput("the model's answer was empty")
     cjk = len(_CJK.findall(english))
     if cjk * 2 > len(english.replace(" ", "")):
         raise ModelInvalidOutput(f"the model's answer is mostly Chinese: {english[:60]!r}")
     return english
+
+
+def chinese_left(text: str) -> list[str]:
+    """The runs of Chinese characters in an English answer."""
+    return re.findall(rf"{_CJK.pattern}+", text)
 
 
 def in_example(tpl: PromptTemplate, text: str) -> bool:
