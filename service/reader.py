@@ -28,7 +28,7 @@ from service.llm.gateway import Gateway
 from service.models import Document
 from service.store.store import Store
 from service.tasks.context import Progress, TaskContext
-from service.tasks.registry import CATALOG, checks_version, prompt_tasks, task_function
+from service.tasks.registry import CATALOG, checks_version, prompt_tasks, reads, task_function
 
 
 class Reader:
@@ -86,8 +86,19 @@ class Reader:
         }
         if (checks := checks_version(kind)) is not None:  # absent: other kinds keep their keys
             parts["checks"] = checks
+        if (source := self._reads(kind, versions or {})) is not None:
+            parts["reads"] = self.variant(source, versions)
         canonical = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def _reads(self, kind: ArtifactKind, versions: Mapping[str, str]) -> ArtifactKind | None:
+        """The kind whose artifact this one is made from under the active strategy, if any."""
+        registry, mode = self.gateway.registry, self.gateway.profile.mode
+        tasks = [t for t in prompt_tasks(kind) if registry.versions(t, mode)]
+        return next(
+            (k for t in tasks if (k := reads(registry.get(t, mode, versions.get(t)).strategy))),
+            None,
+        )
 
     def _prompt_versions(self, kind: ArtifactKind, versions: Mapping[str, str]) -> dict[str, str]:
         registry, mode = self.gateway.registry, self.gateway.profile.mode

@@ -66,6 +66,19 @@ async def test_only_the_translation_variant_depends_on_the_repairs_version(
     assert [kind for kind in KINDS if after[kind] != before[kind]] == ["translation"]
 
 
+async def test_a_summary_of_the_translation_is_stale_when_the_translation_would_change(
+    reader: Reader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    single = {"summary": "v1"}  # the JSON summary of the Chinese: independent of translation
+    sections = {"summary": "v2"}  # the summary of the English translation
+    before = [reader.variant("summary", single), reader.variant("summary", sections)]
+    monkeypatch.setattr(repairs, "VERSION", repairs.VERSION + "-next")
+    after = [reader.variant("summary", single), reader.variant("summary", sections)]
+    assert after[0] == before[0] and after[1] != before[1]
+    pinned = {**sections, "translate": "v2"}
+    assert reader.variant("summary", pinned) != reader.variant("summary", sections)
+
+
 async def test_closing_the_reader_cancels_computations_still_running(
     remote_settings: Settings,
 ) -> None:

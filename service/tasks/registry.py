@@ -92,6 +92,16 @@ def prompt_tasks(kind: ArtifactKind) -> tuple[str, ...]:
     return TASKS[kind].prompts
 
 
+# Strategies whose output is made from another artifact kind's: the summary of the English
+# translation (``sections``) is stale when the translation would change.
+READS: dict[str, ArtifactKind] = {SECTIONS: "translation"}
+
+
+def reads(strategy: str) -> ArtifactKind | None:
+    """The artifact kind a strategy builds on (its variant is part of the reader's), if any."""
+    return READS.get(strategy)
+
+
 def checks_version(kind: ArtifactKind) -> str | None:
     """The version of the repairs ``kind``'s output goes through (part of its variant), if any."""
     return repairs.VERSION if TASKS[kind].repaired else None
