@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from service.cli import app
 from service.config import ROOT, Settings
 from service.llm.gateway import cache_key
+from service.llm.profiles import PROFILES
 from service.store import CallRecord, Store
+from tests.fakes import Configure
 
 
 class A(BaseModel):
@@ -93,21 +95,58 @@ def test_cache_prune_errors_are_one_line(settings: Settings) -> None:
     assert "Cannot read age" in result.output and "Traceback" not in result.output
 
 
-def test_prompts_list_shows_each_files_strategy_and_the_active_one() -> None:
-    result = CliRunner().invoke(app, ["prompts", "list", "--json"])  # the embedded model
+def _prompt_rows() -> dict[tuple[str, str, str], dict[str, object]]:
+    """``prompts list --json`` by (task, version, mode)."""
+    result = CliRunner().invoke(app, ["prompts", "list", "--json"])
     assert result.exit_code == 0, result.output
-    rows = {(r["task"], r["version"], r["mode"]): r for r in json.loads(result.stdout)}
-    per_unit, chunk_json = (
-        rows[("translate", "v2", "completion")],
-        rows[("translate", "v1", "completion")],
-    )
+    return {(r["task"], r["version"], r["mode"]): r for r in json.loads(result.stdout)}
+
+
+def test_prompts_list_shows_each_files_strategy_and_the_active_one() -> None:
+    rows = _prompt_rows()  # the embedded default: chat mode
+    per_unit, chunk_json = rows[("translate", "v2", "chat")], rows[("translate", "v1", "chat")]
     assert (per_unit["strategy"], per_unit["active"]) == ("per_unit", True)
     assert (chunk_json["strategy"], chunk_json["active"]) == ("chunk_json", False)
+    sections, rules_en = rows[("summary", "v2", "chat")], rows[("commitments", "v2", "chat")]
+    assert (sections["strategy"], sections["active"]) == ("sections", True)
+    assert (rules_en["strategy"], rules_en["active"]) == ("rules_en", True)
+    assert (
+        rows[("summary", "v1", "chat")]["active"]
+        is rows[("commitments", "v1", "chat")]["active"]
+        is False
+    )
     assert rows[("summary", "v2", "completion")]["strategy"] == "lead"
     assert rows[("summary_map", "v1", "chat")]["strategy"] == "map_reduce"
-    assert len(per_unit["sha256"]) == 12
+    assert len(str(per_unit["sha256"])) == 12
     table = CliRunner().invoke(app, ["prompts", "list"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "strategy" in table.output and "per_unit" in table.output
+
+
+@pytest.mark.parametrize("name", ["local-qwen2.5-1.5b-instruct", "local-gemma3-270m"])
+def test_prompts_list_marks_the_profiles_strategies_active_in_its_mode(
+    name: str, configure: Configure
+) -> None:
+    configure(READER_PROFILE=name)
+    profile = PROFILES[name]
+    rows = _prompt_rows()
+    for task, strategy in profile.strategies.items():
+        active = [
+            r for (t, _, m), r in rows.items() if t == task and m == profile.mode and r["active"]
+        ]
+        assert [r["strategy"] for r in active] == [strategy], (name, task)
+
+
+def test_prompts_list_with_the_gemma_profile_marks_its_completion_prompts_active(
+    configure: Configure,
+) -> None:
+    configure(READER_PROFILE="local-gemma3-270m")
+    rows = _prompt_rows()
+    per_unit = rows[("translate", "v2", "completion")]
+    chunk_json = rows[("translate", "v1", "completion")]
+    assert (per_unit["strategy"], per_unit["active"]) == ("per_unit", True)
+    assert (chunk_json["strategy"], chunk_json["active"]) == ("chunk_json", False)
+    lead = rows[("summary", "v2", "completion")]
+    assert (lead["strategy"], lead["active"]) == ("lead", True)
 
 
 def test_prompts_list_names_a_wrong_strategy_and_the_allowed_ones(

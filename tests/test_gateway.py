@@ -22,6 +22,7 @@ from service.errors import (
     RetriesExhausted,
 )
 from service.llm.gateway import Gateway
+from service.llm.profiles import LOCAL_PROFILE
 from service.llm.prompts import PromptCatalog
 from service.store import Store
 from tests.fakes import (
@@ -573,7 +574,7 @@ async def test_without_endpoint_hits_work_and_misses_explain(tmp_path: Path, sto
 
     settings = Settings(prompts_dir=TEST_PROMPTS, cache_dir=tmp_path)  # no OPENAI_*, no local port
     gw = gateway_on_test_prompts(settings, store)
-    assert gw.profile.name == "local-gemma3-270m"
+    assert gw.profile.name == LOCAL_PROFILE  # the embedded default's
     with pytest.raises(ConfigError, match="OPENAI_BASE_URL"):
         await gw.generate("extract", {"text": "x"})
 

@@ -340,7 +340,7 @@ def test_configured_port_with_our_server_is_reused(
     monkeypatch.setenv("READER_LOCAL_PORT", str(port))
     endpoint = resolve_endpoint(Settings())
     assert endpoint.base_url == f"http://127.0.0.1:{port}/v1"
-    assert (endpoint.model, endpoint.profile_name) == (LOCAL_MODEL_ALIAS, "local-gemma3-270m")
+    assert (endpoint.model, endpoint.profile_name) == (LOCAL_MODEL_ALIAS, DEFAULT_MODEL.profile)
     assert endpoint.local_server is not None
     endpoint.close()
     assert serves_our_model(endpoint.base_url)  # not ours to stop
@@ -395,7 +395,7 @@ def test_server_not_ready_in_time_is_stopped_and_reported(
     started = [r.getMessage() for r in caplog.records if "Starting" in r.getMessage()]
     assert len(started) == 1  # the model's alias and flags from the table
     assert f"--model {packaged_model} --model_alias {DEFAULT_MODEL.name} " in started[0]
-    assert " --n_ctx 2048 " in started[0] and "--chat_format" not in started[0]
+    assert f" --n_ctx {DEFAULT_MODEL.n_ctx} " in started[0] and "--chat_format" not in started[0]
     assert "local-server.log" in info.value.message
     assert server.pid is None and not server.owned
     assert not (Settings().cache_dir / "local-server.json").exists()

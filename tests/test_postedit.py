@@ -129,10 +129,10 @@ async def test_a_re_run_from_the_call_cache_gives_the_same_artifact(ctx: TaskCon
 
 
 @respx.mock
-async def test_per_unit_answers_are_repaired(local_ctx: TaskContext) -> None:
+async def test_per_unit_answers_are_repaired(completion_ctx: TaskContext) -> None:
     answers = iter(f" {WRONG[pid]}" for pid in ("p1", "p2", "p3"))
     route = respx.post(COMPLETIONS).mock(side_effect=lambda _: completion_reply(next(answers)))
-    art = await translate(DOC, CHUNKS, local_ctx)  # completion mode: the per_unit strategy
+    art = await translate(DOC, CHUNKS, completion_ctx)  # completion mode: the per_unit strategy
     assert route.call_count == 3
     assert [p.en for p in art.paragraphs] == [
         "Urban employment grew by 13.61 million over the year.",

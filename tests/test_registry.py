@@ -50,13 +50,21 @@ def shipped_defaults(profile: str) -> dict[tuple[str, str], str]:
     return {(task, t.version): t.strategy for task, t in found.items()}
 
 
-def test_a_newer_per_unit_chat_prompt_does_not_become_every_chat_models_default() -> None:
+def test_the_newer_chat_prompts_do_not_become_every_chat_models_default() -> None:
     assert CATALOG.defaults["translate"] == "chunk_json"  # the first strategy listed
     for name in ("gpt-4o-mini", "ollama", "generic", "qwen-plus"):
-        assert shipped_defaults(name)[("translate", "v1")] == "chunk_json", name
-    # The embedded model keeps its per_unit translation and extractive summary (v2).
+        defaults = shipped_defaults(name)
+        assert defaults[("translate", "v1")] == "chunk_json", name
+        assert defaults[("summary", "v1")] == "single", name
+        assert defaults[("commitments", "v1")] == "chunk_json", name
+    # The embedded default (a chat model) gets the plain-text strategies it names (v2 each).
+    assert PROFILES[LOCAL_PROFILE].mode == "chat"
     local = shipped_defaults(LOCAL_PROFILE)
-    assert local[("translate", "v2")] == "per_unit" and local[("summary", "v2")] == "lead"
+    assert local[("translate", "v2")] == "per_unit" and local[("summary", "v2")] == "sections"
+    assert local[("commitments", "v2")] == "rules_en"
+    # Gemma (completion mode) keeps its per_unit translation and extractive summary (v2).
+    gemma = shipped_defaults("local-gemma3-270m")
+    assert gemma[("translate", "v2")] == "per_unit" and gemma[("summary", "v2")] == "lead"
 
 
 def test_without_a_default_strategy_the_highest_version_is_the_default() -> None:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import service.run.prefill
 from service.cli import app
 from service.config import Settings
+from service.llm.profiles import LOCAL_PROFILE, PROFILES
 from service.models import Document
 from service.reader import Reader
 from tests.fakes import CHAT, CorpusModel
@@ -106,7 +107,8 @@ def test_dry_run_makes_no_call_and_starts_no_server(
         code, stdout, _ = _invoke(["run", str(docs), "--dry-run", "--out", str(tmp_path / "s")])
         assert not router.calls
     assert code == 0, stdout
-    assert "profile local-gemma3-270m, 400-token chunks" in stdout
+    budget = PROFILES[LOCAL_PROFILE].chunk_budget  # the embedded default's
+    assert f"profile {LOCAL_PROFILE}, {budget}-token chunks" in stdout
     assert "2 documents" in stdout and "no model was called" in stdout
     assert stdout.count("a.txt") == 3 and stdout.count("b.txt") == 3  # a row per task
     assert not (tmp_path / "s").exists()

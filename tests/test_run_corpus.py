@@ -348,24 +348,45 @@ def test_estimate_follows_the_profile_chunks_and_prices(
     assert batch.cost_usd == pytest.approx(rows["translation"].cost_usd / 2)
 
 
+def _long_document(settings: Settings, tmp_path: Path) -> Document:
+    """A title and ten long paragraphs: several chunks at a local model's budget."""
+    long_text = "\n\n".join(["会议要求，各区各部门要抓好落实，确保各项任务按期完成。" * 12] * 10)
+    path = tmp_path / "long.txt"
+    path.write_text("长文件\n\n" + long_text + "\n", encoding="utf-8")
+    return ingest_path(path, settings=settings)
+
+
 def test_estimate_without_an_endpoint_uses_the_local_profile_and_its_prompts(
     settings: Settings, tmp_path: Path
+) -> None:
+    from service.llm.profiles import LOCAL_MODEL_NAME, LOCAL_PROFILE, PROFILES
+    from service.run.estimate import estimate
+
+    doc = _long_document(settings, tmp_path)
+    est = estimate(settings, [doc], ("summary", "translation"))
+    budget = PROFILES[LOCAL_PROFILE].chunk_budget
+    assert (est.profile, est.model, est.budget) == (LOCAL_PROFILE, LOCAL_MODEL_NAME, budget)
+    assert est.cost_usd == 0.0  # a local model costs nothing per token
+    rows = {r.kind: r for r in est.rows}
+    assert rows["summary"].chunks > 1
+    assert rows["translation"].calls == len(doc.paragraphs)  # per_unit: a call per paragraph
+
+
+def test_estimate_with_the_gemma_profile_counts_its_completion_prompts(
+    gemma_settings: Settings, tmp_path: Path
 ) -> None:
     from service.run.estimate import estimate
     from service.tasks.summary.lead import lead_pieces
 
-    long_text = "\n\n".join(["会议要求，各区各部门要抓好落实，确保各项任务按期完成。" * 12] * 10)
-    path = tmp_path / "long.txt"
-    path.write_text("长文件\n\n" + long_text + "\n", encoding="utf-8")
-    doc = ingest_path(path, settings=settings)
-    est = estimate(settings, [doc], ("summary",))
+    doc = _long_document(gemma_settings, tmp_path)
+    est = estimate(gemma_settings, [doc], ("summary",))
     (row,) = est.rows
     assert (est.profile, est.model, est.budget) == ("local-gemma3-270m", "local-gemma3-270m", 400)
-    # The local model's summary is extractive: one call per lead piece (title, 1 + 3 sentences).
+    # Gemma's summary is extractive: one call per lead piece (title, 1 + 3 sentences).
     assert row.chunks > 1 and row.calls == len(lead_pieces(doc)) == 5
     assert row.cost_usd == 0.0  # a local model costs nothing per token
-    pinned = settings.model_copy(update={"prompt_versions": {"summary": "v1"}})
+    pinned = gemma_settings.model_copy(update={"prompt_versions": {"summary": "v1"}})
     (row,) = estimate(pinned, [doc], ("summary",)).rows
     assert row.calls == row.chunks + 1  # the JSON prompt: map each chunk, then one reduce
-    (row,) = estimate(settings, [doc], ("translation",)).rows
+    (row,) = estimate(gemma_settings, [doc], ("translation",)).rows
     assert row.calls == len(doc.paragraphs)  # free-text translation: a call per paragraph

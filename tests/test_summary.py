@@ -351,7 +351,7 @@ JSON_SUMMARY = {"summary": "v1"}
 
 
 @respx.mock
-async def test_local_model_uses_the_lite_schemas(settings: Settings) -> None:
+async def test_local_model_uses_the_lite_schemas(gemma_settings: Settings) -> None:
     lite = {
         "headline": "Shenzhen sets innovation priorities",
         "abstract": "The government will build a science centre. It will build Guangming "
@@ -369,12 +369,12 @@ async def test_local_model_uses_the_lite_schemas(settings: Settings) -> None:
         return completion_reply(json.dumps(reply))
 
     route = respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
-    gw = make_gateway(settings, base_url=LOCAL_BASE)
-    doc = ingest_path(seed("003"), settings=settings)
+    gw = make_gateway(gemma_settings, base_url=LOCAL_BASE)
+    doc = ingest_path(seed("003"), settings=gemma_settings)
     ctx = TaskContext(gw, versions=JSON_SUMMARY)
     artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), ctx)
     await gw.aclose()
-    assert gw.profile.name == "local-gemma3-270m"
+    assert gw.profile.name == "local-gemma3-270m"  # named, not the default
     assert all(request_tokens(sent_json(c.request)) <= 2048 for c in route.calls)
     assert artifact.status == "ok" and artifact.summary is not None
     assert artifact.method == "map_reduce" and len(artifact.notes) >= 3
@@ -418,13 +418,13 @@ def test_truncate_at_sentence() -> None:
 
 
 @respx.mock
-async def test_local_model_copying_its_example_is_a_failed_chunk(settings: Settings) -> None:
+async def test_local_model_copying_its_example_is_a_failed_chunk(gemma_settings: Settings) -> None:
     echo = {"facts": ["The meeting approved the 2021 work plan", "30 new schools will be built"]}
     route = respx.post(f"{LOCAL_BASE}/completions").mock(
         return_value=completion_reply(json.dumps(echo))
     )
-    gw = make_gateway(settings, base_url=LOCAL_BASE)
-    doc = ingest_path(seed("003"), settings=settings)
+    gw = make_gateway(gemma_settings, base_url=LOCAL_BASE)
+    doc = ingest_path(seed("003"), settings=gemma_settings)
     ctx = TaskContext(gw, versions=JSON_SUMMARY)
     artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), ctx)
     await gw.aclose()
@@ -456,7 +456,8 @@ async def summarize_locally(
     answer: Callable[[httpx.Request], httpx.Response],
     doc: Document | None = None,
 ) -> tuple[Any, Document, respx.Route]:
-    """Seed 003 (or ``doc``) summarised on the local profile, each call answered by ``answer``."""
+    """Seed 003 (or ``doc``) summarised at the local address with the profile of ``settings``,
+    each call answered by ``answer``."""
     route = respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
     gw = make_gateway(settings, base_url=LOCAL_BASE)
     doc = doc or ingest_path(seed("003"), settings=settings)
@@ -466,13 +467,15 @@ async def summarize_locally(
 
 
 @respx.mock
-async def test_local_model_summary_is_the_translated_title_and_lead(settings: Settings) -> None:
+async def test_local_model_summary_is_the_translated_title_and_lead(
+    gemma_settings: Settings,
+) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
             200, json=completion_body(" " + lead_reply(sent_json(request)["prompt"]))
         )
 
-    artifact, doc, route = await summarize_locally(settings, answer)
+    artifact, doc, route = await summarize_locally(gemma_settings, answer)
     prompts = [sent_json(c.request)["prompt"] for c in route.calls]
     assert len(prompts) == 5  # title + lead + 3 points, one plain-text call each
     lead = next(p for p in doc.paragraphs if not p.is_heading)
@@ -497,7 +500,7 @@ async def test_local_model_summary_is_the_translated_title_and_lead(settings: Se
 
 
 @respx.mock
-async def test_lead_pieces_that_fail_are_shown_and_the_rest_kept(settings: Settings) -> None:
+async def test_lead_pieces_that_fail_are_shown_and_the_rest_kept(gemma_settings: Settings) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         prompt = sent_json(request)["prompt"]
         if prompt.endswith("Chinese: 市领导黄敏、陶永欣参加活动。\nEnglish:"):
@@ -507,7 +510,7 @@ async def test_lead_pieces_that_fail_are_shown_and_the_rest_kept(settings: Setti
             return completion_reply(copied)
         return completion_reply(" " + lead_reply(prompt))
 
-    artifact, _, _ = await summarize_locally(settings, answer)
+    artifact, _, _ = await summarize_locally(gemma_settings, answer)
     assert artifact.status == "partial" and artifact.summary is not None
     assert artifact.summary.key_points == [LEAD_ENGLISH["孟凡利来到"]]
     errors = [o.error or "" for o in artifact.chunks if o.status == "failed"]
@@ -516,15 +519,15 @@ async def test_lead_pieces_that_fail_are_shown_and_the_rest_kept(settings: Setti
 
 
 @respx.mock
-async def test_lead_without_its_abstract_is_a_failed_summary(settings: Settings) -> None:
-    artifact, _, _ = await summarize_locally(settings, lambda _: completion_reply(""))
+async def test_lead_without_its_abstract_is_a_failed_summary(gemma_settings: Settings) -> None:
+    artifact, _, _ = await summarize_locally(gemma_settings, lambda _: completion_reply(""))
     assert (artifact.status, artifact.summary, artifact.method) == ("failed", None, "lead")
     assert all(o.status == "failed" and "empty" in (o.error or "") for o in artifact.chunks)
 
 
 @respx.mock
 async def test_a_call_that_failed_in_the_gateway_is_counted_in_the_provenance(
-    settings: Settings,
+    gemma_settings: Settings,
 ) -> None:
     # The model runs to its token cap on the title: the gateway raises ModelTruncated, but
     # the call was made and its tokens spent, so the provenance must not say "4 calls".
@@ -535,7 +538,7 @@ async def test_a_call_that_failed_in_the_gateway_is_counted_in_the_provenance(
             return httpx.Response(200, json=body)
         return completion_reply(" " + lead_reply(prompt))
 
-    artifact, _, _ = await summarize_locally(settings, answer)
+    artifact, _, _ = await summarize_locally(gemma_settings, answer)
     p = artifact.provenance
     assert artifact.status == "partial" and artifact.chunks[0].status == "failed"
     assert (p.calls, p.failed_calls, p.cache_hits) == (5, 1, 0)
@@ -581,24 +584,26 @@ def test_lead_pieces_of_a_document_without_body_or_title(settings: Settings, tmp
 
 @respx.mock
 async def test_a_document_without_body_fails_with_a_reason(
-    settings: Settings, tmp_path: Any
+    gemma_settings: Settings, tmp_path: Any
 ) -> None:
-    doc = _doc(settings, tmp_path, "一、总体要求\n\n二、主要任务\n")
+    doc = _doc(gemma_settings, tmp_path, "一、总体要求\n\n二、主要任务\n")
     answer = completion_reply(" General requirements")
-    artifact, _, _ = await summarize_locally(settings, lambda _: answer, doc)
+    artifact, _, _ = await summarize_locally(gemma_settings, lambda _: answer, doc)
     assert (artifact.status, artifact.summary) == ("failed", None)
     assert any(o.error == "no body paragraph to summarise" for o in artifact.chunks)
 
 
 @respx.mock
-async def test_when_the_lead_fails_the_next_sentence_is_the_abstract(settings: Settings) -> None:
+async def test_when_the_lead_fails_the_next_sentence_is_the_abstract(
+    gemma_settings: Settings,
+) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         prompt = sent_json(request)["prompt"]
         if prompt.rsplit("Chinese: ", 1)[1].startswith("9月19日"):
             return completion_reply("")
         return completion_reply(" " + lead_reply(prompt))
 
-    artifact, _, _ = await summarize_locally(settings, answer)
+    artifact, _, _ = await summarize_locally(gemma_settings, answer)
     s = artifact.summary
     assert artifact.status == "partial" and s is not None
     assert s.abstract == LEAD_ENGLISH["孟凡利来到"]
@@ -608,13 +613,17 @@ async def test_when_the_lead_fails_the_next_sentence_is_the_abstract(settings: S
 
 @respx.mock
 async def test_a_headline_that_is_the_examples_own_is_not_a_copy(
-    settings: Settings, tmp_path: Any
+    gemma_settings: Settings, tmp_path: Any
 ) -> None:
     # 市政府召开常务会议 is the worked example's first line, and a real headline too: its
     # correct English equals the example's, and that is not copying.
     english = " City government holds an executive meeting"
-    doc = _doc(settings, tmp_path, "市政府召开常务会议\n\n市政府召开常务会议，研究部署重点工作。\n")
-    artifact, _, _ = await summarize_locally(settings, lambda _: completion_reply(english), doc)
+    doc = _doc(
+        gemma_settings, tmp_path, "市政府召开常务会议\n\n市政府召开常务会议，研究部署重点工作。\n"
+    )
+    artifact, _, _ = await summarize_locally(
+        gemma_settings, lambda _: completion_reply(english), doc
+    )
     title = next(o for o in artifact.chunks if o.chunk_id == "title")
     assert title.status == "ok", title.error
     failed = [o for o in artifact.chunks if o.status == "failed"]

@@ -335,9 +335,9 @@ def test_overlapping_chunks_do_not_repeat_text() -> None:
 
 @respx.mock
 async def test_completion_mode_uses_few_shot_and_a_grammar_with_fixed_ids(
-    local_ctx: TaskContext,
+    completion_ctx: TaskContext,
 ) -> None:
-    ctx = local_ctx
+    ctx = completion_ctx
     ctx.versions = {"translate": "v1"}  # v2 (one plain-text call per unit) is the default
     route = respx.post(COMPLETIONS).mock(
         side_effect=[

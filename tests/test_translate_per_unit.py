@@ -15,8 +15,9 @@ from pydantic import BaseModel
 
 from service.config import Settings
 from service.errors import ConfigError, ModelInvalidOutput
+from service.llm.embedded import GEMMA3_270M
 from service.llm.gateway import Gateway
-from service.llm.profiles import LOCAL_PROFILE, PROFILES
+from service.llm.profiles import PROFILES
 from service.llm.prompts import PromptCatalog, PromptRegistry, parse_prompt_file
 from service.store import Store
 from service.tasks.context import TaskContext
@@ -59,9 +60,9 @@ _LAST_PAIR = re.compile(r"\nChinese: (.*)\nEnglish:$")
 
 
 @pytest.fixture
-def ctx(local_ctx: TaskContext) -> TaskContext:
+def ctx(completion_ctx: TaskContext) -> TaskContext:
     """The tests here run on the embedded model's profile (its default strategy is per_unit)."""
-    return local_ctx
+    return completion_ctx
 
 
 def unit_text(request: httpx.Request) -> str:
@@ -253,11 +254,11 @@ async def test_chat_profiles_keep_the_chunk_json_chat_prompt(remote_settings: Se
 async def test_a_profile_naming_a_strategy_gets_the_highest_prompt_with_it(
     monkeypatch: pytest.MonkeyPatch, remote_settings: Settings, configure: Configure
 ) -> None:
-    wants_json = dataclasses.replace(
-        PROFILES[LOCAL_PROFILE], strategies={"translate": "chunk_json"}
-    )
-    monkeypatch.setitem(PROFILES, LOCAL_PROFILE, wants_json)
+    gemma = GEMMA3_270M.profile  # completion mode, wants per_unit
+    wants_json = dataclasses.replace(PROFILES[gemma], strategies={"translate": "chunk_json"})
+    monkeypatch.setitem(PROFILES, gemma, wants_json)
     ctx = make_ctx(configure(READER_MODEL="gemma-3-270m"))  # built on the patched profile
+    assert ctx.gateway.profile is wants_json
     route = respx.post(COMPLETIONS).mock(
         side_effect=[completion_reply(translation_answer(a)) for a in chunk_answers()]
     )
