@@ -316,13 +316,7 @@ def _repair_issues(report: QualityReport, pid: str, repairs: Repairs) -> None:
 
 def _number_repaired(fix: NumberFix, pid: str) -> Issue:
     message = f"{fix.wrong!r} corrected to {fix.right!r} (source {fix.zh})"
-    return Issue(
-        kind="number_repaired",
-        paragraph_id=pid,
-        message=message,
-        severity="warning",
-        detail=fix.model_dump(),
-    )
+    return _repair_issue("number_repaired", message, pid, fix)
 
 
 _TERM_SOURCES = {
@@ -334,12 +328,13 @@ _TERM_SOURCES = {
 
 def _term_replaced(fix: TermFix, pid: str) -> Issue:
     message = f"{fix.was!r} left in the English, replaced by {_TERM_SOURCES[fix.source]} {fix.en!r}"
+    return _repair_issue("term_replaced", message, pid, fix)
+
+
+def _repair_issue(kind: IssueKind, message: str, pid: str, fix: NumberFix | TermFix) -> Issue:
+    """A warning recording one deterministic repair, with the fix as its detail."""
     return Issue(
-        kind="term_replaced",
-        paragraph_id=pid,
-        message=message,
-        severity="warning",
-        detail=fix.model_dump(),
+        kind=kind, paragraph_id=pid, message=message, severity="warning", detail=fix.model_dump()
     )
 
 

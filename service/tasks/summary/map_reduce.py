@@ -153,7 +153,7 @@ async def _collapse(run: SummaryRun, texts: list[str], level: int) -> list[str]:
     out_tokens = run.output(NOTES_OUTPUT)
     probe = {**run.meta, **_map_variables(run, "notes on parts", "", "notes")}
     budget = int(run.room(MAP, probe, out_tokens) * 0.9)
-    packed = batches([_fit_note(run, t, budget) for t in texts], budget)
+    packed = batches([fit_note(run, t, budget) for t in texts], budget)
     run.total += len(packed)
     results = await gather([_condense(run, b, level, i) for i, b in enumerate(packed)])
     return [text for text in results if text is not None]
@@ -185,12 +185,13 @@ def batches(texts: list[str], budget: int) -> list[list[str]]:
     return batches
 
 
-def _fit_note(run: SummaryRun, text: str, budget: int) -> str:
+def fit_note(run: SummaryRun, text: str, budget: int) -> str:
+    """``text`` within ``budget`` tokens: cut at a sentence end, with a warning, if larger."""
     if count_tokens(text) <= budget:
         return text
     cut = truncate_at_sentence(text, budget)
     run.warnings.append(
-        f"A note of {count_tokens(text)} tokens exceeded the {budget}-token batch budget and "
+        f"A text of {count_tokens(text)} tokens exceeded the {budget}-token budget and "
         f"was cut to {count_tokens(cut)} tokens at a sentence boundary: {text[:40]!r}..."
     )
     return cut
@@ -200,7 +201,7 @@ def _take_fitting(run: SummaryRun, texts: list[str], coverage: str, out_tokens: 
     """After ``MAX_DEPTH`` rounds: the leading notes that fit, the rest dropped with a warning."""
     empty = {**run.meta, "coverage": coverage, "notes": delimit("", "notes")}
     budget = run.room(REDUCE, empty, out_tokens)
-    kept = batches([_fit_note(run, t, budget) for t in texts], budget)[0]
+    kept = batches([fit_note(run, t, budget) for t in texts], budget)[0]
     if len(kept) < len(texts):
         run.warnings.append(
             f"After {MAX_DEPTH} rounds of combining, {len(texts) - len(kept)} of {len(texts)} "

@@ -26,7 +26,7 @@ from service.errors import ModelError, ModelInvalidOutput
 from service.llm.prompts import delimit
 from service.models import Chunk, Document
 from service.tasks import translate as translation
-from service.tasks.summary.map_reduce import MAX_DEPTH, batches, truncate_at_sentence
+from service.tasks.summary.map_reduce import MAX_DEPTH, batches, fit_note, truncate_at_sentence
 from service.tasks.summary.result import artifact
 from service.tasks.summary.run import TASK, UNKNOWN, SummaryRun, gather
 from service.tasks.summary.sectioned import Sectioned, check_sectioned, parse_sectioned
@@ -112,7 +112,7 @@ async def _fit(run: SummaryRun, texts: list[str]) -> tuple[list[str], list[Chunk
             break
         texts = await _notes_round(run, texts, depth + 1, outcomes)
         what = f"Notes on {len(texts)} consecutive parts of the document's English translation"
-    kept = batches([_cut(run, t, budget) for t in texts], budget)[0]
+    kept = batches([fit_note(run, t, budget) for t in texts], budget)[0]
     run.warnings.append(
         f"After {MAX_DEPTH} rounds of notes, {len(texts) - len(kept)} of {len(texts)} notes "
         "still did not fit the final call and were left out."
@@ -171,18 +171,6 @@ def pieces(text: str, budget: int) -> list[str]:
         out.append(cut)
         text = text[len(cut) :].lstrip()
     return [*out, text] if text.strip() else out
-
-
-def _cut(run: SummaryRun, text: str, budget: int) -> str:
-    """A text larger than one part, cut at a sentence end within it (with a warning)."""
-    if count_tokens(text) <= budget:
-        return text
-    cut = truncate_at_sentence(text, budget)
-    run.warnings.append(
-        f"A paragraph or note of {count_tokens(text)} tokens exceeded the {budget}-token part "
-        f"and was cut to {count_tokens(cut)} tokens at a sentence end: {text[:40]!r}..."
-    )
-    return cut
 
 
 # --- one request --------------------------------------------------------------------------
