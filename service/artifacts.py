@@ -19,13 +19,6 @@ ArtifactKind = Literal["summary", "translation", "commitments"]
 KINDS: tuple[ArtifactKind, ...] = ("summary", "translation", "commitments")
 Status = Literal["ok", "partial", "failed"]
 
-LOCAL_MODEL_WARNING = (
-    "Produced by the embedded Qwen2.5-Coder-1.5B-Instruct model (small, running on CPU): "
-    "faithful on most facts, but it can mistranslate terms and slip on figures. Numbers are "
-    "checked against the Chinese source and repaired where unambiguous; what could not be "
-    "checked is marked. For real use, re-run with a capable model."
-)
-
 
 class Provenance(BaseModel):
     model: str

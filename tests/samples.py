@@ -16,7 +16,6 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from service.artifacts import (
-    LOCAL_MODEL_WARNING,
     ChunkOutcome,
     CommitmentsArtifact,
     GroundingReport,
@@ -33,6 +32,7 @@ from service.checks.quality import summary_report, translation_report
 from service.chunk import chunk_document
 from service.config import ROOT, Settings
 from service.ingest import ingest_bytes
+from service.llm.profiles import LOCAL_MODEL_WARNING
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
 from service.render import DocumentBundle, TaskFailure
 from service.tasks.commitments.schema import Commitment, Target

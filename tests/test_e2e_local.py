@@ -28,7 +28,6 @@ import pytest
 
 from service import __version__
 from service.artifacts import (
-    LOCAL_MODEL_WARNING,
     ChunkOutcome,
     CommitmentsArtifact,
     Provenance,
@@ -38,7 +37,7 @@ from service.artifacts import (
 from service.checks.quality import QualityReport
 from service.config import Settings, get_settings
 from service.llm.local import LOCAL_MODEL_ALIAS, serves_our_model
-from service.llm.profiles import LOCAL_PROFILE
+from service.llm.profiles import LOCAL_MODEL_WARNING, LOCAL_PROFILE
 from service.models import Document
 from service.reader import Reader
 from service.render import DocumentBundle, write_site

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from service.artifacts import LEAD_SUMMARY_NOTE, LOCAL_MODEL_WARNING, SECTIONS_SUMMARY_NOTE
+from service.artifacts import LEAD_SUMMARY_NOTE, SECTIONS_SUMMARY_NOTE
 from service.checks.quality import Issue
 from service.checks.repairs import NumberFix, Repairs, TermFix
 from service.errors import InputError
+from service.llm.profiles import LOCAL_MODEL_WARNING
 from service.render import DocumentBundle, render_site
 from service.render import escape as md
 from service.render.markdown import glossary_page

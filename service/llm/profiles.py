@@ -39,6 +39,8 @@ class Profile:
     # server with one slot answers one at a time; more in flight only queue there, where their
     # timeout runs while they wait.
     max_concurrency: int | None = None
+    # Shown at the top of every artifact this profile produced (provenance), when it is weak.
+    warning: str | None = None
     # The prompt strategy this model needs per prompt task, e.g. {"translate": "per_unit"} for a
     # chat model that cannot keep JSON chunks: the default prompt version is then the highest
     # of this mode declaring it. Unnamed tasks take the highest version declaring the task's
@@ -65,6 +67,18 @@ class Profile:
 # model the gateway sends and records (cache keys, provenance), and what a dry run shows.
 LOCAL_PROFILE = DEFAULT_MODEL.profile
 LOCAL_MODEL_NAME = DEFAULT_MODEL.name
+
+QWEN_WARNING = (
+    "Produced by the embedded Qwen2.5-Coder-1.5B-Instruct model (small, running on CPU): "
+    "faithful on most facts, but it can mistranslate terms and slip on figures. Numbers are "
+    "checked against the Chinese source and repaired where unambiguous; what could not be "
+    "checked is marked. For real use, re-run with a capable model."
+)
+GEMMA_WARNING = (
+    "Produced by the embedded Gemma 3 270M base model (a tiny, not instruction-tuned model "
+    "running on CPU): fluent-looking but unreliable; it drops content and invents numbers. "
+    "Check every figure against the Chinese source, or re-run with a capable model."
+)
 
 PROFILES: dict[str, Profile] = {
     p.name: p
@@ -103,6 +117,7 @@ PROFILES: dict[str, Profile] = {
             match=("gemma-3-270m", "gemma3-270m", GEMMA3_270M.name),
             weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
             max_concurrency=1, strategies={"translate": "per_unit", "summary": "lead"},
+            warning=GEMMA_WARNING,
         ),
         # The embedded instruct model on CPU (~12 tokens/s): plain-text strategies, since
         # grammar-constrained JSON takes minutes a call there; one paragraph per call.
@@ -113,6 +128,7 @@ PROFILES: dict[str, Profile] = {
             weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
             max_concurrency=1,
             strategies={"translate": "per_unit", "summary": "sections", "commitments": "rules_en"},
+            warning=QWEN_WARNING,
         ),
         Profile("generic", 8192, structured="json_object", max_output_tokens=2048),
     )
@@ -141,3 +157,7 @@ def resolve_profile(profile: str | None, model: str | None) -> Profile:
     if candidates:
         return max(candidates, key=lambda mp: len(mp[0]))[1]
     return PROFILES["generic"]
+
+
+# The default embedded model's warning (what an offline run's pages show).
+LOCAL_MODEL_WARNING = PROFILES[LOCAL_PROFILE].warning

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from service import __version__
-from service.artifacts import LOCAL_MODEL_WARNING, Provenance
+from service.artifacts import Provenance
 from service.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class TaskContext:
             glossary_version=self.glossary.version if self.glossary is not None else None,
             reader_version=__version__,
             created_at=dt.datetime.now(dt.UTC),
-            quality_warning=LOCAL_MODEL_WARNING if profile.weak else None,
+            quality_warning=profile.warning if profile.weak else None,
             calls=sum(not r.cached for r in records),
             failed_calls=sum(r.outcome not in ("ok", "hit") for r in records),
             cache_hits=sum(r.cached for r in records),
