@@ -350,6 +350,37 @@ def corpus_answer(task: str, document: str) -> str:
     return commitments_answer()
 
 
+@dataclass
+class PlainTextModel:
+    """Answers the embedded Qwen's plain-text prompts (per_unit, sections, rules_en) as a
+    capable model would: each unit's English from ``english`` (by its Chinese), a summary in
+    sections, each commitment's sentence from ``sentences`` (by a text of its quote); counts
+    the requests by task. A unit missing from ``english`` gets 1.3 × its tokens of English
+    (``words``), the ratio the dry-run estimate assumes."""
+
+    english: dict[str, str] = field(default_factory=dict)
+    sentences: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+    tasks: Counter[str] = field(default_factory=Counter)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        body = sent_json(request)
+        task = task_of(body)
+        self.tasks[task] += 1
+        user = str(body["messages"][-1]["content"])
+        if task == "translate":
+            zh = _document(user)
+            return chat_reply(self.english.get(zh) or words(int(count_tokens(zh) * 1.3)))
+        if task == "summary":
+            return chat_reply(self.summary)
+        return chat_reply(next(en for quote, en in self.sentences.items() if quote in user))
+
+
+def words(n: int) -> str:
+    """``n`` cl100k tokens of English."""
+    return " ".join(["work"] * n)
+
+
 # --- the service wired to the endpoint --------------------------------------------------------
 
 

@@ -111,6 +111,8 @@ def test_dry_run_makes_no_call_and_starts_no_server(
     assert f"profile {LOCAL_PROFILE}, {budget}-token chunks" in stdout
     assert "2 documents" in stdout and "no model was called" in stdout
     assert stdout.count("a.txt") == 3 and stdout.count("b.txt") == 3  # a row per task
+    # The sections summary's translation calls are in the translation row; its note says so.
+    assert "counted in the translation row" in stdout and "1 *" in stdout, stdout
     assert not (tmp_path / "s").exists()
 
 

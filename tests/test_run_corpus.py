@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 import respx
 
+from service.artifacts import ArtifactKind
 from service.chunk import chunk_document
 from service.config import Settings
 from service.errors import InputError
 from service.ingest import ingest_path
+from service.llm.profiles import LOCAL_PROFILE
 from service.models import Document
 from service.reader import Reader
 from service.run.corpus import (
@@ -27,7 +29,7 @@ from service.run.corpus import (
 )
 from service.run.progress import PlainProgress, Tally
 from service.tasks.context import ProgressEvent
-from tests.fakes import CHAT, CorpusModel
+from tests.fakes import CHAT, Configure, CorpusModel, PlainTextModel
 from tests.samples import check_links, write_docs
 
 
@@ -51,7 +53,7 @@ class Recorder:
 
 async def _run(
     settings: Settings,
-    model: CorpusModel,
+    model: CorpusModel | PlainTextModel,
     docs: Path,
     out: Path,
     options: RunOptions | None = None,
@@ -360,7 +362,7 @@ def test_estimate_without_an_endpoint_uses_the_local_profile_and_its_prompts(
     settings: Settings, tmp_path: Path
 ) -> None:
     from service.llm.profiles import LOCAL_MODEL_NAME, LOCAL_PROFILE, PROFILES
-    from service.run.estimate import estimate
+    from service.run.estimate import SHARED_TRANSLATION, estimate
 
     doc = _long_document(settings, tmp_path)
     est = estimate(settings, [doc], ("summary", "translation"))
@@ -370,6 +372,13 @@ def test_estimate_without_an_endpoint_uses_the_local_profile_and_its_prompts(
     rows = {r.kind: r for r in est.rows}
     assert rows["summary"].chunks > 1
     assert rows["translation"].calls == len(doc.paragraphs)  # per_unit: a call per paragraph
+    # sections: the English (about 4,000 tokens) fits Qwen's 8k window: one call, after the
+    # translation's calls, counted in the translation row (the same cached calls).
+    assert rows["summary"].calls == 1
+    assert rows["summary"].note == SHARED_TRANSLATION
+    (alone,) = estimate(settings, [doc], ("summary",)).rows  # the summary then pays for them
+    assert alone.calls == len(doc.paragraphs) + 1
+    assert alone.prompt_tokens == rows["summary"].prompt_tokens + rows["translation"].prompt_tokens
 
 
 def test_estimate_with_the_gemma_profile_counts_its_completion_prompts(
@@ -390,3 +399,98 @@ def test_estimate_with_the_gemma_profile_counts_its_completion_prompts(
     assert row.calls == row.chunks + 1  # the JSON prompt: map each chunk, then one reduce
     (row,) = estimate(gemma_settings, [doc], ("translation",)).rows
     assert row.calls == len(doc.paragraphs)  # free-text translation: a call per paragraph
+
+
+# The embedded Qwen's plain-text strategies over the mocked endpoint: a short readout with two
+# concrete pledges, its English, a summary in sections and the pledges' sentences.
+QWEN_DOC = (
+    "深圳市推进先行示范区建设领导小组会议召开\n\n"
+    "会议审议通过了深圳市推进粤港澳大湾区建设2021年工作要点。\n\n"
+    "会议强调，要增强“四个意识”。力争年底前开工建设自由电子激光科学装置。\n\n"
+    "确保新增基础教育学位21万个。\n"
+)
+QWEN_ENGLISH = {
+    "深圳市推进先行示范区建设领导小组会议召开": "Meeting of the Shenzhen Leading Group for "
+    "the Pilot Demonstration Zone",
+    "会议审议通过了深圳市推进粤港澳大湾区建设2021年工作要点。": "The meeting approved "
+    "Shenzhen's 2021 work points for building the Greater Bay Area.",
+    "会议强调，要增强“四个意识”。力争年底前开工建设自由电子激光科学装置。": "The meeting "
+    'stressed the "four consciousnesses". The city will strive to start building the '
+    "free-electron laser facility before the end of the year.",
+    "确保新增基础教育学位21万个。": "The city will ensure 210,000 new basic-education places.",
+}
+QWEN_SENTENCES = {
+    "自由电子激光": "Shenzhen will strive to start building the free-electron laser facility "
+    "by the end of the year.",
+    "基础教育学位": "Shenzhen will ensure 210,000 new basic-education school places.",
+}
+SECTIONS_ANSWER = """HEADLINE: Shenzhen leading group approves its 2021 Greater Bay Area work points
+ABSTRACT: Shenzhen's leading group for the Pilot Demonstration Zone met. It approved the city's 2021 work points for the Greater Bay Area. It plans a free-electron laser facility and 210,000 new school places.
+KEY POINTS:
+- The 2021 Greater Bay Area work points were approved
+- Building of a free-electron laser facility is to start this year
+- 210,000 new basic-education places are to be added
+BODY: Shenzhen Leading Group for the Pilot Demonstration Zone
+DATE: none
+PLACE: Shenzhen
+WHO: none"""  # noqa: E501
+
+
+@pytest.fixture
+def qwen_settings(remote_settings: Settings, configure: Configure) -> Settings:
+    """The embedded Qwen's profile (its chat prompts and budgets) on the mocked endpoint."""
+    return configure(READER_PROFILE=LOCAL_PROFILE, READER_MAX_RETRIES="0")
+
+
+@pytest.mark.parametrize("tasks", [("summary",), ("summary", "translation", "commitments")])
+async def test_the_estimate_counts_the_calls_a_qwen_run_makes(
+    qwen_settings: Settings, tmp_path: Path, tasks: tuple[ArtifactKind, ...]
+) -> None:
+    from service.run.estimate import OWN_TRANSLATION, SHARED_TRANSLATION, estimate
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "readout.txt").write_text(QWEN_DOC, encoding="utf-8")
+    doc = ingest_path(docs / "readout.txt", settings=qwen_settings)
+    est = estimate(qwen_settings, [doc], tasks)
+    model = PlainTextModel(QWEN_ENGLISH, QWEN_SENTENCES, SECTIONS_ANSWER)
+    report = await _run(qwen_settings, model, docs, tmp_path / "site", RunOptions(tasks=tasks))
+    assert {o.kind: o.status for o in report.outcomes} == dict.fromkeys(tasks, "ok")
+    rows = {r.kind: r for r in est.rows}
+    translation_calls = model.tasks["translate"]
+    assert translation_calls == len(doc.paragraphs)  # per_unit, paid once for both tasks
+    assert est.calls == sum(model.tasks.values()), (est.rows, model.tasks)
+    if "translation" in tasks:
+        assert rows["translation"].calls == translation_calls
+        assert rows["summary"].calls == model.tasks["summary"] == 1
+        assert rows["summary"].note == SHARED_TRANSLATION
+        assert rows["commitments"].calls == model.tasks["commitments"] == 2  # rules_en
+    else:
+        assert rows["summary"].calls == translation_calls + model.tasks["summary"]
+        assert rows["summary"].note == OWN_TRANSLATION
+
+
+async def test_the_estimate_cuts_english_too_long_for_the_window_into_parts_as_a_run_does(
+    qwen_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from service.llm.profiles import PROFILES
+    from service.run.estimate import estimate
+
+    small = dataclasses.replace(PROFILES[LOCAL_PROFILE], context_window=3500)
+    monkeypatch.setitem(PROFILES, LOCAL_PROFILE, small)
+    # Ten long paragraphs, each its own (no two requests alike: the cache would answer one).
+    districts = ["福田", "罗湖", "南山", "盐田", "宝安", "龙岗", "龙华", "坪山", "光明", "大鹏"]
+    paragraph = "{}区会议要求，各部门要抓好落实，确保各项任务按期完成。" * 12
+    text = "\n\n".join(paragraph.format(*[d] * 12) for d in districts)
+    (tmp_path / "long.txt").write_text("长文件\n\n" + text + "\n", encoding="utf-8")
+    doc = ingest_path(tmp_path / "long.txt", settings=qwen_settings)  # no numbers in it
+    (row,) = estimate(qwen_settings, [doc], ("summary",)).rows
+    model = PlainTextModel(summary=SECTIONS_ANSWER)  # English of 1.3 × each unit's tokens
+    options = RunOptions(tasks=("summary",))
+    report = await _run(qwen_settings, model, tmp_path, tmp_path / "site", options)
+    assert [o.status for o in report.outcomes] == ["ok"]
+    parts = model.tasks["summary"] - 1
+    assert parts > 1, model.tasks  # the English did not fit: parts, then their notes
+    assert row.calls == model.tasks["translate"] + parts + 1, (row, model.tasks)

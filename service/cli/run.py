@@ -183,12 +183,16 @@ def _dry_run(paths: list[Path], kinds: tuple[ArtifactKind, ...], *, batch_api: b
     corpus = collect(default_paths(paths, settings), lambda p: ingest_path(p, settings=settings))
     est = estimate(settings, corpus.documents, kinds, batch_api=batch_api)
     table = Table(*_name_columns(), "chunks", "calls", "prompt tok", "output tok", "cost $")
+    notes = list(dict.fromkeys(r.note for r in est.rows if r.note))  # each once, under the table
     for r in est.rows:
         tokens = (f"{r.prompt_tokens:,}", f"{r.output_tokens:,}")
-        table.add_row(escape(r.source), r.kind, str(r.chunks), str(r.calls), *tokens,
+        calls = f"{r.calls} {'*' * (notes.index(r.note) + 1)}" if r.note else str(r.calls)
+        table.add_row(escape(r.source), r.kind, str(r.chunks), calls, *tokens,
                       f"{r.cost_usd:.4f}")  # fmt: skip
     console = Console()
     console.print(table)
+    for n, note in enumerate(notes, 1):
+        console.print(f"{'*' * n} {note}", highlight=False, soft_wrap=True)
     for f in corpus.failures:
         err_console.print(f"[red]not read:[/red] {escape(f.path)}: {escape(f.reason)}")
     price = " at the Batch API price" if est.batch_discount else ""

@@ -1,9 +1,10 @@
 """``policy-reader run --dry-run``: calls, tokens and cost a run would need, without a model.
 
 Nothing here starts a server or touches the network: the profile comes from the settings
-(``local-gemma3-270m`` when no endpoint is configured), documents are chunked with its budget,
-prompt overheads are measured by rendering the real prompt templates with empty variables.
-Assumptions (rough; the real numbers are in the run's summary and ``cache stats``):
+(the embedded model's, ``local-qwen2.5-1.5b-instruct``, when no endpoint is configured),
+documents are chunked with its budget, prompt overheads are measured by rendering the real
+prompt templates with empty variables. Assumptions (rough; the real numbers are in the run's
+summary and ``cache stats``):
 
 - prompt tokens ≈ template overhead + source tokens + ``PARAGRAPH_MARKUP`` per paragraph
   (``<p id="…">`` lines) + the glossary lines for terms in the text; a translation chunk after
@@ -11,14 +12,20 @@ Assumptions (rough; the real numbers are in the run's summary and ``cache stats`
 - output tokens per call: translation ``TRANSLATION_RATIO`` × source tokens (English runs to
   about 1.3 cl100k tokens per Chinese source token in our seeds); commitments
   ``COMMITMENTS_RATIO`` × source tokens (quotes are copied, fields are short); a summary
-  ``SUMMARY_OUTPUT`` tokens, a map note ``NOTES_OUTPUT``; all capped by the profile's
-  ``max_output_tokens``;
+  ``SUMMARY_OUTPUT`` tokens, a map note ``NOTES_OUTPUT``, a ``sections`` answer (or note)
+  ``SECTIONS_ANSWER``; all capped by the profile's ``max_output_tokens``;
 - the summary is one call when the whole document fits the context window, else one map call
   per chunk and one reduce call (deeper collapses of very long documents are not counted);
 - the active templates' strategies decide the shape: ``per_unit`` translation (as the embedded
-  model uses) is a call per paragraph (or piece of one), a ``lead`` summary a call per lead
+  models use) is a call per paragraph (or piece of one), a ``lead`` summary a call per lead
   piece (title and first sentences), ``rules_en`` commitments a call per concrete rule
   candidate (``RULE_SENTENCE_OUTPUT`` tokens each; re-asks are not counted);
+- a ``sections`` summary (the embedded Qwen's) first runs the translation task on the document
+  (the same calls, cached: paid once per document) and then summarises about
+  ``TRANSLATION_RATIO`` × the source tokens of English in one call, or, when that does not fit
+  the context window, in parts (a call each) and then their notes, as the task cuts them. When
+  translation is also estimated, those calls are counted once, in the translation row, and the
+  summary row's note says so; otherwise they are in the summary row;
 - the commitments recall pass (only for chunks where the rule detector finds pledges the model
   missed) is not counted: it can add up to one call per chunk;
 - nothing is cached: a re-run of a finished corpus in fact costs nothing.
@@ -26,7 +33,7 @@ Assumptions (rough; the real numbers are in the run's summary and ``cache stats`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel
 
@@ -35,14 +42,17 @@ from service.checks.glossary import Glossary
 from service.chunk import chunk_document
 from service.config import Settings
 from service.llm.profiles import Profile, configured, resolve_profile
-from service.llm.prompts import load_prompts
+from service.llm.prompts import delimit, load_prompts
 from service.models import Chunk, Document
 from service.tasks.commitments.english import context_of, worth_rendering
 from service.tasks.commitments.extract import doc_year
 from service.tasks.commitments.rules import detect
 from service.tasks.registry import CATALOG
-from service.tasks.strategies import LEAD, PER_UNIT, RULES_EN
+from service.tasks.strategies import LEAD, PER_UNIT, RULES_EN, SECTIONS
+from service.tasks.summary import sections
 from service.tasks.summary.lead import lead_pieces
+from service.tasks.summary.map_reduce import MAX_DEPTH
+from service.tasks.summary.run import MARGIN
 from service.tasks.translate import plan_units
 from service.tokens import count_tokens
 
@@ -55,7 +65,17 @@ COMMITMENTS_RATIO = 0.5
 RULE_SENTENCE_OUTPUT = 40  # one English sentence per rule-found commitment (rules_en)
 SUMMARY_OUTPUT = {"chat": 800, "completion": 200}
 NOTES_OUTPUT = 300
-CONTEXT_MARGIN = 0.1  # the summary leaves this share of the window unused
+SECTIONS_ANSWER = 250  # a sections answer runs 150-350 tokens; a part's note about as long
+CONTEXT_MARGIN = MARGIN  # the summary leaves this share of the window unused
+BLANK_LINE = 2  # tokens between two texts of one sections request
+# A sections summary row's note: where the translation calls it makes first are counted.
+SHARED_TRANSLATION = (
+    "summary (sections): the translation it runs first is the translation task's, counted in "
+    "the translation row (the same cached calls: a run pays them once)"
+)
+OWN_TRANSLATION = "summary (sections): includes the calls of the translation it runs first"
+
+Call = tuple[int, int]  # (prompt tokens, output tokens) of one model call
 
 
 class TaskEstimate(BaseModel):
@@ -67,6 +87,7 @@ class TaskEstimate(BaseModel):
     prompt_tokens: int
     output_tokens: int
     cost_usd: float
+    note: str = ""  # what the row includes or leaves to another row (a summary's translation)
 
 
 class Estimate(BaseModel):
@@ -119,12 +140,16 @@ class _Costing:
     def _measure(self, task: str) -> int:
         if not self.registry.versions(task, self.profile.mode):
             return DEFAULT_OVERHEAD
+        return self.rendered(task, {})
+
+    def rendered(self, task: str, variables: Mapping[str, str]) -> int:
+        """Tokens of the task's active template with these variables (the others empty)."""
         tpl = self.registry.get(task, self.profile.mode)
-        empty = dict.fromkeys(tpl.variables, "")
+        values = {**dict.fromkeys(tpl.variables, ""), **variables}
         if tpl.mode == "chat":
-            msgs = tpl.render_messages(empty)
+            msgs = tpl.render_messages(values)
             return sum(count_tokens(m.content) + MESSAGE_OVERHEAD for m in msgs) + 3
-        return count_tokens(tpl.render_prompt(empty))
+        return count_tokens(tpl.render_prompt(values))
 
     def strategy(self, task: str) -> str | None:
         """The strategy of the task's active template (None without a prompt file)."""
@@ -151,7 +176,7 @@ def estimate(
     """Calls, tokens and cost per document and task; see the module docstring."""
     c = _Costing(settings)
     rows = [
-        _row(c, doc, kind, chunk_document(doc.text, doc.paragraphs, c.budget))
+        _row(c, doc, kind, chunk_document(doc.text, doc.paragraphs, c.budget), kinds)
         for doc in docs
         for kind in kinds
     ]
@@ -161,9 +186,13 @@ def estimate(
     )
 
 
-def _row(c: _Costing, doc: Document, kind: ArtifactKind, chunks: list[Chunk]) -> TaskEstimate:
+def _row(
+    c: _Costing, doc: Document, kind: ArtifactKind, chunks: list[Chunk], kinds: Sequence[str]
+) -> TaskEstimate:
     shape = {"summary": _summary, "translation": _translation, "commitments": _commitments}
-    calls = shape[kind](c, doc, chunks)
+    calls, note = shape[kind](c, doc, chunks), ""
+    if kind == "summary" and c.strategy("summary") == SECTIONS:
+        calls, note = _with_translation(c, doc, chunks, calls, shared="translation" in kinds)
     prompt, output = sum(p for p, _ in calls), sum(o for _, o in calls)
     return TaskEstimate(
         doc_id=doc.id,
@@ -174,10 +203,21 @@ def _row(c: _Costing, doc: Document, kind: ArtifactKind, chunks: list[Chunk]) ->
         prompt_tokens=prompt,
         output_tokens=output,
         cost_usd=c.profile.cost(prompt, output),
+        note=note,
     )
 
 
-def _translation(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
+def _with_translation(
+    c: _Costing, doc: Document, chunks: list[Chunk], calls: list[Call], *, shared: bool
+) -> tuple[list[Call], str]:
+    """A sections summary's calls and the translation calls it makes first, unless the
+    translation row counts those (they are the same cached calls: a run pays them once)."""
+    if shared:
+        return calls, SHARED_TRANSLATION
+    return [*_translation(c, doc, chunks), *calls], OWN_TRANSLATION
+
+
+def _translation(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[Call]:
     base = c.overhead("translate")
     if c.strategy("translate") == PER_UNIT:
         units = [u for chunk_units in plan_units(doc, chunks) for u in chunk_units]
@@ -194,7 +234,7 @@ def _translation(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[
     ]
 
 
-def _commitments(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
+def _commitments(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[Call]:
     base = c.overhead("commitments")
     if c.strategy("commitments") == RULES_EN:
         concrete = [r for r in detect(doc.text, doc_year=doc_year(doc)) if worth_rendering(r)]
@@ -206,11 +246,13 @@ def _commitments(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[
     ]
 
 
-def _summary(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
+def _summary(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[Call]:
     if c.strategy("summary") == LEAD:
         base = c.overhead("summary")
         return [(base + c.source(zh, 1), c.out(count_tokens(zh) * TRANSLATION_RATIO))
                 for _, zh in lead_pieces(doc)]  # fmt: skip
+    if c.strategy("summary") == SECTIONS:
+        return _sections(c, doc)
     output = c.out(SUMMARY_OUTPUT[c.mode])
     whole = c.overhead("summary") + c.source(doc.text, len(doc.paragraphs))
     if whole + output <= c.profile.context_window * (1 - CONTEXT_MARGIN):
@@ -221,3 +263,65 @@ def _summary(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[tuple[int,
         for ch in chunks
     ]
     return [*maps, (c.overhead("summary_reduce") + notes * len(maps), output)]
+
+
+# --- the sections summary over the English (service/tasks/summary/sections.py) -------------
+
+
+def _sections(c: _Costing, doc: Document) -> list[Call]:
+    """Rounds of part calls while the English (then the notes) overflow one request, as the
+    task cuts them, and the final call; a paragraph's English ≈ ``TRANSLATION_RATIO`` × its
+    Chinese, a note as long as an answer."""
+    meta = sections.english_meta(doc, c.glossary)
+    answer = min(SECTIONS_ANSWER, _sections_output(c))
+    texts = [int(count_tokens(p.text) * TRANSLATION_RATIO) for p in doc.paragraphs if p.text]
+    calls: list[Call] = []
+    what = sections.WHOLE
+    for level in range(1, MAX_DEPTH + 1):
+        if not texts or sum(t + BLANK_LINE for t in texts) <= _room(c, meta, what):
+            break
+        part = sections.PART.replace("{level}", str(level))
+        parts = _parts(texts, _room(c, meta, part))
+        calls += [(_prompt(c, meta, part) + size, answer) for size in parts]
+        texts, what = [answer] * len(parts), sections.NOTES.format(n=len(parts))
+    if not texts:
+        return calls
+    material = min(sum(t + BLANK_LINE for t in texts), _room(c, meta, what))
+    return [*calls, (_prompt(c, meta, what) + material, answer)]
+
+
+def _sections_output(c: _Costing) -> int:
+    """The task's output budget (``SummaryRun.output``): the profile's cap, a third of the
+    usable window."""
+    limit = int(c.profile.context_window * (1 - MARGIN))
+    return min(sections.SECTIONS_OUTPUT[c.mode], c.profile.max_output_tokens, limit // 3)
+
+
+def _prompt(c: _Costing, meta: Mapping[str, str], what: str) -> int:
+    """Prompt tokens of a sections request with an empty document."""
+    return c.rendered("summary", {**meta, "what": what, "document": delimit("")})
+
+
+def _room(c: _Costing, meta: Mapping[str, str], what: str) -> int:
+    """Tokens of English one sections request carries (``sections.room``)."""
+    limit = int(c.profile.context_window * (1 - MARGIN))
+    return int((limit - _sections_output(c) - _prompt(c, meta, what)) * sections.FILL)
+
+
+def _parts(texts: list[int], budget: int) -> list[int]:
+    """Token sizes of the parts: a text larger than a part cut in pieces that fit
+    (``sections.pieces``), consecutive pieces packed greedily (``map_reduce.batches``)."""
+    parts: list[int] = []
+    used = budget + 1
+    for piece in (p for t in texts for p in _pieces(t, max(budget, 1))):
+        if used + piece + BLANK_LINE > budget:
+            parts.append(0)
+            used = 0
+        parts[-1] += piece + BLANK_LINE
+        used += piece + BLANK_LINE
+    return parts
+
+
+def _pieces(size: int, budget: int) -> list[int]:
+    whole, rest = divmod(size, budget)
+    return [budget] * whole + ([rest] if rest else [])

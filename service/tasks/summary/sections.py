@@ -41,7 +41,13 @@ if TYPE_CHECKING:
 MIN_TRANSLATED = 0.6
 # Output budget: the sections are 150-350 tokens; room to spare for a wordy model.
 SECTIONS_OUTPUT = {"chat": 700, "completion": 700}
+# What the request says the text in <document> is: the whole English, a part of it (a round
+# of notes), or the notes on the parts.
 WHOLE = "The document's English translation"
+PART = "Part {i} of {n} of the document's English translation (round {level})"
+NOTES = "Notes on {n} consecutive parts of the document's English translation"
+# Share of a request's room filled with material: headroom for our token count's error.
+FILL = 0.9
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]+")
 
 
@@ -111,7 +117,7 @@ async def _fit(run: SummaryRun, texts: list[str]) -> tuple[list[str], list[Chunk
         if depth == MAX_DEPTH:
             break
         texts = await _notes_round(run, texts, depth + 1, outcomes)
-        what = f"Notes on {len(texts)} consecutive parts of the document's English translation"
+        what = NOTES.format(n=len(texts))
     kept = batches([fit_note(run, t, budget) for t in texts], budget)[0]
     run.warnings.append(
         f"After {MAX_DEPTH} rounds of notes, {len(texts) - len(kept)} of {len(texts)} notes "
@@ -123,7 +129,7 @@ async def _fit(run: SummaryRun, texts: list[str]) -> tuple[list[str], list[Chunk
 def room(run: SummaryRun, what: str) -> int:
     """Tokens of material one request can carry besides this prompt and its answer."""
     probe = {**run.meta, "what": what, "document": delimit(""), "correction": ""}
-    return int(run.room(TASK, probe, run.output(SECTIONS_OUTPUT)) * 0.9)
+    return int(run.room(TASK, probe, run.output(SECTIONS_OUTPUT)) * FILL)
 
 
 def _size(text: str) -> int:
@@ -134,7 +140,7 @@ async def _notes_round(
     run: SummaryRun, texts: list[str], level: int, outcomes: list[ChunkOutcome]
 ) -> list[str]:
     """Pack the texts into parts that fit one request; each part's checked answer is a note."""
-    what = f"Part {{i}} of {{n}} of the document's English translation (round {level})"
+    what = PART.replace("{level}", str(level))  # {i} and {n} are filled in per part below
     budget = room(run, what)
     parts = batches([piece for t in texts for piece in pieces(t, budget)], budget)
     run.total += len(parts)
