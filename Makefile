@@ -23,8 +23,8 @@ test: lint
 	$(BIN)/pytest
 
 # The whole corpus end to end into site/ (Markdown + JSON; `mkdocs build` turns it into HTML).
-# With no OPENAI_BASE_URL/OPENAI_API_KEY this runs offline on the embedded Gemma 3 270M (the GGUF
-# is assembled under cache/models on first use): slow on CPU and low quality, see the README.
+# With no OPENAI_BASE_URL/OPENAI_API_KEY this runs offline on the embedded Qwen2.5-Coder-1.5B-Instruct
+# (the GGUF is assembled under cache/models on first use): slow on CPU, see the README for quality.
 # `run` exits 1 when a task failed or is partial (likely with that model) or a file could not be
 # read; the site is written all the same and shows why, so here that is reported, not an error.
 # A failure that writes no site (bad setup, no model server) is still an error.
@@ -47,7 +47,7 @@ chaos: setup
 	PYTHONPATH=. $(BIN)/python -m bench.chaos --docs 20
 	PYTHONPATH=. $(BIN)/pytest -q tests/test_reliability_input.py
 
-# The measurements of docs/BENCHMARKS.md (minutes; needs the `bench` extra for LangChain/psutil).
+# The measurements of docs/BENCHMARKS.md (minutes; needs the `bench` extra for LangChain).
 bench: setup
 	$(BIN)/python -m pip install -e '.[bench]'
 	PYTHONPATH=. $(BIN)/python bench/bench_throughput.py --via raw gateway reader

@@ -179,7 +179,7 @@ def test_cli_min_score_filters_candidates(tmp_path: Path) -> None:
     assert json.loads(result.stdout) == {str(path): []}
 
 
-# --- quality floors on the shipped golden set (measured values: docs/ARCHITECTURE.md) ---
+# --- quality floors on the shipped golden set (measured values: docs/BENCHMARKS.md) ---
 
 TUNED = ("000", "001", "004")  # the detector was tuned on these
 HELD_OUT = ("002", "003")  # looked at only after tuning; reported separately
