@@ -306,6 +306,30 @@ async def test_a_chinese_answer_fixed_on_the_reask_is_kept(
 
 
 @respx.mock
+async def test_a_runaway_answer_is_reasked_once_without_growing_the_budget(
+    gateway: Gateway, remote_settings: Settings
+) -> None:
+    # Qwen2.5-1.5B on seed 003: a summary that repeated itself to the token cap.
+    seen: list[dict[str, Any]] = []
+    translate = translation_by_document(ENGLISH)
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        body = sent_json(request)
+        if task_of(body) != "summary":
+            return translate(request)
+        seen.append(body)
+        if len(seen) == 1:
+            return chat_reply(GOOD + "\n- The plan was approved" * 200, finish_reason="length")
+        return chat_reply(GOOD)
+
+    respx.post(CHAT).mock(side_effect=reply)
+    result = await run_sections(gateway, short_document(remote_settings))
+    assert result.status == "ok" and len(seen) == 2
+    assert seen[1]["max_tokens"] == seen[0]["max_tokens"]  # a runaway is not given more room
+    assert "ran past the length limit" in user_text(seen[1])
+
+
+@respx.mock
 async def test_an_obeyed_injection_never_becomes_the_summary(
     gateway: Gateway, remote_settings: Settings
 ) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from service.artifacts import ChunkOutcome, Person, Summary, SummaryArtifact, TranslationArtifact
 from service.checks.names import find_people
-from service.errors import ModelError, ModelInvalidOutput
+from service.errors import ModelError, ModelInvalidOutput, ModelTruncated
 from service.llm.prompts import delimit
 from service.models import Chunk, Document
 from service.tasks import translate as translation
@@ -183,12 +183,13 @@ def pieces(text: str, budget: int) -> list[str]:
 
 
 async def ask(run: SummaryRun, what: str, text: str) -> Sectioned:
-    """One sectioned answer, parsed and checked; one re-ask quoting what was wrong."""
+    """One sectioned answer, parsed and checked; one re-ask quoting what was wrong (an answer
+    that ran past its budget too: a small model's runaway repetition, seen on seed 003)."""
     try:
         try:
             answer, result = await _attempt(run, what, text, "")
-        except ModelInvalidOutput as exc:
-            answer, result = await _attempt(run, what, text, reask_note(exc.message))
+        except (ModelInvalidOutput, ModelTruncated) as exc:
+            answer, result = await _attempt(run, what, text, reask_note(_problem(exc)))
     except ModelError:
         run.report(failed=True)
         raise
@@ -205,6 +206,12 @@ async def _attempt(
     answer = parse_sectioned(result.text)
     check_sectioned(answer, instructions(run))
     return answer, result
+
+
+def _problem(exc: ModelError) -> str:
+    if isinstance(exc, ModelTruncated):
+        return "it ran past the length limit, repeating itself; keep every section short"
+    return exc.message
 
 
 def reask_note(problem: str) -> str:
