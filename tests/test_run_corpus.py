@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from service.chunk import chunk_document
 from service.config import Settings
 from service.errors import InputError
 from service.ingest import ingest_path
-from service.llm.profiles import LOCAL_PROFILE
+from service.llm.profiles import LOCAL_PROFILE, PROFILES
 from service.models import Document
 from service.reader import Reader
 from service.run.corpus import (
@@ -148,6 +149,24 @@ async def test_a_partial_artifact_is_retried_on_the_next_run(
     assert set(_statuses(report).values()) == {"ok"}
     # Only the refused requests (not cached) went out again; the good chunks came from cache.
     assert set(healthy.seen) <= refused and 0 < len(healthy.seen) < len(refused)
+
+
+async def test_a_deterministic_model_s_partial_artifact_is_kept_until_forced(
+    run_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The embedded model answers the same at temperature 0: asking again only repeats the
+    # failure, so a re-run reuses what is stored (0 model calls) and --force retries it.
+    profile = PROFILES[run_settings.profile or "gpt-4o-mini"]
+    monkeypatch.setitem(PROFILES, profile.name, replace(profile, deterministic=True))
+    docs, out = write_docs(tmp_path / "docs", ("b.txt",)), tmp_path / "site"
+    await _run(run_settings, CorpusModel(refuse_when="老旧小区"), docs, out)
+    again = CorpusModel()
+    report = await _run(run_settings, again, docs, out)
+    assert not again.seen and "partial" in set(_statuses(report).values())
+    assert all(o.reused for o in report.outcomes)
+    forced = RunOptions(force=frozenset({"translation"}))
+    report = await _run(run_settings, CorpusModel(), docs, out, forced)
+    assert _statuses(report)["b.txt", "translation"] == "ok"
 
 
 async def test_force_recomputes_from_cached_calls(run_settings: Settings, tmp_path: Path) -> None:

@@ -153,6 +153,10 @@ def _print_run_report(report: RunReport, out: Path) -> None:
         console.print(f"skipped {escape(path)}: same text as document {doc_id}", soft_wrap=True)
     for note in report.notes:
         console.print(escape(note), soft_wrap=True)
+    kept = sorted({o.kind for o in report.outcomes if o.reused and o.status != "ok"})
+    if kept:
+        retry = " ".join(f"--force {kind}" for kind in kept)
+        console.print(f"stored partial/failed artifacts were kept; `{retry}` asks again")
     led = report.ledger
     console.print(
         f"{report.documents} documents: {report.count('ok')} ok, {report.count('partial')} "

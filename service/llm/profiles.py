@@ -41,6 +41,10 @@ class Profile:
     max_concurrency: int | None = None
     # Shown at the top of every artifact this profile produced (provenance), when it is weak.
     warning: str | None = None
+    # Answers are reproducible (temperature 0 on a local llama.cpp server on CPU): a unit that
+    # failed its checks fails again, so a re-run reuses a stored partial or failed artifact
+    # instead of asking again (``run --force TASK`` retries). Remote providers are retried.
+    deterministic: bool = False
     # The prompt strategy this model needs per prompt task, e.g. {"translate": "per_unit"} for a
     # chat model that cannot keep JSON chunks: the default prompt version is then the highest
     # of this mode declaring it. Unnamed tasks take the highest version declaring the task's
@@ -117,7 +121,7 @@ PROFILES: dict[str, Profile] = {
             match=("gemma-3-270m", "gemma3-270m", GEMMA3_270M.name),
             weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
             max_concurrency=1, strategies={"translate": "per_unit", "summary": "lead"},
-            warning=GEMMA_WARNING,
+            warning=GEMMA_WARNING, deterministic=True,
         ),
         # The embedded instruct model on CPU (~12 tokens/s): plain-text strategies, since
         # grammar-constrained JSON takes minutes a call there; one paragraph per call.
@@ -128,7 +132,7 @@ PROFILES: dict[str, Profile] = {
             weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
             max_concurrency=1,
             strategies={"translate": "per_unit", "summary": "sections", "commitments": "rules_en"},
-            warning=QWEN_WARNING,
+            warning=QWEN_WARNING, deterministic=True,
         ),
         Profile("generic", 8192, structured="json_object", max_output_tokens=2048),
     )

@@ -83,7 +83,7 @@ class RunPlan:
     documents: list[Document]
     tasks: tuple[ArtifactKind, ...]
     units: dict[tuple[str, ArtifactKind], int]  # chunks per (doc id, kind); summaries may differ
-    reused: frozenset[tuple[str, ArtifactKind]]  # stored ok artifacts, returned as they are
+    reused: frozenset[tuple[str, ArtifactKind]]  # stored artifacts, returned as they are
 
 
 class TaskOutcome(BaseModel):
@@ -179,12 +179,16 @@ def parse_kinds(text: str, option: str = "--tasks") -> tuple[ArtifactKind, ...]:
 
 def make_plan(reader: Reader, corpus: Corpus, options: RunOptions) -> RunPlan:
     docs, units, reused = corpus.documents, {}, set()
+    # A stored partial/failed artifact is computed again (its good units from the call cache),
+    # unless the model would only give the same answers again.
+    keep_failed = reader.gateway.profile.deterministic
     for doc in docs:
         n = len(reader.library.chunks(doc, reader.budget))
         for kind in options.tasks:
             units[doc.id, kind] = n
             stored = reader.stored(doc.id, kind)
-            if kind not in options.force and stored is not None and stored.status == "ok":
+            kept = stored is not None and (stored.status == "ok" or keep_failed)
+            if kind not in options.force and kept:
                 reused.add((doc.id, kind))
     return RunPlan(docs, options.tasks, units, frozenset(reused))
 
