@@ -52,7 +52,7 @@ from service.artifacts import (
 from service.checks.glossary import Glossary
 from service.checks.quality import TermLike, translation_report
 from service.checks.repairs import Repairs
-from service.errors import ModelError, ModelInvalidOutput
+from service.errors import ModelError, ModelInvalidOutput, ModelTruncated
 from service.llm.profiles import Profile
 from service.llm.prompts import PromptTemplate, delimit
 from service.models import Chunk, Document
@@ -423,26 +423,34 @@ async def _translate_units(
 
 
 async def _unit_english(unit: Unit, run: _Run, ctx: TaskContext, usage: _Usage) -> str:
-    """The unit's English; one not plausibly a translation is redone sentence by sentence."""
+    """The unit's English; one rejected after its re-ask (not plausibly a translation, the
+    Chinese echoed back, a runaway to the token cap) is redone sentence by sentence."""
     try:
         return await _answer(ctx, unit.zh, run.previous, usage)
-    except Implausible as exc:
+    except (ModelInvalidOutput, ModelTruncated) as exc:
         parts = sentences(unit.zh)
         if len(parts) < 2:
-            raise Implausible(f"{DID_NOT_TRANSLATE}: {exc.message}") from None
+            raise _unit_failure(exc) from None
     english, notes = [], []
     for n, sentence in enumerate(parts, 1):
         try:
             english.append(await _answer(ctx, sentence, run.previous, usage))
-        except ModelInvalidOutput as failed:
+        except (ModelInvalidOutput, ModelTruncated) as failed:
             reason = DID_NOT_TRANSLATE if isinstance(failed, Implausible) else failed.message
             english.append(f"[sentence {n} not translated]")
             notes.append(f"sentence {n}: {reason} ({failed.message})")
     if len(notes) == len(parts):
-        raise ModelInvalidOutput(f"{DID_NOT_TRANSLATE}: " + "; ".join(notes))
+        raise ModelInvalidOutput("; ".join(notes))
     if notes:
         run.notes[unit.uid] = "; ".join(notes)
     return " ".join(english)
+
+
+def _unit_failure(exc: ModelError) -> ModelError:
+    """Why a one-sentence unit stays untranslated (an obeyed order says so)."""
+    if isinstance(exc, Implausible):
+        return Implausible(f"{DID_NOT_TRANSLATE}: {exc.message}")
+    return exc
 
 
 async def _answer(
