@@ -31,7 +31,9 @@ from tests.fakes import (
     completion_reply,
     make_gateway,
     refused,
+    request_tokens,
     sent_json,
+    user_text,
 )
 from tests.samples import SHORT_DOC, SUMMARY, seed
 
@@ -67,22 +69,8 @@ def summary_with(**changes: Any) -> dict[str, Any]:
     return {**SUMMARY, **changes}
 
 
-def request_tokens(body: dict[str, Any]) -> int:
-    """What a request can occupy in the context: its prompt plus its output allowance."""
-    if "messages" in body:
-        text = "".join(m["content"] for m in body["messages"])
-        framing = 4 * len(body["messages"]) + 3
-    else:
-        text, framing = body["prompt"], 0
-    return count_tokens(text) + framing + int(body["max_tokens"])
-
-
 def system_text(body: dict[str, Any]) -> str:
     return str(body["messages"][0]["content"])
-
-
-def user_text(body: dict[str, Any]) -> str:
-    return str(body["messages"][-1]["content"])
 
 
 # --- the model's side, by prompt --------------------------------------------------------------
