@@ -82,3 +82,12 @@ def chinese_left(text: str) -> list[str]:
 def in_example(tpl: PromptTemplate, text: str) -> bool:
     """``text`` (12+ characters) occurs verbatim in the prompt file's worked example."""
     return len(text.strip()) >= _COPY_MIN_CHARS and text.strip() in tpl.body
+
+
+def in_prompt(tpl: PromptTemplate, text: str) -> bool:
+    """``text`` (12+ characters) occurs verbatim anywhere in the prompt file: its completion
+    body or one of its chat messages (where a chat prompt keeps its worked example)."""
+    found = text.strip()
+    return in_example(tpl, text) or (
+        len(found) >= _COPY_MIN_CHARS and any(found in m.content for m in tpl.sections)
+    )

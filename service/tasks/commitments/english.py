@@ -46,7 +46,8 @@ from service.tasks.commitments.ground import ground_commitments
 from service.tasks.commitments.rules import Candidate, detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.context import ProgressEvent, TaskContext
-from service.tasks.units import in_example, one_line, unit_glossary
+from service.tasks.guard import MIN_RATIO
+from service.tasks.units import in_prompt, one_line, unit_glossary
 
 #: A candidate naming a project object (rules.py's reason) is rendered from this score up:
 #: 4.5 renders 62 of the five seeds' 525 candidates, 4.0 would render 97 (18 s a call was
@@ -59,12 +60,11 @@ MISSING = "(English missing: {reason})"
 CONTEXT_MAX_CHARS = 150
 #: A sentence with an actor and an action has at least this many words ("HACKED" has one).
 MIN_WORDS = 4
-# English characters per Han character of the quote: the quality report's band, its lower end
-# halved (a clause may be rendered tersely), its upper end widened by who and when.
-MIN_RATIO = LENGTH_RATIO_BAND[0] / 2
+# English characters per Han character of the quote: the translation guard's lower bound (the
+# quality report's band halved: a clause may be rendered tersely), the band's upper end widened
+# by who and when.
 MAX_RATIO = LENGTH_RATIO_BAND[1]
 MAX_EXTRA_CHARS = 150
-MIN_COPY_CHARS = 12  # as units.in_example: shorter strings may match by chance
 _SENTENCE = re.compile(r"[^。！？!?]*[。！？!?]*")
 _YEAR_END = ("年底", "年内", "今年")
 
@@ -235,7 +235,7 @@ def check_answer(quote: str, allowed: str, text: str, template: PromptTemplate) 
     if not english or leftover:
         raise Rejected(f"not English ({' '.join(leftover)[:40] or 'empty'})", _NOT_ENGLISH)
     _plausible(quote, english)
-    if copies_example(template, english):
+    if in_prompt(template, english):
         raise Rejected("the answer copies the prompt's example", _NOT_A_RENDERING)
     missing = check_numbers(quote, english).missing
     if missing:
@@ -245,13 +245,6 @@ def check_answer(quote: str, allowed: str, text: str, template: PromptTemplate) 
     if extra:
         raise Rejected(f"the answer states {', '.join(m.text for m in extra)}", _NUMBERS)
     return english
-
-
-def copies_example(template: PromptTemplate, english: str) -> bool:
-    """The answer occurs verbatim in the prompt's worked example (chat sections or body)."""
-    return in_example(template, english) or (
-        len(english) >= MIN_COPY_CHARS and any(english in m.content for m in template.sections)
-    )
 
 
 def _plausible(quote: str, english: str) -> None:
