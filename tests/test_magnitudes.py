@@ -231,6 +231,16 @@ def test_a_number_already_rendered_is_not_the_wrong_one() -> None:
     assert result.text == en and result.fixes == []
 
 
+def test_a_candidate_already_rendered_right_leaves_the_other() -> None:
+    # Seen on the 2018 report: 830万 and 8300万 both have the digits of "830,000", but
+    # 8300万 is rendered right ("83 million"), so the wrong number can only be 830万.
+    zh = "易地扶贫搬迁830万人。出境旅游人次由8300万增加到1亿3千多万。"
+    en = "830,000 people were relocated. Outbound trips rose from 83 million to 130 million."
+    result = repair(zh, en)
+    assert result.text == en.replace("830,000", "8.3 million")
+    assert [f.source.text for f in result.fixes] == ["830万"]
+
+
 def test_a_repeated_number_rendered_once_right_once_wrong() -> None:
     zh = "新增1361万人，其中1361万人为城镇就业。"
     en = "13.61 million added, of whom 1361 million in urban jobs."

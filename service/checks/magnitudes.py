@@ -167,12 +167,16 @@ def _fix(
     if not _repairable(m) or any(s.family == "num" and same_value(s.value, m.value) for s in src):
         return None
     # Only a number written with a scale can lose it: 六 (6) is no candidate for "60 billion".
-    fits = {s.value: s for s in src if _scaled(s) and _shifted(s.value, m.value)}
+    # One the English already renders right is none either (830万 and 8300万 both fit
+    # "830,000", but "83 million" is also there: the wrong one can only be 830万).
+    fits = {
+        s.value: s
+        for s in src
+        if _scaled(s) and _shifted(s.value, m.value) and _unmatched(s, src, tgt)
+    }
     if len(fits) != 1:
         return None
     [source] = fits.values()
-    if not _unmatched(source, src, tgt):
-        return None  # already rendered right: this English number is something else
     right = english(source.value)
     return MagnitudeFix(
         wrong=m.text, right=right, start=m.start, end=m.end, source=NumberRef.of(source)
