@@ -59,9 +59,11 @@ from service.models import Chunk, Document
 from service.tasks.context import ProgressEvent, TaskContext
 from service.tasks.guard import (
     DID_NOT_TRANSLATE,
+    Imperfect,
     Implausible,
     accepted,
     correction,
+    faults,
     implausible,
     sentences,
 )
@@ -457,19 +459,31 @@ async def _answer(
     ctx: TaskContext, zh: str, previous: tuple[str, str] | None, usage: _Usage
 ) -> str:
     """A checked answer for ``zh``; a rejected one is re-asked once with an explicit note
-    when the template takes one (``note``)."""
+    when the template takes one (``note``). An imperfect first answer (Chinese left, a number
+    left out) is kept when the re-ask fails or has more faults."""
     template = selected_template(ctx)
     variables = _unit_request(ctx, zh, previous)
     text = await _unit_call(ctx, template, variables, usage)
     reask = "note" in template.variables
     try:
-        return accepted(zh, text, leftovers=not reask)
+        return accepted(zh, text, final=not reask)
+    except Imperfect as exc:
+        first: Imperfect | None = exc
     except ModelInvalidOutput as exc:
         if not reask:
             raise
-        variables["note"] = correction(exc)
-    # Chinese still left after the one re-ask is replaced or marked by the post-edit.
-    return accepted(zh, await _unit_call(ctx, template, variables, usage), leftovers=True)
+        first, variables["note"] = None, correction(exc)
+    if first is not None:
+        variables["note"] = correction(first)
+    try:
+        second = accepted(zh, await _unit_call(ctx, template, variables, usage), final=True)
+    except ModelInvalidOutput:
+        if first is None:
+            raise
+        return first.english
+    if first is not None and faults(zh, first.english) < faults(zh, second):
+        return first.english
+    return second
 
 
 def _unit_request(ctx: TaskContext, zh: str, previous: tuple[str, str] | None) -> dict[str, str]:
