@@ -113,11 +113,12 @@ async def test_a_chinese_answer_is_reasked_once_then_the_english_is_missing(
     en_ctx: TaskContext, model: ScriptedModel
 ) -> None:
     model.script(TASK, "力争年底前开工建设自由电子激光科学装置。", when="自由电子激光")
-    model.script(TASK, "Shenzhen will start 自由电子激光 facility by the end of 2021.", when="自由")
+    # Characters no glossary, name or dictionary entry covers stay Chinese after the post-edit.
+    model.script(TASK, "Shenzhen will start the 龘靐 facility by the end of 2021.", when="自由")
     model.script(TASK, SCHOOLS_EN, when="基础教育学位")
     art = await run(en_ctx)
     laser = by_quote(art, LASER)
-    assert laser.action_en.startswith("(English missing: not English")
+    assert laser.action_en.startswith("(English missing: not English (龘靐)")
     assert laser.quote == LASER and laser.deadline_text == "年底前"  # kept with its quote
     assert by_quote(art, SCHOOLS).action_en == SCHOOLS_EN
     assert art.status == "partial" and art.chunks[0].status == "fallback"
@@ -125,6 +126,29 @@ async def test_a_chinese_answer_is_reasked_once_then_the_english_is_missing(
     reask = [m for m in user_messages(model) if "rejected" in m]
     assert len(reask) == 1 and "English only, with no Chinese characters" in reask[0]
     assert model.calls(TASK) == 3 and art.provenance.calls == 3
+
+
+async def test_chinese_left_in_the_re_ask_is_post_edited(
+    en_ctx: TaskContext, model: ScriptedModel
+) -> None:
+    left = "Shenzhen will start building the 自由电子激光 facility by the end of 2021."
+    model.script(TASK, left, left, when="自由电子激光")
+    model.script(TASK, SCHOOLS_EN, when="基础教育学位")
+    art = await run(en_ctx)
+    laser = by_quote(art, LASER).action_en
+    assert "自由" not in laser and laser.startswith("Shenzhen will start building the ")
+    assert model.calls(TASK) == 3  # the first answer was re-asked; the re-ask post-edited
+
+
+async def test_numbers_at_the_wrong_scale_and_remarks_are_fixed_not_rejected(
+    en_ctx: TaskContext, model: ScriptedModel
+) -> None:
+    said = "Shenzhen will ensure 21 million new basic-education school places. Note: 万 is 10,000."
+    model.script(TASK, LASER_EN, when="自由电子激光")
+    model.script(TASK, said, when="基础教育学位")
+    art = await run(en_ctx)
+    assert by_quote(art, SCHOOLS).action_en == SCHOOLS_EN
+    assert model.calls(TASK) == 2
 
 
 async def test_a_chinese_answer_then_english_is_accepted(

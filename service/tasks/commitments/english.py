@@ -13,7 +13,9 @@ The answer is checked, not trusted (``check_answer``): English only, every numbe
 kept and none invented, a plausible length for its quote, not the prompt's example. An instruct
 model obeys an order written in the document (only output "HACKED") under every framing tried,
 so the length check, not the prompt, keeps the quote data. A rejected answer is re-asked once
-with the reason; then the commitment keeps its quote and its English is marked missing.
+with the reason (Chinese left in the re-ask's answer is then replaced from the glossary, the
+names or the dictionary, as in the translation's post-edit); then the commitment keeps its quote
+and its English is marked missing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import re
 from collections.abc import Sequence
 
 from service.artifacts import ChunkOutcome, CommitmentsArtifact
-from service.checks.magnitudes import hint_line
+from service.checks.glossary import Glossary
+from service.checks.leftovers import fix_leftovers
+from service.checks.magnitudes import hint_line, repair
 from service.checks.names import name_hints
 from service.checks.quality import (
     LENGTH_RATIO_BAND,
@@ -46,7 +50,7 @@ from service.tasks.commitments.ground import ground_commitments
 from service.tasks.commitments.rules import Candidate, detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.context import ProgressEvent, TaskContext
-from service.tasks.guard import MIN_RATIO
+from service.tasks.guard import MIN_RATIO, without_comments
 from service.tasks.units import in_prompt, one_line, unit_glossary
 
 #: A candidate naming a project object (rules.py's reason) is rendered from this score up:
@@ -173,10 +177,11 @@ async def _english(
                  "quote": one_line(c.quote), "correction": ""}  # fmt: skip
     allowed = context + (f" {c.deadline.year}年" if c.deadline and c.deadline.year else "")
     reason = ""
-    for _ in range(2):
+    for attempt in range(2):
         try:
             result = await ctx.call(TASK, variables)
-            return check_answer(c.quote, allowed, result.text, template), None
+            glossary = ctx.glossary if attempt else None  # the re-ask's leftovers: post-edited
+            return check_answer(c.quote, allowed, result.text, template, glossary), None
         except ModelError as exc:  # ModelUnavailable is no ModelError: it propagates
             reason = exc.message
             variables["correction"] = correction(exc)
@@ -225,12 +230,19 @@ def deadline_hint(c: Candidate) -> str:
 # --- what is accepted ------------------------------------------------------------------------
 
 
-def check_answer(quote: str, allowed: str, text: str, template: PromptTemplate) -> str:
+def check_answer(
+    quote: str, allowed: str, text: str, template: PromptTemplate, glossary: Glossary | None = None
+) -> str:
     """The answer as one line if it is an English rendering of ``quote``, else ``Rejected``.
 
-    ``allowed`` is the text whose numbers the answer may state (context, deadline year).
+    ``allowed`` is the text whose numbers the answer may state (context, deadline year). The
+    model's remarks are dropped and numbers at the wrong scale repaired first (as for the
+    translation); given a ``glossary`` (the re-ask), Chinese left is replaced where a term,
+    a name or the dictionary has it.
     """
-    english = one_line(text).strip('"“” ')
+    english = repair(allowed, without_comments(one_line(text).strip('"“” '))).text
+    if glossary is not None:
+        english = fix_leftovers(english, allowed, glossary).text
     leftover = check_no_cjk(english)
     if not english or leftover:
         raise Rejected(f"not English ({' '.join(leftover)[:40] or 'empty'})", _NOT_ENGLISH)
