@@ -1,9 +1,9 @@
 """Generation speed of the embedded model: through our gateway, over plain HTTP (server + openai
 SDK), and with llama.cpp called in-process.
 
-The request is the product's own: the active translate completion prompt rendered for one
-paragraph, with its params (temperature 0, its stop, repeat_penalty); the two direct paths send
-exactly the prompt and params the gateway sends. The gateway's call cache is emptied before
+The request is the product's own: the embedded model's active translate prompt (the per-unit
+chat prompt) rendered for one sentence, with its params; the two direct paths send exactly the
+messages and params the gateway sends. The gateway's call cache is emptied before
 each of its calls, so every call reaches the model. A warm-up call each, then --reps timed
 rounds, the three paths in turn within a round.
 tokens/s = completion tokens / wall time of the whole call (prompt processing included), so the
@@ -31,16 +31,22 @@ from service.llm.embedded import DEFAULT_MODEL
 from service.llm.endpoint import NO_KEY
 from service.llm.gateway import Gateway
 from service.llm.local import LOCAL_MODEL_ALIAS, LocalServer, ensure_model
-from service.llm.profiles import LOCAL_PROFILE
-from service.llm.prompts import PromptRegistry
+from service.llm.profiles import LOCAL_PROFILE, PROFILES
+from service.llm.prompts import delimit, load_prompts
 from service.store import Store
 from service.tasks.registry import CATALOG
 
 TASK = "translate"
 # A real sentence of seed 000 (Simplified): a deadline and a facility to name.
+SENTENCE = "力争年底前开工建设自由电子激光科学装置，推动大湾区综合性国家科学中心建设。"
+# The per-unit task's variables for it as the first unit of a document, without hints.
 VARIABLES = {
     "glossary": "",
-    "text": "力争年底前开工建设自由电子激光科学装置，推动大湾区综合性国家科学中心建设。",
+    "names": "",
+    "numbers": "",
+    "previous": "(none)",
+    "document": delimit(SENTENCE),
+    "note": "",
 }
 
 
@@ -64,19 +70,18 @@ def timed(call: Callable[[], tuple[int, int, str]]) -> Run:
 
 @dataclass(frozen=True)
 class Request:
-    """What the gateway sends for the task: the rendered prompt and its generation params."""
+    """What the gateway sends for the task: the rendered messages and their generation params."""
 
-    prompt: str
-    params: dict[str, Any]  # temperature, stop, max_tokens, ...: for the SDK and for llama.cpp
+    messages: list[dict[str, str]]
+    params: dict[str, Any]  # temperature, max_tokens, ...: for the SDK and for llama.cpp
 
     @classmethod
     def of(cls, settings: Settings, max_tokens: int) -> Request:
-        registry = PromptRegistry.load(
-            settings.prompts_dir, settings.prompt_versions, catalog=CATALOG
-        )
-        tpl = registry.get(TASK, "completion")
+        profile = PROFILES[LOCAL_PROFILE]
+        tpl = load_prompts(settings, profile, CATALOG).get(TASK, profile.mode)
+        messages = [{"role": m.role, "content": m.content} for m in tpl.render_messages(VARIABLES)]
         params = {k: v for k, v in tpl.params.items() if k != "max_tokens"}
-        return cls(tpl.render_prompt(VARIABLES), {**params, "max_tokens": max_tokens})
+        return cls(messages, {**params, "max_tokens": max_tokens})
 
 
 def gateway_caller(
@@ -110,25 +115,31 @@ async def _gateway(settings: Settings, store: Store, base_url: str) -> Gateway:
 
 
 def http_caller(base_url: str, request: Request) -> Callable[[], tuple[int, int, str]]:
-    """The same completion through the local server with the openai SDK, nothing of ours."""
+    """The same chat completion through the local server with the openai SDK, nothing of ours."""
     import openai
 
     client = openai.OpenAI(base_url=base_url, api_key=NO_KEY, max_retries=0)
-    passed = {k: request.params[k] for k in ("temperature", "stop", "max_tokens")}
-    extra = {k: v for k, v in request.params.items() if k not in passed}
+    sdk = ("temperature", "stop", "max_tokens")
+    passed = {k: v for k, v in request.params.items() if k in sdk}
+    extra = {k: v for k, v in request.params.items() if k not in sdk}
 
     def call() -> tuple[int, int, str]:
-        out = client.completions.create(
-            model=LOCAL_MODEL_ALIAS, prompt=request.prompt, extra_body=extra, **passed
+        out = client.chat.completions.create(
+            model=LOCAL_MODEL_ALIAS,
+            messages=request.messages,  # type: ignore[arg-type]
+            extra_body=extra,
+            **passed,
         )
         assert out.usage is not None
-        return out.usage.prompt_tokens, out.usage.completion_tokens, out.choices[0].text
+        text = out.choices[0].message.content or ""
+        return out.usage.prompt_tokens, out.usage.completion_tokens, text
 
     return call
 
 
 def in_process_caller(settings: Settings, request: Request) -> Callable[[], tuple[int, int, str]]:
-    """The same completion with llama.cpp called directly: same model file and thread counts."""
+    """The same chat completion with llama.cpp called directly: same model file, chat template
+    (from the GGUF, as the server takes it) and thread counts."""
     from llama_cpp import Llama
 
     llm = Llama(
@@ -140,10 +151,11 @@ def in_process_caller(settings: Settings, request: Request) -> Callable[[], tupl
     )
 
     def call() -> tuple[int, int, str]:
-        out = llm.create_completion(request.prompt, **request.params)
+        out = llm.create_chat_completion(request.messages, **request.params)  # type: ignore[arg-type]
         assert isinstance(out, dict)
         usage = out["usage"]
-        return usage["prompt_tokens"], usage["completion_tokens"], out["choices"][0]["text"]
+        text = out["choices"][0]["message"]["content"] or ""
+        return usage["prompt_tokens"], usage["completion_tokens"], text
 
     return call
 

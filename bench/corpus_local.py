@@ -10,7 +10,7 @@ cache instead, which re-asks the model only for calls that failed last time).
 
     # first run, cold cache, model already assembled (any local run assembles it into the
     # checkout's cache/models/; READER_LOCAL_MODEL_PATH must name an existing file):
-    export READER_LOCAL_MODEL_PATH=$PWD/cache/models/gemma-3-270m-q4_k_m.gguf
+    export READER_LOCAL_MODEL_PATH=$PWD/cache/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
     READER_CACHE_DIR=/tmp/bench-corpus READER_TIMEOUT_S=1800 \
         PYTHONPATH=. python bench/corpus_local.py [--seeds 000,002] [--json out.json]
     # cached re-run: the same command again
@@ -68,7 +68,7 @@ class Report:
 
     @property
     def server_tokens_per_s(self) -> float:
-        """Generated tokens per second the server was busy (prompt processing and grammar
+        """Generated tokens per second the server was busy (prompt processing and sampling
         included). Call latencies are no measure here: queued calls overlap."""
         return self.server_tokens_out / self.server_busy_s if self.server_busy_s else 0.0
 

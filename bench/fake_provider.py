@@ -136,10 +136,8 @@ def answer_text(body: dict[str, Any], config: Config) -> str:
 
 
 def _prompt_text(body: dict[str, Any]) -> str:
-    messages = body.get("messages")
-    if messages:
-        return "\n".join(str(m.get("content") or "") for m in messages)
-    return str(body.get("prompt") or "")
+    messages = body.get("messages") or []
+    return "\n".join(str(m.get("content") or "") for m in messages)
 
 
 def _schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -152,7 +150,8 @@ def _schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def completion_body(body: dict[str, Any], text: str, finish: str, chat: bool) -> dict[str, Any]:
+def completion_body(body: dict[str, Any], text: str, finish: str) -> dict[str, Any]:
+    """A chat.completion answering ``body`` with ``text``."""
     prompt_chars = len(_prompt_text(body))
     usage = {
         "prompt_tokens": max(prompt_chars // 2, 1),
@@ -160,17 +159,9 @@ def completion_body(body: dict[str, Any], text: str, finish: str, chat: bool) ->
     }
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     common = {"created": int(time.time()), "model": body.get("model", "stand-in"), "usage": usage}
-    if chat:
-        msg = {"role": "assistant", "content": text, "refusal": None}
-        choice = {"index": 0, "message": msg, "finish_reason": finish, "logprobs": None}
-        return {
-            "id": "chatcmpl-standin",
-            "object": "chat.completion",
-            "choices": [choice],
-            **common,
-        }
-    choice = {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
-    return {"id": "cmpl-standin", "object": "text_completion", "choices": [choice], **common}
+    msg = {"role": "assistant", "content": text, "refusal": None}
+    choice = {"index": 0, "message": msg, "finish_reason": finish, "logprobs": None}
+    return {"id": "chatcmpl-standin", "object": "chat.completion", "choices": [choice], **common}
 
 
 def build_app(config: Config) -> Starlette:
@@ -178,11 +169,10 @@ def build_app(config: Config) -> Starlette:
 
     async def generate(request: Request) -> Response:
         body = await request.json()
-        chat = request.url.path.endswith("/chat/completions")
         state.in_flight += 1
         state.max_in_flight = max(state.max_in_flight, state.in_flight)
         try:
-            return await _respond(state, body, chat)
+            return await _respond(state, body)
         finally:
             state.in_flight -= 1
 
@@ -214,7 +204,6 @@ def build_app(config: Config) -> Starlette:
     return Starlette(
         routes=[
             Route("/v1/chat/completions", generate, methods=["POST"]),
-            Route("/v1/completions", generate, methods=["POST"]),
             Route("/v1/models", models),
             Route("/stats", stats),
             Route("/requests", requests),
@@ -223,7 +212,7 @@ def build_app(config: Config) -> Starlette:
     )
 
 
-async def _respond(state: State, body: dict[str, Any], chat: bool) -> Response:
+async def _respond(state: State, body: dict[str, Any]) -> Response:
     config = state.config
     fault = state.draw_fault()
     state.stats["requests"] += 1
@@ -239,18 +228,15 @@ async def _respond(state: State, body: dict[str, Any], chat: bool) -> Response:
     text = answer_text(body, config)
     await asyncio.sleep(max(len(text) // 4, 1) / config.tps)
     if fault == "refusal":
-        payload = completion_body(body, "", "stop", chat)
-        if chat:
-            payload["choices"][0]["message"].update(content=None, refusal="I can't help with that.")
-        else:
-            payload["choices"][0]["finish_reason"] = "content_filter"
+        payload = completion_body(body, "", "stop")
+        payload["choices"][0]["message"].update(content=None, refusal="I can't help with that.")
         return JSONResponse(payload)
     if fault == "truncated":
-        return JSONResponse(completion_body(body, text[: len(text) // 2], "stop", chat))
+        return JSONResponse(completion_body(body, text[: len(text) // 2], "stop"))
     if fault == "length":
-        return JSONResponse(completion_body(body, text[: len(text) // 2], "length", chat))
+        return JSONResponse(completion_body(body, text[: len(text) // 2], "length"))
     _note_paid(state, body, text)
-    return JSONResponse(completion_body(body, text, "stop", chat))
+    return JSONResponse(completion_body(body, text, "stop"))
 
 
 def _note_paid(state: State, body: dict[str, Any], text: str) -> None:

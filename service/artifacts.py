@@ -68,7 +68,8 @@ class SummaryNotes(BaseModel):
     people: list[Person] = Field(default_factory=list)
 
 
-# Shown with every extractive (method "lead") summary.
+# Shown with every extractive (method "lead") summary. No strategy makes one any more (it was
+# the removed Gemma 3 270M profile's); stored ones still load and render with this note.
 LEAD_SUMMARY_NOTE = (
     "Extractive summary: the model's translation of the title, the lead sentence and the first "
     "sentence of the next paragraphs. The embedded model cannot write a summary (it copies its "

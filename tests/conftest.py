@@ -1,12 +1,12 @@
 """Fixtures: every test gets its own settings, cache dir and database in tmp_path.
 
 - settings: ``settings`` (the defaults: the embedded default model), ``configure(**env)``,
-  ``gemma_settings`` (no endpoint, Gemma 3 270M named), ``remote_settings`` (the mocked
-  endpoint), ``run_settings`` (corpus runs: small chunks, no retries);
+  ``remote_settings`` (the mocked endpoint), ``run_settings`` (corpus runs: small chunks, no
+  retries);
 - the model: ``endpoint`` mocks https://api.test/v1 with respx, ``model`` answers on it from
   per-task scripts;
-- tasks: ``gateway``, ``ctx`` (with the test glossary), ``completion_ctx`` (Gemma 3 270M's
-  completion-mode profile); the API: ``reader``, ``client``, ``serve(**env)``;
+- tasks: ``gateway``, ``ctx`` (with the test glossary), ``local_ctx`` (the embedded model's
+  profile on the mocked endpoint); the API: ``reader``, ``client``, ``serve(**env)``;
 - the rest: ``store``, ``hashes``, ``packaged_model``.
 
 Plain helpers live in tests/fakes.py (the model's side) and tests/samples.py (the documents').
@@ -28,7 +28,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from service.config import ROOT, Settings, get_settings
 from service.llm import embedded
-from service.llm.embedded import DEFAULT_MODEL, GEMMA3_270M, assemble
+from service.llm.embedded import DEFAULT_MODEL, assemble
 from service.llm.gateway import Gateway
 from service.reader import Reader
 from service.store import Store
@@ -80,15 +80,6 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Configure:
 
 
 @pytest.fixture
-def gemma_settings(configure: Configure) -> Settings:
-    """No endpoint configured, Gemma 3 270M named as model and profile (completion mode, the
-    per_unit translation and lead summary): the embedded default is another model."""
-    settings = configure(READER_MODEL=GEMMA3_270M.name, READER_PROFILE=GEMMA3_270M.profile)
-    assert settings.uses_local_model
-    return settings
-
-
-@pytest.fixture
 def remote_settings(configure: Configure) -> Settings:
     """The mocked remote endpoint (gpt-4o-mini at fakes.BASE), one retry, the checkout's prompts."""
     settings = configure(**REMOTE_ENV)
@@ -115,7 +106,6 @@ def model(endpoint: respx.MockRouter) -> ScriptedModel:
     """A model on the endpoint answering each task from the replies the test scripts."""
     scripted = ScriptedModel()
     endpoint.post("/chat/completions").mock(side_effect=scripted.handle)
-    endpoint.post("/completions").mock(side_effect=scripted.handle)
     return scripted
 
 
@@ -134,14 +124,12 @@ def ctx(gateway: Gateway) -> TaskContext:
 
 
 @pytest.fixture
-async def completion_ctx(
-    remote_settings: Settings, configure: Configure
-) -> AsyncIterator[TaskContext]:
-    """A task context whose gateway has Gemma 3 270M's profile, chosen by its model name
-    (completion mode, the per_unit translation strategy), on the mocked endpoint."""
-    context = make_ctx(configure(READER_MODEL="gemma-3-270m"))
-    assert context.gateway.profile.name == GEMMA3_270M.profile
-    assert context.gateway.profile.mode == "completion"
+async def local_ctx(remote_settings: Settings, configure: Configure) -> AsyncIterator[TaskContext]:
+    """A task context whose gateway has the embedded model's profile, chosen by its model name
+    (the per_unit translation, the sections summary, rules_en commitments), on the mocked
+    endpoint."""
+    context = make_ctx(configure(READER_MODEL=DEFAULT_MODEL.name))
+    assert context.gateway.profile.name == DEFAULT_MODEL.profile
     yield context
     await context.gateway.aclose()
 

@@ -1,6 +1,6 @@
 """The model's side of the tests: the mocked endpoint and what answers on it.
 
-Responses are shaped exactly as the providers send them (``chat_body``, ``completion_body``);
+Responses are shaped exactly as the providers send them (``chat_body``);
 ``ScriptedModel`` answers each task from a queue the test fills, ``CorpusModel`` answers every
 task as a capable model would. ``make_gateway``, ``make_ctx``, ``open_reader`` and
 ``api_client`` wire the service to the endpoint, with retries that do not wait; ``isolate``
@@ -40,7 +40,6 @@ from tests.samples import DATA, GLOSSARY, commitment_record
 
 BASE = "https://api.test/v1"
 CHAT = f"{BASE}/chat/completions"
-COMPLETIONS = f"{BASE}/completions"
 PROVIDER_KEY = "sk-test-DO-NOT-LEAK-7f3a9c2e51b84d06"  # tests check that it never shows
 REMOTE_ENV = {
     "OPENAI_BASE_URL": BASE,
@@ -112,34 +111,11 @@ def chat_body(
     }
 
 
-def completion_body(
-    text: str, *, finish_reason: str = "stop", prompt_tokens: int = 60, completion_tokens: int = 22
-) -> dict[str, Any]:
-    """A text_completion as llama.cpp's OpenAI-compatible server returns it."""
-    return {
-        "id": "cmpl-5c1b6a0e-3f1d-4a4e-9a55-2f0d8c1e7b11",
-        "object": "text_completion",
-        "created": 1741570290,
-        "model": "gemma-3-270m",
-        "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-    }
-
-
 def chat_reply(content: str | dict[str, Any] | None, **body: Any) -> httpx.Response:
     """A 200 chat answer; a dict is sent as its JSON text."""
     if isinstance(content, dict):
         content = json.dumps(content, ensure_ascii=False)
     return httpx.Response(200, json=chat_body(content, **body))
-
-
-def completion_reply(text: str, **body: Any) -> httpx.Response:
-    """A 200 text completion."""
-    return httpx.Response(200, json=completion_body(text, **body))
 
 
 def refused() -> httpx.Response:
@@ -159,12 +135,9 @@ def user_text(body: dict[str, Any]) -> str:
 
 
 def request_tokens(body: dict[str, Any]) -> int:
-    """What a request can occupy in the context: its prompt plus its output allowance."""
-    if "messages" in body:
-        text = "".join(m["content"] for m in body["messages"])
-        framing = 4 * len(body["messages"]) + 3
-    else:
-        text, framing = body["prompt"], 0
+    """What a request can occupy in the context: its messages plus its output allowance."""
+    text = "".join(m["content"] for m in body["messages"])
+    framing = 4 * len(body["messages"]) + 3
     return count_tokens(text) + framing + int(body["max_tokens"])
 
 
@@ -225,15 +198,13 @@ OPENINGS = {
     "You summarise": "summary",
     "You extract commitments": TASK,
     "You check a Chinese policy document": RECALL_TASK,
-    "Copy each future pledge": TASK,
-    "Keep only the flagged clauses": RECALL_TASK,
     "You write one plain English sentence": TASK,  # v2.chat, the rules_en strategy
 }
 
 
 def task_of(body: dict[str, Any]) -> str:
     """The task a request comes from, told by its prompt's opening."""
-    opening = body["prompt"] if "prompt" in body else body["messages"][0]["content"]
+    opening = body["messages"][0]["content"]
     for start, task in OPENINGS.items():
         if opening.startswith(start):
             return task
@@ -267,8 +238,6 @@ class ScriptedModel:
         reply = queue.pop(match)[1]
         if isinstance(reply, httpx.Response):
             return reply
-        if "prompt" in body:
-            return completion_reply(reply)
         return chat_reply(reply)
 
     def calls(self, task: str) -> int:

@@ -291,7 +291,7 @@ def terms_for(text: str) -> list[Term]:
 
 def provenance(kind: str, *, warning: str | None) -> Provenance:
     return Provenance(
-        model="gemma-3-270m-q4_k_m" if warning else "gpt-4.1-mini",
+        model="local-qwen2.5-1.5b-instruct" if warning else "gpt-4.1-mini",
         profile="local" if warning else "openai",
         endpoint="http://127.0.0.1:8765" if warning else "https://api.openai.com",
         prompt_versions={kind: "v2"},

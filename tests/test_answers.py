@@ -11,7 +11,7 @@ from service.errors import ModelError, ModelInvalidOutput, ModelRefused, ModelTr
 from service.llm.answers import Answer
 from service.llm.batch_api import read_answer
 from service.llm.gateway import PendingCall
-from tests.fakes import chat_body, completion_body
+from tests.fakes import chat_body
 
 
 class Items(BaseModel):
@@ -19,7 +19,7 @@ class Items(BaseModel):
 
 
 def chat(content: str | None, **kw: Any) -> Answer:
-    return Answer.from_body("chat", chat_body(content, **kw))
+    return Answer.from_body(chat_body(content, **kw))
 
 
 # --- reading a response ---------------------------------------------------------------------
@@ -31,17 +31,11 @@ def test_chat_answer_carries_text_stop_reason_and_usage() -> None:
     assert (answer.prompt_tokens, answer.completion_tokens, answer.cached_tokens) == (400, 40, 64)
 
 
-def test_completion_answer_reads_the_choice_text() -> None:
-    answer = Answer.from_body("completion", completion_body("Shenzhen.", finish_reason="length"))
-    assert (answer.raw, answer.finish_reason, answer.refusal) == ("Shenzhen.", "length", None)
-    assert (answer.prompt_tokens, answer.completion_tokens, answer.cached_tokens) == (60, 22, 0)
-
-
 def test_no_choices_is_a_model_error() -> None:
     body = chat_body("{}")
     body["choices"] = []
     with pytest.raises(ModelError, match="no choices"):
-        Answer.from_body("chat", body)
+        Answer.from_body(body)
 
 
 def test_null_content_is_empty_text() -> None:
@@ -82,7 +76,7 @@ def test_parse_validates_the_text_without_reasoning() -> None:
 
 
 def test_batch_answers_are_checked_like_direct_ones() -> None:
-    call = PendingCall("k", "echo", "echo", "v1", "chat", {"max_tokens": 50}, Items)
+    call = PendingCall("k", "echo", "echo", "v1", {"max_tokens": 50}, Items)
     body = chat_body('<think>hmm</think>{"items": ["a"]}', prompt_tokens=400)
     good, problem = read_answer(call, body)
     assert problem is None and good.text == '{"items": ["a"]}' and good.prompt_tokens == 400

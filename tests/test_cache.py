@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from service.cli import app
 from service.config import ROOT, Settings
 from service.llm.gateway import cache_key
-from service.llm.profiles import PROFILES
+from service.llm.profiles import LOCAL_PROFILE, PROFILES
 from service.store import CallRecord, Store
 from tests.fakes import Configure
 
@@ -38,7 +38,7 @@ def test_key_is_canonical_over_dict_order() -> None:
     "other",
     [
         ("m2", "chat", MSGS, A),
-        ("m", "completion", MSGS, A),
+        ("m", "other-mode", MSGS, A),
         ("m", "chat", {**MSGS, "temperature": 0.2}, A),
         ("m", "chat", MSGS, B),
         ("m", "chat", MSGS, None),
@@ -115,17 +115,16 @@ def test_prompts_list_shows_each_files_strategy_and_the_active_one() -> None:
         is rows[("commitments", "v1", "chat")]["active"]
         is False
     )
-    assert rows[("summary", "v2", "completion")]["strategy"] == "lead"
     assert rows[("summary_map", "v1", "chat")]["strategy"] == "map_reduce"
     assert len(str(per_unit["sha256"])) == 12
     table = CliRunner().invoke(app, ["prompts", "list"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "strategy" in table.output and "per_unit" in table.output
 
 
-@pytest.mark.parametrize("name", ["local-qwen2.5-1.5b-instruct", "local-gemma3-270m"])
 def test_prompts_list_marks_the_profiles_strategies_active_in_its_mode(
-    name: str, configure: Configure
+    configure: Configure,
 ) -> None:
+    name = LOCAL_PROFILE
     configure(READER_PROFILE=name)
     profile = PROFILES[name]
     rows = _prompt_rows()
@@ -136,30 +135,17 @@ def test_prompts_list_marks_the_profiles_strategies_active_in_its_mode(
         assert [r["strategy"] for r in active] == [strategy], (name, task)
 
 
-def test_prompts_list_with_the_gemma_profile_marks_its_completion_prompts_active(
-    configure: Configure,
-) -> None:
-    configure(READER_PROFILE="local-gemma3-270m")
-    rows = _prompt_rows()
-    per_unit = rows[("translate", "v2", "completion")]
-    chunk_json = rows[("translate", "v1", "completion")]
-    assert (per_unit["strategy"], per_unit["active"]) == ("per_unit", True)
-    assert (chunk_json["strategy"], chunk_json["active"]) == ("chunk_json", False)
-    lead = rows[("summary", "v2", "completion")]
-    assert (lead["strategy"], lead["active"]) == ("lead", True)
-
-
 def test_prompts_list_names_a_wrong_strategy_and_the_allowed_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
-    path = tmp_path / "prompts" / "translate" / "v2.completion.md"
+    path = tmp_path / "prompts" / "translate" / "v2.chat.md"
     path.write_text(path.read_text("utf-8").replace('"per_unit"', '"one_by_one"'), "utf-8")
     monkeypatch.setenv("READER_PROMPTS_DIR", str(tmp_path / "prompts"))
     monkeypatch.setenv("COLUMNS", "300")  # one line per error
     result = CliRunner().invoke(app, ["prompts", "list"])
     assert result.exit_code == 1
-    assert "v2.completion.md: strategy 'one_by_one'" in result.output
+    assert "v2.chat.md: strategy 'one_by_one'" in result.output
     assert "translate's strategies: chunk_json, per_unit" in result.output
 
 

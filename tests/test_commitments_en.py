@@ -80,7 +80,6 @@ def test_chat_profiles_keep_json_extraction_unless_they_ask_for_rules_en() -> No
 def test_the_default_chat_commitments_prompt_is_still_v1(remote_settings: Settings) -> None:
     registry = PromptRegistry.load(remote_settings.prompts_dir, catalog=CATALOG)
     assert registry.get(TASK, "chat").version == "v1"
-    assert registry.get(TASK, "completion").version == "v1"
 
 
 # --- rendering --------------------------------------------------------------------------------

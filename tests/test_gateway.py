@@ -30,7 +30,6 @@ from tests.fakes import (
     TEST_PROMPTS,
     ItemList,
     chat_reply,
-    completion_reply,
 )
 
 BASE = "http://llm.test/v1"
@@ -276,11 +275,9 @@ async def test_single_slot_local_profile_sends_one_request_at_a_time(
 ) -> None:
     # A llama.cpp server answers one request at a time; more in flight would only queue there
     # with their timeouts running, whatever READER_CONCURRENCY says.
-    answer = completion_reply(' {"items": ["学校"]}')
-    respx.post(f"{BASE}/completions").mock(side_effect=(calls := InFlight(answer)))
-    settings = make_settings(
-        tmp_path, model="gemma-3-270m", profile="local-gemma3-270m", concurrency=4
-    )
+    answer = chat_reply('{"items": ["学校"]}')
+    respx.post(f"{BASE}/chat/completions").mock(side_effect=(calls := InFlight(answer)))
+    settings = make_settings(tmp_path, model=LOCAL_PROFILE, profile=LOCAL_PROFILE, concurrency=4)
     gw = gateway_on_test_prompts(settings, store, http_client=httpx.AsyncClient())
     await asyncio.gather(*(gw.generate("extract", {"text": f"建设学校{i}。"}) for i in range(4)))
     assert calls.peak == 1
@@ -474,41 +471,6 @@ async def test_document_text_is_never_template_code(gw: Gateway) -> None:
     assert sent(route)["messages"][-1]["content"] == hostile
 
 
-@respx.mock
-async def test_completion_mode_request_shape(tmp_path: Path, store: Store) -> None:
-    route = respx.post(f"{BASE}/completions").mock(
-        return_value=completion_reply(' {"items": ["学校"]}')
-    )
-    settings = make_settings(tmp_path, model="gemma-3-270m", profile="local-gemma3-270m")
-    gw = gateway_on_test_prompts(settings, store, http_client=httpx.AsyncClient())
-    result = await gw.generate("extract", {"text": "建设学校。"})
-    assert result.parsed == ItemList(items=["学校"])
-    body = sent(route)
-    assert body["prompt"].endswith("Text: 建设学校。\nJSON:")
-    assert body["stop"] == ["\n\n"] and body["max_tokens"] == 100
-    assert "messages" not in body and "response_format" not in body
-    try:
-        import llama_cpp.llama_grammar  # noqa: F401
-    except ImportError:
-        pytest.skip("llama_cpp not importable: grammar assertion skipped (request shape checked)")
-    assert "root ::=" in body["grammar"]
-
-
-@respx.mock
-async def test_completion_reask_appends_to_prompt(tmp_path: Path, store: Store) -> None:
-    route = respx.post(f"{BASE}/completions").mock(
-        side_effect=[
-            completion_reply(" 学校"),
-            completion_reply(' {"items": ["学校"]}'),
-        ]
-    )
-    settings = make_settings(tmp_path, model="gemma-3-270m", profile="local-gemma3-270m")
-    gw = gateway_on_test_prompts(settings, store, http_client=httpx.AsyncClient())
-    await gw.generate("extract", {"text": "建设学校。"})
-    first, second = sent(route, 0)["prompt"], sent(route, 1)["prompt"]
-    assert second.startswith(first + "学校") and "not valid" in second
-
-
 def test_strict_schema_closes_nested_objects_and_keeps_odd_property_names() -> None:
     from service.llm.structured import strict_schema
 
@@ -539,8 +501,8 @@ def test_profiles_resolve_from_model_names() -> None:
     assert resolve_profile(None, "qwen-plus").name == "qwen-plus"
     assert resolve_profile(None, "my-finetune").name == "generic"
     assert resolve_profile("vllm", "anything").supports_json_schema
-    local = resolve_profile("local-gemma3-270m", None)
-    assert (local.mode, local.context_window, local.structured) == ("completion", 2048, "grammar")
+    local = resolve_profile(LOCAL_PROFILE, None)
+    assert (local.mode, local.context_window, local.structured) == ("chat", 8192, "json_object")
     with pytest.raises(Exception, match="known:"):
         resolve_profile("nope", None)
 
@@ -596,7 +558,7 @@ def test_request_timeout_comes_from_the_setting_else_the_profile(
     from service.llm.gateway import request_timeout
     from service.llm.profiles import PROFILES
 
-    local, remote = PROFILES["local-gemma3-270m"], PROFILES["gpt-4o-mini"]
+    local, remote = PROFILES[LOCAL_PROFILE], PROFILES["gpt-4o-mini"]
     assert request_timeout(Settings(), local) == 900.0
     assert request_timeout(Settings(), remote) == Settings().timeout_s
     monkeypatch.setenv("READER_TIMEOUT_S", "30")

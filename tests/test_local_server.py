@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -465,29 +466,22 @@ def test_sigterm_to_a_run_stops_the_local_server_it_started(
     assert not pid_alive(state.pid) and not state_path.exists()
 
 
-FEW_SHOT = (
-    "Chinese: 深圳市政府召开常务会议。\nEnglish: The Shenzhen municipal government held an "
-    "executive meeting.\n\nChinese: 加快建设现代化产业体系。\nEnglish: Accelerate the building of "
-    "a modern industrial system.\n\nChinese: 力争年底前开工建设自由电子激光科学装置。\nEnglish:"
-)
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "actor": {"type": "string", "maxLength": 40},
-        "year": {"type": "integer"},
-    },
-    "required": ["actor", "year"],
-    "additionalProperties": False,
-}
+TRANSLATE = [
+    {"role": "system", "content": "Translate the user's Chinese into English. Answer with the "
+     "English translation only."},
+    {"role": "user", "content": "力争年底前开工建设自由电子激光科学装置。"},
+]  # fmt: skip
+AS_JSON = [
+    {"role": "user", "content": 'Answer with a JSON object {"actor": ..., "year": ...} for: '
+     "深圳将在2027年建成新机场。"},
+]  # fmt: skip
 
 
 @pytest.mark.e2e
 @needs_llama
-def test_real_server_translates_and_follows_a_grammar(
+def test_real_server_translates_and_answers_in_json_mode(
     monkeypatch: pytest.MonkeyPatch, packaged_model: Path
 ) -> None:
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
     monkeypatch.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
     settings = Settings()
     with LocalServer(settings) as server:
@@ -495,30 +489,32 @@ def test_real_server_translates_and_follows_a_grammar(
         url = server.base_url
         with LocalServer(settings) as second:  # a second user reuses, does not restart
             assert second.base_url == url and not second.owned
-        completion = _complete(url, prompt=FEW_SHOT, max_tokens=32, stop=["\n"])
-        text = completion["choices"][0]["text"].strip()
-        assert completion["model"] == LOCAL_MODEL_ALIAS
-        assert text and "\n" not in text
-        assert sum(c.isascii() and c.isalpha() for c in text) >= len(text) // 2  # English
-        grammar = json_schema_to_gbnf(json.dumps(SCHEMA))
-        prompt = 'Text: 市政府将于2025年完成改造。\nJSON: {"actor": "the city government", '
-        prompt += '"year": 2025}\n\nText: 深圳将在2027年建成新机场。\nJSON: '
-        shaped = _complete(url, prompt=prompt, max_tokens=48, grammar=grammar)
-        parsed = json.loads(shaped["choices"][0]["text"])
-        assert set(parsed) == {"actor", "year"}
-        assert isinstance(parsed["actor"], str) and isinstance(parsed["year"], int)
+        answer = _chat(url, messages=TRANSLATE, max_tokens=64)
+        text = _content(answer).strip()
+        assert answer["model"] == LOCAL_MODEL_ALIAS
+        assert text and sum(c.isascii() and c.isalpha() for c in text) >= len(text) // 2  # English
+        # JSON mode (the profile's structured output): the server constrains the answer to JSON.
+        shaped = _chat(
+            url, messages=AS_JSON, max_tokens=96, response_format={"type": "json_object"}
+        )
+        assert isinstance(json.loads(_content(shaped)), dict)
         pid = server.pid
     assert pid is not None and not _alive(pid)
     assert not (settings.cache_dir / "local-server.json").exists()
     assert not serves_our_model(url)
 
 
-def _complete(base_url: str, **body: object) -> dict[str, object]:
+def _chat(base_url: str, **body: object) -> dict[str, Any]:
     payload = {"model": LOCAL_MODEL_ALIAS, "temperature": 0, **body}
-    response = httpx.post(f"{base_url}/completions", json=payload, timeout=60, trust_env=False)
+    url = f"{base_url}/chat/completions"
+    response = httpx.post(url, json=payload, timeout=120, trust_env=False)
     response.raise_for_status()
-    result: dict[str, object] = response.json()
+    result: dict[str, Any] = response.json()
     return result
+
+
+def _content(answer: dict[str, Any]) -> str:
+    return str(answer["choices"][0]["message"]["content"] or "")
 
 
 def _alive(pid: int) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import respx
 
 from service.artifacts import TranslationArtifact
@@ -15,7 +16,7 @@ from service.render.document import document_page
 from service.tasks.context import TaskContext
 from service.tasks.postedit import post_edit, post_edit_pieces
 from service.tasks.translate import translate
-from tests.fakes import CHAT, COMPLETIONS, completion_reply, translation_by_document
+from tests.fakes import CHAT, chat_reply, sent_json, translation_by_document
 from tests.samples import GLOSSARY, chunks_by, make_document, plain_text, tables_after
 
 TEXTS = [
@@ -129,11 +130,16 @@ async def test_a_re_run_from_the_call_cache_gives_the_same_artifact(ctx: TaskCon
 
 
 @respx.mock
-async def test_per_unit_answers_are_repaired(completion_ctx: TaskContext) -> None:
-    answers = iter(f" {WRONG[pid]}" for pid in ("p1", "p2", "p3"))
-    route = respx.post(COMPLETIONS).mock(side_effect=lambda _: completion_reply(next(answers)))
-    art = await translate(DOC, CHUNKS, completion_ctx)  # completion mode: the per_unit strategy
-    assert route.call_count == 3
+async def test_per_unit_answers_are_repaired(local_ctx: TaskContext) -> None:
+    by_text = {zh: WRONG[f"p{i}"] for i, zh in enumerate(TEXTS, 1)}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        user = sent_json(request)["messages"][-1]["content"]
+        return chat_reply(next(en for zh, en in by_text.items() if f"\n{zh}\n</document>" in user))
+
+    route = respx.post(CHAT).mock(side_effect=answer)
+    art = await translate(DOC, CHUNKS, local_ctx)  # the embedded model's per_unit strategy
+    assert route.call_count == 4  # p2's Chinese left is re-asked once, then post-edited
     assert [p.en for p in art.paragraphs] == [
         "Urban employment grew by 13.61 million over the year.",
         "We will advance the pilot demonstration zone and 踔厉 forge ahead.",

@@ -44,7 +44,7 @@ def test_loads_the_test_prompts_and_picks_highest_version() -> None:
     reg = PromptRegistry.load(TEST_PROMPTS, catalog=TEST_CATALOG)
     assert reg.get("echo", "chat").version == "v2"
     assert reg.get("echo", "chat", "v1").version == "v1"
-    assert reg.get("extract", "completion").params["stop"] == ["\n\n"]
+    assert reg.get("extract", "chat").params == {"temperature": 0, "max_tokens": 100}
 
 
 def test_configured_version_wins() -> None:
@@ -64,9 +64,17 @@ def test_versions_sort_numerically(tmp_path: Path) -> None:
     assert PromptRegistry.load(tmp_path, catalog=T_CATALOG).get("t", "chat").version == "v10"
 
 
-def test_missing_mode_is_a_clear_error() -> None:
-    with pytest.raises(ConfigError, match=r"prompts/echo/v1\.completion\.md"):
-        PromptRegistry.load(TEST_PROMPTS, catalog=TEST_CATALOG).get("echo", "completion")
+def test_a_task_without_a_file_is_a_clear_error() -> None:
+    with pytest.raises(
+        ConfigError, match=r"No chat prompt for task 'nope'.*prompts/nope/v1\.chat\.md"
+    ):
+        PromptRegistry.load(TEST_PROMPTS, catalog=TEST_CATALOG).get("nope", "chat")
+
+
+def test_only_chat_files_are_prompt_files(tmp_path: Path) -> None:
+    write(tmp_path, "t/v1.completion.md", GOOD)  # the removed completion mode's name
+    write(tmp_path, "t/notes.md", GOOD)
+    assert PromptRegistry.load(tmp_path, catalog=T_CATALOG).templates == {}
 
 
 def test_undeclared_placeholder_names_the_file(tmp_path: Path) -> None:
@@ -87,6 +95,8 @@ def test_declared_but_unused_variable(tmp_path: Path) -> None:
         ("t/v1.chat.md", GOOD.replace("+++\nid", "id", 1), "front matter"),
         ("t/v1.chat.md", GOOD.replace('task = "t"', 'task = "u"'), "do not match the path"),
         ("t/v2.chat.md", GOOD, "do not match the path"),
+        ("t/v1.chat.md", GOOD.replace('mode = "chat"', 'mode = "completion"'),
+         "do not match the path"),
         ("t/v1.chat.md", GOOD.replace('id = "t"\n', ""), "needs 'id'"),
         ("t/v1.chat.md", GOOD.replace("[params]", "colour = 1\n[params]"), "unknown front"),
         ("t/v1.chat.md", GOOD.replace('mode = "chat"', 'mode = "chat'), "not valid TOML"),
@@ -137,10 +147,8 @@ def test_a_wanted_strategy_picks_the_highest_version_declaring_it(tmp_path: Path
     assert reg.get("t", "chat", "v3").version == "v3"  # an explicit version still wins
     pinned = PromptRegistry.load(tmp_path, {"t": "v1"}, catalog=T_CATALOG, wanted=wants)
     assert pinned.get("t", "chat").version == "v1"  # so does READER_PROMPT_VERSIONS
-    other_mode = PromptRegistry.load(
-        tmp_path, catalog=T_CATALOG, wanted={("t", "completion"): "plain"}
-    )
-    assert other_mode.get("t", "chat").version == "v3"  # only the profile's mode is affected
+    other_task = PromptRegistry.load(tmp_path, catalog=T_CATALOG, wanted={("u", "chat"): "plain"})
+    assert other_task.get("t", "chat").version == "v3"  # only the named task is affected
 
 
 def test_a_wanted_strategy_no_file_declares_is_a_clear_error(tmp_path: Path) -> None:

@@ -62,9 +62,6 @@ def test_the_newer_chat_prompts_do_not_become_every_chat_models_default() -> Non
     local = shipped_defaults(LOCAL_PROFILE)
     assert local[("translate", "v2")] == "per_unit" and local[("summary", "v2")] == "sections"
     assert local[("commitments", "v2")] == "rules_en"
-    # Gemma (completion mode) keeps its per_unit translation and extractive summary (v2).
-    gemma = shipped_defaults("local-gemma3-270m")
-    assert gemma[("translate", "v2")] == "per_unit" and gemma[("summary", "v2")] == "lead"
 
 
 def test_without_a_default_strategy_the_highest_version_is_the_default() -> None:

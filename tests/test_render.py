@@ -237,7 +237,7 @@ def test_a_summary_of_the_translation_says_so_above_its_text() -> None:
 def test_provenance_lists_model_prompts_and_versions() -> None:
     (rows,) = tables_after(_site()[A], "Provenance")
     assert rows[1][0] == "translation" and rows[1][2] == "translate v2"
-    assert rows[1][1].startswith("gemma-3-270m-q4_k_m (local")
+    assert rows[1][1].startswith("local-qwen2.5-1.5b-instruct (local")
     assert rows[1][3] == "2026-11-01+3fa2c1" and rows[1][5] == "0.1.0"
 
 

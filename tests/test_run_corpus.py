@@ -369,9 +369,11 @@ def test_estimate_follows_the_profile_chunks_and_prices(
     assert batch.cost_usd == pytest.approx(rows["translation"].cost_usd / 2)
 
 
-def _long_document(settings: Settings, tmp_path: Path) -> Document:
-    """A title and ten long paragraphs: several chunks at a local model's budget."""
-    long_text = "\n\n".join(["会议要求，各区各部门要抓好落实，确保各项任务按期完成。" * 12] * 10)
+def _long_document(settings: Settings, tmp_path: Path, paragraphs: int = 10) -> Document:
+    """A title and ten (or more) long paragraphs: several chunks at a local model's budget."""
+    long_text = "\n\n".join(
+        ["会议要求，各区各部门要抓好落实，确保各项任务按期完成。" * 12] * paragraphs
+    )
     path = tmp_path / "long.txt"
     path.write_text("长文件\n\n" + long_text + "\n", encoding="utf-8")
     return ingest_path(path, settings=settings)
@@ -400,24 +402,16 @@ def test_estimate_without_an_endpoint_uses_the_local_profile_and_its_prompts(
     assert alone.prompt_tokens == rows["summary"].prompt_tokens + rows["translation"].prompt_tokens
 
 
-def test_estimate_with_the_gemma_profile_counts_its_completion_prompts(
-    gemma_settings: Settings, tmp_path: Path
+def test_estimate_of_a_json_summary_beyond_the_window_maps_each_chunk_then_reduces(
+    settings: Settings, tmp_path: Path
 ) -> None:
     from service.run.estimate import estimate
-    from service.tasks.summary.lead import lead_pieces
 
-    doc = _long_document(gemma_settings, tmp_path)
-    est = estimate(gemma_settings, [doc], ("summary",))
-    (row,) = est.rows
-    assert (est.profile, est.model, est.budget) == ("local-gemma3-270m", "local-gemma3-270m", 400)
-    # Gemma's summary is extractive: one call per lead piece (title, 1 + 3 sentences).
-    assert row.chunks > 1 and row.calls == len(lead_pieces(doc)) == 5
-    assert row.cost_usd == 0.0  # a local model costs nothing per token
-    pinned = gemma_settings.model_copy(update={"prompt_versions": {"summary": "v1"}})
+    doc = _long_document(settings, tmp_path, paragraphs=30)  # more than Qwen's 8k window
+    pinned = settings.model_copy(update={"prompt_versions": {"summary": "v1"}})
     (row,) = estimate(pinned, [doc], ("summary",)).rows
-    assert row.calls == row.chunks + 1  # the JSON prompt: map each chunk, then one reduce
-    (row,) = estimate(gemma_settings, [doc], ("translation",)).rows
-    assert row.calls == len(doc.paragraphs)  # free-text translation: a call per paragraph
+    assert row.chunks > 1 and row.calls == row.chunks + 1  # map each chunk, then one reduce
+    assert row.cost_usd == 0.0  # a local model costs nothing per token
 
 
 # The embedded Qwen's plain-text strategies over the mocked endpoint: a short readout with two

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -19,16 +18,14 @@ from service.ingest import ingest_bytes, ingest_path
 from service.llm.gateway import Gateway
 from service.models import Chunk, Document
 from service.tasks.context import ProgressEvent, TaskContext
-from service.tasks.summary import lead as lead_strategy
 from service.tasks.summary import map_reduce, summarize
 from service.tasks.summary.map_reduce import MAX_DEPTH, truncate_at_sentence
 from service.tasks.summary.schema import SummaryOut, count_sentences
 from service.tokens import count_tokens
 from tests.fakes import (
     CHAT,
+    chat_body,
     chat_reply,
-    completion_body,
-    completion_reply,
     make_gateway,
     refused,
     request_tokens,
@@ -37,7 +34,6 @@ from tests.fakes import (
 )
 from tests.samples import SHORT_DOC, SUMMARY, seed
 
-LOCAL_BASE = "http://127.0.0.1:8931/v1"  # where the embedded model's server would listen
 SMALL_CONTEXT = 3000
 
 
@@ -332,45 +328,6 @@ async def test_endpoint_down_propagates(gateway: Gateway, remote_settings: Setti
         await summarize(doc, chunks_of(doc, 1000), TaskContext(gateway))
 
 
-# --- the local completion-mode model ---------------------------------------------------------
-
-# The JSON few-shot summary prompts (v1) the embedded model had before the extractive v2.
-JSON_SUMMARY = {"summary": "v1"}
-
-
-@respx.mock
-async def test_local_model_uses_the_lite_schemas(gemma_settings: Settings) -> None:
-    lite = {
-        "headline": "Shenzhen sets innovation priorities",
-        "abstract": "The government will build a science centre. It will build Guangming "
-        "Science City.",
-        "key_points": ["Build a science centre", "Build Guangming Science City"],
-    }
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        body = sent_json(request)
-        reply = (
-            lite
-            if "<notes id=" in body["prompt"].rsplit("JSON:", 2)[-2]
-            else {"facts": ["The city will build Guangming Science City"]}
-        )
-        return completion_reply(json.dumps(reply))
-
-    route = respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
-    gw = make_gateway(gemma_settings, base_url=LOCAL_BASE)
-    doc = ingest_path(seed("003"), settings=gemma_settings)
-    ctx = TaskContext(gw, versions=JSON_SUMMARY)
-    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), ctx)
-    await gw.aclose()
-    assert gw.profile.name == "local-gemma3-270m"  # named, not the default
-    assert all(request_tokens(sent_json(c.request)) <= 2048 for c in route.calls)
-    assert artifact.status == "ok" and artifact.summary is not None
-    assert artifact.method == "map_reduce" and len(artifact.notes) >= 3
-    assert artifact.summary.people == [] and artifact.summary.body is None
-    assert artifact.summary.date == (doc.meta.date.isoformat() if doc.meta.date else None)
-    assert artifact.provenance.quality_warning is not None
-
-
 # --- validators -------------------------------------------------------------------------------
 
 
@@ -405,214 +362,20 @@ def test_truncate_at_sentence() -> None:
     assert MAX_DEPTH >= 1
 
 
-@respx.mock
-async def test_local_model_copying_its_example_is_a_failed_chunk(gemma_settings: Settings) -> None:
-    echo = {"facts": ["The meeting approved the 2021 work plan", "30 new schools will be built"]}
-    route = respx.post(f"{LOCAL_BASE}/completions").mock(
-        return_value=completion_reply(json.dumps(echo))
-    )
-    gw = make_gateway(gemma_settings, base_url=LOCAL_BASE)
-    doc = ingest_path(seed("003"), settings=gemma_settings)
-    ctx = TaskContext(gw, versions=JSON_SUMMARY)
-    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), ctx)
-    await gw.aclose()
-    assert route.call_count == len(artifact.chunks)  # no re-ask, no reduce
-    assert (artifact.status, artifact.summary) == ("failed", None)
-    assert all("copied the prompt's example" in (o.error or "") for o in artifact.chunks)
-
-
-# --- the extractive (lead) summary of the embedded model --------------------------------------
-
-# Seed 003: title, then the lead paragraph and the next three, first sentence of each.
-LEAD_ENGLISH = {
-    "孟凡利在河套深港科技创新合作区调研时强调": "Meng Fanli inspects the Hetao cooperation zone",
-    "9月19日": "On September 19, party secretary Meng Fanli inspected the Hetao zone.",
-    "孟凡利来到": "Meng Fanli came to the exhibition centre of the zone.",
-    "孟凡利指出": "Meng Fanli pointed out that the zone is a major national strategy.",
-    "市领导": "City leaders Huang Min and Tao Yongxin attended.",
-}
-
-
-def lead_reply(text: str) -> str:
-    """The English for the sentence after the prompt's last ``Chinese:``."""
-    sentence = text.rsplit("Chinese: ", 1)[1]
-    return next(en for zh, en in LEAD_ENGLISH.items() if sentence.startswith(zh))
-
-
-async def summarize_locally(
-    settings: Settings,
-    answer: Callable[[httpx.Request], httpx.Response],
-    doc: Document | None = None,
-) -> tuple[Any, Document, respx.Route]:
-    """Seed 003 (or ``doc``) summarised at the local address with the profile of ``settings``,
-    each call answered by ``answer``."""
-    route = respx.post(f"{LOCAL_BASE}/completions").mock(side_effect=answer)
-    gw = make_gateway(settings, base_url=LOCAL_BASE)
-    doc = doc or ingest_path(seed("003"), settings=settings)
-    artifact = await summarize(doc, chunks_of(doc, gw.profile.chunk_budget), TaskContext(gw))
-    await gw.aclose()
-    return artifact, doc, route
-
-
-@respx.mock
-async def test_local_model_summary_is_the_translated_title_and_lead(
-    gemma_settings: Settings,
-) -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200, json=completion_body(" " + lead_reply(sent_json(request)["prompt"]))
-        )
-
-    artifact, doc, route = await summarize_locally(gemma_settings, answer)
-    prompts = [sent_json(c.request)["prompt"] for c in route.calls]
-    assert len(prompts) == 5  # title + lead + 3 points, one plain-text call each
-    lead = next(p for p in doc.paragraphs if not p.is_heading)
-    sentence = lead_strategy.first_sentence(lead.text)
-    # The 185-character opening sentence is cut after its last clause within LEAD_CHARS.
-    assert len(sentence) <= lead_strategy.LEAD_CHARS and lead.text.startswith(sentence)
-    assert lead.text[len(sentence)] in ",，"
-    assert prompts[1].endswith(f"Chinese: {sentence}\nEnglish:")
-    assert all(sent_json(c.request)["stop"] == ["\n"] for c in route.calls)
-    assert "grammar" not in sent_json(route.calls[0].request)  # free text, no JSON
-    assert (artifact.status, artifact.method) == ("ok", "lead")
-    s = artifact.summary
-    assert s is not None
-    assert s.headline == LEAD_ENGLISH["孟凡利在河套深港科技创新合作区调研时强调"]
-    assert s.abstract == LEAD_ENGLISH["9月19日"]
-    assert s.key_points == [LEAD_ENGLISH[k] for k in ("孟凡利来到", "孟凡利指出", "市领导")]
-    assert s.date == (doc.meta.date.isoformat() if doc.meta.date else None)
-    body = [p.id for p in doc.paragraphs if not p.is_heading][:4]
-    assert [o.chunk_id for o in artifact.chunks] == ["title", *body]
-    assert artifact.provenance.prompt_versions["summary"] == "v2"
-    assert artifact.provenance.quality_warning is not None
-
-
-@respx.mock
-async def test_lead_pieces_that_fail_are_shown_and_the_rest_kept(gemma_settings: Settings) -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        prompt = sent_json(request)["prompt"]
-        if prompt.endswith("Chinese: 市领导黄敏、陶永欣参加活动。\nEnglish:"):
-            return completion_reply(" 市领导黄敏、陶永欣参加活动。")
-        if "孟凡利指出" in prompt.rsplit("Chinese: ", 1)[1]:  # copies the worked example
-            copied = " On March 1, the mayor chaired an executive meeting of the city government"
-            return completion_reply(copied)
-        return completion_reply(" " + lead_reply(prompt))
-
-    artifact, _, _ = await summarize_locally(gemma_settings, answer)
-    assert artifact.status == "partial" and artifact.summary is not None
-    assert artifact.summary.key_points == [LEAD_ENGLISH["孟凡利来到"]]
-    errors = [o.error or "" for o in artifact.chunks if o.status == "failed"]
-    assert len(errors) == 2  # the third and fourth body paragraphs, in that order
-    assert "copied the prompt's example" in errors[0] and "mostly Chinese" in errors[1]
-
-
-@respx.mock
-async def test_lead_without_its_abstract_is_a_failed_summary(gemma_settings: Settings) -> None:
-    artifact, _, _ = await summarize_locally(gemma_settings, lambda _: completion_reply(""))
-    assert (artifact.status, artifact.summary, artifact.method) == ("failed", None, "lead")
-    assert all(o.status == "failed" and "empty" in (o.error or "") for o in artifact.chunks)
+# --- what a failed call cost ------------------------------------------------------------------
 
 
 @respx.mock
 async def test_a_call_that_failed_in_the_gateway_is_counted_in_the_provenance(
-    gemma_settings: Settings,
+    gateway: Gateway, remote_settings: Settings
 ) -> None:
-    # The model runs to its token cap on the title: the gateway raises ModelTruncated, but
-    # the call was made and its tokens spent, so the provenance must not say "4 calls".
-    def answer(request: httpx.Request) -> httpx.Response:
-        prompt = sent_json(request)["prompt"]
-        if prompt.rsplit("Chinese: ", 1)[1].startswith("孟凡利在河套"):
-            body = completion_body(" Meng Fanli Meng Fanli", finish_reason="length")
-            return httpx.Response(200, json=body)
-        return completion_reply(" " + lead_reply(prompt))
-
-    artifact, _, _ = await summarize_locally(gemma_settings, answer)
+    # The model runs to its token cap, then again with the doubled budget: the gateway raises
+    # ModelTruncated, but the call was made and its tokens spent, so the provenance counts it.
+    cut = chat_body('{"headline": "Shenzhen', finish_reason="length")
+    route = respx.post(CHAT).mock(return_value=httpx.Response(200, json=cut))
+    doc = short_document(remote_settings)
+    artifact = await summarize(doc, chunks_of(doc, 1000), TaskContext(gateway))
     p = artifact.provenance
-    assert artifact.status == "partial" and artifact.chunks[0].status == "failed"
-    assert (p.calls, p.failed_calls, p.cache_hits) == (5, 1, 0)
-    assert (p.tokens_in, p.tokens_out) == (5 * 60, 5 * 22)  # completion_body's usage each
-
-
-@pytest.mark.parametrize(
-    ("text", "limit", "first"),
-    [
-        ("会议强调，要抓好落实。会议要求……", 100, "会议强调，要抓好落实。"),
-        ("他说：“要干实事！”随后离开。", 100, "他说：“要干实事！”"),
-        ("没有句号的一段", 100, "没有句号的一段"),
-        ("  前后有空白。 ", 100, "前后有空白。"),
-        ("甲乙丙，丁戊己；庚辛壬癸子丑。", 10, "甲乙丙，丁戊己"),  # too long: whole clauses
-        ("甲乙丙丁戊己庚辛壬癸子。", 5, "甲乙丙丁戊"),  # no clause mark within it: hard cut
-    ],
-)
-def test_first_sentence(text: str, limit: int, first: str) -> None:
-    assert lead_strategy.first_sentence(text, limit) == first
-
-
-def test_lead_pieces_skip_headings_and_stop_after_the_points(settings: Settings) -> None:
-    doc = ingest_path(seed("001"), settings=settings)
-    pieces = lead_strategy.lead_pieces(doc)
-    assert pieces[0] == ("title", doc.meta.title_zh)
-    body = [p for p in doc.paragraphs if not p.is_heading]
-    assert [uid for uid, _ in pieces[1:]] == [p.id for p in body[:4]]
-    assert all(len(zh) <= len(p.text) for (_, zh), p in zip(pieces[1:], body, strict=False))
-
-
-def _doc(settings: Settings, tmp_path: Any, text: str, name: str = "doc.txt") -> Document:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return ingest_path(path, settings=settings)
-
-
-def test_lead_pieces_of_a_document_without_body_or_title(settings: Settings, tmp_path: Any) -> None:
-    doc = _doc(settings, tmp_path, "一、总体要求\n\n二、主要任务\n")
-    assert all(uid == "title" for uid, _ in lead_strategy.lead_pieces(doc))
-    doc = _doc(settings, tmp_path, "：" + "甲" * 120 + "。\n")  # a clause mark at the very start
-    assert all(zh for _, zh in lead_strategy.lead_pieces(doc))
-
-
-@respx.mock
-async def test_a_document_without_body_fails_with_a_reason(
-    gemma_settings: Settings, tmp_path: Any
-) -> None:
-    doc = _doc(gemma_settings, tmp_path, "一、总体要求\n\n二、主要任务\n")
-    answer = completion_reply(" General requirements")
-    artifact, _, _ = await summarize_locally(gemma_settings, lambda _: answer, doc)
-    assert (artifact.status, artifact.summary) == ("failed", None)
-    assert any(o.error == "no body paragraph to summarise" for o in artifact.chunks)
-
-
-@respx.mock
-async def test_when_the_lead_fails_the_next_sentence_is_the_abstract(
-    gemma_settings: Settings,
-) -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        prompt = sent_json(request)["prompt"]
-        if prompt.rsplit("Chinese: ", 1)[1].startswith("9月19日"):
-            return completion_reply("")
-        return completion_reply(" " + lead_reply(prompt))
-
-    artifact, _, _ = await summarize_locally(gemma_settings, answer)
-    s = artifact.summary
-    assert artifact.status == "partial" and s is not None
-    assert s.abstract == LEAD_ENGLISH["孟凡利来到"]
-    assert s.key_points == [LEAD_ENGLISH["孟凡利指出"], LEAD_ENGLISH["市领导"]]
-    assert [o.status for o in artifact.chunks] == ["ok", "failed", "ok", "ok", "ok"]
-
-
-@respx.mock
-async def test_a_headline_that_is_the_examples_own_is_not_a_copy(
-    gemma_settings: Settings, tmp_path: Any
-) -> None:
-    # 市政府召开常务会议 is the worked example's first line, and a real headline too: its
-    # correct English equals the example's, and that is not copying.
-    english = " City government holds an executive meeting"
-    doc = _doc(
-        gemma_settings, tmp_path, "市政府召开常务会议\n\n市政府召开常务会议，研究部署重点工作。\n"
-    )
-    artifact, _, _ = await summarize_locally(
-        gemma_settings, lambda _: completion_reply(english), doc
-    )
-    title = next(o for o in artifact.chunks if o.chunk_id == "title")
-    assert title.status == "ok", title.error
-    failed = [o for o in artifact.chunks if o.status == "failed"]
-    assert all("copied the prompt's example" in (o.error or "") for o in failed)
+    assert route.call_count == 2 and artifact.status == "failed"
+    assert (p.calls, p.failed_calls, p.cache_hits) == (1, 1, 0)
+    assert (p.tokens_in, p.tokens_out) == (2 * 120, 2 * 14)  # chat_body's usage, both attempts

@@ -475,7 +475,7 @@ def test_sections_is_the_default_only_for_a_profile_that_asks_for_it(
     assert active("ollama") == ("v1", "single")
     assert active("gpt-4o-mini") == ("v1", "single")
     assert active("ollama", {"summary": "sections"}) == ("v2", "sections")
-    assert active("local-gemma3-270m") == ("v2", "lead")
+    assert active("local-qwen2.5-1.5b-instruct") == ("v2", "sections")
 
 
 def test_the_sections_prompt_output_is_not_json() -> None:

@@ -22,13 +22,10 @@ from service.tasks.translate import (
 )
 from tests.fakes import (
     CHAT,
-    COMPLETIONS,
     PARAGRAPH,
-    completion_reply,
     make_ctx,
     refused,
     sent_json,
-    translation_answer,
     translation_by_document,
     translation_reply,
 )
@@ -331,27 +328,3 @@ def test_overlapping_chunks_do_not_repeat_text() -> None:
     plan = plan_units(DOC, [c0, c1])
     assert [u.uid for u in plan[0]] == ["p1", "p2", "p3"]
     assert [u.uid for u in plan[1]] == ["p4", "p5"]
-
-
-@respx.mock
-async def test_completion_mode_uses_few_shot_and_a_grammar_with_fixed_ids(
-    completion_ctx: TaskContext,
-) -> None:
-    ctx = completion_ctx
-    ctx.versions = {"translate": "v1"}  # v2 (one plain-text call per unit) is the default
-    route = respx.post(COMPLETIONS).mock(
-        side_effect=[
-            completion_reply(translation_answer(FIRST)),
-            completion_reply(translation_answer(SECOND)),
-        ]
-    )
-    art = await translate(DOC, TWO, ctx)
-    assert art.status == "ok" and art.provenance.quality_warning is not None
-    first, second = sent_json(route.calls[0].request), sent_json(route.calls[1].request)
-    assert first["prompt"].startswith("Official English translations")
-    assert first["prompt"].endswith("</document>\nEnglish:")
-    assert first["max_tokens"] <= 512
-    # The previous chunk becomes one more few-shot pair in the second prompt.
-    assert f"English: {translation_answer(FIRST)}\n\nGlossary: 先行示范区" in second["prompt"]
-    if "grammar" in first:  # llama_cpp importable: the ids are written by the grammar
-        assert '"\\"p4\\""' in second["grammar"] and '"\\"p5\\""' in second["grammar"]

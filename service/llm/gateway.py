@@ -39,7 +39,7 @@ from service.llm.endpoint import api_key, configured_url
 from service.llm.profiles import Profile, configured, resolve_profile
 from service.llm.prompts import PromptCatalog, PromptRegistry, PromptTemplate, load_prompts
 from service.llm.retry import Sleep, with_retries
-from service.llm.structured import gbnf_for, parse_output, schema_json, strict_schema
+from service.llm.structured import parse_output, schema_json, strict_schema
 from service.store import CallRecord as CallRecord  # what CallResult.record holds
 from service.store import Store
 
@@ -65,10 +65,9 @@ class _Request:
 
     template: PromptTemplate
     schema: type[BaseModel] | None
-    mode: str
-    body: dict[str, Any]  # messages|prompt + generation params (what the key covers)
+    body: dict[str, Any]  # messages + generation params (what the key covers)
     key: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)  # response_format / extra_body
+    extra: dict[str, Any] = field(default_factory=dict)  # response_format (from the schema)
 
 
 @dataclass(frozen=True)
@@ -79,8 +78,7 @@ class PendingCall:
     task: str
     prompt_id: str
     prompt_version: str
-    mode: str  # chat | completion
-    body: dict[str, Any]  # the JSON the endpoint would receive: model, prompt, params, format
+    body: dict[str, Any]  # the JSON the endpoint would receive: model, messages, params, format
     schema: type[BaseModel] | None
     # The caller's context at the miss: schema validators may read context variables, so an
     # answer is validated inside it, as _miss would.
@@ -200,42 +198,30 @@ class Gateway:
         schema = schema or declared
         params = {k: tpl.params[k] for k in PASSED_PARAMS if k in tpl.params}
         extra = {k: tpl.params[k] for k in self.profile.extra_params if k in tpl.params}
-        if extra:  # hashed with the request; merged with any grammar when sent (_kwargs)
+        if extra:  # hashed with the request
             params["extra_body"] = extra
         params["max_tokens"] = int(
             max_tokens or tpl.params.get("max_tokens") or self.profile.max_output_tokens
         )
-        if self.profile.mode == "chat":
-            msgs = [{"role": m.role, "content": m.content} for m in tpl.render_messages(variables)]
-            body: dict[str, Any] = {"messages": msgs, **params}
-        else:
-            body = {"prompt": tpl.render_prompt(variables), **params}
-        req = _Request(tpl, schema, self.profile.mode, body, extra=self._structured(schema))
-        req.key = cache_key(self.model, req.mode, body, schema)
+        msgs = [{"role": m.role, "content": m.content} for m in tpl.render_messages(variables)]
+        body: dict[str, Any] = {"messages": msgs, **params}
+        req = _Request(tpl, schema, body, extra=self._structured(schema))
+        req.key = cache_key(self.model, self.profile.mode, body, schema)
         return req
 
     def _pending(self, req: _Request) -> PendingCall:
-        extra = dict(req.extra)
-        # The SDK merges extra_body into the JSON body last; a batch line must do the same.
-        merged = extra.pop("extra_body", {})
-        body = json.loads(json.dumps({"model": self.model, **req.body, **extra, **merged}))
+        body = json.loads(json.dumps({"model": self.model, **req.body, **req.extra}))
         t = req.template
         ctx = contextvars.copy_context()
-        return PendingCall(req.key, t.task, t.id, t.version, req.mode, body, req.schema, ctx)
+        return PendingCall(req.key, t.task, t.id, t.version, body, req.schema, ctx)
 
     def _structured(self, schema: type[BaseModel] | None) -> dict[str, Any]:
-        """response_format or grammar for this profile; empty for free text."""
+        """response_format for this profile; empty for free text."""
         if schema is None:
             return {}
         if self.profile.structured == "json_schema":
             spec = {"name": schema.__name__, "schema": strict_schema(schema), "strict": True}
             return {"response_format": {"type": "json_schema", "json_schema": spec}}
-        if self.profile.structured == "grammar":
-            grammar = gbnf_for(schema_json(schema) or "")
-            if grammar is None:
-                log.warning("llama_cpp not importable: no grammar, relying on validation")
-                return {}
-            return {"extra_body": {"grammar": grammar}}
         return {"response_format": {"type": "json_object"}}
 
     # --- cache ------------------------------------------------------------------------------
@@ -324,7 +310,7 @@ class Gateway:
                         f"{MAX_REASKS} re-asks: {exc}"
                     ) from None
                 reasks += 1
-                _append_correction(req.mode, body, text, str(exc))
+                _append_correction(body, text, str(exc))
 
     def _grow_budget(self, body: dict[str, Any], prompt_tokens: int) -> bool:
         """Double max_tokens within the context window; False when it cannot grow."""
@@ -357,7 +343,7 @@ class Gateway:
         """One HTTP request, counted in the record with the tokens it used."""
         rec.attempts += 1
         async with self._semaphore:
-            raw = await self._create(req.mode, _kwargs(body, req.extra))
+            raw = await self._create({**body, **req.extra})
         answer = Answer.of(raw)
         rec.tokens_in += answer.prompt_tokens
         rec.tokens_out += answer.completion_tokens
@@ -391,20 +377,10 @@ class Gateway:
                 raise
             self._ready = None
 
-    async def _create(self, mode: str, kwargs: dict[str, Any]) -> Any:
+    async def _create(self, kwargs: dict[str, Any]) -> Any:
         # The SDK's overloads cannot type a kwargs dict; the response is checked in Answer.of.
-        kwargs = {"model": self.model, **kwargs}
-        if mode == "chat":
-            return await cast(Any, self._client.chat.completions).create(**kwargs)
-        return await cast(Any, self._client.completions).create(**kwargs)
-
-
-def _kwargs(body: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """The SDK arguments: the body plus response_format/grammar, extra_body dicts merged."""
-    merged = {**body, **extra}
-    if "extra_body" in body and "extra_body" in extra:
-        merged["extra_body"] = {**body["extra_body"], **extra["extra_body"]}
-    return merged
+        create = cast(Any, self._client.chat.completions).create
+        return await create(model=self.model, **kwargs)
 
 
 def cache_key(
@@ -416,18 +392,15 @@ def cache_key(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _append_correction(mode: str, body: dict[str, Any], bad: str, error: str) -> None:
+def _append_correction(body: dict[str, Any], bad: str, error: str) -> None:
     note = (
         f"That answer is not valid: {error}. "
         "Reply again with only the JSON object, matching the schema exactly."
     )
-    if mode == "chat":
-        body["messages"] += [
-            {"role": "assistant", "content": bad},
-            {"role": "user", "content": note},
-        ]
-    else:
-        body["prompt"] += f"{bad}\n\n{note}\n"
+    body["messages"] += [
+        {"role": "assistant", "content": bad},
+        {"role": "user", "content": note},
+    ]
 
 
 def _rejected(exc: openai.APIStatusError) -> ServiceError:

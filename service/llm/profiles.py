@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from service.errors import ConfigError
-from service.llm.embedded import DEFAULT_MODEL, GEMMA3_270M, QWEN_CODER_1_5B
+from service.llm.embedded import DEFAULT_MODEL, QWEN_CODER_1_5B
 
-Mode = Literal["chat", "completion"]
-StructuredVia = Literal["json_schema", "json_object", "grammar"]
+# How requests are made: chat messages to /chat/completions (the one mode; it names the prompt
+# files, ``v<N>.chat.md``, and is part of every call-cache key).
+Mode = Literal["chat"]
+StructuredVia = Literal["json_schema", "json_object"]
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,6 @@ QWEN_WARNING = (
     "checked against the Chinese source and repaired where unambiguous; what could not be "
     "checked is marked. For real use, re-run with a capable model."
 )
-GEMMA_WARNING = (
-    "Produced by the embedded Gemma 3 270M base model (a tiny, not instruction-tuned model "
-    "running on CPU): fluent-looking but unreliable; it drops content and invents numbers. "
-    "Check every figure against the Chinese source, or re-run with a capable model."
-)
 
 PROFILES: dict[str, Profile] = {
     p.name: p
@@ -115,14 +112,6 @@ PROFILES: dict[str, Profile] = {
         # Self-hosted: ollama has JSON mode; vLLM does json_schema by guided decoding.
         Profile("ollama", 8192, structured="json_object", max_output_tokens=2048),
         Profile("vllm", 32_768, structured="json_schema", chunk_budget=2500),
-        Profile(
-            GEMMA3_270M.profile, GEMMA3_270M.n_ctx, mode="completion", structured="grammar",
-            max_output_tokens=512, chunk_budget=400,
-            match=("gemma-3-270m", "gemma3-270m", GEMMA3_270M.name),
-            weak=True, timeout_s=900.0, extra_params=("repeat_penalty", "top_k", "min_p"),
-            max_concurrency=1, strategies={"translate": "per_unit", "summary": "lead"},
-            warning=GEMMA_WARNING, deterministic=True,
-        ),
         # The embedded instruct model on CPU (~12 tokens/s): plain-text strategies, since
         # grammar-constrained JSON takes minutes a call there; one paragraph per call.
         Profile(

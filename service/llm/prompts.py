@@ -1,4 +1,4 @@
-"""Versioned prompt files: ``prompts/<task>/<version>.<mode>.md`` with TOML front matter.
+"""Versioned prompt files: ``prompts/<task>/<version>.chat.md`` with TOML front matter.
 
 Templates use explicit ``{{name}}`` placeholders, substituted in a single pass so a value that
 itself contains ``{{...}}`` stays literal: documents are data, never template code.
@@ -25,13 +25,12 @@ from pydantic import BaseModel
 
 from service.config import Settings
 from service.errors import ConfigError
-from service.llm.profiles import Profile
+from service.llm.profiles import Mode, Profile
 
-Mode = Literal["chat", "completion"]
 Role = Literal["system", "user", "assistant"]
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-FILE_NAME = re.compile(r"^(v\d+)\.(chat|completion)\.md$")
+FILE_NAME = re.compile(r"^(v\d+)\.(chat)\.md$")
 ROLE_HEADING = re.compile(r"^## (system|user|assistant)\s*$", re.MULTILINE)
 KNOWN_KEYS = {"id", "version", "task", "mode", "strategy", "schema", "variables", "description",
               "params", "on_truncation"}  # fmt: skip
@@ -65,23 +64,18 @@ class PromptTemplate:
     description: str
     params: Mapping[str, Any]
     sha256: str
-    sections: tuple[Message, ...] = ()  # chat
+    sections: tuple[Message, ...] = ()
     # On finish_reason=length: "grow" retries once with a doubled budget; "fail" raises at
     # once (a one-line answer that ran past its sized budget is a runaway, not a long answer).
     on_truncation: OnTruncation = "grow"
-    body: str = ""  # completion
 
     @property
     def version_number(self) -> int:
         return int(self.version[1:])
 
     def render_messages(self, variables: Mapping[str, object]) -> list[Message]:
-        """Chat mode: the messages with placeholders filled."""
+        """The messages with placeholders filled."""
         return [Message(m.role, self._fill(m.content, variables)) for m in self.sections]
-
-    def render_prompt(self, variables: Mapping[str, object]) -> str:
-        """Completion mode: the single prompt string."""
-        return self._fill(self.body, variables)
 
     def _fill(self, template: str, variables: Mapping[str, object]) -> str:
         missing = [v for v in self.variables if v not in variables]
@@ -142,13 +136,12 @@ class PromptRegistry:
         catalog: PromptCatalog,
         wanted: Mapping[tuple[str, Mode], str] | None = None,
     ) -> PromptRegistry:
-        """Every ``<task>/v<N>.<mode>.md`` under ``prompts_dir``, checked against ``catalog``."""
+        """Every ``<task>/v<N>.chat.md`` under ``prompts_dir``, checked against ``catalog``."""
         registry = cls(active=dict(active or {}), catalog=catalog, wanted=dict(wanted or {}))
-        for path in sorted(prompts_dir.glob("*/*.md")):
-            if path.name.endswith((".chat.md", ".completion.md")):
-                t = parse_prompt_file(path)
-                catalog.check(t)
-                registry.templates[(t.task, t.mode, t.version)] = t
+        for path in sorted(prompts_dir.glob("*/*.chat.md")):
+            t = parse_prompt_file(path)
+            catalog.check(t)
+            registry.templates[(t.task, t.mode, t.version)] = t
         registry._check_active()
         return registry
 
@@ -157,7 +150,7 @@ class PromptRegistry:
             if not any(k[0] == task and k[2] == version for k in self.templates):
                 raise ConfigError(
                     f"READER_PROMPT_VERSIONS sets {task}={version}, but no file "
-                    f"prompts/{task}/{version}.<mode>.md exists."
+                    f"prompts/{task}/{version}.chat.md exists."
                 )
 
     def versions(self, task: str, mode: Mode) -> list[PromptTemplate]:
@@ -230,7 +223,6 @@ def parse_prompt_file(path: Path) -> PromptTemplate:
     variables = tuple(meta.get("variables", []))
     _check_placeholders(path, body, variables)
     mode: Mode = meta["mode"]
-    sections = _parse_sections(path, body) if mode == "chat" else ()
     return PromptTemplate(
         path=path,
         id=str(meta["id"]),
@@ -243,8 +235,7 @@ def parse_prompt_file(path: Path) -> PromptTemplate:
         description=str(meta.get("description", "")),
         params=dict(meta.get("params", {})),
         sha256=hashlib.sha256(raw).hexdigest(),
-        sections=sections,
-        body=body.strip("\n") if mode == "completion" else "",
+        sections=_parse_sections(path, body),
         on_truncation=meta.get("on_truncation", "grow"),
     )
 
@@ -273,7 +264,7 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     if (meta["task"], meta["version"], meta["mode"]) != expected:
         raise ConfigError(
             f"{path}: task/version/mode {meta['task']}/{meta['version']}/{meta['mode']} do not "
-            f"match the path; name files prompts/<task>/v<N>.<chat|completion>.md."
+            f"match the path; name files prompts/<task>/v<N>.chat.md."
         )
     if meta.get("on_truncation", "grow") not in ("grow", "fail"):
         raise ConfigError(f'{path}: \'on_truncation\' must be "grow" or "fail".')

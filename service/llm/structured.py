@@ -1,10 +1,10 @@
-"""Structured output helpers: strict JSON schemas, GBNF grammars, parsing model text."""
+"""Structured output helpers: strict JSON schemas, parsing model text."""
 
 from __future__ import annotations
 
 import json
 import re
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -56,16 +56,6 @@ def schema_json(model: type[BaseModel] | None) -> str | None:
 def _schema_text(model: type[BaseModel]) -> str:
     # Schema generation costs ~1 ms; it runs on every cache lookup, so compute it once per model.
     return json.dumps(model.model_json_schema(), sort_keys=True)
-
-
-@lru_cache(maxsize=64)
-def gbnf_for(schema_text: str) -> str | None:
-    """GBNF for llama.cpp's ``grammar`` field, or None when the local extra is not installed."""
-    try:
-        from llama_cpp.llama_grammar import json_schema_to_gbnf
-    except ImportError:
-        return None
-    return str(json_schema_to_gbnf(schema_text))
 
 
 def parse_output(text: str, model: type[BaseModel]) -> BaseModel:

@@ -17,9 +17,8 @@ summary and ``cache stats``):
 - the summary is one call when the whole document fits the context window, else one map call
   per chunk and one reduce call (deeper collapses of very long documents are not counted);
 - the active templates' strategies decide the shape: ``per_unit`` translation (as the embedded
-  models use) is a call per paragraph (or piece of one), a ``lead`` summary a call per lead
-  piece (title and first sentences), ``rules_en`` commitments a call per concrete rule
-  candidate (``RULE_SENTENCE_OUTPUT`` tokens each; re-asks are not counted);
+  model uses) is a call per paragraph (or piece of one), ``rules_en`` commitments a call per
+  concrete rule candidate (``RULE_SENTENCE_OUTPUT`` tokens each; re-asks are not counted);
 - a ``sections`` summary (the embedded Qwen's) first runs the translation task on the document
   (the same calls, cached: paid once per document) and then summarises about
   ``TRANSLATION_RATIO`` × the source tokens of English in one call, or, when that does not fit
@@ -48,9 +47,8 @@ from service.tasks.commitments.english import context_of, worth_rendering
 from service.tasks.commitments.extract import doc_year
 from service.tasks.commitments.rules import detect
 from service.tasks.registry import CATALOG
-from service.tasks.strategies import LEAD, PER_UNIT, RULES_EN, SECTIONS
+from service.tasks.strategies import PER_UNIT, RULES_EN, SECTIONS
 from service.tasks.summary import sections
-from service.tasks.summary.lead import lead_pieces
 from service.tasks.summary.map_reduce import MAX_DEPTH
 from service.tasks.summary.run import MARGIN
 from service.tasks.translate import plan_units
@@ -59,11 +57,11 @@ from service.tokens import count_tokens
 DEFAULT_OVERHEAD = 400  # tokens, for a task whose prompt file is missing
 MESSAGE_OVERHEAD = 4  # chat framing per message (OpenAI's documented count)
 PARAGRAPH_MARKUP = 8
-PREVIOUS_CONTEXT = {"chat": 600, "completion": 200}
+PREVIOUS_CONTEXT = 600
 TRANSLATION_RATIO = 1.3
 COMMITMENTS_RATIO = 0.5
 RULE_SENTENCE_OUTPUT = 40  # one English sentence per rule-found commitment (rules_en)
-SUMMARY_OUTPUT = {"chat": 800, "completion": 200}
+SUMMARY_OUTPUT = 800
 NOTES_OUTPUT = 300
 SECTIONS_ANSWER = 250  # a sections answer runs 150-350 tokens; a part's note about as long
 CONTEXT_MARGIN = MARGIN  # the summary leaves this share of the window unused
@@ -127,10 +125,6 @@ class _Costing:
         self.glossary = Glossary.load(settings.prompts_dir / "glossary.tsv")
         self._overheads: dict[str, int] = {}
 
-    @property
-    def mode(self) -> str:
-        return self.profile.mode
-
     def overhead(self, task: str) -> int:
         """Tokens of the task's active template with every variable empty."""
         if task not in self._overheads:
@@ -145,11 +139,8 @@ class _Costing:
     def rendered(self, task: str, variables: Mapping[str, str]) -> int:
         """Tokens of the task's active template with these variables (the others empty)."""
         tpl = self.registry.get(task, self.profile.mode)
-        values = {**dict.fromkeys(tpl.variables, ""), **variables}
-        if tpl.mode == "chat":
-            msgs = tpl.render_messages(values)
-            return sum(count_tokens(m.content) + MESSAGE_OVERHEAD for m in msgs) + 3
-        return count_tokens(tpl.render_prompt(values))
+        msgs = tpl.render_messages({**dict.fromkeys(tpl.variables, ""), **variables})
+        return sum(count_tokens(m.content) + MESSAGE_OVERHEAD for m in msgs) + 3
 
     def strategy(self, task: str) -> str | None:
         """The strategy of the task's active template (None without a prompt file)."""
@@ -225,9 +216,7 @@ def _translation(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[Call]:
                 for u in units]  # fmt: skip
     return [
         (
-            base
-            + c.source(ch.text, len(ch.paragraph_ids))
-            + (PREVIOUS_CONTEXT[c.mode] if i else 0),
+            base + c.source(ch.text, len(ch.paragraph_ids)) + (PREVIOUS_CONTEXT if i else 0),
             c.out(ch.tokens * TRANSLATION_RATIO),
         )
         for i, ch in enumerate(chunks)
@@ -247,13 +236,9 @@ def _commitments(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[Call]:
 
 
 def _summary(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[Call]:
-    if c.strategy("summary") == LEAD:
-        base = c.overhead("summary")
-        return [(base + c.source(zh, 1), c.out(count_tokens(zh) * TRANSLATION_RATIO))
-                for _, zh in lead_pieces(doc)]  # fmt: skip
     if c.strategy("summary") == SECTIONS:
         return _sections(c, doc)
-    output = c.out(SUMMARY_OUTPUT[c.mode])
+    output = c.out(SUMMARY_OUTPUT)
     whole = c.overhead("summary") + c.source(doc.text, len(doc.paragraphs))
     if whole + output <= c.profile.context_window * (1 - CONTEXT_MARGIN):
         return [(whole, output)]
@@ -294,7 +279,7 @@ def _sections_output(c: _Costing) -> int:
     """The task's output budget (``SummaryRun.output``): the profile's cap, a third of the
     usable window."""
     limit = int(c.profile.context_window * (1 - MARGIN))
-    return min(sections.SECTIONS_OUTPUT[c.mode], c.profile.max_output_tokens, limit // 3)
+    return min(sections.SECTIONS_OUTPUT, c.profile.max_output_tokens, limit // 3)
 
 
 def _prompt(c: _Costing, meta: Mapping[str, str], what: str) -> int:

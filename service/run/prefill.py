@@ -2,11 +2,12 @@
 
 ``prefill`` runs every (document, kind) task with the gateway in collecting mode: a cache hit
 is served as usual, a miss is recorded and aborts that task run (``Deferred``). The collected
-requests go to the provider as one batch per endpoint; each answer is checked as the gateway
-would check it and cached under the request's key. Then the tasks run again: calls that
-depend on earlier answers (translation chunk k carries chunk k-1's English, the summary's
-reduce needs the map notes, the commitments recall needs the first pass) now render and miss,
-so they form the next round. It stops when a round collects nothing new.
+requests go to the provider in batches (one per input file within the API's limits); each
+answer is checked as the gateway would check it and cached under the request's key. Then the
+tasks run again: calls that depend on earlier answers (translation chunk k carries chunk
+k-1's English, the summary's reduce needs the map notes, the commitments recall needs the first
+pass) now render and miss, so they form the next round. It stops when a round collects nothing
+new.
 
 Afterwards the normal run finds every successful answer in the cache. An answer that failed
 its checks stays uncached (and its task's later calls unbatched): the normal run calls the
@@ -26,7 +27,6 @@ from pydantic import BaseModel, Field
 from service.artifacts import ArtifactKind
 from service.errors import BatchIncomplete, ConfigError, Deferred
 from service.llm.batch_api import (
-    ENDPOINTS,
     BatchClient,
     BatchState,
     LineResult,
@@ -262,17 +262,13 @@ class _Session:
         return resumed
 
     async def _submit(self, calls: list[PendingCall]) -> list[BatchState]:
-        """One batch per endpoint and file; each remembered until its results are in."""
-        by_mode: dict[str, list[PendingCall]] = {}
-        for call in calls:
-            by_mode.setdefault(call.mode, []).append(call)
+        """One batch per file; each remembered until its results are in."""
         states = []
-        for mode, group in by_mode.items():
-            for jsonl, keys in split_lines([request_line(c) for c in group]):
-                state = await self.client.submit(ENDPOINTS[mode], jsonl)
-                self.open.remember(state.id, keys)
-                self.say(f"batch {state.id}: {state.status} ({len(keys)} requests)")
-                states.append(state)
+        for jsonl, keys in split_lines([request_line(c) for c in calls]):
+            state = await self.client.submit(jsonl)
+            self.open.remember(state.id, keys)
+            self.say(f"batch {state.id}: {state.status} ({len(keys)} requests)")
+            states.append(state)
         self.report.submitted += len(calls)
         self.report.batches += [s.id for s in states]
         return states

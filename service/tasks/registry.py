@@ -26,7 +26,6 @@ from service.tasks.commitments.task import commitments
 from service.tasks.context import TaskContext
 from service.tasks.strategies import (
     CHUNK_JSON,
-    LEAD,
     MAP_REDUCE,
     PER_UNIT,
     RULES_EN,
@@ -36,7 +35,7 @@ from service.tasks.strategies import (
 from service.tasks.summary import summarize
 from service.tasks.summary.run import MAP, REDUCE
 from service.tasks.summary.run import TASK as SUMMARY
-from service.tasks.summary.schema import ChunkNotes, NotesLite, SummaryLite, SummaryOut
+from service.tasks.summary.schema import ChunkNotes, SummaryOut
 
 TaskFn = Callable[[Document, list[Chunk], TaskContext], Awaitable[Artifact]]
 
@@ -61,13 +60,8 @@ class TaskSpec:
 TASKS: dict[ArtifactKind, TaskSpec] = {
     "summary": TaskSpec(
         summarize,
-        {SUMMARY: (SINGLE, LEAD, SECTIONS), MAP: (MAP_REDUCE,), REDUCE: (MAP_REDUCE,)},
-        {
-            "summary": SummaryOut,
-            "summary_lite": SummaryLite,
-            "summary_notes": ChunkNotes,
-            "summary_notes_lite": NotesLite,
-        },
+        {SUMMARY: (SINGLE, SECTIONS), MAP: (MAP_REDUCE,), REDUCE: (MAP_REDUCE,)},
+        {"summary": SummaryOut, "summary_notes": ChunkNotes},
     ),
     "translation": TaskSpec(
         translate.translate,
@@ -78,7 +72,7 @@ TASKS: dict[ArtifactKind, TaskSpec] = {
     "commitments": TaskSpec(
         commitments,
         {extract.TASK: (CHUNK_JSON, RULES_EN), extract.RECALL_TASK: (CHUNK_JSON,)},
-        {"ExtractionOutput": ExtractionOutput, "CommitmentsLite": extract.LiteOutput},
+        {"ExtractionOutput": ExtractionOutput},
     ),
 }
 

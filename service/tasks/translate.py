@@ -19,9 +19,8 @@ Chunks of one document run sequentially (the prompt carries the previous transla
 documents can run concurrently.
 
 That is the ``chunk_json`` strategy. A template declaring ``strategy = "per_unit"`` instead
-translates one unit per call as plain text: ``v2.completion`` (the embedded base model,
-``Chinese: …`` / ``English:`` with ``stop=["\n"]``, each call alone) or ``v2.chat`` (a small
-instruct model: hints for terms, names and numbers, and the previous paragraph with its English).
+translates one unit per call as plain text: ``v2.chat``, for a small instruct model (hints for
+terms, names and numbers, and the previous paragraph with its English).
 Each answer is checked (``guard.accepted``): empty or mostly Chinese, or not plausibly a
 translation. A rejected answer is re-asked once with an explicit note when the template declares
 ``note``; an implausible one is then translated sentence by sentence, a sentence still rejected
@@ -32,15 +31,13 @@ outcome is "failed".
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal, Self, cast
+from typing import TYPE_CHECKING, Literal, Self, cast
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.artifacts import (
     ChunkOutcome,
@@ -78,23 +75,19 @@ if TYPE_CHECKING:
 TASK = "translate"
 SCHEMA_NAME = "translated_chunk"
 # Chinese characters of previous-chunk context carried into the next prompt: whole trailing
-# paragraphs up to this length (none when the last paragraph alone is longer). The local
-# model's 2,048-token window affords only a sentence or two.
-PREVIOUS_CHARS = {"chat": 600, "completion": 160}
+# paragraphs up to this length (none when the last paragraph alone is longer).
+PREVIOUS_CHARS = 600
 # Output budget: English cl100k tokens per Chinese cl100k token, measured on 643 paragraphs
 # (>= 50 tokens) of the bilingual Government Work Reports, is 0.78 overall (p95 0.94, max 1.23);
 # 1.3 covers the worst, plus the JSON framing per paragraph. A tight budget also stops a small
 # model rambling; the gateway doubles it once on truncation.
 OUTPUT_PER_SOURCE_TOKEN = 1.3
 JSON_TOKENS_PER_UNIT = 16
-# Instructions and the few-shot example in cl100k tokens: the v1 templates measure 432 (chat)
-# and 132 (completion) without variables; plus message framing and a little margin.
-PROMPT_OVERHEAD = {"chat": 450, "completion": 150}
+# Instructions and the few-shot example in cl100k tokens: the v1 template measures 432 without
+# variables; plus message framing and a little margin.
+PROMPT_OVERHEAD = 450
 MIN_OUTPUT_TOKENS = 64
-NO_PREVIOUS = {
-    "chat": "(none: this is the start of the document)",
-    "completion": "",
-}
+NO_PREVIOUS = "(none: this is the start of the document)"
 NO_GLOSSARY = "(none)"
 # Our own markup inside the document text is neutralised so a paragraph cannot fake an id.
 _OWN_TAGS = re.compile(r"<(\s*/?\s*)(p|en|document|context)\b", re.IGNORECASE)
@@ -137,29 +130,6 @@ def _id_mismatch(want: list[str], got: list[str]) -> str:
     return (
         f"paragraph ids must be exactly {', '.join(want)} in this order, one item each; "
         f"got {', '.join(got) or 'none'}" + (f" ({detail})" if detail else "")
-    )
-
-
-@lru_cache(maxsize=256)
-def fixed_schema(ids: tuple[str, ...]) -> type[TranslatedChunk]:
-    """Completion mode: ids fixed in the schema, so the llama.cpp grammar writes them for us.
-
-    The completion prompt declares no schema (the gateway would insist on that exact class):
-    this one is built per chunk, and still validates like ``TranslatedChunk``.
-    """
-    items = [
-        create_model(
-            f"P{i}",
-            __base__=ParagraphEn,
-            id=(cast(Any, Literal)[uid], ...),
-            en=(str, Field(min_length=1)),
-        )
-        for i, uid in enumerate(ids)
-    ]
-    return create_model(
-        "TranslatedChunk",
-        __base__=TranslatedChunk,
-        paragraphs=(cast(Any, tuple)[tuple(items)], ...),
     )
 
 
@@ -214,25 +184,17 @@ def paragraph_lines(units: Sequence[Unit]) -> str:
     return "\n".join(f'<p id="{u.uid}">{_neutralise(u.zh)}</p>' for u in units)
 
 
-def _answer_json(units: Sequence[Unit], english: dict[str, str]) -> str:
-    items = [{"id": u.uid, "en": english[u.uid]} for u in units]
-    return json.dumps({"paragraphs": items}, ensure_ascii=False)
-
-
-def previous_block(units: Sequence[Unit], english: dict[str, str], mode: str) -> str:
-    """The end of the previous chunk with its translation, or the mode's 'none' text."""
+def previous_block(units: Sequence[Unit], english: dict[str, str]) -> str:
+    """The end of the previous chunk with its translation, or ``NO_PREVIOUS``."""
     tail: list[Unit] = []
     size = 0
     for unit in reversed(units):
         size += len(unit.zh)
-        if size > PREVIOUS_CHARS[mode] or unit.uid not in english:
+        if size > PREVIOUS_CHARS or unit.uid not in english:
             break
         tail.insert(0, unit)
     if not tail:
-        return NO_PREVIOUS[mode]
-    if mode == "completion":  # one more few-shot pair: the model continues the pattern
-        answer = _answer_json(tail, english)
-        return f"Chinese: {delimit(paragraph_lines(tail))}\nEnglish: {answer}\n\n"
+        return NO_PREVIOUS
     lines = [
         f'<p id="{u.uid}">{_neutralise(u.zh)}</p>\n<en>{_neutralise(english[u.uid])}</en>'
         for u in tail
@@ -335,17 +297,14 @@ async def _chunk_call(
     units: list[Unit], previous: list[Unit], run: _Run, ctx: TaskContext, usage: _Usage
 ) -> TranslatedChunk:
     """The chunk_json call for ``units``: their JSON answer, ids not checked yet."""
-    profile = ctx.gateway.profile
     variables = {
         "glossary": glossary_lines(ctx, "\n".join(u.zh for u in units)),
-        "previous": previous_block(previous, run.english, profile.mode),
+        "previous": previous_block(previous, run.english),
         "document": delimit(paragraph_lines(units)),
     }
-    prompt_tokens = PROMPT_OVERHEAD[profile.mode] + sum(count_tokens(v) for v in variables.values())
-    ids = tuple(u.uid for u in units)
-    schema = fixed_schema(ids) if profile.mode == "completion" else TranslatedChunk
-    budget = max_output_tokens(units, prompt_tokens, profile)
-    result = await ctx.call(TASK, variables, schema=schema, max_tokens=budget)
+    prompt_tokens = PROMPT_OVERHEAD + sum(count_tokens(v) for v in variables.values())
+    budget = max_output_tokens(units, prompt_tokens, ctx.gateway.profile)
+    result = await ctx.call(TASK, variables, schema=TranslatedChunk, max_tokens=budget)
     usage.add(result.record)
     return cast(TranslatedChunk, result.parsed)
 
@@ -510,8 +469,8 @@ async def _unit_call(
 
 
 def _template_tokens(template: PromptTemplate) -> int:
-    """The template's own text in tokens: its completion body or its chat sections."""
-    return count_tokens(template.body) + sum(count_tokens(m.content) for m in template.sections)
+    """The template's own text in tokens: its chat sections."""
+    return sum(count_tokens(m.content) for m in template.sections)
 
 
 def _status(run: _Run) -> Status:

@@ -1,8 +1,7 @@
-"""Plain-text, one-unit-per-call prompting, shared by the per-unit translation and the lead
-summary: the unit's variables, the answer's checks, and the few-shot copy check.
+"""Plain-text, one-unit-per-call prompting, shared by the per-unit translation and the
+``rules_en`` commitments: the unit's variables, the answer's checks, and the prompt copy check.
 
-A unit goes on one ``Chinese: …`` line and the answer is the one ``English:`` line after it
-(``stop = ["\\n"]``): no JSON, no grammar.
+A unit goes into the prompt as one line of text and the answer is plain English: no JSON.
 """
 
 from __future__ import annotations
@@ -15,27 +14,27 @@ from service.errors import ModelInvalidOutput
 from service.llm.prompts import PromptTemplate
 from service.tasks.context import TaskContext
 
-# A leading dash (the Government Work Reports' "——经济运行…" list items) made the base model
-# echo the whole Chinese paragraph back (measured, with repeat_penalty 1.0 and 1.1); without it
-# the same paragraph came back in English. The dash carries nothing to translate.
+# A leading list dash (the Government Work Reports' "——经济运行…" items) carries nothing to
+# translate, so the unit is sent without it: the model sees only text to translate, and the
+# requests (and their cache keys) stay those of the runs so far.
 _LEADING_DASH = re.compile(r"^[—–―－-]+\s*")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Our own delimiters (``delimit``'s <document id=…>, <context>, <p id=…>): a small instruct
 # model echoes them around its answer (seen with Qwen2.5-1.5B on every unit of a seed).
 _OWN_TAG = re.compile(r"</?\s*(?:document|context|p|en|zh)\b[^>]*>", re.IGNORECASE)
-# A small base model often repeats its few-shot example verbatim; shorter strings may match
-# by chance.
+# A small model may repeat the prompt's worked example verbatim; shorter strings may match by
+# chance.
 _COPY_MIN_CHARS = 12
 
 
 def one_line(text: str) -> str:
-    """Whitespace collapsed: the unit stays on its ``Chinese:`` line (the stop is a newline),
-    so nothing in the document can start a line of its own in the prompt."""
+    """Whitespace collapsed: nothing in the document can start a line of its own in the prompt
+    (where it could pass for a heading or an instruction of ours)."""
     return " ".join(text.split())
 
 
 def unit_prompt_text(zh: str) -> str:
-    """The unit as it goes after ``Chinese:``: one line, without a leading list dash."""
+    """The unit as it is sent: one line, without a leading list dash."""
     return _LEADING_DASH.sub("", one_line(zh)) or one_line(zh)
 
 
@@ -79,15 +78,8 @@ def chinese_left(text: str) -> list[str]:
     return re.findall(rf"{_CJK.pattern}+", text)
 
 
-def in_example(tpl: PromptTemplate, text: str) -> bool:
-    """``text`` (12+ characters) occurs verbatim in the prompt file's worked example."""
-    return len(text.strip()) >= _COPY_MIN_CHARS and text.strip() in tpl.body
-
-
 def in_prompt(tpl: PromptTemplate, text: str) -> bool:
-    """``text`` (12+ characters) occurs verbatim anywhere in the prompt file: its completion
-    body or one of its chat messages (where a chat prompt keeps its worked example)."""
+    """``text`` (12+ characters) occurs verbatim in one of the prompt file's messages (where
+    a prompt keeps its worked example)."""
     found = text.strip()
-    return in_example(tpl, text) or (
-        len(found) >= _COPY_MIN_CHARS and any(found in m.content for m in tpl.sections)
-    )
+    return len(found) >= _COPY_MIN_CHARS and any(found in m.content for m in tpl.sections)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from service.artifacts import ChunkOutcome, CommitmentsArtifact, GroundingReport, status_of
 from service.errors import ConfigError, ModelError
@@ -29,7 +29,6 @@ from service.tasks.commitments.schema import (
     Commitment,
     ExtractedCommitment,
     ExtractionOutput,
-    Modality,
     Source,
     Target,
     TargetKind,
@@ -42,7 +41,6 @@ KIND = "commitments"
 
 #: What the English fields say when no model wrote them: shown as-is, never as a translation.
 RULE_MARKER = "(rule-derived; not translated)"
-LITE_MARKER = "(local model: quote only; not translated)"
 #: A rule candidate counts as covered when a grounded model record spans this share of it.
 COVER_SHARE = 0.5
 #: Fewer Chinese characters than this and a quote cannot state a pledge.
@@ -56,27 +54,6 @@ _RULE_KINDS: dict[str, TargetKind] = {
     "percent": "percentage",
     "other": "other",
 }
-
-
-# --- schemas ----------------------------------------------------------------------------------
-
-LITE_MAX_ITEMS = 4  # per chunk of the 2,048-token local model; the rules add what it misses
-LITE_QUOTE_CHARS = 80  # a pledge clause; a longer quote is cut, and a prefix still grounds
-
-
-class LiteCommitment(BaseModel):
-    """Completion mode: what a tiny base model can fill under a grammar (quote and modality)."""
-
-    quote_zh: str = Field(
-        max_length=LITE_QUOTE_CHARS, description="The clause, copied verbatim from the text."
-    )
-    modality: Modality
-
-
-class LiteOutput(BaseModel):
-    # Bounded so the grammar closes the list: unbounded, the base model never ends it and
-    # every call runs to its token cap (and a doubled-budget retry) before being truncated.
-    commitments: list[LiteCommitment] = Field(max_length=LITE_MAX_ITEMS)
 
 
 # --- per-chunk work ---------------------------------------------------------------------------
@@ -194,25 +171,14 @@ def _ground(
 
 
 def _as_extracted(parsed: BaseModel | None) -> list[ExtractedCommitment]:
-    """The model's records in the full schema (completion mode answers the lite one)."""
+    """The records of the model's ``ExtractionOutput``."""
     if isinstance(parsed, ExtractionOutput):
         return list(parsed.commitments)
-    if isinstance(parsed, LiteOutput):
-        return [_from_lite(item) for item in parsed.commitments]
     # Only a prompt file without (or with a foreign) schema gets here: the operator's to fix.
     raise ConfigError(
-        f"prompts/{TASK}: declare schema ExtractionOutput (chat) or CommitmentsLite "
-        f"(completion); the answer parsed as {type(parsed).__name__}."
+        f"prompts/{TASK}: declare schema ExtractionOutput; the answer parsed as "
+        f"{type(parsed).__name__}."
     )
-
-
-def _from_lite(item: LiteCommitment) -> ExtractedCommitment:
-    return ExtractedCommitment(
-        quote_zh=item.quote_zh, actor_zh=None, actor_en=None, action_zh=item.quote_zh,
-        action_en=LITE_MARKER, targets=[], deadline_text=None, deadline_start=None,
-        deadline_end=None, deadline_precision="none", sector="other", modality=item.modality,
-        trigger=None, milestone=None, gloss_en=LITE_MARKER,
-    )  # fmt: skip
 
 
 # --- rules: recall hints and fallback ---------------------------------------------------------

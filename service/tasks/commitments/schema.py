@@ -1,7 +1,7 @@
 """Commitment extraction models: what the model returns per chunk, and what we store.
 
-The extraction models are shaped for strict structured output (OpenAI strict mode and
-llama.cpp grammars): every key is required, absent values are ``null`` rather than missing,
+The extraction models are shaped for strict structured output (``json_schema`` profiles:
+OpenAI strict mode, vLLM): every key is required, absent values are ``null`` rather than missing,
 enums are ``Literal``, and objects nest at most one level (``targets``). The gateway adds
 ``additionalProperties: false``. The model never gives offsets; ``Commitment`` adds the
 grounding we compute in ``ground.py``.

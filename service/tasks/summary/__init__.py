@@ -6,8 +6,6 @@ The active ``summary`` prompt's strategy decides the algorithm:
   expected output, counted with cl100k, with a safety margin), one structured call;
   otherwise ``map_reduce`` over the chunks (``map_reduce.py``, with the ``summary_map`` and
   ``summary_reduce`` prompts).
-- ``lead``: extractive, the title and lead sentences translated one per call (``lead.py``),
-  for the embedded base model.
 - ``sections``: the translation task first, then the English summarised in labelled plain
   text (``sections.py``, format and checks in ``sectioned.py``), for a small instruct model.
 
@@ -24,8 +22,7 @@ from service.errors import ModelError
 from service.llm.prompts import delimit
 from service.models import Chunk, Document
 from service.tasks.context import TaskContext
-from service.tasks.strategies import LEAD, SECTIONS
-from service.tasks.summary.lead import summarize_lead
+from service.tasks.strategies import SECTIONS
 from service.tasks.summary.map_reduce import summarize_map_reduce
 from service.tasks.summary.result import artifact, to_summary
 from service.tasks.summary.run import SUMMARY_OUTPUT, TASK, SummaryRun, meta_variables
@@ -38,8 +35,6 @@ async def summarize(doc: Document, chunks: list[Chunk], ctx: TaskContext) -> Sum
     """Summarise ``doc`` as the active summary prompt's strategy says (see the module doc)."""
     run = SummaryRun(doc, ctx, meta_variables(doc))
     strategy = run.template(TASK).strategy
-    if strategy == LEAD:
-        return await summarize_lead(run)
     if strategy == SECTIONS:
         return await summarize_sections(run, chunks)
     whole = {"document": delimit(doc.text), "glossary": run.glossary(doc.text)}
@@ -55,4 +50,4 @@ async def _single(run: SummaryRun, variables: Mapping[str, object]) -> SummaryAr
         outcome = ChunkOutcome(chunk_id="document", status="failed", error=exc.message)
         return artifact(run, None, "single", [outcome], [])
     outcome = ChunkOutcome(chunk_id="document", status="ok")
-    return artifact(run, to_summary(parsed, run.doc), "single", [outcome], [])
+    return artifact(run, to_summary(parsed), "single", [outcome], [])

@@ -27,7 +27,7 @@ from service.tasks.summary.run import (
     SummaryRun,
     gather,
 )
-from service.tasks.summary.schema import ChunkNotes, NotesLite
+from service.tasks.summary.schema import ChunkNotes
 from service.tokens import count_tokens, get_encoding
 
 MAX_DEPTH = 3  # collapse rounds before the reduce takes only what fits
@@ -101,8 +101,6 @@ async def _map_one(run: SummaryRun, chunk: Chunk) -> tuple[ChunkOutcome, Summary
 
 
 def _to_notes(parsed: BaseModel, chunk_id: str) -> SummaryNotes:
-    if isinstance(parsed, NotesLite):
-        return SummaryNotes(chunk_id=chunk_id, facts=parsed.facts)
     if isinstance(parsed, ChunkNotes):
         return SummaryNotes(chunk_id=chunk_id, **parsed.model_dump())
     raise ConfigError(f"prompts/{MAP}: unexpected schema {type(parsed).__name__}.")
@@ -129,13 +127,13 @@ async def _reduce(run: SummaryRun, texts: list[str], failed: list[str], parts: i
     for depth in range(MAX_DEPTH + 1):
         variables = {"coverage": coverage, "notes": delimit("\n\n".join(texts), "notes")}
         if run.room(REDUCE, {**run.meta, **variables}, out_tokens) >= 0:
-            return to_summary(await run.call(REDUCE, variables, out_tokens), run.doc)
+            return to_summary(await run.call(REDUCE, variables, out_tokens))
         if depth == MAX_DEPTH:
             break
         texts = await _collapse(run, texts, depth + 1)
     texts = _take_fitting(run, texts, coverage, out_tokens)
     variables = {"coverage": coverage, "notes": delimit("\n\n".join(texts), "notes")}
-    return to_summary(await run.call(REDUCE, variables, out_tokens), run.doc)
+    return to_summary(await run.call(REDUCE, variables, out_tokens))
 
 
 def _coverage(failed: list[str], parts: int) -> str:

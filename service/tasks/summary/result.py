@@ -12,20 +12,14 @@ from service.checks.quality import QualityReport, summary_report
 from service.errors import ConfigError
 from service.models import Document
 from service.tasks.summary.run import SummaryRun
-from service.tasks.summary.schema import ISO_DATE, SummaryLite, SummaryOut
+from service.tasks.summary.schema import ISO_DATE, SummaryOut
 
 
-def to_summary(parsed: BaseModel, doc: Document) -> Summary:
-    """The model's answer (full or lite schema) as the artifact's ``Summary``."""
+def to_summary(parsed: BaseModel) -> Summary:
+    """The model's answer as the artifact's ``Summary``."""
     if isinstance(parsed, SummaryOut):
         return Summary.model_validate(parsed.model_dump())
-    if isinstance(parsed, SummaryLite):
-        # The base model is not asked for who/when/where; the date is the human-checked one.
-        date = doc.meta.date.isoformat() if doc.meta.date else None
-        return Summary(**parsed.model_dump(), body=None, date=date, place=None, people=[])
-    raise ConfigError(
-        f"Summary prompts must declare 'summary' or 'summary_lite', not {type(parsed).__name__}."
-    )
+    raise ConfigError(f"Summary prompts must declare 'summary', not {type(parsed).__name__}.")
 
 
 def quality_source(doc: Document) -> str:

@@ -4,17 +4,16 @@ progress, whichever strategy runs it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from pydantic import BaseModel
 
-from service.errors import ConfigError, ModelError, ModelInvalidOutput
+from service.errors import ConfigError, ModelError
 from service.llm.prompts import PromptTemplate
 from service.models import Document
 from service.tasks.context import ProgressEvent, TaskContext
-from service.tasks.units import in_example
 from service.tokens import count_tokens
 
 TASK, MAP, REDUCE = "summary", "summary_map", "summary_reduce"
@@ -24,8 +23,8 @@ MARGIN = 0.10
 MESSAGE_OVERHEAD = 4  # tokens of chat framing per message (OpenAI's documented estimate)
 # Output budgets in tokens (before capping by the profile and a third of the window). A full
 # summary in JSON is 400-700 cl100k tokens; notes on one chunk 200-600.
-SUMMARY_OUTPUT = {"chat": 1200, "completion": 320}
-NOTES_OUTPUT = {"chat": 800, "completion": 256}
+SUMMARY_OUTPUT = 1200
+NOTES_OUTPUT = 800
 UNKNOWN = "unknown"
 _T = TypeVar("_T")
 
@@ -46,22 +45,19 @@ class SummaryRun:
         """Tokens one request (prompt + max_tokens) may use."""
         return int(self.ctx.gateway.profile.context_window * (1 - MARGIN))
 
-    def output(self, table: Mapping[str, int]) -> int:
-        profile = self.ctx.gateway.profile
-        return min(table[profile.mode], profile.max_output_tokens, self.limit // 3)
+    def output(self, wanted: int) -> int:
+        """An output budget: ``wanted``, capped by the profile and a third of the window."""
+        return min(wanted, self.ctx.gateway.profile.max_output_tokens, self.limit // 3)
 
     def template(self, task: str) -> PromptTemplate:
-        """The prompt file the gateway will use for ``task`` (same mode and version)."""
+        """The prompt file the gateway will use for ``task`` (same version)."""
         gw = self.ctx.gateway
         return gw.registry.get(task, gw.profile.mode, self.ctx.versions.get(task))
 
     def prompt_tokens(self, task: str, variables: Mapping[str, object]) -> int:
         """cl100k tokens of the request the gateway will render for these variables."""
-        tpl = self.template(task)
-        if tpl.mode == "chat":
-            msgs = tpl.render_messages(variables)
-            return sum(count_tokens(m.content) + MESSAGE_OVERHEAD for m in msgs) + 3
-        return count_tokens(tpl.render_prompt(variables))
+        msgs = self.template(task).render_messages(variables)
+        return sum(count_tokens(m.content) + MESSAGE_OVERHEAD for m in msgs) + 3
 
     def room(self, task: str, variables: Mapping[str, object], output: int) -> int:
         """Tokens left for more material after this prompt and its output."""
@@ -87,35 +83,8 @@ class SummaryRun:
         rec = result.record
         if result.parsed is None:
             raise ConfigError(f"prompts/{task}: the prompt file must declare a schema.")
-        copied = copied_example(self.template(task), result.parsed)
-        self.report(
-            cached=rec.cached, failed=copied is not None, tokens=rec.tokens_in + rec.tokens_out
-        )
-        if copied is not None:
-            raise ModelInvalidOutput(
-                f"{task}: the model copied the prompt's example ({copied[:60]!r}) instead of "
-                "reading the text."
-            )
+        self.report(cached=rec.cached, tokens=rec.tokens_in + rec.tokens_out)
         return result.parsed
-
-
-# A small base model often repeats its few-shot example verbatim; that is not a summary.
-def copied_example(tpl: PromptTemplate, parsed: BaseModel) -> str | None:
-    """A string of the answer that occurs verbatim in a few-shot (completion) prompt."""
-    if tpl.mode != "completion":
-        return None  # chat prompts have no worked example to copy
-    return next((t for t in _strings(parsed.model_dump()) if in_example(tpl, t)), None)
-
-
-def _strings(value: object) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
 
 
 def meta_variables(doc: Document) -> dict[str, str]:

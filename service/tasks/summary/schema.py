@@ -1,8 +1,5 @@
 """The summary's output models: what each prompt's ``schema`` names, with the rules a valid
 answer keeps (sentence counts, English only, ISO dates); a broken rule triggers a re-ask.
-
-The local completion-mode model gets smaller schemas (``SummaryLite``, ``NotesLite``): a 270M
-base model cannot fill who/when/where reliably, so those fields come back empty.
 """
 
 from __future__ import annotations
@@ -68,25 +65,6 @@ class SummaryOut(Summary):
         return self
 
 
-class SummaryLite(BaseModel):
-    """The local base model's answer: fewer fields, looser counts."""
-
-    model_config = ConfigDict(title="SummaryLite")
-    headline: str
-    abstract: str
-    key_points: list[str]
-
-    @model_validator(mode="after")
-    def _rules(self) -> Self:
-        errors = _shape_errors(self.headline, self.abstract, self.key_points, (1, 3), (1, 8))
-        errors += _cjk_errors(
-            [("headline", self.headline), ("abstract", self.abstract)]
-            + [(f"key_points[{i}]", p) for i, p in enumerate(self.key_points)]
-        )
-        _raise_if(errors)
-        return self
-
-
 def _shape_errors(
     headline: str,
     abstract: str,
@@ -142,10 +120,3 @@ class ChunkNotes(BaseModel):
             fields += [(f"people[{i}].name_en", p.name_en), (f"people[{i}].role", p.role)]
         _raise_if(_cjk_errors(fields))
         return self
-
-
-class NotesLite(BaseModel):
-    """The local base model's notes: a list of facts."""
-
-    model_config = ConfigDict(title="NotesLite")
-    facts: list[str]

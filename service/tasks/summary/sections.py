@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 # summary would describe a different document.
 MIN_TRANSLATED = 0.6
 # Output budget: the sections are 150-350 tokens; room to spare for a wordy model.
-SECTIONS_OUTPUT = {"chat": 700, "completion": 700}
+SECTIONS_OUTPUT = 700
 # What the request says the text in <document> is: the whole English, a part of it (a round
 # of notes), or the notes on the parts.
 WHOLE = "The document's English translation"
