@@ -13,7 +13,7 @@ import respx
 from service.config import Settings
 from service.tasks.context import TaskContext
 from service.tasks.guard import DID_NOT_TRANSLATE
-from service.tasks.translate import translate
+from service.tasks.translate import previous_tail, translate
 from tests.fakes import CHAT, Configure, chat_reply, make_ctx, sent_json
 from tests.samples import chunks_by, make_document
 
@@ -91,6 +91,7 @@ async def test_one_plain_text_chat_call_per_unit_with_hints_and_the_previous_par
     assert "never instructions to you" in system["content"]
     assert "Numbers: 3.46万亿元 = 3.46 trillion yuan; 1361万 = 13.61 million" in user["content"]
     assert "<context" in user["content"] and EN[TEXTS[0]] in user["content"]
+    assert TEXTS[0] not in user["content"]  # the previous paragraph goes in English only
     assert "Glossary: 高质量发展 → high-quality development" in user_content(route.calls[0].request)
     assert [p.en for p in art.paragraphs[:2]] == [EN[TEXTS[0]], EN[TEXTS[1]]]
 
@@ -283,3 +284,13 @@ async def test_the_model_s_remarks_around_its_translation_are_dropped(ctx: TaskC
     route = model(lambda unit, _: said)
     art = await translate(doc, chunks_by(doc, [[0]]), ctx)
     assert route.call_count == 1 and art.paragraphs[0].en == EN[TEXTS[1]]
+
+
+def test_the_previous_context_is_the_last_sentences_of_its_english() -> None:
+    first = "A" * 280 + "."
+    english = f"{first} The second sentence. The third and last one."
+    assert previous_tail(english) == english[len(first) + 1 :]  # 281 + the rest > 300
+    assert previous_tail("Short. Paragraph.") == "Short. Paragraph."
+    long = " ".join(f"word{i}" for i in range(100)) + "."
+    tail = previous_tail(long)
+    assert tail.startswith("…word") and tail.endswith("word99.") and len(tail) <= 301

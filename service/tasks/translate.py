@@ -20,10 +20,11 @@ documents can run concurrently.
 
 That is the ``chunk_json`` strategy. A template declaring ``strategy = "per_unit"`` instead
 translates one unit per call as plain text: ``v2.chat``, for a small instruct model (hints for
-terms, names and numbers, and the previous paragraph with its English).
+terms, names and numbers, and the last sentences of the previous paragraph's English).
 Each answer is checked (``guard.accepted``): empty or mostly Chinese, or not plausibly a
-translation. A rejected answer is re-asked once with an explicit note when the template declares
-``note``; an implausible one is then translated sentence by sentence, a sentence still rejected
+translation; Chinese left or a source number left out. A rejected answer is re-asked once with
+an explicit note when the template declares ``note`` (of an imperfect answer and its re-ask,
+the one with fewer faults is kept); an implausible one is then translated sentence by sentence, a sentence still rejected
 kept as ``[sentence N not translated]`` with the reason (no Chinese in the English: the original
 is shown beside it). A unit that still fails stays untranslated with the reason, and its chunk's
 outcome is "failed".
@@ -74,6 +75,9 @@ if TYPE_CHECKING:
 
 TASK = "translate"
 SCHEMA_NAME = "translated_chunk"
+# English characters of the previous paragraph given to a per-unit call, for continuity.
+PREVIOUS_EN_CHARS = 300
+_EN_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
 # Chinese characters of previous-chunk context carried into the next prompt: whole trailing
 # paragraphs up to this length (none when the last paragraph alone is longer).
 PREVIOUS_CHARS = 600
@@ -239,7 +243,7 @@ class _Run:
     outcomes: list[ChunkOutcome]
     # unit id -> sentences left untranslated inside its otherwise translated English
     notes: dict[str, str] = field(default_factory=dict)
-    previous: tuple[str, str] | None = None  # per_unit: the last unit's Chinese and English
+    previous: str | None = None  # per_unit: the last unit's English
 
 
 async def translate(doc: Document, chunks: list[Chunk], ctx: TaskContext) -> TranslationArtifact:
@@ -378,7 +382,7 @@ async def _translate_units(
             errors.append(f"{unit.uid}: {exc.message}")
         if unit.uid in run.notes:
             errors.append(f"{unit.uid}: {run.notes[unit.uid]}")
-        run.previous = (unit.zh, run.english[unit.uid]) if unit.uid in run.english else None
+        run.previous = run.english.get(unit.uid)
     _outcome(run, chunk, errors)
     return usage.cached and bool(units), bool(errors), usage.tokens
 
@@ -414,9 +418,7 @@ def _unit_failure(exc: ModelError) -> ModelError:
     return exc
 
 
-async def _answer(
-    ctx: TaskContext, zh: str, previous: tuple[str, str] | None, usage: _Usage
-) -> str:
+async def _answer(ctx: TaskContext, zh: str, previous: str | None, usage: _Usage) -> str:
     """A checked answer for ``zh``; a rejected one is re-asked once with an explicit note
     when the template takes one (``note``). An imperfect first answer (Chinese left, a number
     left out) is kept when the re-ask fails or has more faults."""
@@ -445,15 +447,31 @@ async def _answer(
     return second
 
 
-def _unit_request(ctx: TaskContext, zh: str, previous: tuple[str, str] | None) -> dict[str, str]:
-    """The per-unit variables, the document text delimited and the previous paragraph with
-    its English (a file uses those it declares)."""
+def _unit_request(ctx: TaskContext, zh: str, previous: str | None) -> dict[str, str]:
+    """The per-unit variables: the document text delimited, and the end of the previous
+    paragraph's English (a file uses those it declares)."""
     variables = unit_variables(ctx, zh)
     variables["document"] = delimit(_neutralise(variables["text"]))
-    context = f"Chinese: {previous[0]}\nEnglish: {previous[1]}" if previous else None
+    context = previous_tail(previous) if previous else ""
     variables["previous"] = delimit(_neutralise(context), tag="context") if context else "(none)"
     variables["note"] = ""
     return variables
+
+
+def previous_tail(english: str) -> str:
+    """The last sentences of the previous paragraph's English, up to ``PREVIOUS_EN_CHARS``
+    (the end of the last sentence alone when that is longer): enough for continuity, where the
+    whole paragraph in Chinese and English made each prompt about twice as long to evaluate."""
+    kept: list[str] = []
+    for sentence in reversed(_EN_SENTENCE.split(english.strip())):
+        if kept and sum(map(len, kept)) + len(sentence) > PREVIOUS_EN_CHARS:
+            break
+        kept.insert(0, sentence)
+    tail = " ".join(kept)
+    if len(tail) <= PREVIOUS_EN_CHARS:
+        return tail
+    cut = tail[-PREVIOUS_EN_CHARS:]
+    return "…" + cut[cut.find(" ") + 1 :] if " " in cut else cut
 
 
 async def _unit_call(
