@@ -39,6 +39,7 @@ from service.llm.endpoint import api_key, configured_url
 from service.llm.profiles import Profile, configured, resolve_profile
 from service.llm.prompts import PromptCatalog, PromptRegistry, PromptTemplate, load_prompts
 from service.llm.retry import Sleep, with_retries
+from service.llm.slots import PromptSlots
 from service.llm.structured import parse_output, schema_json, strict_schema
 from service.store import CallRecord as CallRecord  # what CallResult.record holds
 from service.store import Store
@@ -111,7 +112,7 @@ class Gateway:
         self.profile: Profile = resolve_profile(profile_name, self.model)
         self.registry = registry or _load_registry(settings, self.profile, catalog)
         self._sleep = sleep
-        self._semaphore = asyncio.Semaphore(concurrency(settings, self.profile))
+        self._slots = PromptSlots(concurrency(settings, self.profile))
         # Awaited before the first request (starts the local server); a failure is kept and
         # raised for every later request instead of starting again.
         self._ready = ready
@@ -342,7 +343,7 @@ class Gateway:
     async def _attempt(self, req: _Request, body: dict[str, Any], rec: CallRecord) -> Answer:
         """One HTTP request, counted in the record with the tokens it used."""
         rec.attempts += 1
-        async with self._semaphore:
+        async with self._slots.hold(f"{req.template.id}/{req.template.version}"):
             raw = await self._create({**body, **req.extra})
         answer = Answer.of(raw)
         rec.tokens_in += answer.prompt_tokens
