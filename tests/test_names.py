@@ -346,10 +346,34 @@ def test_what_no_source_knows_stays_and_is_reported(glossary: Glossary) -> None:
     assert fixed.unresolved == ["准入", "罒"] and not fixed.ok and fixed.replacements == []
 
 
-def test_single_characters_are_not_looked_up(glossary: Glossary) -> None:
-    # Alone, a leftover character is more often part of a name than a word: 希 is not "to hope".
+def test_single_characters_are_not_looked_up_in_the_dictionary(glossary: Glossary) -> None:
+    # Alone, a leftover character is more often part of a name than a word: 希 is not "to hope";
+    # it is transliterated, and marked so.
     fixed = fix_leftovers("Premier 希 spoke.", "会议召开。", glossary)
-    assert fixed.text == "Premier 希 spoke." and fixed.unresolved == ["希"]
+    assert fixed.text == "Premier xi spoke." and fixed.ok
+    assert [(r.zh, r.en, r.source) for r in fixed.replacements] == [("希", "xi", "pinyin")]
+
+
+def test_a_common_morpheme_standing_alone_gets_its_policy_sense(glossary: Glossary) -> None:
+    # Seen on seed 004: "Guangming Cloud谷", "experiment 区" (the dictionary has 谷 "grain").
+    fixed = fix_leftovers("Guangming Cloud谷 and an experiment 区.", "光明云谷，试验区。", glossary)
+    assert fixed.text == "Guangming Cloud valley and an experiment district."
+    assert [r.source for r in fixed.replacements] == ["dictionary", "dictionary"]
+
+
+def test_a_name_no_source_knows_is_left_in_pinyin(glossary: Glossary) -> None:
+    fixed = fix_leftovers("accelerate 樟坑 airport and 梅林关 traffic", "樟坑 梅林关", glossary)
+    assert fixed.text == "accelerate Zhangkeng airport and Meilinguan traffic" and fixed.ok
+    assert {r.source for r in fixed.replacements} == {"pinyin"}
+
+
+def test_dictionary_senses_carry_no_chinese() -> None:
+    # CC-CEDICT's cross-references ("鯤|鲲[kun1]") went into the English of seed 004.
+    assert dictionary.clean_gloss("kun 鯤|鲲[kun1] and peng 鵬|鹏[Peng2], mythological beasts") == (
+        "kun and peng , mythological beasts"
+    )
+    assert dictionary.first_sense("会展") == "conferences and exhibitions"
+    assert dictionary.clean_gloss("see 鯤|鲲") == "see"
 
 
 def test_chinese_punctuation_becomes_ascii(glossary: Glossary) -> None:

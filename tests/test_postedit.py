@@ -82,21 +82,24 @@ async def test_an_unrepairable_number_is_marked_next_to_its_paragraph(ctx: TaskC
 
 
 @respx.mock
-async def test_a_leftover_term_is_replaced_and_unknown_chinese_marked(ctx: TaskContext) -> None:
+async def test_a_leftover_term_is_replaced_and_unknown_chinese_transliterated(
+    ctx: TaskContext,
+) -> None:
     respx.post(CHAT).mock(side_effect=translation_by_document(WRONG))
     art = await translate(DOC, CHUNKS, ctx)
     p2 = art.paragraphs[1]
-    assert p2.en == "We will advance the pilot demonstration zone and 踔厉 forge ahead."
+    assert p2.en == "We will advance the pilot demonstration zone and Chuoli forge ahead."
     assert p2.repairs.terms == [
-        TermFix(was="先行示范区", zh="先行示范区", en="pilot demonstration zone", source="glossary")
+        TermFix(
+            was="先行示范区", zh="先行示范区", en="pilot demonstration zone", source="glossary"
+        ),
+        TermFix(was="踔厉", zh="踔厉", en="Chuoli", source="pinyin"),
     ]
-    assert kinds(art, "p2") == ["cjk_left", "term_replaced"]
-    assert art.quality.terms_replaced == 1 and not art.quality.ok  # 踔厉 is still an error
+    assert kinds(art, "p2") == ["term_replaced", "term_replaced"]
+    assert art.quality.terms_replaced == 2
     text = page(art)
-    assert (
-        "⚠ untranslated Chinese: 踔厉 · glossary terms: 先行示范区 → pilot demonstration zone"
-        in (text)
-    )
+    assert "glossary terms: 先行示范区 → pilot demonstration zone" in text
+    assert "left in pinyin: 踔厉 → Chuoli" in text
 
 
 @respx.mock
@@ -139,13 +142,14 @@ async def test_per_unit_answers_are_repaired(local_ctx: TaskContext) -> None:
 
     route = respx.post(CHAT).mock(side_effect=answer)
     art = await translate(DOC, CHUNKS, local_ctx)  # the embedded model's per_unit strategy
-    assert route.call_count == 4  # p2's Chinese left is re-asked once, then post-edited
+    # p2's Chinese left and p3's number left out are re-asked once each, then post-edited.
+    assert route.call_count == 5
     assert [p.en for p in art.paragraphs] == [
         "Urban employment grew by 13.61 million over the year.",
-        "We will advance the pilot demonstration zone and 踔厉 forge ahead.",
+        "We will advance the pilot demonstration zone and Chuoli forge ahead.",
         WRONG["p3"],
     ]
-    assert art.quality.numbers_repaired == 1 and art.quality.terms_replaced == 1
+    assert art.quality.numbers_repaired == 1 and art.quality.terms_replaced == 2
 
 
 def test_pieces_of_a_split_paragraph_are_repaired_each_against_their_own_source() -> None:

@@ -188,15 +188,18 @@ async def test_an_ignored_glossary_term_is_flagged(ctx: TaskContext) -> None:
 
 
 @respx.mock
-async def test_chinese_left_in_the_english_is_replaced_or_flagged(ctx: TaskContext) -> None:
+async def test_chinese_left_in_the_english_is_replaced_or_transliterated(
+    ctx: TaskContext,
+) -> None:
     mixed = {**EN, "p5": "We will 踔厉 advance the 先行示范区 and start the laser facility."}
     respx.post(CHAT).mock(side_effect=translation_by_document(mixed))
     art = await translate(DOC, TWO, ctx)
     assert art.paragraphs[4].en == (
-        "We will 踔厉 advance the pilot demonstration zone and start the laser facility."
+        "We will Chuoli advance the pilot demonstration zone and start the laser facility."
     )
-    assert issues(art, "cjk_left") == ["p5"]  # no source knows 踔厉: still flagged
-    assert issues(art, "term_replaced") == ["p5"] and art.quality.terms_replaced == 1
+    assert issues(art, "cjk_left") == []  # no source knows 踔厉: pinyin, marked as such
+    assert [t.source for t in art.paragraphs[4].repairs.terms] == ["pinyin", "glossary"]
+    assert issues(art, "term_replaced") == ["p5", "p5"] and art.quality.terms_replaced == 2
     assert "p5" not in issues(art, "glossary_miss")  # judged on the repaired text
 
 

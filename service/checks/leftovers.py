@@ -2,11 +2,14 @@
 
 In order of trust: the glossary (official renderings, either script), the people named in the
 source unit (official pinyin, ``names.py``), then CC-CEDICT's first sense for other words of
-two or more characters (``dictionary.py``; marked ``dictionary``: a gloss, not an official
-rendering). Garbled names are repaired first (Premier Li希 → Premier Li Xi, Wang Wei Zhong →
-Wang Weizhong; see ``names.find_garbled`` for what counts as reliable), and Chinese punctuation
-becomes ASCII. Whatever no source knows stays in the text and is listed as unresolved, for the
-``cjk_left`` check and the page to mark. Pure: text in, ``Leftovers`` out.
+two or more characters, or a common single-character morpheme standing alone (区 → district;
+``dictionary.py``; marked ``dictionary``: a gloss, not an official rendering), and what no
+source knows in pinyin (marked ``pinyin``: mostly place and project names, 樟坑 → Zhangkeng).
+Garbled names are repaired first (Premier Li希 → Premier Li Xi, Wang Wei Zhong → Wang
+Weizhong; see ``names.find_garbled`` for what counts as reliable), and Chinese punctuation
+becomes ASCII. Without the dictionary (``use_dictionary=False``) what no glossary or name knows
+stays in the text, listed as unresolved for the ``cjk_left`` check and the page to mark. Pure:
+text in, ``Leftovers`` out.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from pydantic import BaseModel, Field
 
 from service.checks import dictionary
 from service.checks.glossary import Glossary, to_simplified_aligned
-from service.checks.names import Person, find_garbled, find_people
+from service.checks.names import Person, find_garbled, find_people, syllables
 from service.checks.quality import check_no_cjk
 
-Source = Literal["glossary", "name", "dictionary", "punctuation"]
+Source = Literal["glossary", "name", "dictionary", "pinyin", "punctuation"]
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
 # Chinese punctuation → ASCII, and whether a space goes before / after it next to a word.
 _PUNCTUATION: dict[str, tuple[str, bool, bool]] = {
@@ -145,7 +148,8 @@ def _known_spans(run: str, people: list[Person], glossary: Glossary) -> dict[int
 def _segment(
     run: str, people: list[Person], glossary: Glossary, use_dictionary: bool
 ) -> list[_Piece]:
-    """The run cut into known pieces, dictionary words, and unresolved Chinese (kept)."""
+    """The run cut into known pieces, dictionary words and morphemes, and what is left in
+    pinyin (with the dictionary; without it, left as Chinese)."""
     known = _known_spans(run, people, glossary)
     pieces: list[_Piece] = []
     i = 0
@@ -155,7 +159,18 @@ def _segment(
             piece = _Piece(run[i], run[i])
         pieces.append(piece)
         i += len(piece.was)
-    return _merge_unresolved(pieces)
+    merged = _merge_unresolved(pieces)
+    return [_transliterated(p) if use_dictionary else p for p in merged]
+
+
+def _transliterated(piece: _Piece) -> _Piece:
+    """An unresolved run in pinyin: mostly a place or project name no source knows (樟坑 →
+    Zhangkeng), capitalised when it has two characters or more."""
+    if piece.source is not None or not _HAN_RUN.fullmatch(piece.text):
+        return piece
+    reading = "".join(syllables(piece.text))
+    text = reading.capitalize() if len(piece.text) > 1 else reading
+    return _Piece(text, piece.text, piece.text, "pinyin")
 
 
 def _dictionary_piece(run: str, i: int, known: dict[int, _Piece], enabled: bool) -> _Piece | None:
@@ -164,8 +179,9 @@ def _dictionary_piece(run: str, i: int, known: dict[int, _Piece], enabled: bool)
         return None
     limit = min([start for start in known if start > i] or [len(run)])
     end = dictionary.longest_word(run, i, limit)
-    if end is None:
-        return None
+    if end is None:  # a character glossed alone only when it stands alone (樟坑 is a name)
+        morpheme = dictionary.morpheme(run) if len(run) == 1 else None
+        return _Piece(morpheme, run[i], run[i], "dictionary") if morpheme else None
     sense = dictionary.first_sense(run[i:end])
     return _Piece(sense, run[i:end], run[i:end], "dictionary") if sense else None
 

@@ -399,11 +399,11 @@ def _pinyin_parts(name: str) -> tuple[str, list[str]]:
     if not simplified or not all(_is_han(c) for c in simplified):
         raise ValueError(f"not a Chinese name: {name!r}")
     surname, given = split_name(simplified)
-    reading = name_data().readings.get(surname) or "".join(_syllables(surname))
-    return reading.capitalize(), _syllables(given)
+    reading = name_data().readings.get(surname) or "".join(syllables(surname))
+    return reading.capitalize(), syllables(given)
 
 
-def _syllables(text: str) -> list[str]:
+def syllables(text: str) -> list[str]:
     """Toneless pinyin syllables, ü kept, with an apostrophe before a, o or e after the first."""
     syllables = pypinyin.lazy_pinyin(text, style=pypinyin.Style.NORMAL, v_to_u=True)
     return [s if i == 0 or s[0] not in "aoe" else f"'{s}" for i, s in enumerate(syllables)]
@@ -444,7 +444,7 @@ def _title_english(title: str, glossary: Glossary | None) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def pinyin_syllables() -> frozenset[str]:
+def pinyinsyllables() -> frozenset[str]:
     """Every toneless Mandarin syllable pypinyin knows (zhong, wei, lü …)."""
     readings = (r for value in pinyin_dict.values() for r in value.split(","))
     return frozenset(to_normal(r, v_to_u=True) for r in readings)
@@ -466,7 +466,7 @@ def find_garbled(en: str, person: Person, *, unique_surname: bool = True) -> lis
         return spans
     split = rf"\b{re.escape(surname)}[ -]+([A-Za-z']+(?:[ -]+[A-Za-z']+){{{len(given) - 1}}})\b"
     for match in re.finditer(split, en):
-        if _wrong_syllables(re.split(r"[ -]+", match.group(1)), given, unique_surname):
+        if _wrongsyllables(re.split(r"[ -]+", match.group(1)), given, unique_surname):
             spans.append(match.span())
     return sorted(spans)
 
@@ -479,13 +479,13 @@ def _han_given(en: str, surname: str, simplified: str) -> list[tuple[int, int]]:
     return [(origin[m.start()], origin[m.end() - 1] + 1) for m in re.finditer(pattern, matchable)]
 
 
-def _wrong_syllables(tokens: list[str], given: list[str], loose: bool) -> bool:
+def _wrongsyllables(tokens: list[str], given: list[str], loose: bool) -> bool:
     """Whether ``tokens`` stand for the given name's syllables but are not written as one word."""
     words = [t.lower() for t in tokens]
     right = [g.lstrip("'") for g in given]
     if words == right:
         return True  # split or hyphenated, syllables exact
-    if not loose or not all(w in pinyin_syllables() for w in words):
+    if not loose or not all(w in pinyinsyllables() for w in words):
         return False
     pairs = list(zip(words, right, strict=True))
     alike = all(w == r or _initial(w) == _initial(r) != "" for w, r in pairs)

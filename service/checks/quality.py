@@ -323,6 +323,7 @@ _TERM_SOURCES = {
     "glossary": "the glossary term",
     "name": "the official pinyin",
     "dictionary": "the dictionary gloss (not an official rendering)",
+    "pinyin": "its pinyin (no source knew it)",
 }
 
 

@@ -53,6 +53,7 @@ _TERM_NOTES = (
     ("glossary", "glossary terms"),
     ("name", "names"),
     ("dictionary", "dictionary gloss"),
+    ("pinyin", "left in pinyin"),
 )
 
 
