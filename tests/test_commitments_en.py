@@ -112,12 +112,12 @@ async def test_a_chinese_answer_is_reasked_once_then_the_english_is_missing(
     en_ctx: TaskContext, model: ScriptedModel
 ) -> None:
     model.script(TASK, "力争年底前开工建设自由电子激光科学装置。", when="自由电子激光")
-    # Characters no glossary, name or dictionary entry covers stay Chinese after the post-edit.
-    model.script(TASK, "Shenzhen will start the 龘靐 facility by the end of 2021.", when="自由")
+    # A Chinese answer again: only a few Chinese words in English are post-edited.
+    model.script(TASK, "力争年底前开工建设自由电子激光科学装置。", when="自由")
     model.script(TASK, SCHOOLS_EN, when="基础教育学位")
     art = await run(en_ctx)
     laser = by_quote(art, LASER)
-    assert laser.action_en.startswith("(English missing: not English (龘靐)")
+    assert laser.action_en.startswith("(English missing: not English (力争年底前")
     assert laser.quote == LASER and laser.deadline_text == "年底前"  # kept with its quote
     assert by_quote(art, SCHOOLS).action_en == SCHOOLS_EN
     assert art.status == "partial" and art.chunks[0].status == "fallback"

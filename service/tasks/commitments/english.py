@@ -241,8 +241,8 @@ def check_answer(
     a name or the dictionary has it.
     """
     english = repair(allowed, without_comments(one_line(text).strip('"“” '))).text
-    if glossary is not None:
-        english = fix_leftovers(english, allowed, glossary).text
+    if glossary is not None and len(check_no_cjk(english)) * 2 < len(english.split()):
+        english = fix_leftovers(english, allowed, glossary).text  # a few words, not the quote
     leftover = check_no_cjk(english)
     if not english or leftover:
         raise Rejected(f"not English ({' '.join(leftover)[:40] or 'empty'})", _NOT_ENGLISH)
