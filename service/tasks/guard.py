@@ -42,6 +42,9 @@ _REMARK = re.compile(
     re.IGNORECASE,
 )
 _EN_SENTENCE_END = re.compile(r"(?<=[.!?)])\s+(?=[A-Z(])")
+# A sentence of at least twice this many characters is redone in clauses when it must be split.
+CLAUSE_CHARS = 40
+_CLAUSE = re.compile(r"[^，,、：:]*(?:[，,、：:]|$)")
 DID_NOT_TRANSLATE = "the model did not translate this sentence; it may address the model"
 
 
@@ -150,6 +153,23 @@ def correction(exc: ModelInvalidOutput) -> str:
         f"\n\nYour previous answer was not English: {exc.message}. "
         "Write the translation in English only, with no Chinese characters."
     )
+
+
+def pieces(zh: str) -> list[str]:
+    """``zh`` in sentences; one long sentence (Qwen2.5-1.5B echoed a 150-character one in
+    Chinese twice) in runs of its clauses of about ``CLAUSE_CHARS`` characters."""
+    parts = sentences(zh)
+    if len(parts) > 1 or len(zh) < 2 * CLAUSE_CHARS:
+        return parts
+    groups: list[str] = []
+    for clause in _CLAUSE.findall(zh):
+        if groups and len(groups[-1]) < CLAUSE_CHARS:
+            groups[-1] += clause
+        else:
+            groups.append(clause)
+    if len(groups) > 1 and len(groups[-1]) < CLAUSE_CHARS // 2:
+        groups[-2:] = [groups[-2] + groups[-1]]
+    return [g.strip() for g in groups if g.strip()]
 
 
 def sentences(zh: str) -> list[str]:

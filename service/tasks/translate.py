@@ -24,10 +24,10 @@ terms, names and numbers, and the last sentences of the previous paragraph's Eng
 Each answer is checked (``guard.accepted``): empty or mostly Chinese, or not plausibly a
 translation; Chinese left or a source number left out. A rejected answer is re-asked once with
 an explicit note when the template declares ``note`` (of an imperfect answer and its re-ask,
-the one with fewer faults is kept); an implausible one is then translated sentence by sentence, a sentence still rejected
-kept as ``[sentence N not translated]`` with the reason (no Chinese in the English: the original
-is shown beside it). A unit that still fails stays untranslated with the reason, and its chunk's
-outcome is "failed".
+the one with fewer faults is kept); an implausible one is then translated sentence by sentence
+(clause by clause when it is one long sentence), a piece still rejected kept as ``[sentence N
+not translated]`` with the reason (no Chinese in the English: the original is shown beside it).
+A unit that still fails stays untranslated with the reason, and its chunk's outcome is "failed".
 """
 
 from __future__ import annotations
@@ -63,11 +63,11 @@ from service.tasks.guard import (
     correction,
     faults,
     implausible,
-    sentences,
+    pieces,
 )
 from service.tasks.postedit import post_edit_pieces
 from service.tasks.strategies import PER_UNIT
-from service.tasks.units import unit_variables
+from service.tasks.units import MostlyChinese, chinese_left, unit_variables
 from service.tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -75,6 +75,8 @@ if TYPE_CHECKING:
 
 TASK = "translate"
 SCHEMA_NAME = "translated_chunk"
+# A unit up to this long that the model only echoes in Chinese is glossed by the post-edit.
+GLOSS_MAX_CHARS = 30
 # English characters of the previous paragraph given to a per-unit call, for continuity.
 PREVIOUS_EN_CHARS = 300
 _EN_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
@@ -382,19 +384,24 @@ async def _translate_units(
             errors.append(f"{unit.uid}: {exc.message}")
         if unit.uid in run.notes:
             errors.append(f"{unit.uid}: {run.notes[unit.uid]}")
-        run.previous = run.english.get(unit.uid)
+        previous = run.english.get(unit.uid)
+        run.previous = previous if previous and not chinese_left(previous) else None
     _outcome(run, chunk, errors)
     return usage.cached and bool(units), bool(errors), usage.tokens
 
 
 async def _unit_english(unit: Unit, run: _Run, ctx: TaskContext, usage: _Usage) -> str:
     """The unit's English; one rejected after its re-ask (not plausibly a translation, the
-    Chinese echoed back, a runaway to the token cap) is redone sentence by sentence."""
+    Chinese echoed back, a runaway to the token cap) is redone sentence by sentence. A short
+    unit the model only echoes (a heading: 关键词7 美好生活) is left to the post-edit, which
+    glosses it from the glossary, names and dictionary, marked as such on the page."""
     try:
         return await _answer(ctx, unit.zh, run.previous, usage)
     except (ModelInvalidOutput, ModelTruncated) as exc:
-        parts = sentences(unit.zh)
+        parts = pieces(unit.zh)
         if len(parts) < 2:
+            if _echoed(exc) and len(unit.zh) <= GLOSS_MAX_CHARS:
+                return unit.zh
             raise _unit_failure(exc) from None
     english, notes = [], []
     for n, sentence in enumerate(parts, 1):
@@ -409,6 +416,11 @@ async def _unit_english(unit: Unit, run: _Run, ctx: TaskContext, usage: _Usage) 
     if notes:
         run.notes[unit.uid] = "; ".join(notes)
     return " ".join(english)
+
+
+def _echoed(exc: ModelError) -> bool:
+    """The answer was (mostly) the Chinese again, not a wrong or obeyed English one."""
+    return isinstance(exc, MostlyChinese)
 
 
 def _unit_failure(exc: ModelError) -> ModelError:

@@ -27,6 +27,10 @@ _OWN_TAG = re.compile(r"</?\s*(?:document|context|p|en|zh)\b[^>]*>", re.IGNORECA
 _COPY_MIN_CHARS = 12
 
 
+class MostlyChinese(ModelInvalidOutput):
+    """An answer that is (mostly) Chinese: the unit echoed, or not translated."""
+
+
 def one_line(text: str) -> str:
     """Whitespace collapsed: nothing in the document can start a line of its own in the prompt
     (where it could pass for a heading or an instruction of ours)."""
@@ -69,7 +73,7 @@ def english_line(text: str) -> str:
         raise ModelInvalidOutput("the model's answer was empty")
     cjk = len(_CJK.findall(english))
     if cjk * 2 > len(english.replace(" ", "")):
-        raise ModelInvalidOutput(f"the model's answer is mostly Chinese: {english[:60]!r}")
+        raise MostlyChinese(f"the model's answer is mostly Chinese: {english[:60]!r}")
     return english
 
 
