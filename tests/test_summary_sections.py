@@ -318,8 +318,9 @@ async def test_a_runaway_answer_is_reasked_once_without_growing_the_budget(
         if task_of(body) != "summary":
             return translate(request)
         seen.append(body)
-        if len(seen) == 1:
-            return chat_reply(GOOD + "\n- The plan was approved" * 200, finish_reason="length")
+        if len(seen) == 1:  # a runaway inside the abstract: nothing whole to keep
+            head = GOOD.split("KEY POINTS:")[0].rstrip()
+            return chat_reply(head + " The plan was approved." * 200, finish_reason="length")
         return chat_reply(GOOD)
 
     respx.post(CHAT).mock(side_effect=reply)
@@ -327,6 +328,29 @@ async def test_a_runaway_answer_is_reasked_once_without_growing_the_budget(
     assert result.status == "ok" and len(seen) == 2
     assert seen[1]["max_tokens"] == seen[0]["max_tokens"]  # a runaway is not given more room
     assert "ran past the length limit" in user_text(seen[1])
+
+
+@respx.mock
+async def test_a_runaway_in_the_key_points_is_kept_as_far_as_it_is_whole(
+    gateway: Gateway, remote_settings: Settings
+) -> None:
+    seen: list[dict[str, Any]] = []
+    translate = translation_by_document(ENGLISH)
+    head, _ = GOOD.split("\nBODY:")
+    runaway = head + "\n- The plan was approved" * 200 + "\n- The plan was appr"
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        body = sent_json(request)
+        if task_of(body) != "summary":
+            return translate(request)
+        seen.append(body)
+        return chat_reply(runaway, finish_reason="length")
+
+    respx.post(CHAT).mock(side_effect=reply)
+    result = await run_sections(gateway, short_document(remote_settings))
+    assert result.status == "ok" and len(seen) == 1 and result.summary is not None
+    assert result.summary.key_points[-1] == "The plan was approved"
+    assert len(result.summary.key_points) == 4  # three, then the repeated one once
 
 
 @respx.mock
@@ -357,15 +381,15 @@ async def test_an_obeyed_injection_never_becomes_the_summary(
 async def test_chinese_left_in_the_translation_is_not_summarised(
     gateway: Gateway, remote_settings: Settings
 ) -> None:
-    # One character: the post-edit replaces Chinese words the dictionary knows (光明 -> light),
-    # so only what no source resolves is left for the summary to drop.
-    english = {**ENGLISH, "p3": ENGLISH["p3"].replace("Guangming", "光")}
+    # The post-edit replaces or transliterates every Han character left (光 -> guang), so what
+    # can remain is CJK punctuation it does not map, such as 【】.
+    english = {**ENGLISH, "p3": ENGLISH["p3"].replace("Guangming", "【Guangming】")}
     reply, seen = fake_model([GOOD], english)
     respx.post(CHAT).mock(side_effect=reply)
     result = await run_sections(gateway, short_document(remote_settings))
-    assert "光" not in user_text(seen[0]) and "the Science City master plan" in user_text(seen[0])
+    assert "【" not in user_text(seen[0]) and "the Guangming Science City" in user_text(seen[0])
     assert result.status == "partial"
-    assert result.warnings == ["Chinese left in the translation was not summarised (p3: 光)."]
+    assert result.warnings == ["Chinese left in the translation was not summarised (p3: 【 】)."]
 
 
 @respx.mock

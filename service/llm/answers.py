@@ -67,7 +67,8 @@ class Answer:
         if self.finish_reason == "length":
             raise ModelTruncated(
                 f"{task}: output hit max_tokens={max_tokens} (finish_reason=length); "
-                "shorten the input chunk or raise the budget."
+                "shorten the input chunk or raise the budget.",
+                detail={"partial": self.text},
             )
 
     def parse(self, schema: type[BaseModel]) -> BaseModel:

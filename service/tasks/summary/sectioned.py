@@ -87,6 +87,16 @@ def parse_sectioned(text: str) -> Sectioned:
     )
 
 
+def salvaged(text: str) -> Sectioned:
+    """An answer cut off at its token cap (a small model's runaway, seen on seed 003), as far
+    as it is whole: its unfinished last line dropped, repeated key points and people dropped,
+    the key points beyond the most allowed cut; ``ModelInvalidOutput`` if no section survives."""
+    answer = parse_sectioned("\n".join(text.splitlines()[:-1]))
+    answer.key_points = list(dict.fromkeys(answer.key_points))[: KEY_POINTS[1]]
+    answer.who = list(dict.fromkeys(answer.who))
+    return answer
+
+
 def _clean(line: str) -> str:
     return _MARKUP.sub("", line.strip()).strip()
 

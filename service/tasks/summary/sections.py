@@ -29,12 +29,17 @@ from service.tasks import translate as translation
 from service.tasks.summary.map_reduce import MAX_DEPTH, batches, fit_note, truncate_at_sentence
 from service.tasks.summary.result import artifact
 from service.tasks.summary.run import TASK, UNKNOWN, SummaryRun, gather
-from service.tasks.summary.sectioned import Sectioned, check_sectioned, parse_sectioned
+from service.tasks.summary.sectioned import (
+    Sectioned,
+    check_sectioned,
+    parse_sectioned,
+    salvaged,
+)
 from service.tokens import count_tokens
 
 if TYPE_CHECKING:
     from service.checks.glossary import Glossary
-    from service.llm.gateway import CallResult
+    from service.llm.gateway import CallRecord
 
 # Share of the document's characters that must be translated to summarise it: less, and the
 # summary would describe a different document.
@@ -187,25 +192,36 @@ async def ask(run: SummaryRun, what: str, text: str) -> Sectioned:
     that ran past its budget too: a small model's runaway repetition, seen on seed 003)."""
     try:
         try:
-            answer, result = await _attempt(run, what, text, "")
+            answer, record = await _attempt(run, what, text, "")
         except (ModelInvalidOutput, ModelTruncated) as exc:
-            answer, result = await _attempt(run, what, text, reask_note(_problem(exc)))
+            answer, record = await _attempt(run, what, text, reask_note(_problem(exc)))
     except ModelError:
         run.report(failed=True)
         raise
-    record = result.record
     run.report(cached=record.cached, tokens=record.tokens_in + record.tokens_out)
     return answer
 
 
 async def _attempt(
     run: SummaryRun, what: str, text: str, correction: str
-) -> tuple[Sectioned, CallResult]:
+) -> tuple[Sectioned, CallRecord]:
+    """One call's checked answer; a runaway is kept as far as it is whole and passes."""
     variables = {**run.meta, "what": what, "document": delimit(text), "correction": correction}
-    result = await run.ctx.call(TASK, variables, max_tokens=run.output(SECTIONS_OUTPUT))
+    try:
+        result = await run.ctx.call(TASK, variables, max_tokens=run.output(SECTIONS_OUTPUT))
+    except ModelTruncated as exc:
+        partial = (exc.detail or {}).get("partial", "")
+        if exc.call_record is None:  # not from a model call: nothing to salvage
+            raise
+        try:
+            answer = salvaged(partial)
+            check_sectioned(answer, instructions(run))
+        except ModelInvalidOutput:
+            raise exc from None
+        return answer, exc.call_record
     answer = parse_sectioned(result.text)
     check_sectioned(answer, instructions(run))
-    return answer, result
+    return answer, result.record
 
 
 def _problem(exc: ModelError) -> str:
