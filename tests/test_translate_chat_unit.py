@@ -294,3 +294,39 @@ def test_the_previous_context_is_the_last_sentences_of_its_english() -> None:
     long = " ".join(f"word{i}" for i in range(100)) + "."
     tail = previous_tail(long)
     assert tail.startswith("…word") and tail.endswith("word99.") and len(tail) <= 301
+
+
+@respx.mock
+async def test_a_short_unit_only_echoed_is_glossed_and_marked(ctx: TaskContext) -> None:
+    # Seed 001's headings "关键词1 党的建设" came back in Chinese on the call and its re-ask.
+    heading = "关键词7 美好生活"
+    doc = make_document([heading], headings=[0])
+    route = model(lambda unit, _: unit)
+    art = await translate(doc, chunks_by(doc, [[0]]), ctx)
+    assert route.call_count == 2 and art.status == "ok"
+    p1 = art.paragraphs[0]
+    assert p1.en is not None and not re.search(r"[\u4e00-\u9fff]", p1.en) and "7" in p1.en
+    assert {t.source for t in p1.repairs.terms} <= {"glossary", "dictionary", "pinyin"}
+    assert "".join(t.zh for t in p1.repairs.terms) == "关键词美好生活"
+
+
+@respx.mock
+async def test_one_long_sentence_echoed_is_redone_clause_by_clause(ctx: TaskContext) -> None:
+    clauses = [
+        "9月19日，孟凡利在河套深港科技创新合作区调研时强调，要深入贯彻习近平总书记重要讲话精神，",
+        "坚持高标准规划、高质量建设、高效率推进，加快打造粤港澳大湾区国际科技创新中心重要极点。",
+    ]
+    sentence = "".join(clauses)
+    english = {
+        clauses[0]: "On September 19, Meng Fanli stressed during research in the Hetao "
+        "Shenzhen-Hong Kong Science and Technology Innovation Cooperation Zone that the spirit "
+        "of General Secretary Xi Jinping's important speech must be implemented in depth,",
+        clauses[1]: "with high-standard planning, high-quality construction and efficient "
+        "progress, to speed up building an important pole of the Greater Bay Area's "
+        "international science and technology innovation centre.",
+    }
+    doc = make_document([sentence])
+    route = model(lambda unit, _: english.get(unit, unit))  # the whole sentence: echoed
+    art = await translate(doc, chunks_by(doc, [[0]]), ctx)
+    assert route.call_count == 2 + 2 and art.status == "ok"
+    assert art.paragraphs[0].en == f"{english[clauses[0]]} {english[clauses[1]]}"

@@ -2,7 +2,7 @@
 
 Bounds (so a flood of POSTs cannot create unbounded work):
 - at most ``settings.concurrency`` jobs *run* at once (the rest wait as ``queued``), and every
-  model call of every job still goes through the gateway's own semaphore of the same size;
+  model call of every job still goes through the gateway's own slots of the same size;
 - at most ``QUEUE_FACTOR * settings.concurrency`` jobs exist (queued + running); past that a
   new job is refused with 503 ``busy`` and ``Retry-After``.
 Identical requests (same document, kind and variant) share one job; a forced recompute while a
