@@ -284,6 +284,10 @@ async def test_the_model_s_remarks_around_its_translation_are_dropped(ctx: TaskC
     route = model(lambda unit, _: said)
     art = await translate(doc, chunks_by(doc, [[0]]), ctx)
     assert route.call_count == 1 and art.paragraphs[0].en == EN[TEXTS[1]]
+    echo = f"or continuity only: (none) Translate into English: {EN[TEXTS[1]]}"
+    route = model(lambda unit, _: echo)
+    art = await translate(doc, chunks_by(doc, [[0]]), ctx)
+    assert art.paragraphs[0].en == EN[TEXTS[1]]
 
 
 def test_the_previous_context_is_the_last_sentences_of_its_english() -> None:

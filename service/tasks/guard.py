@@ -35,6 +35,9 @@ _LEAD_IN = re.compile(
     r"translation[^:]{0,40}:|(?:english )?translation:)\s*",
     re.IGNORECASE,
 )
+# The prompt's own lines echoed before the translation (Qwen2.5-1.5B on a 2018-report paragraph:
+# "…for continuity only: (none) Translate into English: The past five years…").
+_PROMPT_ECHO = re.compile(r"^.*\bTranslate into English:\s*", re.IGNORECASE)
 _REMARK = re.compile(
     r"\(?\s*(?:note\b|translator|(?:the|this) (?:text|document|paragraph|passage|content|input)"
     r"\b[^.]*\b(?:already|translat|english|instruction)|no (?:further )?translation\b"
@@ -121,10 +124,11 @@ def faults(zh: str, english: str) -> int:
 
 
 def without_comments(english: str) -> str:
-    """The answer without the model's own remarks around the translation: a leading "Here is
-    the translation:" and trailing sentences about the text or the translation ("The text
-    inside is already in English, so no translation is needed.", "Note: …")."""
-    english = _LEAD_IN.sub("", english)
+    """The answer without the model's own remarks around the translation: the prompt's lines
+    echoed before it, a leading "Here is the translation:" and trailing sentences about the text
+    or the translation ("The text inside is already in English, so no translation is needed.",
+    "Note: …")."""
+    english = _LEAD_IN.sub("", _PROMPT_ECHO.sub("", english))
     parts = _EN_SENTENCE_END.split(english)
     while len(parts) > 1 and _REMARK.match(parts[-1]):
         parts.pop()
