@@ -358,3 +358,14 @@ def test_commitment_links_to_the_paragraph_holding_its_quote() -> None:
     bundle.commitments.commitments[0].paragraph_id = "p99"  # stale id: fall back to offsets
     hrefs = links(_site([bundle])[A])
     assert hrefs[hrefs.index("../data/a1b2c3d4e5f6.json") + 1 :][:2] == ["#p3", "#p4"]
+
+
+def test_a_partial_summary_s_state_gives_its_warnings_as_the_reason() -> None:
+    # The corpus run printed "partial: … summary: no reason given" for every summary whose
+    # material was cut or dropped: the reason was in the artifact's warnings only.
+    bundle = bundle_a()
+    assert bundle.summary is not None
+    warning = "Summarised from the English of 6 of 7 paragraphs; untranslated: p4."
+    summary = bundle.summary.model_copy(update={"status": "partial", "warnings": [warning]})
+    state = bundle.model_copy(update={"summary": summary}).state("summary")
+    assert state.status == "partial" and state.reason == warning

@@ -75,6 +75,8 @@ class DocumentBundle(BaseModel):
             messages.append(
                 f"{len(failed)} of {len(artifact.chunks)} chunks failed: {'; '.join(errors)}"
             )
+        if isinstance(artifact, SummaryArtifact):  # partial for material cut or dropped
+            messages += artifact.warnings
         return TaskState(kind=kind, status=artifact.status, reason="; ".join(messages) or None)
 
     def title(self) -> str:
