@@ -334,3 +334,28 @@ async def test_one_long_sentence_echoed_is_redone_clause_by_clause(ctx: TaskCont
     art = await translate(doc, chunks_by(doc, [[0]]), ctx)
     assert route.call_count == 2 + 2 and art.status == "ok"
     assert art.paragraphs[0].en == f"{english[clauses[0]]} {english[clauses[1]]}"
+
+
+@respx.mock
+async def test_a_number_still_left_out_is_redone_sentence_by_sentence(ctx: TaskContext) -> None:
+    # The 2018 report: "高技术制造业年均增长11.7%" left out on the call and on its re-ask.
+    first, second = "服务业比重上升到51.6%。", "高技术制造业年均增长11.7%。"
+    english = {
+        first: "The service sector's share rose to 51.6%.",
+        second: "High-tech manufacturing grew by 11.7% a year.",
+    }
+    doc = make_document([first + second])
+    route = model(lambda unit, _: english.get(unit, english[first]))  # the whole: one sentence
+    art = await translate(doc, chunks_by(doc, [[0]]), ctx)
+    assert route.call_count == 2 + 2 and art.status == "ok"
+    assert art.paragraphs[0].en == f"{english[first]} {english[second]}"
+
+
+@respx.mock
+async def test_a_sentence_redo_that_is_no_better_is_not_kept(ctx: TaskContext) -> None:
+    first, second = "服务业比重上升到51.6%。", "高技术制造业年均增长11.7%。"
+    whole = "The service sector's share rose to 51.6%."
+    doc = make_document([first + second])
+    route = model(lambda unit, _: whole)  # every sentence answered with the first one
+    art = await translate(doc, chunks_by(doc, [[0]]), ctx)
+    assert route.call_count >= 4 and art.paragraphs[0].en == whole
