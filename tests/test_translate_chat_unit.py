@@ -336,10 +336,13 @@ async def test_one_long_sentence_echoed_is_redone_clause_by_clause(ctx: TaskCont
     assert art.paragraphs[0].en == f"{english[clauses[0]]} {english[clauses[1]]}"
 
 
+TWO_SENTENCES = ("服务业比重上升到51.6%。", "高技术制造业年均增长11.7%。")
+
+
 @respx.mock
 async def test_a_number_still_left_out_is_redone_sentence_by_sentence(ctx: TaskContext) -> None:
     # The 2018 report: "高技术制造业年均增长11.7%" left out on the call and on its re-ask.
-    first, second = "服务业比重上升到51.6%。", "高技术制造业年均增长11.7%。"
+    first, second = TWO_SENTENCES
     english = {
         first: "The service sector's share rose to 51.6%.",
         second: "High-tech manufacturing grew by 11.7% a year.",
@@ -353,7 +356,7 @@ async def test_a_number_still_left_out_is_redone_sentence_by_sentence(ctx: TaskC
 
 @respx.mock
 async def test_a_sentence_redo_that_is_no_better_is_not_kept(ctx: TaskContext) -> None:
-    first, second = "服务业比重上升到51.6%。", "高技术制造业年均增长11.7%。"
+    first, second = TWO_SENTENCES
     whole = "The service sector's share rose to 51.6%."
     doc = make_document([first + second])
     route = model(lambda unit, _: whole)  # every sentence answered with the first one

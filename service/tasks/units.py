@@ -71,10 +71,14 @@ def english_line(text: str) -> str:
     english = one_line(_OWN_TAG.sub(" ", text))
     if not english:
         raise ModelInvalidOutput("the model's answer was empty")
-    cjk = len(_CJK.findall(english))
-    if cjk * 2 > len(english.replace(" ", "")):
+    if mostly_chinese(english):
         raise MostlyChinese(f"the model's answer is mostly Chinese: {english[:60]!r}")
     return english
+
+
+def mostly_chinese(text: str) -> bool:
+    """More than half of the non-space characters are Chinese."""
+    return len(_CJK.findall(text)) * 2 > len(text.replace(" ", ""))
 
 
 def chinese_left(text: str) -> list[str]:

@@ -51,7 +51,7 @@ from service.tasks.commitments.rules import Candidate, detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.context import ProgressEvent, TaskContext
 from service.tasks.guard import MIN_RATIO, without_comments
-from service.tasks.units import in_prompt, one_line, unit_glossary
+from service.tasks.units import in_prompt, mostly_chinese, one_line, unit_glossary
 
 #: A candidate naming a project object (rules.py's reason) is rendered from this score up:
 #: 4.5 renders 62 of the five seeds' 525 candidates, 4.0 would render 97 (18 s a call was
@@ -241,7 +241,7 @@ def check_answer(
     a name or the dictionary has it.
     """
     english = repair(allowed, without_comments(one_line(text).strip('"“” '))).text
-    if glossary is not None and len(check_no_cjk(english)) * 2 < len(english.split()):
+    if glossary is not None and not mostly_chinese(english):
         english = fix_leftovers(english, allowed, glossary).text  # a few words, not the quote
     leftover = check_no_cjk(english)
     if not english or leftover:
