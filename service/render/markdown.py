@@ -77,14 +77,20 @@ def state_note(state: TaskState) -> str:
 
 
 def index_page(
-    bundles: Sequence[DocumentBundle], *, generated_at: dt.datetime, reader_version: str
+    bundles: Sequence[DocumentBundle],
+    *,
+    generated_at: dt.datetime,
+    reader_version: str,
+    pages: Sequence[tuple[str, str]] = (),
 ) -> str:
+    """The document list; ``pages`` are (label, path) of corpus pages beyond the fixed ones."""
     docs = ordered(bundles)
+    links = [("All commitments", "commitments.md"), *pages, ("Glossary", "glossary.md")]
+    links.append(("Data export (JSON)", "data/index.json"))
     parts = [
         "# Policy Reader — documents",
         f"{stamp(generated_at, reader_version)} {len(docs)} documents.",
-        "[All commitments](commitments.md) · [Glossary](glossary.md) · "
-        "[Data export (JSON)](data/index.json)",
+        " · ".join(md.link(label, path) for label, path in links),
     ]
     warnings = list(dict.fromkeys(w for b in docs for w in b.quality_warnings()))
     if warnings:
