@@ -95,7 +95,9 @@ def problems_block(b: DocumentBundle) -> list[str]:
     found = problems(b)
     if not found:
         return []
-    parts = [md.quote_block([md.text(f"⚠ {p.plain}") for p in found])]
+    # A list, not a blockquote: two blockquotes in a row (the model warning) merge into one.
+    items = "\n".join(f"- ⚠ {md.text(p.plain)}" for p in found)
+    parts = ["**Missing or doubtful on this page:**", items]
     if technical := technical_details(b):
         parts.append(md.details("Technical details (for whoever re-runs this document)", technical))
     return parts
