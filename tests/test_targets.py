@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,26 @@ def test_cli_reads_a_folder_of_plain_documents(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "某市政府工作报告 — 2 documents: 2022 2023" in result.output
     assert "  2023  5.5%以上  (" in result.output
+
+
+def test_cli_json_gives_the_table_without_the_texts(tmp_path: Path) -> None:
+    for year, value in ((2022, "5%左右"), (2023, "5.5%以上")):
+        text = f"{year}年某市政府工作报告\n今年主要预期目标是：地区生产总值增长{value}。\n"
+        (tmp_path / f"r{year}.txt").write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["targets", str(tmp_path), "--json"])
+    [table] = json.loads(result.output)
+    assert [d["year"] for d in table["documents"]] == [2022, 2023]
+    assert "paragraphs" not in table["documents"][0]
+    [row] = table["rows"]
+    assert [(c["year"], c["target"]["low"]) for c in row["cells"]] == [(2022, 5.0), (2023, 5.5)]
+
+
+def test_cli_says_when_there_is_no_series(tmp_path: Path) -> None:
+    (tmp_path / "r.txt").write_text(
+        "2022年某市政府工作报告\n今年地区生产总值增长5%左右。\n", "utf-8"
+    )
+    result = runner.invoke(app, ["targets", str(tmp_path)])
+    assert result.exit_code == 0 and "No series with targets" in result.output
 
 
 def test_cli_refuses_a_missing_folder(tmp_path: Path) -> None:

@@ -38,7 +38,10 @@ def targets_command(
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
     if not tables:
-        typer.echo("No series with targets: documents of one series differ only by the year.")
+        typer.echo(
+            f"No series with targets in {folder}: documents form a series when their titles "
+            "differ only by the year, and at least one of them must set a target."
+        )
     for table in tables:
         typer.echo("\n".join(table_lines(table)))
 
