@@ -67,7 +67,7 @@ def test_problems_are_plain_on_the_page_and_technical_only_when_unfolded() -> No
     assert TECHNICAL in folded and "commitments: English missing for 1 of 2" in folded
     assert TECHNICAL not in page.replace(folded, "").split("## Quality report")[0]
     (table,) = tables_after(page, "Commitments")
-    assert table[0][1] == NO_ENGLISH
+    assert table[0][0] == NO_ENGLISH
     assert raw_html(page) == []
 
 

@@ -146,10 +146,11 @@ def test_only_our_anchors_are_raw_html_on_every_page() -> None:
 def test_commitments_render_as_tables_with_one_row_each() -> None:
     site = _site()
     (table,) = tables_after(site[A], "Commitments")
-    assert [row[0] for row in table] == ["Shenzhen", "Shenzhen government (深圳)"]
-    assert table[1][2] == "103项 (= 103 项)" and table[1][4] == "binding (确保)"
+    assert [row[4] for row in table] == ["Shenzhen", "Shenzhen government (深圳)"]
+    assert table[1][1] == "103项 (= 103 项)" and table[1][5] == "binding (确保)"
+    assert table[1][0] == "take over delegated powers"  # the English first
     (table_b,) = tables_after(site[B], "Commitments")
-    assert table_b[0][1] == "speed up | build the particle facility"
+    assert table_b[0][0] == "speed up | build the particle facility"
     assert links(site[A]).count("#p3") >= 2  # commitment source and English paragraph
 
 

@@ -163,7 +163,8 @@ def commitments_section(b: DocumentBundle) -> list[str]:
         return parts if len(parts) > 1 else [*parts, "Commitments not available."]
     grounded, review = b.split_commitments()
     if grounded:
-        header = ["Actor", "Action", "Targets", "Deadline", "Modality", "Sector", "Source"]
+        # The English first: a reader scans what is promised, then checks it in the quote.
+        header = ["Commitment", "Targets", "Deadline", "Source", "Actor", "Modality", "Sector"]
         parts.append(md.table([*header, "Checks"], [_row(b, c) for c in grounded]))
     else:
         parts.append("No grounded commitments.")
@@ -179,13 +180,13 @@ def _row(b: DocumentBundle, c: Commitment) -> list[str]:
     if pid:
         source = f"[¶{md.text(pid)}](#{md.anchor_id(pid)}) {source}"
     return [
-        actor_cell(c),
         md.cell(NO_ENGLISH if english_missing(c) else c.action_en),
         targets_cell(c.targets),
         deadline_cell(c),
+        source,
+        actor_cell(c),
         modality_cell(c),
         md.cell(SECTOR_LABELS.get(c.sector, c.sector)),
-        source,
         md.cell(_checks(c)),
     ]
 
