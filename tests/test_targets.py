@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from service.cli import app
 from service.config import Settings
 from service.eval.reference import default_reference_dir, load_reference_dir
 from service.models import DocumentMeta
-from service.render import write_site
+from service.render import write_mkdocs, write_site
 from service.render.targets import targets_page
 from service.targets.find import find_targets, load_indicators
 from service.targets.inputs import from_reference, load_folder
@@ -162,6 +163,26 @@ def test_site_gets_a_targets_page_only_for_a_series(tmp_path: Path) -> None:
     write_site([DocumentBundle(document=docs[0])], alone, **_stamp())
     assert not (alone / "targets.md").exists()
     assert "targets.md" not in (alone / "index.md").read_text("utf-8")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="mkdocs not installed")
+def test_targets_page_builds_strictly_with_mkdocs(tmp_path: Path) -> None:
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    from service.render.bundle import DocumentBundle
+
+    docs = [
+        make_document(
+            [f"{y}年某市政府工作报告", f"今年预期目标是：地区生产总值增长{v}。"],
+            meta=DocumentMeta(title_zh=f"{y}年某市政府工作报告"),
+        )
+        for y, v in ((2019, "7%左右"), (2020, "6%以上"))
+    ]
+    write_site([DocumentBundle(document=d) for d in docs], tmp_path / "site", **_stamp())
+    build(load_config(str(write_mkdocs(tmp_path / "mkdocs.yml", tmp_path / "site"))))
+    page = (tmp_path / "build" / "site" / "targets.html").read_text("utf-8")
+    assert 'id="target-gdp-growth"' in page and "<table>" in page and "6%以上" in page
 
 
 def _stamp() -> dict[str, object]:
