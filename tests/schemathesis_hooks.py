@@ -1,4 +1,5 @@
-"""Schemathesis hooks for this API (schemathesis.toml loads them; run from the checkout root).
+"""Schemathesis hooks for this API (schemathesis.toml names them: run schemathesis
+from the checkout root, or with the checkout on PYTHONPATH).
 
 One false positive is dropped, and only that one. A multipart form sends every field as text:
 a negative case that turns ``title`` into ``null`` or ``123`` puts the text "null" or "123" on
