@@ -1,9 +1,11 @@
 """Every error the API returns has one shape: ``{"code", "message", "detail"?}``.
 
 One handler renders every ``ServiceError`` with the status on its class; request validation
-errors become 422 and Starlette's own HTTP errors (404 route, 405, 413 body limit) keep their
-status, all in the same shape. Anything else is a 500 ``internal_error`` that says nothing
-about its cause (the traceback goes to the log). Secrets are scrubbed from every error body,
+errors become 422 and Starlette's own HTTP errors (404 route, 405 with every method of the path
+in Allow, 413 body limit) keep their status, all in the same shape; a body FastAPI cannot parse
+(its 400) is a 422 like any other unreadable body. Anything else is a 500 ``internal_error``
+that says nothing about its cause (the traceback goes to the log). ``error_responses`` gives
+a route's error statuses for the OpenAPI document. Secrets are scrubbed from every error body,
 because upstream error messages can echo what we sent.
 """
 
