@@ -7,7 +7,6 @@ checked up front and the bytes are counted while they arrive); the text itself i
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from service.api.schemas import DocumentIn, user_meta
+from service.api.schemas import DocumentIn, HttpUrlText, IsoDate, user_meta
 from service.errors import InputError, InputTooLarge, UndecodableInput, UnsupportedMedia
 from service.models import DocumentMeta
 
@@ -38,8 +37,8 @@ class FormFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(None, max_length=500)
-    source_url: str | None = Field(None, max_length=2000)
-    published: dt.date | None = None
+    source_url: HttpUrlText | None = None
+    published: IsoDate | None = None
 
 
 def media_type(request: Request) -> str:
