@@ -43,7 +43,7 @@ from service.config import Settings
 from service.llm.profiles import Profile, configured, resolve_profile
 from service.llm.prompts import delimit, load_prompts
 from service.models import Chunk, Document
-from service.tasks.commitments.english import context_of, worth_rendering
+from service.tasks.commitments.english import concrete_candidates, context_of
 from service.tasks.commitments.extract import doc_year
 from service.tasks.commitments.rules import detect
 from service.tasks.registry import CATALOG
@@ -226,7 +226,7 @@ def _translation(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[Call]:
 def _commitments(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[Call]:
     base = c.overhead("commitments")
     if c.strategy("commitments") == RULES_EN:
-        concrete = [r for r in detect(doc.text, doc_year=doc_year(doc)) if worth_rendering(r)]
+        concrete = concrete_candidates(doc.text, detect(doc.text, doc_year=doc_year(doc)))
         return [(base + c.source(context_of(doc, r), 1), c.out(RULE_SENTENCE_OUTPUT))
                 for r in concrete]  # fmt: skip
     return [
