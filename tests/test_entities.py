@@ -78,6 +78,19 @@ def test_a_heading_sentence_gives_its_section_an_entity() -> None:
     assert doc.about(text.index("推进道路"), len(text)) == []  # a new paragraph ends it
 
 
+def test_a_name_outside_every_commitment_of_the_sentence_is_its_commitments_too() -> None:
+    text = "要强化区域联动，推动设施互联，联动香港园区、光明科学城等节点，加快建设鹏城实验室。"
+    pledge = (text.index("推动"), text.index("互联") + 2)
+    lab = (text.index("加快"), text.index("。"))
+    doc = DocumentEntities(text, [pledge, lab])
+    assert [(m.key, m.via) for m in doc.about(*pledge)] == [("光明科学城", "sentence")]
+    # 鹏城实验室 is a commitment's own: it is not lent to its neighbours.
+    assert [(m.key, m.via) for m in doc.about(*lab)] == [
+        ("鹏城实验室", "name"),
+        ("光明科学城", "sentence"),
+    ]
+
+
 def test_a_broken_lexicon_is_a_config_error(tmp_path: Path) -> None:
     bad = tmp_path / "entities.toml"
     bad.write_text("[names]\nsuffixes = 1\n", encoding="utf-8")

@@ -7,7 +7,7 @@ commitment of the concrete tier (``worth_rendering``) renders it as one English 
 what, by when, how much), given the quote, its paragraph or sentence as context when short, and
 hint lines: glossary terms, people's names, numbers and the resolved deadline. The other
 candidates are listed with their quote and ``NOT_RENDERED``: at ~12 tokens/s, rendering all 525
-candidates of the five seeds would take most of an hour; the concrete tier is 284 of them.
+candidates of the five seeds would take most of an hour; the concrete tier is 299 of them.
 
 The answer is checked, not trusted (``check_answer``): English only, every number of the quote
 kept and none invented, a plausible length for its quote, not the prompt's example. An instruct
@@ -98,7 +98,7 @@ def worth_rendering(c: Candidate, about: Sequence[Mention] = ()) -> bool:
 
 def concrete_candidates(text: str, candidates: Sequence[Candidate]) -> list[Candidate]:
     """The candidates of ``text`` that are rendered: one model call each (a re-ask adds one)."""
-    entities = DocumentEntities(text)
+    entities = DocumentEntities(text, [(c.start, c.end) for c in candidates])
     return [c for c in candidates if worth_rendering(c, entities.about(c.start, c.end))]
 
 

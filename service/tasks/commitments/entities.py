@@ -8,8 +8,9 @@ it dropped (深圳光明科学城 → 光明科学城), then the alias table app
 alone (推进合作区建设, 優化科學城建設) is the last full name with the same ending earlier in the
 document. The lexicon is data (``entities.toml``); this module only knows how to apply it.
 
-A commitment is *about* the entities its quote names, and about the entity of its section: a
-short sentence naming one (高标准建设光明科学城。) heads the sentences after it in its paragraph.
+A commitment is *about* the entities its quote names; those its sentence names outside any
+commitment; and the entity of its section: a short sentence naming one (高标准建设光明科学城。)
+heads the sentences after it in its paragraph.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from service.tasks.commitments.rules import load_lexicon, simplified_view
 
 ENTITIES_PATH = Path(__file__).with_name("entities.toml")
 
-Via = Literal["name", "alias", "short_form", "section"]
+Via = Literal["name", "alias", "short_form", "sentence", "section"]
 
 # Anything that is not a Han character ends a name (punctuation, digits, Latin, spaces).
 _NOT_HAN = re.compile(r"[^\u3400-\u9fff]")
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
+_SENTENCE_END = re.compile(r"[。！？!?\n]")
 _CLAUSE_MARK = re.compile(r"[，,；;：:、]")
 #: A sentence this short without clause marks is a section heading (rules.py's bound).
 HEADING_MAX_CHARS = 20
@@ -216,22 +218,40 @@ def _resolve_short_forms(mentions: list[Mention], lex: EntityLexicon) -> list[Me
 
 
 class DocumentEntities:
-    """The mentions of one document and its sections, to say what a quote span is about."""
+    """The mentions of one document and its sections, to say what a quote span is about.
 
-    def __init__(self, text: str, lex: EntityLexicon | None = None) -> None:
+    ``pledges`` are the spans of the document's commitments: a name in a clause of the same
+    sentence that is no commitment itself (联动香港园区、光明科学城…) is what the sentence's
+    commitments are about too.
+    """
+
+    def __init__(
+        self, text: str, pledges: Sequence[tuple[int, int]] = (), lex: EntityLexicon | None = None
+    ) -> None:
         self.text = text
         self.mentions = find_mentions(text, lex)
         self.sections = _sections(text, self.mentions)
+        self.pledges = sorted(pledges)
 
     def about(self, start: int, end: int) -> list[Mention]:
-        """The entities of the quote text[start:end]: its own names, then its section's."""
+        """The entities of the quote text[start:end]: its own names, its sentence's, its
+        section's."""
         own = [m for m in self.mentions if start <= m.start and m.end <= end]
-        keys = {m.key for m in own}
-        section = next((s for s in self.sections if s[0] <= start < s[1]), None)
-        if section is not None:
-            own += [m.model_copy(update={"via": "section"}) for m in section[2]
-                    if m.key not in keys]  # fmt: skip
-        return _unique(own)
+        around = [m.model_copy(update={"via": "sentence"}) for m in self._sentence(start, end)]
+        section = next((s[2] for s in self.sections if s[0] <= start < s[1]), [])
+        return _unique(own + around + [m.model_copy(update={"via": "section"}) for m in section])
+
+    def _sentence(self, start: int, end: int) -> list[Mention]:
+        """Names of the quote's sentence outside every commitment."""
+        s_start = max((m.end() for m in _SENTENCE_END.finditer(self.text, 0, start)), default=0)
+        found = _SENTENCE_END.search(self.text, end)
+        s_end = found.start() if found else len(self.text)
+        return [
+            m for m in self.mentions
+            if s_start <= m.start and m.end <= s_end
+            and not any(a <= m.start and m.end <= b for a, b in self.pledges)
+            and not (start <= m.start and m.end <= end)
+        ]  # fmt: skip
 
 
 def _unique(mentions: list[Mention]) -> list[Mention]:

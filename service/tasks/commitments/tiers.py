@@ -29,7 +29,7 @@ _QUOTED_NAME = re.compile(r"[“\"《]")
 
 def candidate_tier(c: Candidate, about: Sequence[Mention] = ()) -> Tier:
     """Concrete when the candidate has a target, a deadline, a named entity or object."""
-    named = any(m.via != "section" for m in about)
+    named = bool(about)  # in the quote, its sentence or its section: what the tracker links
     objects = any(r.startswith(CONCRETE_REASONS) for r in c.reasons)
     if c.targets or c.deadline or named or objects or _QUOTED_NAME.search(c.quote):
         return "concrete"
