@@ -97,9 +97,10 @@ class Library:
                 found.append((doc, artifact))
         return found
 
-    def tracker(self) -> Tracker:
-        """The promise tracker of the stored commitments; no model call."""
-        glossary = Glossary.from_settings(self.settings)
+    def tracker(self, glossary: Glossary | None = None) -> Tracker:
+        """The promise tracker of the stored commitments; no model call. Entity names from
+        ``glossary`` (default: the settings' glossary file)."""
+        glossary = glossary or Glossary.from_settings(self.settings)
         return build_tracker(self.commitments_corpus(), entity_names(glossary.entries))
 
     def save_artifact(self, artifact: Artifact, variant: str) -> None:

@@ -3,7 +3,16 @@
 One module per area; importing them registers their commands on ``app``.
 """
 
-from service.cli import admin, commitments, documents, evaluation, run
+from service.cli import admin, commitments, documents, evaluation, run, tracker
 from service.cli.app import app, main
 
-__all__ = ["admin", "app", "commitments", "documents", "evaluation", "main", "run"]
+__all__ = [
+    "admin",
+    "app",
+    "commitments",
+    "documents",
+    "evaluation",
+    "main",
+    "run",
+    "tracker",
+]

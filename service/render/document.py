@@ -38,7 +38,9 @@ from service.render.markdown import (
     targets_cell,
     warning_block,
 )
+from service.render.tracker import also_in_section
 from service.tasks.commitments.schema import Commitment
+from service.tasks.commitments.tracker import Tracker
 
 ISSUE_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("Numbers not preserved", ("number_missing", "number_extra")),
@@ -57,7 +59,13 @@ _TERM_NOTES = (
 )
 
 
-def document_page(b: DocumentBundle, *, generated_at: dt.datetime, reader_version: str) -> str:
+def document_page(
+    b: DocumentBundle,
+    *,
+    generated_at: dt.datetime,
+    reader_version: str,
+    tracker: Tracker | None = None,
+) -> str:
     parts = [f"# {md.text(b.title())}", "[← All documents](../index.md)"]
     if warnings := b.quality_warnings():
         parts.append(warning_block(warnings))
@@ -68,6 +76,7 @@ def document_page(b: DocumentBundle, *, generated_at: dt.datetime, reader_versio
         _metadata(b)
         + summary_section(b)
         + commitments_section(b)
+        + also_in_section(b.document.id, tracker)
         + english_section(b)
         + bilingual_section(b)
     )

@@ -83,7 +83,8 @@ def index_page(
     parts = [
         "# Policy Reader — documents",
         f"{stamp(generated_at, reader_version)} {len(docs)} documents.",
-        "[All commitments](commitments.md) · [Glossary](glossary.md) · "
+        "[All commitments](commitments.md) · [Promise tracker](tracker.md) · "
+        "[Glossary](glossary.md) · "
         "[Data export (JSON)](data/index.json)",
     ]
     warnings = list(dict.fromkeys(w for b in docs for w in b.quality_warnings()))

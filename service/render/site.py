@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from service.checks.glossary import matching_form
 from service.errors import InputError, ServiceError
 from service.render.bundle import DocumentBundle
 from service.render.document import document_page
@@ -28,6 +29,10 @@ from service.render.markdown import (
     index_page,
     page_path,
 )
+from service.render.tracker import TRACKER_PATH, entity_page, entity_path, tracker_page
+from service.tasks.commitments.tracker import Tracker, build_tracker
+
+TRACKER_DATA = "data/tracker.json"
 
 
 class SiteReport(BaseModel):
@@ -50,12 +55,34 @@ def render_site(
         "glossary.md": glossary_page(glossary_terms),
         "data/index.json": dumps(index_export(bundles, generated_at=when, reader_version=version)),
     }
+    tracker = site_tracker(bundles, glossary_terms or ())
+    files |= tracker_files(tracker)
     for b in bundles:
         doc_id = b.document.id
-        files[page_path(doc_id)] = document_page(b, generated_at=when, reader_version=version)
+        files[page_path(doc_id)] = document_page(
+            b, generated_at=when, reader_version=version, tracker=tracker
+        )
         export = document_export(b, generated_at=when, reader_version=version)
         files[data_path(doc_id)] = dumps(export)
     return dict(sorted(files.items()))
+
+
+def site_tracker(
+    bundles: Sequence[DocumentBundle], glossary_terms: Sequence[tuple[str, str, str]]
+) -> Tracker:
+    """The tracker of the bundles' commitments, entity names from the corpus's glossary terms."""
+    corpus = [(b.document, b.commitments) for b in bundles if b.commitments is not None]
+    names = {matching_form(zh): en for zh, en, _ in glossary_terms}
+    return build_tracker(corpus, names)
+
+
+def tracker_files(tracker: Tracker) -> dict[str, str]:
+    """``tracker.md``, one page per entity and ``data/tracker.json``."""
+    files = {
+        TRACKER_PATH: tracker_page(tracker),
+        TRACKER_DATA: dumps(tracker.model_dump(mode="json")),
+    }
+    return files | {entity_path(e): entity_page(tracker, e) for e in tracker.entities}
 
 
 def _check_unique(bundles: Sequence[DocumentBundle]) -> None:

@@ -10,6 +10,7 @@ commitment's span; 0.05 s for the five seeds). An entity's English name comes fr
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
@@ -19,7 +20,12 @@ from pydantic import BaseModel, Field
 from service.artifacts import CommitmentsArtifact
 from service.checks.glossary import Entry, matching_form
 from service.models import Document
-from service.tasks.commitments.entities import DocumentEntities, Mention, Via
+from service.tasks.commitments.entities import (
+    DocumentEntities,
+    Mention,
+    Via,
+    load_entity_lexicon,
+)
 from service.tasks.commitments.rules import Candidate, detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.commitments.tiers import Tier, candidate_tier, tier_rank
@@ -62,6 +68,7 @@ class TrackedEntity(BaseModel):
     """An entity with how many documents and commitments link it."""
 
     key: str = Field(description="One key per entity (Simplified), e.g. 光明科学城.")
+    id: str = Field(description="ASCII id of the key, for file names and URLs.")
     name_en: str | None
     name_source: NameSource
     forms: list[str] = Field(description="Every form the documents use, as written.")
@@ -75,7 +82,10 @@ class Tracker(BaseModel):
     commitments: list[TrackedCommitment] = Field(description="By document date, concrete first.")
 
     def entity(self, key: str) -> TrackedEntity | None:
-        return next((e for e in self.entities if e.key == key), None)
+        """The entity of this key (either script) or id, if any commitment links it."""
+        wanted = matching_form(key)
+        wanted = load_entity_lexicon().aliases.get(wanted, wanted)  # 河套 → 深港科技创新合作区
+        return next((e for e in self.entities if wanted in (e.key, e.id)), None)
 
     def about(self, key: str) -> list[TrackedCommitment]:
         """The commitments about ``key``, ordered by document date (undated last)."""
@@ -166,13 +176,19 @@ def _entities(
             per.setdefault(link.key, []).append(c)
     found = [
         TrackedEntity(
-            key=key, name_en=names.get(key), name_source="glossary" if key in names else "none",
+            key=key, id=entity_id(key), name_en=names.get(key),
+            name_source="glossary" if key in names else "none",
             forms=forms.get(key, [key]), documents=len({c.doc_id for c in cs}),
             commitments=len(cs), concrete=sum(c.tier == "concrete" for c in cs),
         )
         for key, cs in per.items()
     ]  # fmt: skip
     return sorted(found, key=lambda e: (-e.documents, -e.commitments, e.key))
+
+
+def entity_id(key: str) -> str:
+    """A stable ASCII id for an entity key: ``e-`` and 10 hex digits of its SHA-256."""
+    return "e-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
 
 
 def entity_names(entries: Iterable[Entry]) -> dict[str, str]:
