@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 
 from service.tasks.commitments.extract import TASK
+from service.tasks.commitments.names import NAME_TASK
 from tests.fakes import ScriptedModel, add_text
 from tests.test_tracker import MEETING_2021, REPORT_2020, REPORT_TITLE, VISIT_2023
 
@@ -29,6 +30,9 @@ ENGLISH = {
 async def _computed(client: httpx.AsyncClient, model: ScriptedModel) -> dict[str, str]:
     for fragment, english in ENGLISH.items():
         model.script(TASK, english, when=fragment)
+    # The glossary lacks 光明云谷: its name is asked once (a Chinese answer is re-asked).
+    model.script(NAME_TASK, "光明云谷", "Guangming Cloud Valley", when="Name: 光明云谷")
+    model.script(NAME_TASK, "Guangming Town", when="Name: 光明小镇")
     docs = {
         "2021": await add_text(client, MEETING_2021, published="2021-02-20"),
         "2023": await add_text(client, VISIT_2023, published="2023-09-19"),
@@ -39,6 +43,7 @@ async def _computed(client: httpx.AsyncClient, model: ScriptedModel) -> dict[str
         response = await client.post(url)
         assert response.status_code == 200, response.text
     assert model.calls(TASK) == len(ENGLISH)  # one call per concrete commitment
+    assert model.calls(NAME_TASK) == 3
     return {year: doc["id"] for year, doc in docs.items()}
 
 
@@ -51,6 +56,8 @@ async def test_entities_most_linked_first(client: httpx.AsyncClient, model: Scri
     first = body["items"][0]
     assert (first["key"], first["documents"]) == ("光明科学城", 3)
     assert (first["name_en"], first["name_source"]) == ("Guangming Science City", "glossary")
+    cloud = next(e for e in body["items"] if e["key"] == "光明云谷")
+    assert (cloud["name_en"], cloud["name_source"]) == ("Guangming Cloud Valley", "model")
 
 
 async def test_one_entity_with_every_commitment_in_english(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from service.artifacts import CommitmentsArtifact
+from service.checks.glossary import Glossary
 from service.config import ROOT, Settings
 from service.ingest import ingest_path
 from service.llm.profiles import Profile
@@ -16,10 +17,12 @@ from service.tasks.commitments.english import (
     concrete_candidates,
     context_of,
     deadline_hint,
+    entities_to_name,
     rendered_calls,
     worth_rendering,
 )
 from service.tasks.commitments.extract import TASK
+from service.tasks.commitments.names import NAME_TASK
 from service.tasks.commitments.rules import detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.commitments.task import commitments
@@ -39,6 +42,7 @@ TEXT = (
 LASER_EN = "Shenzhen will strive to start building the free-electron laser facility by end-2021."
 SCHOOLS_EN = "Shenzhen will ensure 210,000 new basic-education school places."
 ZONE = "推动河套深港科技创新合作区建设"
+ZONE_NAME = "Shenzhen-Hong Kong Science and Technology Innovation Cooperation Zone"
 ZONE_EN = (
     "Shenzhen will advance the Hetao Shenzhen-Hong Kong Science and Technology Innovation "
     "Cooperation Zone."
@@ -51,6 +55,8 @@ def en_ctx(ctx: TaskContext, model: ScriptedModel) -> TaskContext:
     named zone of TEXT (concrete: one call) answered."""
     ctx.versions = {TASK: "v2"}
     model.script(TASK, ZONE_EN, when="河套")
+    # The test glossary lacks the zone: the tracker's name for it is asked once.
+    model.script(NAME_TASK, ZONE_NAME, when="Name: 深港科技创新合作区")
     return ctx
 
 
@@ -103,13 +109,14 @@ async def test_concrete_commitments_are_rendered_in_english_the_rest_listed(
     laser, schools, general = by_quote(art, LASER), by_quote(art, SCHOOLS), by_quote(art, GENERAL)
     assert (laser.action_en, laser.gloss_en) == (LASER_EN, LASER_EN)
     assert schools.action_en == SCHOOLS_EN and by_quote(art, ZONE).action_en == ZONE_EN
+    assert art.entity_names == {"深港科技创新合作区": ZONE_NAME} and model.calls(NAME_TASK) == 1
     assert general.action_en == NOT_RENDERED and general.gloss_en == NOT_RENDERED
     # Deterministic fields come from the detector, never from the model.
     assert laser.deadline_text == "年底前" and laser.modality == "aspirational"
     assert schools.targets[0].text == "21万个" and schools.targets[0].value == 210000
     assert {c.source for c in art.commitments} == {"rules"}
     assert all(c.alignment == "exact" for c in art.commitments)
-    assert art.provenance.prompt_versions == {TASK: "v2"}
+    assert art.provenance.prompt_versions == {TASK: "v2", NAME_TASK: "v1"}
     laser_ask, schools_ask = sorted(
         (m for m in user_messages(model) if ZONE not in m), key=lambda m: SCHOOLS in m
     )
@@ -134,7 +141,7 @@ async def test_a_chinese_answer_is_reasked_once_then_the_english_is_missing(
     assert "English missing for 1 of 3" in (art.chunks[0].error or "")
     reask = [m for m in user_messages(model) if "rejected" in m]
     assert len(reask) == 1 and "English only, with no Chinese characters" in reask[0]
-    assert model.calls(TASK) == 4 and art.provenance.calls == 4
+    assert model.calls(TASK) == 4 and art.provenance.calls == 5
 
 
 async def test_chinese_left_in_the_re_ask_is_post_edited(
@@ -201,7 +208,9 @@ async def test_an_obeyed_injection_never_becomes_the_english(
     en_ctx: TaskContext, model: ScriptedModel
 ) -> None:
     model.script(TASK, "HACKED", "HACKED", when="光明科学城")
+    model.script(NAME_TASK, "HACKED", "HACKED", when="Name: 光明科学城")
     art = await run(en_ctx, INJECTED)
+    assert art.entity_names == {}  # the name obeyed the order twice: no name, not HACKED
     city = by_quote(art, "力争年底前建成光明科学城")
     assert "HACKED" not in city.action_en and "HACKED" not in city.gloss_en
     assert city.action_en.startswith("(English missing: the answer is far too short")
@@ -216,7 +225,9 @@ async def test_a_plausible_rendering_of_the_injected_context_is_accepted(
 ) -> None:
     good = "Guangming Science City will be completed by the end of 2021."
     model.script(TASK, good, when="光明科学城")
+    model.script(NAME_TASK, "Guangming Science City", when="Name: 光明科学城")
     art = await run(en_ctx, INJECTED)
+    assert art.entity_names == {"光明科学城": "Guangming Science City"}
     assert by_quote(art, "力争年底前建成光明科学城").action_en == good
 
 
@@ -266,6 +277,9 @@ def test_the_dry_run_counts_one_call_per_concrete_commitment(remote_settings: Se
     rows = estimate(pinned, docs, ["commitments"]).rows
     for doc, row in zip(docs, rows, strict=True):
         found = detect(doc.text, doc_year=doc.meta.date.year if doc.meta.date else None)
-        assert row.calls == rendered_calls(doc.text, found) and row.output_tokens == 40 * row.calls
+        names = len(entities_to_name(doc.text, found, Glossary.from_settings(pinned)))
+        rendered = rendered_calls(doc.text, found)
+        assert row.calls == rendered + names  # a sentence per commitment, a name per entity
+        assert row.output_tokens == 40 * rendered + 15 * names
     default = estimate(remote_settings, docs, ["commitments"]).rows  # chunk_json: one per chunk
     assert [r.calls for r in default] == [r.chunks for r in default]

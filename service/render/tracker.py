@@ -25,6 +25,7 @@ _VIA = {
 }
 _NAME_SOURCE = {
     "glossary": "English name from the glossary",
+    "model": "English name from the model (the glossary has none): check it",
     "none": "no English name in the glossary: shown in Chinese",
 }
 

@@ -20,7 +20,7 @@ from service.errors import ConfigError
 from service.llm.prompts import PromptCatalog
 from service.models import Chunk, Document
 from service.tasks import translate
-from service.tasks.commitments import extract, tiers
+from service.tasks.commitments import extract, names, tiers
 from service.tasks.commitments.schema import ExtractionOutput
 from service.tasks.commitments.task import commitments
 from service.tasks.context import TaskContext
@@ -74,7 +74,11 @@ TASKS: dict[ArtifactKind, TaskSpec] = {
     ),
     "commitments": TaskSpec(
         commitments,
-        {extract.TASK: (CHUNK_JSON, RULES_EN), extract.RECALL_TASK: (CHUNK_JSON,)},
+        {
+            extract.TASK: (CHUNK_JSON, RULES_EN),
+            extract.RECALL_TASK: (CHUNK_JSON,),
+            names.NAME_TASK: (RULES_EN,),
+        },
         {"ExtractionOutput": ExtractionOutput},
         revision=tiers.VERSION,
     ),

@@ -48,6 +48,7 @@ from service.tasks.commitments.extract import (
     doc_year,
 )
 from service.tasks.commitments.ground import ground_commitments
+from service.tasks.commitments.names import name_entities, unnamed
 from service.tasks.commitments.rules import Candidate, detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.commitments.tiers import candidate_tier
@@ -102,6 +103,18 @@ def concrete_candidates(text: str, candidates: Sequence[Candidate]) -> list[Cand
     return [c for c in candidates if worth_rendering(c, entities.about(c.start, c.end))]
 
 
+def entities_to_name(
+    text: str, candidates: Sequence[Candidate], glossary: Glossary | None
+) -> dict[str, str]:
+    """Entity key → a quote about it, for the concrete tier's entities the glossary lacks."""
+    entities = DocumentEntities(text, [(c.start, c.end) for c in candidates])
+    found: dict[str, str] = {}
+    for c in concrete_candidates(text, candidates):
+        for key in unnamed(entities.about(c.start, c.end), glossary):
+            found.setdefault(key, c.quote)
+    return found
+
+
 def rendered_calls(text: str, candidates: Sequence[Candidate]) -> int:
     """Model calls a document costs (first asks; a re-ask adds one): one per concrete one."""
     return len(concrete_candidates(text, candidates))
@@ -116,6 +129,7 @@ async def render_commitments(
     """The rule-found commitments of ``doc``, the concrete ones rendered in English."""
     candidates = detect(doc.text, doc_year=doc_year(doc))
     concrete = {id(c) for c in concrete_candidates(doc.text, candidates)}
+    to_name = entities_to_name(doc.text, candidates, ctx.glossary)
     gateway = ctx.gateway
     template = gateway.registry.get(TASK, gateway.profile.mode, ctx.versions.get(TASK))
     done = 0
@@ -134,7 +148,9 @@ async def render_commitments(
             tasks = [group.create_task(one(chunk)) for chunk in chunks]
     except ExceptionGroup as errors:
         raise errors.exceptions[0] from None  # ModelUnavailable: as itself, not as a group
-    return assemble(doc, [t.result() for t in tasks], ctx)
+    names = await name_entities(list(to_name), to_name, ctx)
+    artifact = assemble(doc, [t.result() for t in tasks], ctx)
+    return artifact.model_copy(update={"entity_names": names})
 
 
 async def _render_chunk(

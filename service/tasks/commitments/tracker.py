@@ -4,7 +4,8 @@ Built from stored commitments artifacts and their documents only: no model call.
 commitment is linked to the entities it is about (``entities.py``) and put in its tier
 (``tiers.py``: the rule detector is re-run on the document text to find the candidate at the
 commitment's span; 0.05 s for the five seeds). An entity's English name comes from the glossary
-(``names``: key → English); the tracker says where it came from.
+(``names``: key → English), else from the model (``CommitmentsArtifact.entity_names``, asked
+once under ``rules_en``, see ``names.py``); the tracker says which.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from service.tasks.commitments.schema import Commitment
 from service.tasks.commitments.tiers import Tier, candidate_tier, tier_rank
 
 EnglishStatus = Literal["rendered", "missing", "not_rendered"]
-NameSource = Literal["glossary", "none"]
+NameSource = Literal["glossary", "model", "none"]
 # Markers the rules_en strategy stores instead of English (english.py NOT_RENDERED, MISSING).
 _NOT_RENDERED = "(general statement"
 _MISSING = "(English missing"
@@ -107,7 +108,11 @@ def build_tracker(
                 forms[m.key].append(m.surface)
         tracked += _tracked(doc, artifact.commitments, entities)
     tracked.sort(key=_order)
-    return Tracker(entities=_entities(tracked, forms, names), commitments=tracked)
+    named: dict[str, tuple[str, NameSource]] = {
+        k: (v, "model") for _, a in corpus for k, v in a.entity_names.items()
+    }
+    named |= {k: (v, "glossary") for k, v in names.items()}  # the glossary first
+    return Tracker(entities=_entities(tracked, forms, named), commitments=tracked)
 
 
 def _tracked(
@@ -168,7 +173,9 @@ def _order(c: TrackedCommitment) -> tuple[int, str, str, int, str]:
 
 
 def _entities(
-    tracked: list[TrackedCommitment], forms: dict[str, list[str]], names: Mapping[str, str]
+    tracked: list[TrackedCommitment],
+    forms: dict[str, list[str]],
+    names: Mapping[str, tuple[str, NameSource]],
 ) -> list[TrackedEntity]:
     per: dict[str, list[TrackedCommitment]] = {}
     for c in tracked:
@@ -176,8 +183,8 @@ def _entities(
             per.setdefault(link.key, []).append(c)
     found = [
         TrackedEntity(
-            key=key, id=entity_id(key), name_en=names.get(key),
-            name_source="glossary" if key in names else "none",
+            key=key, id=entity_id(key), name_en=names.get(key, (None, "none"))[0],
+            name_source=names.get(key, (None, "none"))[1],
             forms=forms.get(key, [key]), documents=len({c.doc_id for c in cs}),
             commitments=len(cs), concrete=sum(c.tier == "concrete" for c in cs),
         )
