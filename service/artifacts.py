@@ -146,6 +146,10 @@ class CommitmentsArtifact(BaseModel):
     chunks: list[ChunkOutcome] = Field(default_factory=list)
     grounding: GroundingReport
     provenance: Provenance
+    entity_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="English names the model gave for entities the glossary lacks (rules_en).",
+    )
 
 
 Artifact = Annotated[

@@ -11,13 +11,15 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from service.artifacts import Artifact, ArtifactKind
+from service.artifacts import Artifact, ArtifactKind, CommitmentsArtifact
+from service.checks.glossary import Glossary
 from service.chunk import chunk_document
 from service.config import Settings
 from service.errors import NotFound
 from service.ingest import ingest_bytes, ingest_path
 from service.models import Chunk, Document, DocumentMeta
 from service.store.store import Store
+from service.tasks.commitments.tracker import Tracker, build_tracker, entity_names
 
 ARTIFACT = TypeAdapter[Artifact](Artifact)
 
@@ -85,6 +87,21 @@ class Library:
         """The stored artifact of this variant (or the newest of any variant)."""
         stored = self.store.get_artifact(doc_id, kind, variant)
         return None if stored is None else ARTIFACT.validate_python(stored.payload)
+
+    def commitments_corpus(self) -> builtins.list[tuple[Document, CommitmentsArtifact]]:
+        """Every stored document that has commitments, with its newest commitments artifact."""
+        found: builtins.list[tuple[Document, CommitmentsArtifact]] = []
+        for doc in self.store.list_documents():
+            artifact = self.artifact(doc.id, "commitments")
+            if isinstance(artifact, CommitmentsArtifact):
+                found.append((doc, artifact))
+        return found
+
+    def tracker(self, glossary: Glossary | None = None) -> Tracker:
+        """The promise tracker of the stored commitments; no model call. Entity names from
+        ``glossary`` (default: the settings' glossary file)."""
+        glossary = glossary or Glossary.from_settings(self.settings)
+        return build_tracker(self.commitments_corpus(), entity_names(glossary.entries))
 
     def save_artifact(self, artifact: Artifact, variant: str) -> None:
         payload = artifact.model_dump(mode="json")

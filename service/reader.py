@@ -28,7 +28,14 @@ from service.llm.gateway import Gateway
 from service.models import Document
 from service.store.store import Store
 from service.tasks.context import Progress, TaskContext
-from service.tasks.registry import CATALOG, checks_version, prompt_tasks, reads, task_function
+from service.tasks.registry import (
+    CATALOG,
+    checks_version,
+    prompt_tasks,
+    reads,
+    revision,
+    task_function,
+)
 
 
 class Reader:
@@ -86,6 +93,8 @@ class Reader:
         }
         if (checks := checks_version(kind)) is not None:  # absent: other kinds keep their keys
             parts["checks"] = checks
+        if (rev := revision(kind)) is not None:
+            parts["revision"] = rev
         if (source := self._reads(kind, versions or {})) is not None:
             parts["reads"] = self.variant(source, versions)
         canonical = json.dumps(parts, sort_keys=True)

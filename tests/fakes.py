@@ -35,6 +35,7 @@ from service.llm.prompts import PromptCatalog
 from service.reader import Reader, load_glossary
 from service.store import Store
 from service.tasks.commitments.extract import RECALL_TASK, TASK
+from service.tasks.commitments.names import NAME_TASK
 from service.tasks.context import TaskContext
 from service.tasks.registry import CATALOG
 from service.tokens import count_tokens
@@ -201,6 +202,7 @@ OPENINGS = {
     "You extract commitments": TASK,
     "You check a Chinese policy document": RECALL_TASK,
     "You write one plain English sentence": TASK,  # v2.chat, the rules_en strategy
+    "You give the English name": NAME_TASK,  # entity_name: the tracker's names (rules_en)
 }
 
 

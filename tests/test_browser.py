@@ -5,7 +5,7 @@ model, a few seconds), mkdocs builds the HTML, and Debian's chromium (``/usr/bin
 installed by ``.ci/run``; no browser download) renders each page: its DOM must hold the
 tables, every internal link must reach an existing file and anchor, and both Chinese and
 English must be in the text. A screenshot of each page is kept in ``cache/screenshots/``.
-Adding a page (the tracker, an entity page) is one line in ``PAGES``.
+Adding a page is one line in ``PAGES``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ SCREENSHOTS = ROOT / "cache" / "screenshots"
 PAGES: dict[str, tuple[str, int]] = {
     "index": ("index.html", 1),
     "document": ("docs/*.html", 4),  # who/when/where, commitments, quality, provenance …
+    "tracker": ("tracker.html", 1),
+    "entity": ("entities/*.html", 1),
 }
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _ENGLISH = re.compile(r"\b(?:the|and|of|Commitments|Summary)\b")

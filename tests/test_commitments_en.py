@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from service.artifacts import CommitmentsArtifact
+from service.checks.glossary import Glossary
 from service.config import ROOT, Settings
 from service.ingest import ingest_path
 from service.llm.profiles import Profile
@@ -13,12 +14,15 @@ from service.llm.prompts import PromptRegistry
 from service.run.estimate import estimate
 from service.tasks.commitments.english import (
     NOT_RENDERED,
+    concrete_candidates,
     context_of,
     deadline_hint,
+    entities_to_name,
     rendered_calls,
     worth_rendering,
 )
 from service.tasks.commitments.extract import TASK
+from service.tasks.commitments.names import NAME_TASK
 from service.tasks.commitments.rules import detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.commitments.task import commitments
@@ -37,12 +41,22 @@ TEXT = (
 )
 LASER_EN = "Shenzhen will strive to start building the free-electron laser facility by end-2021."
 SCHOOLS_EN = "Shenzhen will ensure 210,000 new basic-education school places."
+ZONE = "推动河套深港科技创新合作区建设"
+ZONE_NAME = "Shenzhen-Hong Kong Science and Technology Innovation Cooperation Zone"
+ZONE_EN = (
+    "Shenzhen will advance the Hetao Shenzhen-Hong Kong Science and Technology Innovation "
+    "Cooperation Zone."
+)
 
 
 @pytest.fixture
-def en_ctx(ctx: TaskContext) -> TaskContext:
-    """The context with the rules_en prompt pinned, as READER_PROMPT_VERSIONS would."""
+def en_ctx(ctx: TaskContext, model: ScriptedModel) -> TaskContext:
+    """The context with the rules_en prompt pinned, as READER_PROMPT_VERSIONS would; the
+    named zone of TEXT (concrete: one call) answered."""
     ctx.versions = {TASK: "v2"}
+    model.script(TASK, ZONE_EN, when="河套")
+    # The test glossary lacks the zone: the tracker's name for it is asked once.
+    model.script(NAME_TASK, ZONE_NAME, when="Name: 深港科技创新合作区")
     return ctx
 
 
@@ -91,18 +105,21 @@ async def test_concrete_commitments_are_rendered_in_english_the_rest_listed(
     model.script(TASK, LASER_EN, when="自由电子激光")
     model.script(TASK, SCHOOLS_EN, when="基础教育学位")
     art = await run(en_ctx)
-    assert art.status == "ok" and model.calls(TASK) == 2
+    assert art.status == "ok" and model.calls(TASK) == 3  # a target, a deadline, a named zone
     laser, schools, general = by_quote(art, LASER), by_quote(art, SCHOOLS), by_quote(art, GENERAL)
     assert (laser.action_en, laser.gloss_en) == (LASER_EN, LASER_EN)
-    assert schools.action_en == SCHOOLS_EN
+    assert schools.action_en == SCHOOLS_EN and by_quote(art, ZONE).action_en == ZONE_EN
+    assert art.entity_names == {"深港科技创新合作区": ZONE_NAME} and model.calls(NAME_TASK) == 1
     assert general.action_en == NOT_RENDERED and general.gloss_en == NOT_RENDERED
     # Deterministic fields come from the detector, never from the model.
     assert laser.deadline_text == "年底前" and laser.modality == "aspirational"
     assert schools.targets[0].text == "21万个" and schools.targets[0].value == 210000
     assert {c.source for c in art.commitments} == {"rules"}
     assert all(c.alignment == "exact" for c in art.commitments)
-    assert art.provenance.prompt_versions == {TASK: "v2"}
-    laser_ask, schools_ask = sorted(user_messages(model), key=lambda m: SCHOOLS in m)
+    assert art.provenance.prompt_versions == {TASK: "v2", NAME_TASK: "v1"}
+    laser_ask, schools_ask = sorted(
+        (m for m in user_messages(model) if ZONE not in m), key=lambda m: SCHOOLS in m
+    )
     assert "Deadline: 年底前 = by the end of 2021\n" in laser_ask
     assert f"Quote: {LASER}" in laser_ask and "Context: 会议强调" in laser_ask
     assert "Numbers: 21万 = 210,000\n" in schools_ask
@@ -121,10 +138,10 @@ async def test_a_chinese_answer_is_reasked_once_then_the_english_is_missing(
     assert laser.quote == LASER and laser.deadline_text == "年底前"  # kept with its quote
     assert by_quote(art, SCHOOLS).action_en == SCHOOLS_EN
     assert art.status == "partial" and art.chunks[0].status == "fallback"
-    assert "English missing for 1 of 2" in (art.chunks[0].error or "")
+    assert "English missing for 1 of 3" in (art.chunks[0].error or "")
     reask = [m for m in user_messages(model) if "rejected" in m]
     assert len(reask) == 1 and "English only, with no Chinese characters" in reask[0]
-    assert model.calls(TASK) == 3 and art.provenance.calls == 3
+    assert model.calls(TASK) == 4 and art.provenance.calls == 5
 
 
 async def test_chinese_left_in_the_re_ask_is_post_edited(
@@ -136,7 +153,7 @@ async def test_chinese_left_in_the_re_ask_is_post_edited(
     art = await run(en_ctx)
     laser = by_quote(art, LASER).action_en
     assert "自由" not in laser and laser.startswith("Shenzhen will start building the ")
-    assert model.calls(TASK) == 3  # the first answer was re-asked; the re-ask post-edited
+    assert model.calls(TASK) == 4  # the zone; the first answer was re-asked; the re-ask post-edited
 
 
 async def test_numbers_at_the_wrong_scale_and_remarks_are_fixed_not_rejected(
@@ -147,7 +164,7 @@ async def test_numbers_at_the_wrong_scale_and_remarks_are_fixed_not_rejected(
     model.script(TASK, said, when="基础教育学位")
     art = await run(en_ctx)
     assert by_quote(art, SCHOOLS).action_en == SCHOOLS_EN
-    assert model.calls(TASK) == 2
+    assert model.calls(TASK) == 3  # with the zone
 
 
 async def test_a_chinese_answer_then_english_is_accepted(
@@ -191,7 +208,9 @@ async def test_an_obeyed_injection_never_becomes_the_english(
     en_ctx: TaskContext, model: ScriptedModel
 ) -> None:
     model.script(TASK, "HACKED", "HACKED", when="光明科学城")
+    model.script(NAME_TASK, "HACKED", "HACKED", when="Name: 光明科学城")
     art = await run(en_ctx, INJECTED)
+    assert art.entity_names == {}  # the name obeyed the order twice: no name, not HACKED
     city = by_quote(art, "力争年底前建成光明科学城")
     assert "HACKED" not in city.action_en and "HACKED" not in city.gloss_en
     assert city.action_en.startswith("(English missing: the answer is far too short")
@@ -206,32 +225,39 @@ async def test_a_plausible_rendering_of_the_injected_context_is_accepted(
 ) -> None:
     good = "Guangming Science City will be completed by the end of 2021."
     model.script(TASK, good, when="光明科学城")
+    model.script(NAME_TASK, "Guangming Science City", when="Name: 光明科学城")
     art = await run(en_ctx, INJECTED)
+    assert art.entity_names == {"光明科学城": "Guangming Science City"}
     assert by_quote(art, "力争年底前建成光明科学城").action_en == good
 
 
 # --- the tiers --------------------------------------------------------------------------------
 
 
-def test_targets_deadlines_and_high_scoring_projects_are_rendered() -> None:
+def _rendered(text: str, quote: str) -> bool:
+    return any(c.quote == quote for c in concrete_candidates(text, detect(text)))
+
+
+def test_targets_deadlines_and_named_entities_are_rendered() -> None:
     found = {c.quote: c for c in detect(TEXT)}
     assert worth_rendering(found[LASER]) and worth_rendering(found[SCHOOLS])  # deadline, target
     assert not worth_rendering(found[GENERAL])  # an instrument, no project
-    zone = found["推动河套深港科技创新合作区建设"]
-    assert zone.score < 4.5 and not worth_rendering(zone)  # a project, but a low score
+    assert _rendered(TEXT, "推动河套深港科技创新合作区建设")  # a named zone, whatever its score
     named = "加快建设光明科学城、西丽湖国际科教城等重大平台"
     assert worth_rendering(next(c for c in detect(f"要{named}。") if named in c.quote))
+    assert not _rendered("要进一步增强责任感。", "要进一步增强责任感")
 
 
 def test_the_corpus_budget_renders_every_target_and_deadline() -> None:
-    """A corpus run renders 62 of 525 candidates: every one with a target or deadline."""
+    """A corpus run renders 299 of 525 candidates (62 before the tiers): every one with a
+    target or deadline."""
     total = rendered = 0
     for path in SEEDS:
         doc = ingest_path(path, settings=Settings())
         found = detect(doc.text, doc_year=doc.meta.date.year if doc.meta.date else None)
         assert all(worth_rendering(c) for c in found if c.targets or c.deadline)
-        total, rendered = total + len(found), rendered + rendered_calls(found)
-    assert total > 400 and rendered <= 70
+        total, rendered = total + len(found), rendered + rendered_calls(doc.text, found)
+    assert total > 400 and 250 <= rendered <= 310
 
 
 def test_context_is_the_short_paragraph_else_the_sentence_else_the_quote() -> None:
@@ -251,6 +277,9 @@ def test_the_dry_run_counts_one_call_per_concrete_commitment(remote_settings: Se
     rows = estimate(pinned, docs, ["commitments"]).rows
     for doc, row in zip(docs, rows, strict=True):
         found = detect(doc.text, doc_year=doc.meta.date.year if doc.meta.date else None)
-        assert row.calls == rendered_calls(found) and row.output_tokens == 40 * row.calls
+        names = len(entities_to_name(doc.text, found, Glossary.from_settings(pinned)))
+        rendered = rendered_calls(doc.text, found)
+        assert row.calls == rendered + names  # a sentence per commitment, a name per entity
+        assert row.output_tokens == 40 * rendered + 15 * names
     default = estimate(remote_settings, docs, ["commitments"]).rows  # chunk_json: one per chunk
     assert [r.calls for r in default] == [r.chunks for r in default]

@@ -18,7 +18,7 @@ def test_every_kind_has_its_function_and_prompt_tasks() -> None:
     assert set(TASKS) == set(KINDS)
     assert prompt_tasks("summary") == ("summary", "summary_map", "summary_reduce")
     assert prompt_tasks("translation") == ("translate",)
-    assert prompt_tasks("commitments") == ("commitments", "commitments_recall")
+    assert prompt_tasks("commitments") == ("commitments", "commitments_recall", "entity_name")
 
 
 def test_the_shipped_prompts_declare_exactly_the_strategies_the_tasks_implement() -> None:

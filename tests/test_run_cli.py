@@ -44,7 +44,8 @@ def test_run_prints_plain_progress_and_a_summary_then_reruns_without_calls(
     calls = sum(model.seen.values())
     assert f"this run: {calls} model calls ({calls} requests), 0 cache hits, 0 errors" in stdout
     assert "2 documents: 6 ok, 0 partial, 0 failed tasks" in stdout
-    assert (out / "index.md").is_file() and "site: 8 files" in stdout
+    # index, commitments, glossary, tracker, data/index.json, data/tracker.json, 2 pages + 2 exports
+    assert (out / "index.md").is_file() and "site: 10 files" in stdout
 
     again = CorpusModel()
     code, stdout, stderr = _invoke(["run", str(docs), "--out", str(out)], again)

@@ -219,7 +219,8 @@ async def test_site_files_links_and_export_offsets(run_settings: Settings, tmp_p
     names = sorted(str(p.relative_to(out)) for p in report.site_files)
     assert {"index.md", "glossary.md", "commitments.md", "data/index.json"} <= set(names)
     assert sum(n.startswith("docs/") for n in names) == 2
-    assert sum(n.startswith("data/") for n in names) == 3
+    assert sum(n.startswith("data/") for n in names) == 4  # index, two documents, tracker
+    assert "tracker.md" in names and "data/tracker.json" in names  # `make site` writes it
     _check_links(out)
     checked = 0
     for path in sorted((out / "data").glob("*.json")):

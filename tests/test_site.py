@@ -11,6 +11,7 @@ import pytest
 from service.config import ROOT
 from service.errors import InputError
 from service.render import SiteReport, SiteWriteError, mkdocs_config, write_mkdocs, write_site
+from service.tasks.commitments.tracker import entity_id
 from tests.samples import (
     ANCHOR,
     GENERATED_AT,
@@ -29,6 +30,11 @@ EXPECTED = {
     "data/index.json",
     "data/a1b2c3d4e5f6.json",
     "data/f0e1d2c3b4a5.json",
+    "tracker.md",
+    "data/tracker.json",
+    # The entities the samples' commitments are about (service/render/tracker.py).
+    f"entities/{entity_id('光明科学城')}.md",
+    f"entities/{entity_id('成果转化基地')}.md",
 }
 
 

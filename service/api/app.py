@@ -21,7 +21,7 @@ from service.api.errors import Redactor, install_error_handlers
 from service.api.jobs import JobRunner
 from service.api.limits import BodyLimit
 from service.api.openapi import shape
-from service.api.routes import artifacts, documents, health, jobs, summaries
+from service.api.routes import artifacts, documents, health, jobs, summaries, tracker
 from service.config import Settings, get_settings
 from service.reader import Reader
 
@@ -86,7 +86,7 @@ def attach_reader(app: FastAPI, reader: Reader, settings: Settings) -> None:
 
 def v1_router() -> APIRouter:
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
-    for module in (documents, artifacts, jobs, summaries):
+    for module in (documents, artifacts, jobs, summaries, tracker):
         v1.include_router(module.router)
     v1.include_router(health.usage_router)
     return v1

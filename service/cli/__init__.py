@@ -3,7 +3,17 @@
 One module per area; importing them registers their commands on ``app``.
 """
 
-from service.cli import admin, commitments, documents, evaluation, run, targets
+from service.cli import admin, commitments, documents, evaluation, run, targets, tracker
 from service.cli.app import app, main
 
-__all__ = ["admin", "app", "commitments", "documents", "evaluation", "main", "run", "targets"]
+__all__ = [
+    "admin",
+    "app",
+    "commitments",
+    "documents",
+    "evaluation",
+    "main",
+    "run",
+    "targets",
+    "tracker",
+]

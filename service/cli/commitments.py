@@ -66,10 +66,22 @@ def eval_commitments(
     min_score: Annotated[
         float, typer.Option("--min-score", help="Drop rule candidates scoring below this.")
     ] = DEFAULT_THRESHOLD,
+    tiers: Annotated[
+        bool, typer.Option("--tiers", help="Score the rule detector's concrete tier.")
+    ] = False,
 ) -> None:
     """Precision, recall and F1 of pledge detection against a golden set."""
-    from service.eval.commitments import evaluate_files, format_report
+    from service.eval.commitments import (
+        evaluate_files,
+        evaluate_tier_files,
+        format_report,
+        format_tier,
+    )
 
+    if tiers:
+        for line in format_tier(evaluate_tier_files(golden, get_settings(), corpus_dir=corpus)):
+            typer.echo(line)
+        return
     detector = None if rules_only else _model_detector(golden, corpus)
     report = evaluate_files(
         golden, get_settings(), corpus_dir=corpus, threshold=min_score, detector=detector

@@ -20,8 +20,10 @@ from pydantic import BaseModel, Field, ValidationError
 from service.config import Settings
 from service.errors import InputError, NotFound
 from service.ingest import ingest_path
+from service.tasks.commitments.english import concrete_candidates
 from service.tasks.commitments.rules import (
     DEFAULT_THRESHOLD,
+    Candidate,
     detect,
     simplified_view,
 )
@@ -259,3 +261,54 @@ def _short(doc: str) -> str:
 
 def _kind_order(kind: str) -> int:
     return KINDS.index(kind) if kind in KINDS else len(KINDS)
+
+
+# --- the concrete tier --------------------------------------------------------------------------
+
+CONCRETE_KINDS = ("quantified", "dated", "named_project")
+
+
+class TierReport(BaseModel):
+    """The concrete tier against the golden set: is each item a pledge, is each concrete
+    pledge in it, and does its tier agree with the golden kind."""
+
+    pledges: Scores = Field(description="Precision: concrete-tier items that are pledges.")
+    concrete: Scores = Field(
+        description="Recall: golden quantified/dated/named pledges in the concrete tier; "
+        "precision: concrete-tier items that are such pledges (tier agreement)."
+    )
+
+
+def concrete_detector(text: str) -> list[Candidate]:
+    """The rule detector's concrete tier (what the rules_en strategy renders)."""
+    return concrete_candidates(text, detect(text))
+
+
+def evaluate_tier(golden: Sequence[GoldenItem], texts: dict[str, str]) -> TierReport:
+    """Score the concrete tier; every document of ``golden`` counts its items."""
+    pledges = evaluate(golden, texts, concrete_detector).overall
+    kinds = [g for g in golden if g.kind in CONCRETE_KINDS]
+    concrete = evaluate(kinds, texts, concrete_detector).overall
+    # A document without a concrete golden pledge is not scored above, its items still count.
+    every = concrete.model_copy(update={"n_pred": pledges.n_pred})
+    return TierReport(pledges=pledges, concrete=every)
+
+
+def evaluate_tier_files(
+    golden_path: Path, settings: Settings, corpus_dir: Path | None = None
+) -> TierReport:
+    """``evaluate_tier`` on the golden file's documents (``corpus_dir``, default corpus)."""
+    golden = load_golden(golden_path)
+    base = corpus_dir or settings.corpus_dir
+    texts = {doc: load_text(base / doc, settings) for doc in {g.doc for g in golden}}
+    return evaluate_tier(golden, texts)
+
+
+def format_tier(report: TierReport) -> list[str]:
+    """Two lines: precision and recall of the concrete tier, then its agreement with kinds."""
+    p, c = report.pledges, report.concrete
+    return [
+        f"concrete tier: precision {p.precision:.2f} ({p.tp_pred}/{p.n_pred}) "
+        f"recall {c.recall:.2f} ({c.found}/{c.n_gold})",
+        f"concrete tier agreement with the golden kinds {c.precision:.2f} ({c.tp_pred}/{c.n_pred})",
+    ]

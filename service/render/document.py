@@ -48,7 +48,9 @@ from service.render.problems import (
     task_problems,
     technical_details,
 )
+from service.render.tracker import also_in_section
 from service.tasks.commitments.schema import Commitment
+from service.tasks.commitments.tracker import Tracker
 
 ISSUE_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("Numbers not preserved", ("number_missing", "number_extra")),
@@ -67,21 +69,30 @@ _TERM_NOTES = (
 )
 
 
-def document_page(b: DocumentBundle, *, generated_at: dt.datetime, reader_version: str) -> str:
+def document_page(
+    b: DocumentBundle,
+    *,
+    generated_at: dt.datetime,
+    reader_version: str,
+    tracker: Tracker | None = None,
+) -> str:
     parts = [f"# {md.text(b.title())}", "[← All documents](../index.md)"]
     if warnings := b.quality_warnings():
         parts.append(warning_block(warnings))
     parts += problems_block(b)
-    for section in _sections(b, generated_at, reader_version):
+    for section in _sections(b, generated_at, reader_version, tracker):
         parts += section
     return "\n\n".join(parts) + "\n"
 
 
-def _sections(b: DocumentBundle, generated_at: dt.datetime, reader_version: str) -> list[list[str]]:
+def _sections(
+    b: DocumentBundle, generated_at: dt.datetime, reader_version: str, tracker: Tracker | None
+) -> list[list[str]]:
     """The page's sections in reading order: what the document says, then how we know it."""
     return [
         summary_section(b),
         commitments_section(b),
+        also_in_section(b.document.id, tracker),
         _metadata(b),
         english_section(b),
         bilingual_section(b),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from service.checks.glossary import matching_form
 from service.errors import InputError, ServiceError
 from service.render.bundle import DocumentBundle
 from service.render.document import document_page
@@ -29,7 +30,11 @@ from service.render.markdown import (
     page_path,
 )
 from service.render.targets import targets_page
+from service.render.tracker import TRACKER_PATH, entity_page, entity_path, tracker_page
 from service.targets.series import SeriesTable, from_document, series_tables
+from service.tasks.commitments.tracker import Tracker, build_tracker
+
+TRACKER_DATA = "data/tracker.json"
 
 
 class SiteReport(BaseModel):
@@ -47,7 +52,9 @@ def render_site(
     _check_unique(bundles)
     when, version = generated_at, reader_version
     tables = corpus_targets(bundles)
-    pages = [("Targets over time", "targets.md")] if tables else []
+    tracker = site_tracker(bundles, glossary_terms or ())
+    pages = [("Promise tracker", TRACKER_PATH)]
+    pages += [("Targets over time", "targets.md")] if tables else []
     files = {
         "index.md": index_page(bundles, generated_at=when, reader_version=version, pages=pages),
         "commitments.md": commitments_page(bundles),
@@ -56,9 +63,12 @@ def render_site(
     }
     if tables:
         files["targets.md"] = targets_page(tables)
+    files |= tracker_files(tracker)
     for b in bundles:
         doc_id = b.document.id
-        files[page_path(doc_id)] = document_page(b, generated_at=when, reader_version=version)
+        files[page_path(doc_id)] = document_page(
+            b, generated_at=when, reader_version=version, tracker=tracker
+        )
         export = document_export(b, generated_at=when, reader_version=version)
         files[data_path(doc_id)] = dumps(export)
     return dict(sorted(files.items()))
@@ -67,6 +77,24 @@ def render_site(
 def corpus_targets(bundles: Sequence[DocumentBundle]) -> list[SeriesTable]:
     """Targets over time for every series in the corpus (none when no series sets any)."""
     return series_tables(from_document(b.document, link=page_path(b.document.id)) for b in bundles)
+
+
+def site_tracker(
+    bundles: Sequence[DocumentBundle], glossary_terms: Sequence[tuple[str, str, str]]
+) -> Tracker:
+    """The tracker of the bundles' commitments, entity names from the corpus's glossary terms."""
+    corpus = [(b.document, b.commitments) for b in bundles if b.commitments is not None]
+    names = {matching_form(zh): en for zh, en, _ in glossary_terms}
+    return build_tracker(corpus, names)
+
+
+def tracker_files(tracker: Tracker) -> dict[str, str]:
+    """``tracker.md``, one page per entity and ``data/tracker.json``."""
+    files = {
+        TRACKER_PATH: tracker_page(tracker),
+        TRACKER_DATA: dumps(tracker.model_dump(mode="json")),
+    }
+    return files | {entity_path(e): entity_page(tracker, e) for e in tracker.entities}
 
 
 def _check_unique(bundles: Sequence[DocumentBundle]) -> None:

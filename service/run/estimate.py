@@ -18,7 +18,8 @@ summary and ``cache stats``):
   per chunk and one reduce call (deeper collapses of very long documents are not counted);
 - the active templates' strategies decide the shape: ``per_unit`` translation (as the embedded
   model uses) is a call per paragraph (or piece of one), ``rules_en`` commitments a call per
-  concrete rule candidate (``RULE_SENTENCE_OUTPUT`` tokens each; re-asks are not counted);
+  concrete rule candidate (``RULE_SENTENCE_OUTPUT`` tokens each; re-asks are not counted) and
+  one per entity of the concrete tier the glossary does not name (``NAME_OUTPUT`` tokens);
 - a ``sections`` summary (the embedded Qwen's) first runs the translation task on the document
   (the same calls, cached: paid once per document) and then summarises about
   ``TRANSLATION_RATIO`` × the source tokens of English in one call, or, when that does not fit
@@ -43,8 +44,13 @@ from service.config import Settings
 from service.llm.profiles import Profile, configured, resolve_profile
 from service.llm.prompts import delimit, load_prompts
 from service.models import Chunk, Document
-from service.tasks.commitments.english import context_of, worth_rendering
+from service.tasks.commitments.english import (
+    concrete_candidates,
+    context_of,
+    entities_to_name,
+)
 from service.tasks.commitments.extract import doc_year
+from service.tasks.commitments.names import NAME_TASK
 from service.tasks.commitments.rules import detect
 from service.tasks.registry import CATALOG
 from service.tasks.strategies import PER_UNIT, RULES_EN, SECTIONS
@@ -61,6 +67,7 @@ PREVIOUS_CONTEXT = 600
 TRANSLATION_RATIO = 1.3
 COMMITMENTS_RATIO = 0.5
 RULE_SENTENCE_OUTPUT = 40  # one English sentence per rule-found commitment (rules_en)
+NAME_OUTPUT = 15  # one English name per entity the glossary lacks (rules_en)
 SUMMARY_OUTPUT = 800
 NOTES_OUTPUT = 300
 SECTIONS_ANSWER = 250  # a sections answer runs 150-350 tokens; a part's note about as long
@@ -226,9 +233,14 @@ def _translation(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[Call]:
 def _commitments(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[Call]:
     base = c.overhead("commitments")
     if c.strategy("commitments") == RULES_EN:
-        concrete = [r for r in detect(doc.text, doc_year=doc_year(doc)) if worth_rendering(r)]
+        found = detect(doc.text, doc_year=doc_year(doc))
+        concrete = concrete_candidates(doc.text, found)
+        names = entities_to_name(doc.text, found, c.glossary)
+        name_base = c.overhead(NAME_TASK)
         return [(base + c.source(context_of(doc, r), 1), c.out(RULE_SENTENCE_OUTPUT))
-                for r in concrete]  # fmt: skip
+                for r in concrete] + [
+                (name_base + count_tokens(k + q), c.out(NAME_OUTPUT)) for k, q in names.items()
+        ]  # fmt: skip
     return [
         (base + c.source(ch.text, len(ch.paragraph_ids)), c.out(ch.tokens * COMMITMENTS_RATIO))
         for ch in chunks

@@ -20,7 +20,7 @@ from service.errors import ConfigError
 from service.llm.prompts import PromptCatalog
 from service.models import Chunk, Document
 from service.tasks import translate
-from service.tasks.commitments import extract
+from service.tasks.commitments import extract, names, tiers
 from service.tasks.commitments.schema import ExtractionOutput
 from service.tasks.commitments.task import commitments
 from service.tasks.context import TaskContext
@@ -50,6 +50,9 @@ class TaskSpec:
     strategies: Mapping[str, tuple[str, ...]]
     schemas: Mapping[str, type[BaseModel]]  # a prompt file's ``schema`` -> the output model
     repaired: bool = False  # its output goes through the deterministic repairs (checks.repairs)
+    # What else its output depends on, as a version (the commitments tiers decide which get a
+    # model call): part of the artifact's variant, so a stored artifact is redone when it moves.
+    revision: str | None = None
 
     @property
     def prompts(self) -> tuple[str, ...]:
@@ -71,8 +74,13 @@ TASKS: dict[ArtifactKind, TaskSpec] = {
     ),
     "commitments": TaskSpec(
         commitments,
-        {extract.TASK: (CHUNK_JSON, RULES_EN), extract.RECALL_TASK: (CHUNK_JSON,)},
+        {
+            extract.TASK: (CHUNK_JSON, RULES_EN),
+            extract.RECALL_TASK: (CHUNK_JSON,),
+            names.NAME_TASK: (RULES_EN,),
+        },
         {"ExtractionOutput": ExtractionOutput},
+        revision=tiers.VERSION,
     ),
 }
 
@@ -99,6 +107,11 @@ def reads(strategy: str) -> ArtifactKind | None:
 def checks_version(kind: ArtifactKind) -> str | None:
     """The version of the repairs ``kind``'s output goes through (part of its variant), if any."""
     return repairs.VERSION if TASKS[kind].repaired else None
+
+
+def revision(kind: ArtifactKind) -> str | None:
+    """The version of what else ``kind``'s output depends on (part of its variant), if any."""
+    return TASKS[kind].revision
 
 
 def catalog(specs: Iterable[TaskSpec]) -> PromptCatalog:

@@ -7,7 +7,7 @@ commitment of the concrete tier (``worth_rendering``) renders it as one English 
 what, by when, how much), given the quote, its paragraph or sentence as context when short, and
 hint lines: glossary terms, people's names, numbers and the resolved deadline. The other
 candidates are listed with their quote and ``NOT_RENDERED``: at ~12 tokens/s, rendering all 525
-candidates of the five seeds would take most of an hour.
+candidates of the five seeds would take most of an hour; the concrete tier is 299 of them.
 
 The answer is checked, not trusted (``check_answer``): English only, every number of the quote
 kept and none invented, a plausible length for its quote, not the prompt's example. An instruct
@@ -38,6 +38,7 @@ from service.checks.quality import (
 from service.errors import ModelError, ModelInvalidOutput
 from service.llm.prompts import PromptTemplate
 from service.models import Chunk, Document
+from service.tasks.commitments.entities import DocumentEntities, Mention
 from service.tasks.commitments.extract import (
     KIND,
     TASK,
@@ -47,17 +48,14 @@ from service.tasks.commitments.extract import (
     doc_year,
 )
 from service.tasks.commitments.ground import ground_commitments
+from service.tasks.commitments.names import name_entities, unnamed
 from service.tasks.commitments.rules import Candidate, detect
 from service.tasks.commitments.schema import Commitment
+from service.tasks.commitments.tiers import candidate_tier
 from service.tasks.context import ProgressEvent, TaskContext
 from service.tasks.guard import MIN_RATIO, without_comments
 from service.tasks.units import in_prompt, mostly_chinese, one_line, unit_glossary
 
-#: A candidate naming a project object (rules.py's reason) is rendered from this score up:
-#: 4.5 renders 62 of the five seeds' 525 candidates, 4.0 would render 97 (18 s a call was
-#: measured on the shared server; ~4 s is expected when it is idle).
-RENDER_MIN_SCORE = 4.5
-PROJECT_REASON = "project object"
 NOT_RENDERED = "(general statement; not rendered)"
 MISSING = "(English missing: {reason})"
 #: The quote's paragraph (else its sentence) goes along as context up to this many characters.
@@ -94,17 +92,32 @@ class Rejected(ModelInvalidOutput):
 # --- the tiers -------------------------------------------------------------------------------
 
 
-def worth_rendering(c: Candidate) -> bool:
-    """The concrete tier: a target, a deadline, or a named project object scoring high."""
-    if c.targets or c.deadline:
-        return True
-    project = any(r.startswith(PROJECT_REASON) for r in c.reasons)
-    return project and c.score >= RENDER_MIN_SCORE
+def worth_rendering(c: Candidate, about: Sequence[Mention] = ()) -> bool:
+    """The concrete tier (tiers.py): a target, a deadline, a named entity or object."""
+    return candidate_tier(c, about) == "concrete"
 
 
-def rendered_calls(candidates: Sequence[Candidate]) -> int:
+def concrete_candidates(text: str, candidates: Sequence[Candidate]) -> list[Candidate]:
+    """The candidates of ``text`` that are rendered: one model call each (a re-ask adds one)."""
+    entities = DocumentEntities(text, [(c.start, c.end) for c in candidates])
+    return [c for c in candidates if worth_rendering(c, entities.about(c.start, c.end))]
+
+
+def entities_to_name(
+    text: str, candidates: Sequence[Candidate], glossary: Glossary | None
+) -> dict[str, str]:
+    """Entity key → a quote about it, for the concrete tier's entities the glossary lacks."""
+    entities = DocumentEntities(text, [(c.start, c.end) for c in candidates])
+    found: dict[str, str] = {}
+    for c in concrete_candidates(text, candidates):
+        for key in unnamed(entities.about(c.start, c.end), glossary):
+            found.setdefault(key, c.quote)
+    return found
+
+
+def rendered_calls(text: str, candidates: Sequence[Candidate]) -> int:
     """Model calls a document costs (first asks; a re-ask adds one): one per concrete one."""
-    return sum(map(worth_rendering, candidates))
+    return len(concrete_candidates(text, candidates))
 
 
 # --- the task --------------------------------------------------------------------------------
@@ -115,6 +128,8 @@ async def render_commitments(
 ) -> CommitmentsArtifact:
     """The rule-found commitments of ``doc``, the concrete ones rendered in English."""
     candidates = detect(doc.text, doc_year=doc_year(doc))
+    concrete = {id(c) for c in concrete_candidates(doc.text, candidates)}
+    to_name = entities_to_name(doc.text, candidates, ctx.glossary)
     gateway = ctx.gateway
     template = gateway.registry.get(TASK, gateway.profile.mode, ctx.versions.get(TASK))
     done = 0
@@ -122,7 +137,7 @@ async def render_commitments(
     async def one(chunk: Chunk) -> ChunkResult:
         nonlocal done
         mine = [c for c in candidates if chunk.start <= c.start < chunk.end]
-        result = await _render_chunk(doc, chunk, mine, ctx, template)
+        result = await _render_chunk(doc, chunk, (mine, concrete), ctx, template)
         done += 1
         failed = result.outcome.status != "ok"
         ctx.report(ProgressEvent(doc.id, KIND, done, len(chunks), failed=failed))
@@ -133,26 +148,32 @@ async def render_commitments(
             tasks = [group.create_task(one(chunk)) for chunk in chunks]
     except ExceptionGroup as errors:
         raise errors.exceptions[0] from None  # ModelUnavailable: as itself, not as a group
-    return assemble(doc, [t.result() for t in tasks], ctx)
+    names = await name_entities(list(to_name), to_name, ctx)
+    artifact = assemble(doc, [t.result() for t in tasks], ctx)
+    return artifact.model_copy(update={"entity_names": names})
 
 
 async def _render_chunk(
-    doc: Document, chunk: Chunk, candidates: list[Candidate], ctx: TaskContext,
+    doc: Document, chunk: Chunk, found: tuple[list[Candidate], set[int]], ctx: TaskContext,
     template: PromptTemplate,
 ) -> ChunkResult:  # fmt: skip
-    """The chunk's candidates as records, one after the other (a local server has one slot)."""
+    """The chunk's candidates as records, one after the other (a local server has one slot).
+
+    ``found`` is (the chunk's candidates, the ids of the concrete ones of the document).
+    """
+    candidates, concrete = found
     records: list[Commitment] = []
     errors: list[str] = []
     for c in candidates:
         english, error = NOT_RENDERED, None
-        if worth_rendering(c):
+        if id(c) in concrete:
             english, error = await _english(doc, c, ctx, template)
         if error is not None:
             errors.append(f"{one_line(c.quote)[:24]}: {error}")
         records += _grounded(doc, chunk, c, english)
     outcome = ChunkOutcome(chunk_id=chunk.id, status="fallback" if errors else "ok")
     if errors:
-        rendered = sum(map(worth_rendering, candidates))
+        rendered = sum(id(c) in concrete for c in candidates)
         outcome.error = f"English missing for {len(errors)} of {rendered}: " + "; ".join(errors)
     return ChunkResult(outcome, records, candidates=len(candidates))
 

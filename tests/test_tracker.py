@@ -1,0 +1,206 @@
+"""The promise tracker: entities linked across documents and years, its pages and its CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from service.artifacts import ChunkOutcome, CommitmentsArtifact, GroundingReport
+from service.cli import app
+from service.config import Settings
+from service.library import Library
+from service.models import Document, DocumentMeta
+from service.render.bundle import DocumentBundle
+from service.render.document import document_page
+from service.render.site import render_site, site_tracker
+from service.render.tracker import entity_page, tracker_page
+from service.store.store import Store
+from service.tasks.commitments.english import NOT_RENDERED, concrete_candidates
+from service.tasks.commitments.extract import candidate_to_extracted
+from service.tasks.commitments.ground import ground_commitments
+from service.tasks.commitments.rules import detect
+from service.tasks.commitments.schema import Commitment
+from service.tasks.commitments.tracker import Tracker, build_tracker, entity_id
+from tests.samples import GENERATED_AT, READER_VERSION, check_links, make_document, provenance
+
+GENERAL = "要加快完善跨境医疗服务衔接机制"
+# Three documents of three years; the first in Traditional script, the last dated by its title.
+MEETING_2021 = (
+    "會議強調，要著力優化光明科學城建設體制機制，力爭年底前開工建設自由電子激光科學裝置。"
+)
+VISIT_2023 = (
+    "孟凡利在河套深港科技创新合作区调研时强调，要高标准推进合作区深圳园区建设，"
+    "联动香港园区、光明科学城等节点，推动设施互联、服务共享。"
+)
+REPORT_2020 = [
+    "高水平打造深港科技创新合作区。制定实施合作区“1+N”规划体系，推动出台配套支持政策。",
+    "高标准建设光明科学城。坚持规划引领，加快光明云谷、光明小镇等重大项目建设。",
+    f"我们将继续努力，{GENERAL}。",
+]
+REPORT_TITLE = "2020年政府工作报告"
+NAMES = {"光明科学城": "Guangming Science City"}
+
+
+def corpus() -> list[tuple[Document, CommitmentsArtifact]]:
+    docs = [
+        make_document(MEETING_2021, doc_id="m2021", meta=DocumentMeta(date=dt.date(2021, 2, 20))),
+        make_document(VISIT_2023, doc_id="v2023", meta=DocumentMeta(date=dt.date(2023, 9, 19))),
+        make_document(
+            REPORT_2020, doc_id="r2020", meta=DocumentMeta(title_zh="2020年政府工作报告")
+        ),
+    ]
+    return [(doc, rules_artifact(doc)) for doc in docs]
+
+
+def rules_artifact(doc: Document) -> CommitmentsArtifact:
+    """What the rules_en strategy stores: the concrete tier with English, the rest marked."""
+    found = detect(doc.text)
+    concrete = {id(c) for c in concrete_candidates(doc.text, found)}
+    records: list[Commitment] = []
+    for c in found:
+        english = f"English for {c.quote}." if id(c) in concrete else NOT_RENDERED
+        extracted = candidate_to_extracted(c).model_copy(
+            update={"action_en": english, "gloss_en": english}
+        )
+        records += ground_commitments(
+            doc.id, doc.text, doc.paragraphs, [extracted], chunk_id="c0", source="rules",
+            within=(c.start, c.end),
+        )  # fmt: skip
+    report = GroundingReport(
+        extracted=len(records), shown=len(records), unaligned=0, grounding_rate=1.0,
+        checks_failed=0,
+    )  # fmt: skip
+    return CommitmentsArtifact(
+        doc_id=doc.id, status="ok", commitments=records, unaligned=[],
+        chunks=[ChunkOutcome(chunk_id="c0", status="ok")], grounding=report,
+        provenance=provenance("commitments", warning=None),
+    )  # fmt: skip
+
+
+def tracker() -> Tracker:
+    return build_tracker(corpus(), NAMES)
+
+
+def test_entities_are_linked_across_documents_and_scripts() -> None:
+    t = tracker()
+    assert [(e.key, e.documents) for e in t.entities[:2]] == [
+        ("光明科学城", 3),
+        ("深港科技创新合作区", 2),
+    ]
+    city = t.entity("光明科學城")  # either script, or the id
+    assert city is not None and city == t.entity(entity_id("光明科学城"))
+    assert (city.name_en, city.name_source) == ("Guangming Science City", "glossary")
+    assert "光明科學城" in city.forms and "光明科学城" in city.forms
+    zone = t.entity("河套深港科技创新合作区")
+    assert zone is not None and (zone.name_en, zone.name_source) == (None, "none")
+    assert t.entity("不存在的园区") is None
+
+
+def test_an_entitys_commitments_come_by_document_date_each_with_how_it_is_linked() -> None:
+    about = tracker().about("光明科学城")
+    assert [c.doc_id for c in about] == ["r2020", "m2021", "v2023", "v2023"]
+    assert about[0].year == 2020 and about[0].doc_date is None  # the year of the title
+    vias = {(c.quote, link.via) for c in about for link in c.entities if link.key == "光明科学城"}
+    assert ("要著力優化光明科學城建設體制機制", "name") in vias
+    assert ("推动设施互联、服务共享", "sentence") in vias
+    assert ("加快光明云谷、光明小镇等重大项目建设", "section") in vias
+    assert all(c.tier == "concrete" and c.english_status == "rendered" for c in about)
+    assert about[1].english == "English for 要著力優化光明科學城建設體制機制."
+
+
+def test_concrete_commitments_come_first_within_a_document() -> None:
+    report = [c for c in tracker().commitments if c.doc_id == "r2020"]
+    assert [c.tier for c in report][-1] == "general" and report[-1].quote == GENERAL
+    assert report[-1].english is None and report[-1].english_status == "not_rendered"
+    assert report[-1].entities == []
+
+
+def test_entity_page_lists_quote_english_and_a_link_to_the_paragraph() -> None:
+    t = tracker()
+    city = t.entity("光明科学城")
+    assert city is not None
+    page = entity_page(t, city)
+    assert page.startswith("# Guangming Science City (光明科学城)")
+    assert (
+        "| 要著力優化光明科學城建設體制機制 | English for 要著力優化光明科學城建設體制機制. |"
+        in page
+    )
+    assert "(../docs/m2021.md#p1)" in page and "(../docs/r2020.md#p2)" in page
+    assert "2020 (year of the title)" in page and "2021-02-20" in page
+    listing = tracker_page(t)
+    assert f"[Guangming Science City (光明科学城)](entities/{city.id}.md)" in listing
+
+
+def _bundles() -> list[DocumentBundle]:
+    return [DocumentBundle(document=d, commitments=a) for d, a in corpus()]
+
+
+def test_the_site_has_the_tracker_entity_pages_json_and_also_in(tmp_path: Path) -> None:
+    files = render_site(
+        _bundles(), glossary_terms=[("光明科学城", "Guangming Science City", "test")],
+        generated_at=GENERATED_AT, reader_version=READER_VERSION,
+    )  # fmt: skip
+    city = entity_id("光明科学城")
+    assert {"tracker.md", "data/tracker.json", f"entities/{city}.md"} <= set(files)
+    data = json.loads(files["data/tracker.json"])
+    assert data["entities"][0]["key"] == "光明科学城"
+    page = files["docs/m2021.md"]
+    also = page[page.index("## Also in") :]
+    assert f"(../entities/{city}.md)" in also and "(../docs/r2020.md)" in also
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    assert check_links(sorted(tmp_path.rglob("*.md"))) > 10
+
+
+def test_a_document_page_without_a_tracker_has_no_also_in() -> None:
+    b = _bundles()[0]
+    page = document_page(b, generated_at=GENERATED_AT, reader_version=READER_VERSION)
+    assert "## Also in" not in page
+    tracked = site_tracker([b], [])
+    assert "## Also in" not in document_page(
+        b, generated_at=GENERATED_AT, reader_version=READER_VERSION, tracker=tracked
+    )  # one document: nowhere else to be
+
+
+def _store(settings: Settings) -> None:
+    store = Store(settings.db_url)
+    library = Library(settings, store)
+    for doc, artifact in corpus():
+        store.save_document(doc)
+        library.save_artifact(artifact, "rules_en")
+    store.close()
+
+
+def test_cli_tracker_lists_entities_most_linked_first(settings: Settings) -> None:
+    _store(settings)
+    result = CliRunner().invoke(app, ["tracker"])
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0].split("\t")
+    assert first[:4] == ["3", "4", "4", "光明科学城"] and first[4] == "Guangming Science City"
+
+
+def test_cli_tracker_json_answers_quickly(settings: Settings) -> None:
+    _store(settings)
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["tracker", "--json"])
+    assert time.perf_counter() - started < 2.0
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["entities"][0]["key"] == "光明科学城"
+    assert {c["doc_id"] for c in payload["commitments"]} == {"m2021", "v2023", "r2020"}
+
+
+def test_cli_tracker_one_entity_and_an_unknown_one(settings: Settings) -> None:
+    _store(settings)
+    result = CliRunner().invoke(app, ["tracker", "--entity", "河套", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["entity"]["key"] == "深港科技创新合作区"
+    assert [c["doc_id"] for c in payload["commitments"]] == ["r2020", "r2020", "v2023", "v2023"]
+    missing = CliRunner().invoke(app, ["tracker", "--entity", "不存在的园区"])
+    assert missing.exit_code == 1 and "Traceback" not in missing.output
