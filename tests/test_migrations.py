@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from service.store.migrations import (
     current,
     head,
     migration_connection,
+    newest_revision,
     upgrade,
 )
 from tests.samples import DATA
@@ -127,6 +130,21 @@ def test_reopening_applies_nothing(tmp_path: Path) -> None:
     assert upgrade(make_engine(url)) == (head(), head())
     with sqlite3.connect(tmp_path / "r.sqlite3") as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head(),)]
+
+
+def test_the_newest_revision_by_file_name_is_alembics_head() -> None:
+    assert newest_revision() == head()
+
+
+def test_a_database_at_head_is_opened_without_alembic(tmp_path: Path) -> None:
+    url = _url(tmp_path / "r.sqlite3")
+    Store(url).close()
+    code = (
+        "import sys; from service.store import Store; "
+        f"Store({url!r}).close(); print('alembic' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"
 
 
 def test_unknown_pre_alembic_version_is_refused_and_left_alone(tmp_path: Path) -> None:
