@@ -20,9 +20,22 @@ INCLUDE = r"^(text|paragraphs)(,(text|paragraphs))*$"
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
 ADD_ERRORS: dict[int | str, dict[str, Any]] = {
     200: {"model": DocumentOut, "description": "Already stored: the existing document."},
-    413: {"model": ErrorOut, "description": "Over READER_MAX_INPUT_BYTES."},
-    415: {"model": ErrorOut, "description": "Neither JSON nor multipart."},
-    422: {"model": ErrorOut, "description": "Undecodable, empty or invalid input."},
+    403: {
+        "model": ErrorOut,
+        "description": "fetch_refused: fetching by URL is off (READER_API_FETCH), or the URL's "
+        "host is private, loopback or link-local (READER_FETCH_ALLOW_PRIVATE).",
+    },
+    413: {"model": ErrorOut, "description": "Over READER_MAX_INPUT_BYTES (upload or fetch)."},
+    415: {
+        "model": ErrorOut,
+        "description": "Neither JSON nor multipart, or a file part of a type other than "
+        "text/plain, text/html, application/pdf, DOCX or application/octet-stream.",
+    },
+    422: {
+        "model": ErrorOut,
+        "description": "Undecodable, empty or invalid input: a damaged, encrypted or scanned "
+        "(no text layer) PDF, a ZIP that is not a .docx, a URL that could not be fetched.",
+    },
 }
 # The body is read by hand (JSON or multipart), so its schema is declared here.
 ADD_BODY: dict[str, Any] = {
@@ -33,9 +46,10 @@ ADD_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["file"],
+                    "description": "A file (text, HTML, PDF, DOCX) or a url to fetch.",
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
+                        "url": {"type": "string", "maxLength": 2000, "pattern": "^https?://"},
                         "title": {"type": "string", "maxLength": 500},
                         "source_url": {"type": "string", "maxLength": 2000},
                         "published": {"type": "string", "format": "date"},
@@ -58,7 +72,7 @@ ADD_BODY: dict[str, Any] = {
 async def add_document(
     request: Request, response: Response, reader: ReaderDep, settings: SettingsDep
 ) -> DocumentOut:
-    upload = await read_upload(request, settings.max_input_bytes)
+    upload = await read_upload(request, settings)
     doc, created = await asyncio.to_thread(
         reader.library.add_bytes, upload.data, upload.name, upload.meta
     )
