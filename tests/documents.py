@@ -22,6 +22,7 @@ from fontTools import subset
 from fontTools.pens.cu2quPen import Cu2QuPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont, newTable
+from reportlab.lib.enums import TA_JUSTIFY, TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -107,11 +108,13 @@ def _register(chars: str) -> str:
     return name
 
 
-def render_pdf(paragraphs: list[str], title: str) -> bytes:
-    """A4 PDF: the paragraphs as body text, a running header and ``— n —`` on every page."""
+def render_pdf(paragraphs: list[str], title: str, *, justify: bool = False) -> bytes:
+    """A4 PDF: the paragraphs as body text, a running header and ``— n —`` on every page;
+    ``justify`` spreads each full line to the margin (extra space between characters)."""
     font = _register("".join(paragraphs) + title)
     style = ParagraphStyle("body", fontName=font, fontSize=12, leading=22, wordWrap="CJK",
-                           firstLineIndent=22, spaceAfter=6)  # fmt: skip
+                           firstLineIndent=24, spaceAfter=6,
+                           alignment=TA_JUSTIFY if justify else TA_LEFT)  # fmt: skip
 
     def furniture(canvas: Canvas, doc: SimpleDocTemplate) -> None:
         canvas.saveState()

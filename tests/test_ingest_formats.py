@@ -10,12 +10,14 @@ import json
 import zipfile
 from pathlib import Path
 
+import httpx
 import pypdf
 import pypdfium2
 import pytest
 from reportlab.pdfgen.canvas import Canvas
 from typer.testing import CliRunner
 
+from service.api.upload import DOCX
 from service.cli import app
 from service.config import Settings
 from service.errors import EmptyInput, InputError, InputTooLarge
@@ -198,3 +200,16 @@ def test_a_folder_mixing_types_reads_every_good_file_and_names_the_bad_ones(
         assert name in cli.stderr
     listed = json.loads(cli.stdout)
     assert {d["cleaning"]["input_format"] for d in listed} == {"pdf", "docx", "html", "text"}
+
+
+async def test_api_answers_bad_files_with_a_4xx_naming_them(
+    client: httpx.AsyncClient, sample_pdf: bytes
+) -> None:
+    for name, (data, _says) in bad_files(sample_pdf).items():
+        kind = DOCX if name.endswith(".docx") else "application/pdf"
+        response = await client.post("/v1/documents", files={"file": (name, data, kind)})
+        assert 400 <= response.status_code < 500, (name, response.text)
+        expected = 413 if name == "huge.pdf" else 422
+        assert response.status_code == expected, (name, response.text)
+        if expected == 422:
+            assert name in response.json()["message"]

@@ -106,6 +106,10 @@ async def _from_form(request: Request, settings: Settings) -> Upload:
             raise  # the body limit's 413 passes through
         raise InputError(f"Malformed multipart body: {exc.detail}") from None
     file = form.get("file")
+    if not isinstance(file, UploadFile) and "url" not in form:
+        raise InputError(
+            "multipart/form-data needs the document in a file part named 'file' (or a 'url')."
+        )
     fields = {k: v for k, v in form.items() if k != "file"}
     try:
         meta = FormFields.model_validate(fields)
@@ -113,11 +117,7 @@ async def _from_form(request: Request, settings: Settings) -> Upload:
         raise RequestValidationError(_located(exc, "form")) from None
     if isinstance(file, UploadFile):
         return await _from_file(file, meta, settings.max_input_bytes)
-    if meta.url is not None:
-        return await _from_url(meta, settings)
-    raise InputError(
-        "multipart/form-data needs the document in a file part named 'file' (or a 'url')."
-    )
+    return await _from_url(meta, settings)
 
 
 async def _from_file(file: UploadFile, meta: FormFields, limit: int) -> Upload:
@@ -136,9 +136,8 @@ async def _from_file(file: UploadFile, meta: FormFields, limit: int) -> Upload:
 async def _from_url(meta: FormFields, settings: Settings) -> Upload:
     if not settings.api_fetch:
         raise FetchRefused("Fetching documents by URL is off on this server (READER_API_FETCH).")
-    assert meta.url is not None
     fetched = await asyncio.to_thread(
-        fetch_url, meta.url, settings=settings, allow_private=settings.fetch_allow_private
+        fetch_url, str(meta.url), settings=settings, allow_private=settings.fetch_allow_private
     )
     return Upload(fetched.data, display_name(fetched.name), meta.meta())
 

@@ -35,7 +35,6 @@ class HtmlText:
     text: str
     title: str | None = None
     date: tuple[dt.date, str] | None = None
-    extractor: str = "trafilatura"
 
 
 def looks_like_html(text: str) -> bool:
@@ -50,7 +49,7 @@ def read_html(markup: str) -> HtmlText:
     )
     text = getattr(found, "text", None) or ""
     if not text.strip():
-        return HtmlText(html_to_text(markup), extractor="blocks")
+        return HtmlText(html_to_text(markup))
     title = getattr(found, "title", None) or None
     return HtmlText(text, title=title, date=published(markup, getattr(found, "date", None)))
 

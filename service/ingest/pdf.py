@@ -57,7 +57,8 @@ def pdf_to_text(data: bytes, source_name: str) -> PdfText:
     """Body text of a PDF, one paragraph per line; furniture is listed in ``removed``."""
     pages = read_lines(data, source_name)
     removed: list[RemovedItem] = []
-    bodies = [strip_furniture(lines, pages, removed) for lines in pages]
+    recurring = _recurring(pages)
+    bodies = [strip_furniture(lines, recurring, removed) for lines in pages]
     text = "\n".join(join_paragraphs(bodies))
     return PdfText(text=text, pages=len(pages), removed=removed)
 
@@ -131,13 +132,10 @@ def _furniture_key(text: str) -> str:
 
 
 def strip_furniture(
-    lines: list[Line], pages: list[list[Line]], removed: list[RemovedItem]
+    lines: list[Line], recurring: set[str], removed: list[RemovedItem]
 ) -> list[Line]:
-    """The page's lines without running headers/footers and page numbers."""
-    recurring = _recurring(pages)
-    edges = set(range(min(EDGE_LINES, len(lines)))) | set(
-        range(max(0, len(lines) - EDGE_LINES), len(lines))
-    )
+    """The page's lines without its page number and running header/footer lines."""
+    edges = set(range(EDGE_LINES)) | set(range(len(lines) - EDGE_LINES, len(lines)))
     kept = []
     for i, line in enumerate(lines):
         if i in edges and PAGE_NUMBER.match(line.text):
