@@ -11,8 +11,12 @@ is subset to the characters needed and converted to TrueType outlines with fontT
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import itertools
+import shutil
+import subprocess
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -132,6 +136,31 @@ def render_pdf(paragraphs: list[str], title: str, *, justify: bool = False) -> b
     story = [Paragraph(_escape(p), style) for p in paragraphs]
     doc.build(story, onFirstPage=furniture, onLaterPages=furniture)
     return buffer.getvalue()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def render_pdf_chromium(paragraphs: list[str], title: str) -> bytes:
+    """The same page printed by headless Chromium (Skia: CID fonts, Identity-H), with its own
+    running header (date, title) and footer (the page's URL, ``n/N``); needs Chromium and a
+    system CJK font (Debian: chromium, fonts-noto-cjk)."""
+    if CHROMIUM is None:
+        raise RuntimeError("no chromium on PATH")
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    style = ('body{font-family:"Noto Sans CJK SC",sans-serif;font-size:12pt;text-align:justify}'
+             "p{text-indent:2em;margin:0 0 6pt}")  # fmt: skip
+    page = (f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{body}</body></html>")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        source, out = Path(tmp) / "page.html", Path(tmp) / "page.pdf"
+        source.write_text(page, encoding="utf-8")
+        subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--print-to-pdf={out}",
+             source.as_uri()],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        return out.read_bytes()
 
 
 def render_docx(paragraphs: list[str], title: str) -> bytes:

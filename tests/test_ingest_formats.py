@@ -24,7 +24,14 @@ from service.errors import EmptyInput, InputError, InputTooLarge
 from service.ingest import ingest_bytes, ingest_path
 from service.ingest.paths import ingest_many
 from service.models import Document
-from tests.documents import ISSUER, page_footer, render_docx, render_pdf
+from tests.documents import (
+    CHROMIUM,
+    ISSUER,
+    page_footer,
+    render_docx,
+    render_pdf,
+    render_pdf_chromium,
+)
 from tests.samples import SEEDS
 from tests.test_clean_seeds import BOILERPLATE, SENTINELS
 
@@ -62,6 +69,22 @@ def test_seed_as_pdf_and_docx_reads_back_to_the_txt_paragraphs(
         assert sentinel in doc.text
     for marker in [*BOILERPLATE[key], ISSUER, "— 1 —", "— 2 —"]:
         assert marker not in doc.text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium and fonts-noto-cjk (Debian)")
+@pytest.mark.parametrize("key", ["000", "004"])  # traditional and simplified
+def test_seed_printed_by_chromium_reads_back_to_the_txt_paragraphs(
+    key: str, seeds: dict[str, Document]
+) -> None:
+    # Another producer: CID fonts whose ToUnicode maps points to Kangxi radicals (pypdf and
+    # pdfminer.six read 大 as ⼤ there), and a header (date, title) and footer (URL, n/N).
+    paragraphs = seeds[key].text.split("\n")
+    pdf = render_pdf_chromium(paragraphs, paragraphs[0][:20])
+    pages = len(pypdfium2.PdfDocument(pdf))
+    assert pages >= 2
+    doc = ingest_bytes(pdf, f"{key}.pdf", settings=Settings())
+    assert [p.text for p in doc.paragraphs] == [p.text for p in seeds[key].paragraphs]
+    assert doc.cleaning.counts["pdf-running-header"] == 2 * pages  # a header and a footer each
 
 
 def test_rendered_pdfs_really_have_several_pages_with_headers_and_numbers(
