@@ -22,7 +22,9 @@ from service.cli import app
 from service.config import Settings
 from service.errors import EmptyInput, InputError, InputTooLarge
 from service.ingest import ingest_bytes, ingest_path
+from service.ingest.html import site_suffix_removed
 from service.ingest.paths import ingest_many
+from service.ingest.pdf import PAGE_NUMBER, Line, join_paragraphs
 from service.models import Document
 from tests.documents import (
     CHROMIUM,
@@ -135,6 +137,65 @@ def test_govcn_page_gives_the_article_its_title_and_its_date() -> None:
         assert marker not in doc.text, marker
     assert doc.paragraphs[0].text == GOVCN_ARTICLE[0]
     assert doc.paragraphs[-1].text == "2024年10月9日"
+
+
+def test_news_page_title_from_its_cms_meta_date_from_pubdate_and_our_rules_after() -> None:
+    page = (PAGES / "news_readout.html").read_bytes()
+    doc = ingest_bytes(page, "news_readout.html", settings=Settings())
+    assert doc.meta.title_zh == "市委常委会召开会议 认真学习贯彻习近平总书记重要讲话精神"
+    assert doc.meta.date == dt.date(2023, 11, 16)  # not 2019-10-12 from a related link
+    assert doc.meta.provenance["date"] == "html:metadata"
+    assert doc.text.startswith("深圳新闻网2023年11月16日讯（深圳特区报记者 林捷兴）")
+    assert doc.text.endswith("会议还研究了其他事项。")
+    assert doc.cleaning.counts == {"staff-credits": 1}  # 责任编辑, kept by trafilatura
+    for marker in ("站内搜索", "您当前的位置", "字体", "打印", "分享到", "相关新闻", "热点排行",
+                   "版权所有", "ICP备", "举报电话", "客户端下载"):  # fmt: skip
+        assert marker not in doc.text, marker
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [("关于印发若干措施的通知_政策文件_深圳市人民政府门户网站", "关于印发若干措施的通知"),
+     ("市委常委会召开会议-深圳新闻网", "市委常委会召开会议"),
+     ("深圳市第十四个五年规划（2021-2025年）", "深圳市第十四个五年规划（2021-2025年）"),
+     ("十四五规划-解读", "十四五规划-解读")],
+)  # fmt: skip
+def test_site_name_is_cut_from_a_page_title_but_not_a_dash_of_the_title(
+    title: str, expected: str
+) -> None:
+    assert site_suffix_removed(title) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "furniture"),
+    [("— 3 —", True), ("- 12 -", True), ("第3页", True), ("第 3 页 / 共 12 页", True),
+     ("3/12", True), ("Page 3 of 12", True), ("12", True),
+     ("2024年", False), ("一、总体要求", False), ("（3）", False)],
+)  # fmt: skip
+def test_page_number_lines(line: str, furniture: bool) -> None:
+    assert bool(PAGE_NUMBER.match(line)) is furniture
+
+
+def _line(text: str, x0: float, x1: float, top: float) -> Line:
+    return Line(text=text, x0=x0, x1=x1, top=top, bottom=top - 12, em=12)
+
+
+def test_wrapped_lines_join_and_paragraphs_start_at_indent_gap_or_short_line() -> None:
+    page = [
+        _line("一、总体要求", 100, 172, 800),  # short: ends its paragraph
+        _line("坚持稳中求进工作总基调，完整准确全面贯彻新发展", 124, 500, 778),  # indented
+        _line("理念，加快构建新发展格局。", 100, 256, 756),
+        # 40 short of the margin, but "40000" (5 characters) did not fit there: not a short line
+        _line("到2025年底，全市建成超级充电站1000座，新增公共充电桩", 124, 460, 734),
+        _line("40000个。", 100, 160, 712),
+        _line("各区要落实。", 100, 172, 670),  # a vertical gap
+    ]
+    assert join_paragraphs([page]) == [
+        "一、总体要求",
+        "坚持稳中求进工作总基调，完整准确全面贯彻新发展理念，加快构建新发展格局。",
+        "到2025年底，全市建成超级充电站1000座，新增公共充电桩40000个。",
+        "各区要落实。",
+    ]
 
 
 # --- bad files -------------------------------------------------------------------------------

@@ -29,6 +29,11 @@ _PUBLISHED = re.compile(
     r"(?:发布|發佈|发文|成文)(?:时间|日期|時間)\s*[:：]\s*(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})"
 )
 
+# A page's <title> ends in the site's name (网, 网站, 报, 客户端), often after a section name
+# ("_政策文件_深圳市人民政府门户网站"); a dash inside the title proper ("2020-2025年") stays.
+_SITE_NAME = re.compile(r"\s*[-_|–—]\s*[^-_|–—]{1,24}(网|网站|網|網站|报|報|客户端|客戶端)$")
+_SECTION = re.compile(r"\s*[_|]\s*[\u4e00-\u9fff]{2,8}$")
+
 
 @dataclass
 class HtmlText:
@@ -50,13 +55,31 @@ def read_html(markup: str) -> HtmlText:
     text = getattr(found, "text", None) or ""
     if not text.strip():
         return HtmlText(html_to_text(markup))
-    title = getattr(found, "title", None) or None
-    return HtmlText(text, title=title, date=published(markup, getattr(found, "date", None)))
+    soup = BeautifulSoup(markup, "lxml")
+    title = _article_title(soup) or site_suffix_removed(getattr(found, "title", None) or "")
+    return HtmlText(text, title=title or None, date=published(soup, getattr(found, "date", None)))
 
 
-def published(markup: str, metadata_date: str | None) -> tuple[dt.date, str] | None:
+def _article_title(soup: BeautifulSoup) -> str | None:
+    """``<meta name="ArticleTitle">``, which Chinese CMSs (TRS and others) write."""
+    tag = soup.find("meta", attrs={"name": re.compile(r"^articletitle$", re.I)})
+    content = tag.get("content") if isinstance(tag, Tag) else None
+    return content.strip() if isinstance(content, str) and content.strip() else None
+
+
+def site_suffix_removed(title: str) -> str:
+    """``通知_政策文件_深圳市人民政府门户网站`` → ``通知``: the site and section after the title."""
+    if not (site := _SITE_NAME.search(title)):
+        return title.strip()
+    title = title[: site.start()]
+    while section := _SECTION.search(title):
+        title = title[: section.start()]
+    return title.strip()
+
+
+def published(soup: BeautifulSoup, metadata_date: str | None) -> tuple[dt.date, str] | None:
     """The page's 发布时间 line, else the date trafilatura read from the page's metadata."""
-    visible = BeautifulSoup(markup, "lxml").get_text(" ")
+    visible = soup.get_text(" ")
     if (match := _PUBLISHED.search(visible)) and (day := _date(*match.groups())):
         return day, "html:published-line"
     if metadata_date and (day := _date(*metadata_date.split("-")[:3])):
