@@ -100,25 +100,34 @@ def _open(data: bytes, source_name: str) -> pdfium.PdfDocument:
 
 def _page_lines(page: pdfium.PdfPage) -> list[Line]:
     textpage = page.get_textpage()
-    count = textpage.count_chars()
-    text = textpage.get_text_range(0, count) if count else ""
-    if len(text) != count:  # characters outside the BMP: read them one by one
-        text = "".join(textpage.get_text_range(i, 1) or " " for i in range(count))
+    chars = _chars(textpage)
     lines, start = [], 0
-    for i in range(count + 1):
-        if i == count or text[i] in "\r\n":
-            if line := _line(textpage, text, start, i):
+    for i in range(len(chars) + 1):
+        if i == len(chars) or chars[i] in ("\r", "\n"):
+            if line := _line(textpage, chars, start, i):
                 lines.append(line)
             start = i + 1
     return sorted(lines, key=lambda line: (-line.top, line.x0))
 
 
-def _line(textpage: pdfium.PdfTextPage, text: str, start: int, end: int) -> Line | None:
-    body = text[start:end].strip()
+def _chars(textpage: pdfium.PdfTextPage) -> list[str]:
+    """The page's text, one string per PDFium character index (so boxes line up with it)."""
+    count = textpage.count_chars()
+    text = textpage.get_text_range(0, count) if count else ""
+    if len(text) == count:
+        return list(text)
+    # Characters outside the BMP (or unmapped ones) shift the indices: read one by one.
+    return [textpage.get_text_range(i, 1) for i in range(count)]
+
+
+def _line(textpage: pdfium.PdfTextPage, chars: list[str], start: int, end: int) -> Line | None:
+    body = "".join(chars[start:end]).strip()
     if not body:
         return None
     boxes = [
-        textpage.get_charbox(i, loose=True) for i in range(start, end) if not text[i].isspace()
+        textpage.get_charbox(i, loose=True)
+        for i in range(start, end)
+        if chars[i] and not chars[i].isspace()
     ]
     return Line(
         text=body,
