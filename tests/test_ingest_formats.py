@@ -139,12 +139,20 @@ def test_govcn_page_gives_the_article_its_title_and_its_date() -> None:
     assert doc.paragraphs[-1].text == "2024年10月9日"
 
 
+def test_without_a_published_line_or_meta_the_date_is_the_articles_not_a_related_links() -> None:
+    page = (PAGES / "govcn_notice.html").read_text(encoding="utf-8")
+    page = page.replace("<span>发布时间：2024-10-12 09:30</span>", "")
+    doc = ingest_bytes(page.encode(), "undated.html", settings=Settings())
+    # The first full date of the article (the text rule); htmldate would say 2019-10-12.
+    assert (doc.meta.date, doc.meta.provenance["date"]) == (dt.date(2024, 11, 1), "text")
+
+
 def test_news_page_title_from_its_cms_meta_date_from_pubdate_and_our_rules_after() -> None:
     page = (PAGES / "news_readout.html").read_bytes()
     doc = ingest_bytes(page, "news_readout.html", settings=Settings())
     assert doc.meta.title_zh == "市委常委会召开会议 认真学习贯彻习近平总书记重要讲话精神"
     assert doc.meta.date == dt.date(2023, 11, 16)  # not 2019-10-12 from a related link
-    assert doc.meta.provenance["date"] == "html:metadata"
+    assert doc.meta.provenance["date"] == "html:meta"
     assert doc.text.startswith("深圳新闻网2023年11月16日讯（深圳特区报记者 林捷兴）")
     assert doc.text.endswith("会议还研究了其他事项。")
     assert doc.cleaning.counts == {"staff-credits": 1}  # 责任编辑, kept by trafilatura
