@@ -161,6 +161,17 @@ def test_news_page_title_from_its_cms_meta_date_from_pubdate_and_our_rules_after
         assert marker not in doc.text, marker
 
 
+def test_an_english_page_title_is_the_english_title() -> None:
+    page = (
+        "<html><head><title>Notice on charging stations | Shenzhen Government Online</title>"
+        "</head><body><article><p>各区要加快建设充电桩，年底前新增公共充电桩4万个。</p>"
+        "</article></body></html>"
+    )
+    doc = ingest_bytes(page.encode(), "en.html", settings=Settings())
+    assert doc.meta.title_en is not None and doc.meta.title_en.startswith("Notice on charging")
+    assert doc.meta.title_zh is None and doc.meta.provenance["title_en"] == "html:title"
+
+
 @pytest.mark.parametrize(
     ("title", "expected"),
     [("关于印发若干措施的通知_政策文件_深圳市人民政府门户网站", "关于印发若干措施的通知"),

@@ -7,6 +7,7 @@ title and publication date); cleaning, metadata and segmentation are shared afte
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,6 +18,7 @@ from service.ingest.pdf import pdf_to_text
 from service.models import RemovedItem
 
 InputFormat = Literal["text", "html", "pdf", "docx"]
+HAN = re.compile(r"[\u4e00-\u9fff]")
 PDF_MAGIC = b"%PDF-"
 ZIP_MAGIC = b"PK\x03\x04"
 # Readers skip junk before the PDF header (some mail gateways add a line); so do we.
@@ -55,7 +57,8 @@ def extract(data: bytes, source_name: str) -> Extracted:
     page = read_html(decoded)
     hints: dict[str, tuple[object, str]] = {}
     if page.title:
-        hints["title_zh"] = (page.title, "html:title")
+        chinese = HAN.search(page.title) is not None
+        hints["title_zh" if chinese else "title_en"] = (page.title, "html:title")
     if page.date:
         hints["date"] = page.date
     return Extracted(page.text, "html", encoding, hints=hints)
