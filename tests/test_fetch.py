@@ -149,3 +149,13 @@ async def test_api_fetch_is_off_unless_enabled_then_public_only_unless_allowed(
         assert made.json()["meta"]["source_url"] == url
         missing = await api.post("/v1/documents", files={"url": (None, f"{site}/missing")})
         assert missing.status_code == 422
+
+
+async def test_openapi_documents_the_upload_types_and_the_new_errors(
+    client: httpx.AsyncClient,
+) -> None:
+    post = (await client.get("/openapi.json")).json()["paths"]["/v1/documents"]["post"]
+    assert {"403", "413", "415", "422"} <= set(post["responses"])
+    form = post["requestBody"]["content"]["multipart/form-data"]
+    assert {"file", "url"} <= set(form["schema"]["properties"])
+    assert "application/pdf" in form["encoding"]["file"]["contentType"]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from service.api.deps import JobsDep, LibraryDep, ReaderDep, SettingsDep
 from service.api.schemas import DocumentIn, DocumentOut, DocumentPage, ErrorOut
-from service.api.upload import read_upload
+from service.api.upload import FILE_TYPES, read_upload
 from service.models import Document
 from service.reader import Reader
 
@@ -54,7 +54,8 @@ ADD_BODY: dict[str, Any] = {
                         "source_url": {"type": "string", "maxLength": 2000},
                         "published": {"type": "string", "format": "date"},
                     },
-                }
+                },
+                "encoding": {"file": {"contentType": ", ".join(t for t in FILE_TYPES if t)}},
             },
         },
     }
