@@ -5,11 +5,13 @@ never a private address unless allowed."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +21,7 @@ from typer.testing import CliRunner
 from service.cli import app
 from service.config import Settings
 from service.errors import FetchRefused, InputError, InputTooLarge
-from service.ingest import ingest_source
+from service.ingest import fetch, ingest_source
 from service.ingest.fetch import fetch_url
 from tests.documents import render_pdf
 from tests.fakes import Serve
@@ -104,6 +106,29 @@ def test_private_addresses_are_refused_unless_allowed(site: str) -> None:
     # Every hop is checked before its GET; other schemes are never fetched.
     with pytest.raises(InputError, match="only http"):
         fetch_url("ftp://example.org/x", settings=Settings(), allow_private=False)
+
+
+def test_the_checked_address_is_the_one_connected_to(
+    site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "docs.example" resolves only through our check (and only to loopback, taken as public
+    # here): the fetch works only if the request goes to that address instead of being
+    # resolved again, which a rebinding DNS server could answer differently.
+    port = site.rsplit(":", 1)[1]
+    real = socket.getaddrinfo
+
+    def resolve(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "docs.example":
+            return real("127.0.0.1", *args, **kwargs)
+        if host.replace(".", "").isdigit():  # an address: connecting to it resolves nothing
+            return real(host, *args, **kwargs)
+        raise socket.gaierror(socket.EAI_NONAME, "unknown host")
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(fetch, "is_public", lambda address: True)
+    url = f"http://docs.example:{port}/zwgk/notice.html"
+    got = fetch.fetch_url(url, settings=Settings(), allow_private=False)
+    assert got.data == PAGE and got.url == url
 
 
 def test_cli_ingest_and_run_take_urls(site: str, tmp_path: Path) -> None:
