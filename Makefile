@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-chromium lint test site e2e chaos bench clean
+.PHONY: setup lint test site e2e chaos bench clean
 
 setup: $(VENV)/.installed
 
@@ -13,15 +13,6 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(BIN)/python -m pip install --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -e '.[dev,local]'
 	touch $@
-
-# Optional, Debian as root: Chromium and a CJK system font, so that the tests also read seeds
-# printed by Chromium (CID fonts; tests/test_ingest_formats.py skips that test without them).
-# The other PDF tests need only the pip packages of the dev extra.
-setup-chromium:
-	@if command -v chromium >/dev/null; then echo "chromium: already installed"; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk; \
-	else echo "setup-chromium: not root or no apt-get; the Chromium PDF test will be skipped"; fi
 
 lint: setup
 	$(BIN)/ruff check .

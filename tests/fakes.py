@@ -14,8 +14,8 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
+from bench.fake_provider import BackgroundServer, ThreadedServer
+from bench.fake_provider import Config as StandIn
 from service.api.app import create_app
 from service.checks.glossary import Glossary
 from service.config import Settings, get_settings
@@ -422,3 +424,24 @@ async def add_text(client: httpx.AsyncClient, text: str, **fields: Any) -> dict[
     assert response.status_code in (200, 201), response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+# --- the API over real HTTP, on the benchmark's stand-in model ----------------------------------
+
+API_KEY = "reader-test-key-1c9e"
+STAND_IN_KEY = "sk-stand-in-not-a-secret"
+
+
+@contextmanager
+def live_api(configure: Configure) -> Iterator[str]:
+    """``policy-reader serve`` as it runs (uvicorn, the app's own lifespan, READER_API_KEY
+    set) on loopback, its model the stand-in provider on loopback; yields the base URL."""
+    with BackgroundServer(StandIn(latency=0.0, tps=1_000_000.0)) as model:
+        settings = configure(
+            OPENAI_BASE_URL=model,
+            OPENAI_API_KEY=STAND_IN_KEY,
+            READER_MODEL="gpt-4o-mini",
+            READER_API_KEY=API_KEY,
+        )
+        with ThreadedServer(create_app(settings)) as base:
+            yield base

@@ -534,6 +534,10 @@ def bundles() -> list[DocumentBundle]:
 
 ANCHOR = re.compile(r'<a id="([A-Za-z0-9_-]+)"></a>')
 OPEN_ANCHOR = re.compile(r'<a id="([A-Za-z0-9_-]+)">')  # markdown-it splits open and close tags
+# The folded technical details (escape.details): fixed tags around escaped text, one line.
+OUR_DETAILS = re.compile(
+    r"<details><summary>[^<>]*</summary><ul>(?:<li>[^<>]*</li>)+</ul></details>\n?"
+)
 PARSER = MarkdownIt("commonmark").enable("table")
 
 
@@ -561,9 +565,13 @@ def anchors(markdown: str) -> set[str]:
 
 
 def raw_html(markdown: str) -> list[Token]:
-    """Raw HTML other than our anchors (an opening anchor is followed by its closing tag)."""
+    """Raw HTML other than our anchors (an opening anchor is followed by its closing tag) and
+    our folded details."""
     html = [t for t in walk(tokens(markdown)) if t.type in ("html_block", "html_inline")]
-    return [t for t in html if not (OPEN_ANCHOR.fullmatch(t.content) or t.content == "</a>")]
+    ours = (OPEN_ANCHOR, OUR_DETAILS)
+    return [
+        t for t in html if not (any(p.fullmatch(t.content) for p in ours) or t.content == "</a>")
+    ]
 
 
 def headings(markdown: str) -> list[str]:

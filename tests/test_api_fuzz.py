@@ -1,92 +1,123 @@
-"""Schemathesis against the app's own OpenAPI schema: no generated request gets a 5xx.
+"""Schemathesis with every check against the served API: the OpenAPI document is the contract.
 
-Positive and negative cases for every operation, a few examples each (the whole file stays
-well under a minute). The compute endpoints (POST summary/translation/commitments and
-/v1/summaries) are left out: a 502/503 there reports a model failure, which is their job,
-and they are covered by the job tests with a mocked model. The readiness probe sees a
-healthy mocked endpoint, so a 503 from it would be a real failure too.
+``schemathesis run URL/openapi.json --checks all`` as a user runs it (the checkout's
+schemathesis.toml applies), against ``policy-reader serve`` as it runs: uvicorn on loopback,
+READER_API_KEY set, the stand-in model on loopback, one document stored. Positive and negative
+data for every operation (the compute ones included: the stand-in answers), the coverage
+phase, and the stateful phase following the document's links (document → artifacts → job).
+A fixed seed keeps the run reproducible; ~20 s.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
-import hypothesis
 import pytest
-import respx
-import schemathesis
-from hypothesis import HealthCheck, Phase
-from schemathesis.generation import GenerationMode
-from schemathesis.python import asgi
 
-from service.api.app import create_app
-from service.config import Settings
-from service.reader import Reader
-from tests.fakes import build_reader
+from service.config import ROOT
+from tests.fakes import API_KEY, Configure, live_api
 from tests.samples import TEXT
 
-MAX_EXAMPLES = 10
-COMPUTE = ("/summary", "/translation", "/commitments", "/v1/summaries")
+EXAMPLES = 40
+SEED = 20261205
+SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
 @pytest.fixture
-def fuzz_reader(remote_settings: Settings, endpoint: respx.MockRouter) -> Iterator[Reader]:
-    """A reader with one document, on an endpoint whose readiness probe succeeds."""
-    endpoint.get("/models").mock(return_value=httpx.Response(200, json={"data": []}))
-    reader = build_reader(remote_settings)
-    reader.library.add_bytes(TEXT.encode(), "seed.txt")
-    yield reader
-    reader.library.store.close()
+def served(configure: Configure) -> Iterator[str]:
+    """The served API with one document stored."""
+    with live_api(configure) as base:
+        added = httpx.post(f"{base}/v1/documents", json={"text": TEXT}, headers=AUTH)
+        assert added.status_code == 201, added.text
+        yield base
 
 
-def fuzzed(path: str, method: str) -> bool:
-    return not (method == "POST" and path.endswith(COMPUTE))
-
-
-def test_no_generated_request_gets_a_server_error(
-    remote_settings: Settings, fuzz_reader: Reader
-) -> None:
-    app = create_app(remote_settings, reader=fuzz_reader)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    operations = [r.ok() for r in schema.get_all_operations()]
-    checked = [op for op in operations if fuzzed(op.path, op.method.upper())]
-    assert len(checked) >= 9
-    failures: list[str] = []
-    seen: Counter[int] = Counter()
-    # One client (one event loop, one lifespan) for the whole run, as a server would have.
-    with asgi.get_client(app) as client:
-        for operation in checked:
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                failures += run_operation(operation, mode, client, seen)
-    assert not failures, "\n".join(failures[:10])
-    assert seen.total() >= 100 and {200, 201, 404, 422} <= set(seen), seen
-
-
-def run_operation(
-    operation: object, mode: GenerationMode, client: object, seen: Counter[int]
-) -> list[str]:
-    failures: list[str] = []
-
-    @hypothesis.settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
+def schemathesis_run(base: str, report: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI with the checkout's config and hooks, its state (.schemathesis/) kept out."""
+    command = [
+        str(SCHEMATHESIS),
+        "--config-file",
+        str(ROOT / "schemathesis.toml"),
+        "run",
+        f"{base}/openapi.json",
+        "-H",
+        f"Authorization: Bearer {API_KEY}",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--report",
+        "ndjson",
+        "--report-ndjson-path",
+        str(report),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the hooks module, tests.schemathesis_hooks
+    return subprocess.run(
+        command, cwd=report.parent, env=env, capture_output=True, text=True, timeout=600
     )
-    @hypothesis.given(case=operation.as_strategy(generation_mode=mode))  # type: ignore[attr-defined]
-    def check(case: schemathesis.Case) -> None:
-        response = case.call(session=client)  # type: ignore[arg-type]
-        seen[response.status_code] += 1
-        if response.status_code >= 500:
-            failures.append(f"{response.status_code} {case.as_curl_command()}: {response.text}")
 
-    try:
-        check()
-    except hypothesis.errors.Unsatisfiable:
-        # Nothing to break: an operation without parameters or body has no negative cases.
-        assert mode == GenerationMode.NEGATIVE
-    return failures
+
+def events(report: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in report.read_text().splitlines() if line.strip()]
+
+
+def test_every_check_passes_against_the_served_api(served: str, tmp_path: Path) -> None:
+    report = tmp_path / "events.ndjson"
+    run = schemathesis_run(served, report)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    summary = run.stdout[run.stdout.rfind("SUMMARY") :]
+    for phase in ("Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in summary, summary
+    fuzzed = fuzzed_operations(events(report))
+    paths = set(httpx.get(f"{served}/openapi.json").json()["paths"])
+    assert {path for _, path in fuzzed} == paths, fuzzed
+    linked = linked_answers(events(report))
+    # The stateful phase followed the links from a stored document to its artifacts (and, as
+    # its random walk goes, on to their jobs: most runs do).
+    computed = {(m, p) for m, p, s in linked if s < 300 and p.startswith("/v1/documents/{")}
+    assert any(
+        m == "POST" and p.endswith(("/summary", "/translation", "/commitments"))
+        for m, p in computed
+    ), linked
+
+
+def scenarios(report: list[dict[str, Any]], phase: str) -> Iterator[dict[str, Any]]:
+    """The recorded scenarios of one phase (those that sent requests)."""
+    for event in report:
+        finished = event.get("ScenarioFinished")
+        if finished and finished["phase"] == phase and "cases" in finished.get("recorder", {}):
+            yield finished["recorder"]
+
+
+def fuzzed_operations(report: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(method, path) of every operation the fuzzing phase sent positive and negative data."""
+    modes: dict[tuple[str, str], set[str]] = {}
+    for recorder in scenarios(report, "fuzzing"):
+        for case in recorder["cases"].values():
+            value = case["value"]
+            mode = value["meta"]["generation"]["mode"]
+            modes.setdefault((value["method"], value["path"]), set()).add(mode)
+    # An operation without parameters or body has no negative data to send.
+    return {op for op, seen in modes.items() if "positive" in seen}
+
+
+def linked_answers(report: list[dict[str, Any]]) -> set[tuple[str, str, int]]:
+    """(method, path, status) of the stateful phase's calls made by following a link."""
+    answers: set[tuple[str, str, int]] = set()
+    for recorder in scenarios(report, "stateful"):
+        for case_id, case in recorder["cases"].items():
+            response = recorder["interactions"].get(case_id, {}).get("response")
+            if case["is_transition_applied"] and response:
+                value = case["value"]
+                answers.add((value["method"], value["path"], response["status_code"]))
+    return answers

@@ -70,8 +70,7 @@ async def test_not_ready_when_the_database_is_read_only(
     endpoint.get("/models").mock(return_value=httpx.Response(200, json=MODELS))
     store = reader.library.store
     path = store.engine.url.database
-    # make_engine makes the database's folder, and in URI form the path starts with "file:",
-    # a folder relative to the working directory: let that be tmp_path, not the checkout.
+    # make_engine makes the database's folder: in URI form that is the path's, not "file:".
     monkeypatch.chdir(tmp_path)
     read_only = make_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
     monkeypatch.setattr(store, "engine", read_only)
@@ -80,6 +79,7 @@ async def test_not_ready_when_the_database_is_read_only(
     body = response.json()
     assert not body["database"]["ok"] and "not writable" in body["database"]["detail"]
     assert body["model"]["ok"]
+    assert not (tmp_path / "file:").exists()
     read_only.dispose()
 
 

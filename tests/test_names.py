@@ -396,3 +396,29 @@ def test_where_contexts_disagree_on_the_extent_the_stronger_wins() -> None:
         (4, 7, "known"),
         (8, 10, "verb"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("en", "expected"),
+    [
+        ("The meeting on 9月19日 was held.", "The meeting on 19 September was held."),
+        ("On2023年9月1日the plan began.", "On 1 September 2023 the plan began."),
+        ("By 2025年12月, finish it.", "By December 2025, finish it."),
+        ("Done by 2027年 at the latest.", "Done by 2027 at the latest."),
+        ("In 10 月 8 号 it opened.", "In 8 October it opened."),
+    ],
+)
+def test_fix_leftovers_writes_chinese_dates_in_english(
+    glossary: Glossary, en: str, expected: str
+) -> None:
+    fixed = fix_leftovers(en, "2023年9月19日，会议召开。", glossary)
+    assert fixed.text == expected
+    assert [r.source for r in fixed.replacements] == ["date"]
+    assert all(fixed.text[r.start : r.end] == r.en for r in fixed.replacements)
+
+
+def test_a_date_word_is_not_a_bare_year_or_month(glossary: Glossary) -> None:
+    # 年底 (year end) and 13月 are no dates: the dictionary and pinyin take them as before.
+    fixed = fix_leftovers("Finish by 2025年底; 13月 is no month.", "2025年底前完成。", glossary)
+    assert "date" not in [r.source for r in fixed.replacements]
+    assert fixed.ok

@@ -146,10 +146,11 @@ def test_only_our_anchors_are_raw_html_on_every_page() -> None:
 def test_commitments_render_as_tables_with_one_row_each() -> None:
     site = _site()
     (table,) = tables_after(site[A], "Commitments")
-    assert [row[0] for row in table] == ["Shenzhen", "Shenzhen government (深圳)"]
-    assert table[1][2] == "103项 (= 103 项)" and table[1][4] == "binding (确保)"
+    assert [row[4] for row in table] == ["Shenzhen", "Shenzhen government (深圳)"]
+    assert table[1][1] == "103项 (= 103 项)" and table[1][5] == "binding (确保)"
+    assert table[1][0] == "take over delegated powers"  # the English first
     (table_b,) = tables_after(site[B], "Commitments")
-    assert table_b[0][1] == "speed up | build the particle facility"
+    assert table_b[0][0] == "speed up | build the particle facility"
     assert links(site[A]).count("#p3") >= 2  # commitment source and English paragraph
 
 
@@ -177,14 +178,20 @@ def test_failures_and_untranslated_paragraphs_are_visible() -> None:
     site = _site()
     text_a, text_b = plain_text(site[A]), plain_text(site[B])
     p4 = A_ROWS[3][0]
-    assert f"⚠ untranslated: {CHUNK_ERROR} — {p4}" in text_a  # English-only rendering
-    assert f"⚠ untranslated: {CHUNK_ERROR}" in text_a.split(p4, 2)[-1]  # bilingual
+    # In plain words at the top and beside the paragraph; the reason folded away.
+    assert "⚠ 1 of 6 paragraphs could not be translated and are shown in Chinese." in text_a
+    assert f"⚠ not translated — shown in Chinese: {p4}" in text_a  # English-only rendering
+    assert "⚠ not translated" in text_a.split(p4, 2)[-1]  # bilingual
+    (folded,) = re.findall(r"<details>.*</details>", site[A])
+    assert f"<li>translation: {CHUNK_ERROR}</li>" in folded
+    assert CHUNK_ERROR not in site[A].split("## Quality report")[0].replace(folded, "")
     (chunks,) = tables_after(site[A], "Failed chunks")
     assert chunks == [["translation", "c1", "failed", CHUNK_ERROR]]
-    assert f"⚠ summary failed: {SUMMARY_FAILURE}" in text_b
+    assert "⚠ The summary could not be made; try again later or with another model." in text_b
+    assert f"<li>summary: {SUMMARY_FAILURE}</li>" in site[B]
     index = plain_text(site["index.md"])
-    assert f"⚠ summary not available: {SUMMARY_FAILURE}" in index
-    assert "translation not run" in text_b
+    assert "no summary" in index and SUMMARY_FAILURE not in index and CHUNK_ERROR not in index
+    assert "No translation was made for this page." in text_b
 
 
 def test_quality_issues_are_listed_by_group() -> None:
@@ -356,8 +363,9 @@ def test_commitment_links_to_the_paragraph_holding_its_quote() -> None:
     bundle = bundle_a()
     assert bundle.commitments is not None
     bundle.commitments.commitments[0].paragraph_id = "p99"  # stale id: fall back to offsets
-    hrefs = links(_site([bundle])[A])
-    assert hrefs[hrefs.index("../data/a1b2c3d4e5f6.json") + 1 :][:2] == ["#p3", "#p4"]
+    page = _site([bundle])[A]
+    hrefs = links(page[page.index("## Commitments") :])
+    assert hrefs[:2] == ["#p3", "#p4"]
 
 
 def test_a_partial_summary_s_state_gives_its_warnings_as_the_reason() -> None:

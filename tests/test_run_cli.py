@@ -87,7 +87,10 @@ def test_endpoint_down_fails_the_tasks_and_still_writes_the_site(
     assert code == 1
     assert "0 ok, 0 partial, 3 failed tasks" in stdout
     index = (out / "index.md").read_text("utf-8")
-    assert "summary not available" in index and "connection" in index
+    assert "⚠ no summary; no translation; no list of commitments" in index
+    assert "connection" not in index  # the reason is on the page, folded away
+    (page,) = (out / "docs").glob("*.md")
+    assert "connection" in page.read_text("utf-8").split("</details>")[0]
 
 
 def test_dry_run_makes_no_call_and_starts_no_server(

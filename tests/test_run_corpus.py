@@ -132,9 +132,10 @@ async def test_failed_chunk_makes_the_task_partial_and_shows_on_the_page(
     assert outcome.reason is not None and "refused" in outcome.reason
     page = next(p for p in report.site_files if p.suffix == ".md" and outcome.doc_id in p.name)
     text = page.read_text("utf-8")
-    assert "refused" in text and "untranslated" in text
+    assert "refused" in text.split("</details>")[0]  # the reason, folded away at the top
+    assert "could not be translated" in text and "⚠ not translated" in text
     index = (out / "index.md").read_text("utf-8")
-    assert "partial" in index
+    assert "paragraphs not translated" in index and "refused" not in index
 
 
 async def test_a_partial_artifact_is_retried_on_the_next_run(

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from service.errors import InputError, NotFound
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
 from service.store import CallRecord, Store
+from service.store.db import sqlite_file
 from service.store.migrations import head
 from service.store.store import parse_age
 
@@ -171,3 +173,18 @@ def test_two_processes_write_the_same_file(tmp_path: Path) -> None:
     assert store.cache_stats().calls == 2 * n
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:////data/reader.sqlite3", "/data/reader.sqlite3"),
+        ("sqlite:///file:/data/reader.sqlite3?mode=ro&uri=true", "/data/reader.sqlite3"),
+        ("sqlite:///file:shared?mode=memory&cache=shared&uri=true", None),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+    ],
+)
+def test_the_sqlite_file_of_a_url(url: str, expected: str | None) -> None:
+    path = sqlite_file(make_url(url))
+    assert (None if path is None else str(path)) == expected

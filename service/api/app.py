@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
@@ -19,6 +20,7 @@ from service.api.deps import require_api_key
 from service.api.errors import Redactor, install_error_handlers
 from service.api.jobs import JobRunner
 from service.api.limits import BodyLimit
+from service.api.openapi import shape
 from service.api.routes import artifacts, documents, health, jobs, summaries
 from service.config import Settings, get_settings
 from service.reader import Reader
@@ -27,7 +29,24 @@ from service.reader import Reader
 ENVELOPE_BYTES = 64 * 1024
 
 
-def create_app(settings: Settings | None = None, *, reader: Reader | None = None) -> FastAPI:
+class ReaderAPI(FastAPI):
+    """FastAPI with the document shaped as the contract (``service.api.openapi``)."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            settings: Settings = self.state.settings
+            document = shape(super().openapi(), secured=bool(settings.api_key))
+            reader: Reader | None = getattr(self.state, "reader", None)
+            if reader is None:
+                # Only during start-up: answer without the prompt versions, cache nothing.
+                self.openapi_schema = None
+                return document
+            artifacts.describe_versions(document, reader)
+            self.openapi_schema = document
+        return self.openapi_schema
+
+
+def create_app(settings: Settings | None = None, *, reader: Reader | None = None) -> ReaderAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -42,7 +61,7 @@ def create_app(settings: Settings | None = None, *, reader: Reader | None = None
             yield
             await app.state.jobs.aclose()
 
-    app = FastAPI(
+    app = ReaderAPI(
         title="Policy Reader",
         version=__version__,
         description="English summaries, translations and grounded commitments of Chinese "

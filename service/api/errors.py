@@ -1,9 +1,11 @@
 """Every error the API returns has one shape: ``{"code", "message", "detail"?}``.
 
 One handler renders every ``ServiceError`` with the status on its class; request validation
-errors become 422 and Starlette's own HTTP errors (404 route, 405, 413 body limit) keep their
-status, all in the same shape. Anything else is a 500 ``internal_error`` that says nothing
-about its cause (the traceback goes to the log). Secrets are scrubbed from every error body,
+errors become 422 and Starlette's own HTTP errors (404 route, 405 with every method of the path
+in Allow, 413 body limit) keep their status, all in the same shape; a body FastAPI cannot parse
+(its 400) is a 422 like any other unreadable body. Anything else is a 500 ``internal_error``
+that says nothing about its cause (the traceback goes to the log). ``error_responses`` gives
+a route's error statuses for the OpenAPI document. Secrets are scrubbed from every error body,
 because upstream error messages can echo what we sent.
 """
 
@@ -19,6 +21,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from service.api.openapi import STATUS_MEANINGS, allowed_methods
+from service.api.schemas import ErrorOut
 from service.errors import Busy, ServiceError, Unauthorized
 
 log = logging.getLogger("service.api")
@@ -59,6 +63,11 @@ class Redactor:
         return value
 
 
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, each with the ``ErrorOut`` body."""
+    return {s: {"model": ErrorOut, "description": STATUS_MEANINGS[s]} for s in statuses}
+
+
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "message": message}
     if detail is not None:
@@ -87,10 +96,17 @@ def install_error_handlers(app: FastAPI, redactor: Redactor) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
+        if exc.status_code == 400:
+            # Only the frameworks raise HTTPException; their 400 is a body FastAPI could not
+            # parse (not UTF-8), which the API answers like any other unreadable body: 422.
+            return respond(422, unparsable_body(exc))
         code = HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        headers = dict(exc.headers) if exc.headers else None
-        return respond(exc.status_code, error_body(code, message), headers)
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            # Starlette names only the first route's methods; the document knows them all.
+            headers["Allow"] = ", ".join(allowed_methods(request.app.openapi(), request.url.path))
+        return respond(exc.status_code, error_body(code, message), headers or None)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -101,6 +117,11 @@ def install_error_handlers(app: FastAPI, redactor: Redactor) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def unparsable_body(exc: HTTPException) -> dict[str, Any]:
+    issue = {"loc": "body", "msg": str(exc.detail), "type": "body_unparsable"}
+    return error_body("invalid_request", f"Invalid request: body: {exc.detail}", [issue])
 
 
 def _headers_for(exc: ServiceError) -> dict[str, str] | None:

@@ -4,30 +4,71 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from service.artifacts import KINDS
 from service.models import Document, DocumentMeta, Paragraph, Script
 from service.store.store import CacheStats, StoredJob
 
 CJK = re.compile(r"[\u3400-\u9fff]")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# An absolute http(s) URL: a host of DNS labels (or an IPv4 address), an optional port, then
+# any path, query or fragment without whitespace.
+HTTP_URL = (
+    r"^https?://[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::[0-9]{1,5})?(?:[/?#]\S*)?$"
+)
+# Text that ingest can take: no NUL (a binary file's mark) and something besides whitespace
+# and control characters. (Text that cleans down to nothing is still a 422 ``empty``.)
+SOME_TEXT = r"^[^\x00]*[^\s\x00-\x1f\x7f][^\x00]*$"
+
+
+def _iso_date(value: object) -> object:
+    """Only ``YYYY-MM-DD`` (pydantic alone also takes timestamps and datetimes)."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+IsoDate = Annotated[
+    dt.date, BeforeValidator(_iso_date), Field(description="A date written YYYY-MM-DD.")
+]
+HttpUrlText = Annotated[
+    str,
+    Field(max_length=2000, pattern=HTTP_URL, description="An absolute http(s) URL, kept as given."),
+]
+DocumentText = Annotated[
+    str, Field(min_length=1, pattern=SOME_TEXT, description="Plain text or HTML (reduced to text).")
+]
+
+
+class ValidationIssue(BaseModel):
+    loc: str = Field(description="Where: body.<field>, query.<name>, form.<field>, path.<name>.")
+    msg: str
+    type: str = Field(description="Pydantic's error type, e.g. string_too_long.")
 
 
 class ErrorOut(BaseModel):
+    """The one error body of the API."""
+
     code: str = Field(description="Stable machine-readable code, e.g. not_found, too_large.")
     message: str = Field(description="What went wrong and how to fix it.")
-    detail: Any = None
+    detail: list[ValidationIssue] | list[str] | dict[str, Any] | None = Field(
+        None,
+        description="With code invalid_request (422): one entry per problem. With a 404 "
+        "not_computed or a 409: {job} of the job concerned. With a 502: the reasons.",
+    )
 
 
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, description="The document text (HTML is reduced to text).")
+    text: DocumentText
     title: str | None = Field(None, max_length=500, description="Chinese or English title.")
-    source_url: str | None = Field(None, max_length=2000)
-    published: dt.date | None = Field(None, description="Publication date (YYYY-MM-DD).")
+    source_url: HttpUrlText | None = None
+    published: IsoDate | None = None
 
     def meta(self) -> DocumentMeta | None:
         return user_meta(self.title, self.source_url, self.published)
@@ -153,7 +194,7 @@ class JobOut(BaseModel):
 class SummaryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1)
+    text: DocumentText
     title: str | None = Field(None, max_length=500)
 
 

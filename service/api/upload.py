@@ -12,7 +12,6 @@ non-public addresses unless ``READER_FETCH_ALLOW_PRIVATE`` is set.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from service.api.schemas import DocumentIn, user_meta
+from service.api.schemas import DocumentIn, HttpUrlText, IsoDate, user_meta
 from service.config import Settings
 from service.errors import (
     FetchRefused,
@@ -57,9 +56,9 @@ class FormFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(None, max_length=500)
-    source_url: str | None = Field(None, max_length=2000)
-    published: dt.date | None = None
-    url: str | None = Field(None, max_length=2000, pattern=r"^https?://")
+    source_url: HttpUrlText | None = None
+    published: IsoDate | None = None
+    url: HttpUrlText | None = None  # a page or PDF to fetch instead of a file part
 
     def meta(self) -> DocumentMeta | None:
         return user_meta(self.title, self.source_url or self.url, self.published)

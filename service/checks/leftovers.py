@@ -6,10 +6,10 @@ two or more characters, or a common single-character morpheme standing alone (�
 ``dictionary.py``; marked ``dictionary``: a gloss, not an official rendering), and what no
 source knows in pinyin (marked ``pinyin``: mostly place and project names, 樟坑 → Zhangkeng).
 Garbled names are repaired first (Premier Li希 → Premier Li Xi, Wang Wei Zhong → Wang
-Weizhong; see ``names.find_garbled`` for what counts as reliable), and Chinese punctuation
-becomes ASCII. Without the dictionary (``use_dictionary=False``) what no glossary or name knows
-stays in the text, listed as unresolved for the ``cjk_left`` check and the page to mark. Pure:
-text in, ``Leftovers`` out.
+Weizhong; see ``names.find_garbled`` for what counts as reliable), dates in Chinese form become
+English (2023年9月19日 → 19 September 2023), and Chinese punctuation becomes ASCII. Without the
+dictionary (``use_dictionary=False``) what no glossary or name knows stays in the text, listed as
+unresolved for the ``cjk_left`` check and the page to mark. Pure: text in, ``Leftovers`` out.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from service.checks.glossary import Glossary, to_simplified_aligned
 from service.checks.names import Person, find_garbled, find_people, syllables
 from service.checks.quality import check_no_cjk
 
-Source = Literal["glossary", "name", "dictionary", "pinyin", "punctuation"]
+Source = Literal["glossary", "name", "dictionary", "pinyin", "punctuation", "date"]
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
 # Chinese punctuation → ASCII, and whether a space goes before / after it next to a word.
 _PUNCTUATION: dict[str, tuple[str, bool, bool]] = {
@@ -46,6 +46,15 @@ _PUNCTUATION: dict[str, tuple[str, bool, bool]] = {
     "》": ('"', False, False),
 }
 _PUNCTUATION_RUN = re.compile("[" + "".join(_PUNCTUATION) + "]")
+# A date in Chinese form with Arabic digits: year, month, day, each optional but contiguous
+# (年底 "year end" and 年内 are words, not a bare year; 13月 is no month).
+_DATE = re.compile(
+    r"(?<!\d)(?:(?P<year>\d{4})\s*年(?![底末初内中度代])\s*)?"
+    r"(?:(?P<month>1[0-2]|0?[1-9])\s*月(?![份底末初中])\s*(?:(?P<day>3[01]|[12]\d|0?[1-9])\s*[日号])?)?"
+)
+# Spelled out: calendar.month_name follows the process's locale.
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")  # fmt: skip
 
 
 class Replacement(BaseModel):
@@ -90,6 +99,7 @@ def fix_leftovers(
     """Repair ``en``, the English answer for the Chinese unit ``zh`` (see the module doc)."""
     people = find_people(zh)
     edits = _name_edits(en, people)
+    edits += _date_edits(en, taken=edits)
     edits += _run_edits(en, people, glossary, use_dictionary, taken=edits)
     edits += _punctuation_edits(en, taken=edits)
     return _apply(en, edits)
@@ -212,6 +222,22 @@ def _spaced(en: str, start: int, end: int, pieces: list[_Piece]) -> tuple[_Piece
     before = [_Piece(" ")] if start > 0 and en[start - 1].isalnum() and pieces[0].source else []
     after = [_Piece(" ")] if end < len(en) and en[end].isalnum() and pieces[-1].source else []
     return (*before, *pieces, *after)
+
+
+def _date_edits(en: str, taken: list[_Edit]) -> list[_Edit]:
+    """Each date in Chinese form written the English way (9月19日 → 19 September)."""
+    edits: list[_Edit] = []
+    for match in _DATE.finditer(en):
+        start, end = match.span()
+        if not match.group().strip() or _overlaps(start, end, taken):
+            continue
+        year, month, day = match.group("year", "month", "day")
+        english = " ".join(
+            p for p in (day and str(int(day)), month and _MONTHS[int(month) - 1], year) if p
+        )
+        spaced = _spaced(en, start, end, [_Piece(english, match.group(), match.group(), "date")])
+        edits.append(_Edit(start, end, spaced))
+    return edits
 
 
 def _punctuation_edits(en: str, taken: list[_Edit]) -> list[_Edit]:

@@ -324,6 +324,7 @@ _TERM_SOURCES = {
     "name": "the official pinyin",
     "dictionary": "the dictionary gloss (not an official rendering)",
     "pinyin": "its pinyin (no source knew it)",
+    "date": "the date in English",
 }
 
 

@@ -3,7 +3,7 @@
 One module per area; importing them registers their commands on ``app``.
 """
 
-from service.cli import admin, commitments, documents, evaluation, run
+from service.cli import admin, commitments, documents, evaluation, run, targets
 from service.cli.app import app, main
 
-__all__ = ["admin", "app", "commitments", "documents", "evaluation", "main", "run"]
+__all__ = ["admin", "app", "commitments", "documents", "evaluation", "main", "run", "targets"]

@@ -1,4 +1,9 @@
-"""One document's page: metadata, summary, commitments, translation, quality, provenance.
+"""One document's page: what it says first (summary, commitments), then how we know it.
+
+Sections in reading order: summary, commitments, the document's metadata, the English and
+bilingual texts, the quality report, provenance (``_sections``; a new section is one entry
+there). Problems come at the top in plain words ("3 of 106 paragraphs could not be translated
+and are shown in Chinese"), their technical reasons folded away in a ``<details>`` block.
 
 Source paragraphs carry ``<a id="p12"></a>`` anchors in the bilingual rendering (always
 present, even without a translation) so that commitment links land on the quoted paragraph;
@@ -13,11 +18,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from service.artifacts import (
-    KINDS,
     LEAD_SUMMARY_NOTE,
     SECTIONS_SUMMARY_NOTE,
     ArtifactKind,
-    ChunkOutcome,
     Provenance,
     TranslatedParagraph,
     TranslationArtifact,
@@ -26,17 +29,24 @@ from service.checks.magnitudes import english
 from service.checks.quality import Issue
 from service.checks.repairs import Repairs
 from service.render import escape as md
-from service.render.bundle import AnyArtifact, DocumentBundle
+from service.render.bundle import DocumentBundle
 from service.render.markdown import (
     SECTOR_LABELS,
     actor_cell,
     data_path,
     deadline_cell,
     modality_cell,
+    same_as_title,
     stamp,
-    state_note,
     targets_cell,
     warning_block,
+)
+from service.render.problems import (
+    NO_ENGLISH,
+    english_missing,
+    problems,
+    task_problems,
+    technical_details,
 )
 from service.tasks.commitments.schema import Commitment
 
@@ -61,18 +71,36 @@ def document_page(b: DocumentBundle, *, generated_at: dt.datetime, reader_versio
     parts = [f"# {md.text(b.title())}", "[← All documents](../index.md)"]
     if warnings := b.quality_warnings():
         parts.append(warning_block(warnings))
-    notes = [md.text(n) for n in (state_note(b.state(k)) for k in KINDS) if n]
-    if notes:
-        parts.append(md.quote_block(notes))
-    parts += (
-        _metadata(b)
-        + summary_section(b)
-        + commitments_section(b)
-        + english_section(b)
-        + bilingual_section(b)
-    )
-    parts += quality_section(b) + provenance_section(b, generated_at, reader_version)
+    parts += problems_block(b)
+    for section in _sections(b, generated_at, reader_version):
+        parts += section
     return "\n\n".join(parts) + "\n"
+
+
+def _sections(b: DocumentBundle, generated_at: dt.datetime, reader_version: str) -> list[list[str]]:
+    """The page's sections in reading order: what the document says, then how we know it."""
+    return [
+        summary_section(b),
+        commitments_section(b),
+        _metadata(b),
+        english_section(b),
+        bilingual_section(b),
+        quality_section(b),
+        provenance_section(b, generated_at, reader_version),
+    ]
+
+
+def problems_block(b: DocumentBundle) -> list[str]:
+    """What is missing or doubtful on this page, in plain words; the reasons folded away."""
+    found = problems(b)
+    if not found:
+        return []
+    # A list, not a blockquote: two blockquotes in a row (the model warning) merge into one.
+    items = "\n".join(f"- ⚠ {md.text(p.plain)}" for p in found)
+    parts = ["**Missing or doubtful on this page:**", items]
+    if technical := technical_details(b):
+        parts.append(md.details("Technical details (for whoever re-runs this document)", technical))
+    return parts
 
 
 def _metadata(b: DocumentBundle) -> list[str]:
@@ -108,7 +136,9 @@ def summary_section(b: DocumentBundle) -> list[str]:
         parts.append(f"*{md.text(LEAD_SUMMARY_NOTE)}*")
     if b.summary is not None and b.summary.method == "sections":
         parts.append(f"*{md.text(SECTIONS_SUMMARY_NOTE)}*")
-    parts += [f"**{md.text(s.headline)}**", md.text(s.abstract), "### Key points"]
+    if not same_as_title(s.headline, b.title()):
+        parts.append(f"**{md.text(s.headline)}**")
+    parts += [md.text(s.abstract), "### Key points"]
     parts.append("\n".join(f"- {md.text(p)}" for p in s.key_points) or "None given.")
     parts.append("### Who, when, where")
     where = [[md.cell(s.body), md.cell(s.date), md.cell(s.place)]]
@@ -120,8 +150,8 @@ def summary_section(b: DocumentBundle) -> list[str]:
 
 
 def _state(b: DocumentBundle, kind: ArtifactKind) -> list[str]:
-    note = state_note(b.state(kind))
-    return [md.text(note)] if note else []
+    """The task's problems in plain words, at the top of its section."""
+    return [md.text(f"⚠ {p.plain}") for p in task_problems(b, kind)]
 
 
 # --- commitments -----------------------------------------------------------------------------
@@ -133,7 +163,8 @@ def commitments_section(b: DocumentBundle) -> list[str]:
         return parts if len(parts) > 1 else [*parts, "Commitments not available."]
     grounded, review = b.split_commitments()
     if grounded:
-        header = ["Actor", "Action", "Targets", "Deadline", "Modality", "Sector", "Source"]
+        # The English first: a reader scans what is promised, then checks it in the quote.
+        header = ["Commitment", "Targets", "Deadline", "Source", "Actor", "Modality", "Sector"]
         parts.append(md.table([*header, "Checks"], [_row(b, c) for c in grounded]))
     else:
         parts.append("No grounded commitments.")
@@ -149,13 +180,13 @@ def _row(b: DocumentBundle, c: Commitment) -> list[str]:
     if pid:
         source = f"[¶{md.text(pid)}](#{md.anchor_id(pid)}) {source}"
     return [
-        actor_cell(c),
-        md.cell(c.action_en),
+        md.cell(NO_ENGLISH if english_missing(c) else c.action_en),
         targets_cell(c.targets),
         deadline_cell(c),
+        source,
+        actor_cell(c),
         modality_cell(c),
         md.cell(SECTOR_LABELS.get(c.sector, c.sector)),
-        source,
         md.cell(_checks(c)),
     ]
 
@@ -190,7 +221,7 @@ def english_section(b: DocumentBundle) -> list[str]:
     rows, issues = _translated(b.translation), _open_issues(b.translation)
     for p in b.document.paragraphs:
         tp = rows.get(p.id)
-        body = _english_text(tp, p.is_heading) if tp and tp.en else _untranslated(b, tp, p.text)
+        body = _english_text(tp, p.is_heading) if tp and tp.en else _untranslated(p.text)
         parts.append(f"{md.anchor('en-' + p.id)}{body} [¶{md.text(p.id)}](#{md.anchor_id(p.id)})")
         parts += _notes(tp, issues.get(p.id, []))
     return parts
@@ -206,7 +237,7 @@ def bilingual_section(b: DocumentBundle) -> list[str]:
         parts.append(f"{md.anchor(p.id)}`{md.anchor_id(p.id)}` {zh}")
         if rows is not None:
             tp = rows.get(p.id)
-            parts.append(_english_text(tp, p.is_heading) if tp and tp.en else _untranslated(b, tp))
+            parts.append(_english_text(tp, p.is_heading) if tp and tp.en else _untranslated())
             parts += _notes(tp, issues.get(p.id, []))
     return parts
 
@@ -273,18 +304,12 @@ def _repair_notes(repairs: Repairs) -> list[str]:
     return notes
 
 
-def _untranslated(b: DocumentBundle, tp: TranslatedParagraph | None, zh: str = "") -> str:
-    """The visible marker for a paragraph without English, with the reason and the Chinese."""
-    if tp is None:
-        reason = "missing from the translation"
-    else:
-        chunk = next((o for o in _chunks(b.translation) if o.chunk_id == tp.chunk_id), None)
-        reason = tp.error or (chunk.error if chunk else None) or "no translation returned"
-    return md.text(f"⚠ untranslated: {reason}" + (f" — {zh}" if zh else ""))
+def _untranslated(zh: str = "") -> str:
+    """The visible marker for a paragraph without English, with the Chinese.
 
-
-def _chunks(artifact: AnyArtifact | None) -> list[ChunkOutcome]:
-    return artifact.chunks if artifact is not None else []
+    The reason is technical: it is in the folded details at the top and the quality report.
+    """
+    return md.text("⚠ not translated" + (f" — shown in Chinese: {zh}" if zh else ""))
 
 
 # --- quality ---------------------------------------------------------------------------------

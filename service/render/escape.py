@@ -3,11 +3,13 @@
 The output must mean the same to CommonMark (markdown-it) and to Python-Markdown (mkdocs), so
 only escapes both understand are used: backslash escapes for inline markers both honour, HTML
 entities for ``& < >`` and for block markers at the start of a line (an entity never starts a
-heading, list, quote or code fence), and ``\\|`` only inside table cells.
+heading, list, quote or code fence), and ``\\|`` only inside table cells. The one raw HTML
+block, ``details``, holds HTML-escaped text only, on one line (both renderers pass it through).
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 
@@ -64,6 +66,20 @@ def anchor(value: str) -> str:
 def link(label: str, href: str) -> str:
     """A link whose label is data (escaped) and whose href we built ourselves."""
     return f"[{text(label)}]({href})"
+
+
+def details(summary: str, items: Sequence[str]) -> str:
+    """A folded list (``<details>``) of plain-text items: one line of raw HTML, text escaped.
+
+    One line because a CommonMark HTML block ends at a blank line and Python-Markdown does not
+    read Markdown inside raw HTML: so the items are HTML, not Markdown.
+    """
+    lis = "".join(f"<li>{_plain(item)}</li>" for item in items)
+    return f"<details><summary>{_plain(summary)}</summary><ul>{lis}</ul></details>"
+
+
+def _plain(value: str) -> str:
+    return html.escape(_LINE_BREAKS.sub(" ", value).strip(), quote=False)
 
 
 def quote_block(lines: Sequence[str]) -> str:

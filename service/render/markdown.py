@@ -8,12 +8,14 @@ one ``docs/<doc-id>.md`` per document, ``data/<doc-id>.json`` beside them.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from collections.abc import Sequence
 from typing import get_args
 
-from service.artifacts import KINDS
 from service.render import escape as md
 from service.render.bundle import DocumentBundle, TaskState
+from service.render.problems import problems
 from service.tasks.commitments.schema import Commitment, Sector, Target
 
 SECTOR_LABELS: dict[str, str] = {
@@ -33,6 +35,8 @@ SECTOR_LABELS: dict[str, str] = {
     "agriculture": "Agriculture",
     "other": "Other",
 }
+_FIRST_SENTENCE = re.compile(r".+?[.!?](?=\s|$)|.+")
+_SAME_TITLE = 0.8  # a headline this close to the title tells the reader nothing new
 WARNING_LEAD = "**⚠ Machine output from a weak model — check before you rely on it.**"
 
 
@@ -77,14 +81,20 @@ def state_note(state: TaskState) -> str:
 
 
 def index_page(
-    bundles: Sequence[DocumentBundle], *, generated_at: dt.datetime, reader_version: str
+    bundles: Sequence[DocumentBundle],
+    *,
+    generated_at: dt.datetime,
+    reader_version: str,
+    pages: Sequence[tuple[str, str]] = (),
 ) -> str:
+    """The document list; ``pages`` are (label, path) of corpus pages beyond the fixed ones."""
     docs = ordered(bundles)
+    links = [("All commitments", "commitments.md"), *pages, ("Glossary", "glossary.md")]
+    links.append(("Data export (JSON)", "data/index.json"))
     parts = [
         "# Policy Reader — documents",
         f"{stamp(generated_at, reader_version)} {len(docs)} documents.",
-        "[All commitments](commitments.md) · [Glossary](glossary.md) · "
-        "[Data export (JSON)](data/index.json)",
+        " · ".join(md.link(label, path) for label, path in links),
     ]
     warnings = list(dict.fromkeys(w for b in docs for w in b.quality_warnings()))
     if warnings:
@@ -102,17 +112,35 @@ def _index_row(b: DocumentBundle) -> list[str]:
         md.cell(meta.outlet),
         one_line_summary(b),
         commitment_count(b),
-        md.cell("; ".join(n for n in _notes(b) if n)),
+        problems_cell(b),
     ]
 
 
+def problems_cell(b: DocumentBundle) -> str:
+    """What a reader misses on the page, in a few plain words; the reasons are on the page."""
+    found = [p.short for p in problems(b)]
+    return md.cell(f"⚠ {'; '.join(found)}" if found else None)
+
+
 def one_line_summary(b: DocumentBundle) -> str:
-    """The headline, or a visible reason why there is none."""
-    if b.summary is not None and b.summary.summary is not None:
-        return md.cell(b.summary.summary.headline)
-    state = b.state("summary")
-    reason = state.reason or ("task not run" if state.status == "not_run" else state.status)
-    return md.cell(f"⚠ summary not available: {reason}")
+    """The headline; its abstract's first sentence when the headline only repeats the title."""
+    if b.summary is None or b.summary.summary is None:
+        return md.cell("(no summary)")
+    s = b.summary.summary
+    if same_as_title(s.headline, b.title()) and s.abstract.strip():
+        return md.cell(_first_sentence(s.abstract))
+    return md.cell(s.headline)
+
+
+def _first_sentence(text: str) -> str:
+    found = _FIRST_SENTENCE.match(text.strip())
+    return found[0] if found else text
+
+
+def same_as_title(headline: str, title: str) -> bool:
+    """A headline that only repeats the title (case and small wording aside)."""
+    a, b = headline, title
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio() >= _SAME_TITLE
 
 
 def commitment_count(b: DocumentBundle) -> str:
@@ -123,10 +151,6 @@ def commitment_count(b: DocumentBundle) -> str:
     binding = sum(c.modality == "binding" for c in grounded)
     text = f"{len(grounded)} ({binding} binding / {len(grounded) - binding} aspirational)"
     return md.cell(text + (f", {len(review)} need review" if review else ""))
-
-
-def _notes(b: DocumentBundle) -> list[str]:
-    return [state_note(b.state(kind)) for kind in KINDS]
 
 
 # --- commitments.md --------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from service.render.markdown import (
     index_page,
     page_path,
 )
+from service.render.targets import targets_page
+from service.targets.series import SeriesTable, from_document, series_tables
 
 
 class SiteReport(BaseModel):
@@ -44,18 +46,27 @@ def render_site(
     """Every file of the site, keyed by its path relative to the site root."""
     _check_unique(bundles)
     when, version = generated_at, reader_version
+    tables = corpus_targets(bundles)
+    pages = [("Targets over time", "targets.md")] if tables else []
     files = {
-        "index.md": index_page(bundles, generated_at=when, reader_version=version),
+        "index.md": index_page(bundles, generated_at=when, reader_version=version, pages=pages),
         "commitments.md": commitments_page(bundles),
         "glossary.md": glossary_page(glossary_terms),
         "data/index.json": dumps(index_export(bundles, generated_at=when, reader_version=version)),
     }
+    if tables:
+        files["targets.md"] = targets_page(tables)
     for b in bundles:
         doc_id = b.document.id
         files[page_path(doc_id)] = document_page(b, generated_at=when, reader_version=version)
         export = document_export(b, generated_at=when, reader_version=version)
         files[data_path(doc_id)] = dumps(export)
     return dict(sorted(files.items()))
+
+
+def corpus_targets(bundles: Sequence[DocumentBundle]) -> list[SeriesTable]:
+    """Targets over time for every series in the corpus (none when no series sets any)."""
+    return series_tables(from_document(b.document, link=page_path(b.document.id)) for b in bundles)
 
 
 def _check_unique(bundles: Sequence[DocumentBundle]) -> None:

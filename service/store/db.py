@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import create_engine
 
@@ -23,12 +23,24 @@ def make_engine(db_url: str) -> Engine:
     url = make_url(db_url)
     if url.get_backend_name() != "sqlite":
         return create_engine(db_url, pool_pre_ping=True)
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(db_url, connect_args={"check_same_thread": False, "timeout": 30})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite URL's database lives in; None in memory. In URI form (``uri=true``)
+    the database is ``file:PATH``: its folder is PATH's, not a folder named ``file:``."""
+    database = url.database
+    if not database or database == ":memory:" or url.query.get("mode") == "memory":
+        return None
+    if url.query.get("uri") == "true":
+        database = database.removeprefix("file:")
+    return Path(database)
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

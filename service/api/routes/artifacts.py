@@ -15,9 +15,10 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from service.api.deps import JobsDep, ReaderDep
+from service.api.errors import error_responses
 from service.api.jobs import JobRunner
 from service.api.markdown import MEDIA_TYPE, artifact_markdown
-from service.api.schemas import ErrorOut, JobOut
+from service.api.schemas import JobOut
 from service.artifacts import (
     KINDS,
     Artifact,
@@ -50,12 +51,37 @@ PromptVersions = Annotated[
 ]
 
 
+def known_versions(reader: Reader, kind: ArtifactKind) -> dict[str, list[str]]:
+    """The prompt versions of this kind's tasks in the reader's prompt mode, per task."""
+    registry, mode = reader.gateway.registry, reader.gateway.profile.mode
+    return {t: sorted({p.version for p in registry.versions(t, mode)}) for t in prompt_tasks(kind)}
+
+
+def describe_versions(document: dict[str, Any], reader: Reader) -> None:
+    """In the OpenAPI document, admit exactly the prompt versions ``resolve_versions`` takes."""
+    for kind in KINDS:
+        known = known_versions(reader, kind)
+        every = sorted({v for versions in known.values() for v in versions})
+        pairs = "|".join(f"{t}:{v}" for t, versions in known.items() for v in versions)
+        if not pairs:
+            continue  # no prompt files for this mode: any override is a 422, keep the pattern
+        shapes = {
+            "prompt_version": {"type": "string", "enum": every},
+            "versions": {"type": "string", "pattern": f"^(?:{pairs})(?:,(?:{pairs})){{0,9}}$"},
+        }
+        for method in ("post", "get"):
+            operation = document["paths"][f"/v1/documents/{{doc_id}}/{kind}"][method]
+            for parameter in operation["parameters"]:
+                if parameter["name"] in shapes:
+                    parameter["schema"] = shapes[parameter["name"]]
+
+
 def resolve_versions(
     reader: Reader, kind: ArtifactKind, prompt_version: str | None, versions: str | None
 ) -> dict[str, str]:
     """Prompt overrides for this kind, each checked against the prompt files (else 422)."""
-    registry, mode = reader.gateway.registry, reader.gateway.profile.mode
-    known = {t: {p.version for p in registry.versions(t, mode)} for t in prompt_tasks(kind)}
+    mode = reader.gateway.profile.mode
+    known = known_versions(reader, kind)
     chosen: dict[str, str] = {}
     if prompt_version is not None:
         chosen = {t: prompt_version for t, have in known.items() if prompt_version in have}
@@ -144,9 +170,27 @@ def not_computed(
     return NotComputed(f"No {kind} for document {doc_id} yet; {hint}.", detail=detail)
 
 
-def _responses(kind: ArtifactKind, *codes: int) -> dict[int | str, dict[str, Any]]:
-    out: dict[int | str, dict[str, Any]] = {200: {"model": MODELS[kind]}}
-    return out | {code: {"model": ErrorOut} for code in codes}
+# The job a 202 started: its status, then (once done) the artifact it computed.
+JOB_LINKS = {
+    "GetJob": {"operationId": "get_job", "parameters": {"job_id": "$response.body#/id"}},
+}
+JOB_STARTED = {
+    "model": JobOut,
+    "description": "A job computes it: poll the Location (GET /v1/jobs/{id}).",
+    "headers": {"Location": {"description": "/v1/jobs/{id}", "schema": {"type": "string"}}},
+    "links": JOB_LINKS,
+}
+
+
+def compute_responses(kind: ArtifactKind) -> dict[int | str, dict[str, Any]]:
+    ready = {"model": MODELS[kind], "description": f"The {kind}: stored, or done within wait."}
+    return {200: ready, 202: JOB_STARTED, **error_responses(404, 409, 502, 503)}
+
+
+def read_responses(kind: ArtifactKind) -> dict[int | str, dict[str, Any]]:
+    markdown = {"text/markdown": {"schema": {"type": "string"}}}
+    stored = {"model": MODELS[kind], "description": f"The stored {kind}.", "content": markdown}
+    return {200: stored, **error_responses(404)}
 
 
 for _kind in KINDS:
@@ -156,7 +200,7 @@ for _kind in KINDS:
         methods=["POST"],
         status_code=202,
         response_model=None,
-        responses={**_responses(_kind, 404, 409, 422, 502, 503), 202: {"model": JobOut}},
+        responses=compute_responses(_kind),
         summary=f"Compute the {_kind}",
         operation_id=f"compute_{_kind}",
     )
@@ -165,13 +209,7 @@ for _kind in KINDS:
         get_handler(_kind),
         methods=["GET"],
         response_model=None,
-        responses={
-            **_responses(_kind, 404, 422),
-            200: {
-                "model": MODELS[_kind],
-                "content": {"text/markdown": {"schema": {"type": "string"}}},
-            },
-        },
+        responses=read_responses(_kind),
         summary=f"Read the stored {_kind}",
         operation_id=f"read_{_kind}",
     )

@@ -3,38 +3,47 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
 from service.api.deps import JobsDep, LibraryDep, ReaderDep, SettingsDep
-from service.api.schemas import DocumentIn, DocumentOut, DocumentPage, ErrorOut
+from service.api.errors import error_responses
+from service.api.schemas import HTTP_URL, DocumentIn, DocumentOut, DocumentPage, IsoDate
 from service.api.upload import FILE_TYPES, read_upload
+from service.artifacts import KINDS
 from service.models import Document
 from service.reader import Reader
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
 INCLUDE = r"^(text|paragraphs)(,(text|paragraphs))*$"
-ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
-ADD_ERRORS: dict[int | str, dict[str, Any]] = {
-    200: {"model": DocumentOut, "description": "Already stored: the existing document."},
-    403: {
-        "model": ErrorOut,
-        "description": "fetch_refused: fetching by URL is off (READER_API_FETCH), or the URL's "
-        "host is private, loopback or link-local (READER_FETCH_ALLOW_PRIVATE).",
-    },
-    413: {"model": ErrorOut, "description": "Over READER_MAX_INPUT_BYTES (upload or fetch)."},
-    415: {
-        "model": ErrorOut,
-        "description": "Neither JSON nor multipart, or a file part of a type other than "
-        "text/plain, text/html, application/pdf, DOCX or application/octet-stream.",
-    },
-    422: {
-        "model": ErrorOut,
-        "description": "Undecodable, empty or invalid input: a damaged, encrypted or scanned "
-        "(no text layer) PDF, a ZIP that is not a .docx, a URL that could not be fetched.",
+# What a stored document leads to: itself, its removal, its artifacts to compute and read.
+DOCUMENT_LINKS = {
+    "GetDocument": "get_document",
+    "DeleteDocument": "delete_document",
+    **{f"Compute{k.title()}": f"compute_{k}" for k in KINDS},
+    **{f"Read{k.title()}": f"read_{k}" for k in KINDS},
+}
+LINKS = {
+    name: {"operationId": op, "parameters": {"doc_id": "$response.body#/id"}}
+    for name, op in DOCUMENT_LINKS.items()
+}
+# What this operation adds to the statuses' general meanings (service/api/openapi.py).
+ADD_MEANINGS = {
+    415: "A file part must be one of: " + ", ".join(t for t in FILE_TYPES if t) + ".",
+    422: "Here also: a damaged, encrypted or scanned (no text layer) PDF, a ZIP that is not a "
+    ".docx, a URL that could not be fetched.",
+}
+ADDED: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Stored: the new document.", "links": LINKS},
+    200: {"model": DocumentOut, "description": "Already stored: the same.", "links": LINKS},
+    **{
+        status: {
+            **r,
+            "description": f"{r['description']} {ADD_MEANINGS.get(int(status), '')}".strip(),
+        }
+        for status, r in error_responses(403, 413, 415, 422).items()
     },
 }
 # The body is read by hand (JSON or multipart), so its schema is declared here.
@@ -46,12 +55,15 @@ ADD_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "description": "A file (text, HTML, PDF, DOCX) or a url to fetch.",
+                    # One of file and url; "anyOf required" would cost generated clients their
+                    # plain body class, and a form with neither is answered 422.
+                    "description": "A file (text, HTML, PDF, DOCX), or a url to fetch.",
+                    "additionalProperties": False,
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "url": {"type": "string", "maxLength": 2000, "pattern": "^https?://"},
+                        "url": {"type": "string", "maxLength": 2000, "pattern": HTTP_URL},
                         "title": {"type": "string", "maxLength": 500},
-                        "source_url": {"type": "string", "maxLength": 2000},
+                        "source_url": {"type": "string", "maxLength": 2000, "pattern": HTTP_URL},
                         "published": {"type": "string", "format": "date"},
                     },
                 },
@@ -66,9 +78,10 @@ ADD_BODY: dict[str, Any] = {
     "",
     status_code=201,
     response_model=DocumentOut,
-    responses=ADD_ERRORS,
+    responses=ADDED,
     openapi_extra=ADD_BODY,
     summary="Add a document (JSON text or file upload); same content, same id",
+    operation_id="add_document",
 )
 async def add_document(
     request: Request, response: Response, reader: ReaderDep, settings: SettingsDep
@@ -81,13 +94,18 @@ async def add_document(
     return await asyncio.to_thread(describe, reader, doc)
 
 
-@router.get("", response_model=DocumentPage, summary="List documents, newest last")
+@router.get(
+    "",
+    response_model=DocumentPage,
+    summary="List documents, newest last",
+    operation_id="list_documents",
+)
 def list_documents(
     library: LibraryDep,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    date_from: IsoDate | None = None,
+    date_to: IsoDate | None = None,
     outlet: Annotated[str | None, Query(max_length=200)] = None,
 ) -> DocumentPage:
     page, total = library.list(
@@ -98,7 +116,12 @@ def list_documents(
     )
 
 
-@router.get("/{doc_id}", response_model=DocumentOut, responses=ERRORS)
+@router.get(
+    "/{doc_id}",
+    response_model=DocumentOut,
+    responses=error_responses(404),
+    operation_id="get_document",
+)
 def get_document(
     doc_id: str,
     reader: ReaderDep,
@@ -115,7 +138,9 @@ def get_document(
     return out
 
 
-@router.delete("/{doc_id}", status_code=204, responses=ERRORS)
+@router.delete(
+    "/{doc_id}", status_code=204, responses=error_responses(404), operation_id="delete_document"
+)
 async def delete_document(doc_id: str, library: LibraryDep, jobs: JobsDep) -> Response:
     """Remove the document and its artifacts (the model-call cache stays)."""
     library.get(doc_id)  # 404 before touching any job

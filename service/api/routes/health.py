@@ -27,13 +27,18 @@ usage_router = APIRouter(tags=["health"])
 PROBE_TIMEOUT_S = 2.0
 
 
-@router.get("/healthz", response_model=HealthOut)
+@router.get("/healthz", response_model=HealthOut, operation_id="healthz")
 async def healthz() -> HealthOut:
     """The process is up (no dependency is checked)."""
     return HealthOut(version=__version__)
 
 
-@router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "Not ready: the failing checks say why."}},
+    operation_id="readyz",
+)
 async def readyz(request: Request, reader: ReaderDep) -> JSONResponse:
     """The database takes a write and the model endpoint answers; 503 with reasons if not."""
     redactor: Redactor = request.app.state.redactor
@@ -44,7 +49,7 @@ async def readyz(request: Request, reader: ReaderDep) -> JSONResponse:
     return JSONResponse(redactor.value(body.model_dump()), status_code=200 if body.ready else 503)
 
 
-@usage_router.get("/usage", response_model=UsageOut)
+@usage_router.get("/usage", response_model=UsageOut, operation_id="get_usage")
 def usage(library: LibraryDep) -> UsageOut:
     """Model calls, cache hits, tokens and estimated cost from the call ledger."""
     return UsageOut.of(library.store.cache_stats())

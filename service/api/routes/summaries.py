@@ -8,13 +8,14 @@ where it stopped. A summary whose every chunk failed sinks the request: 502 with
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from service.api.deps import ReaderDep, SettingsDep
+from service.api.errors import error_responses
 from service.api.routes.artifacts import artifact_response
-from service.api.schemas import ErrorOut, SummaryIn, user_meta
+from service.api.schemas import SummaryIn, user_meta
 from service.api.upload import encode_text, media_type
 from service.artifacts import SummaryArtifact
 from service.errors import ModelError, TimedOut, UnsupportedMedia
@@ -22,10 +23,6 @@ from service.ingest import ingest_bytes
 from service.models import Document
 
 router = APIRouter(tags=["summaries"])
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (413, 415, 422, 502, 503, 504)
-}
 
 
 def json_only(request: Request) -> None:
@@ -37,8 +34,9 @@ def json_only(request: Request) -> None:
 @router.post(
     "/summaries",
     response_model=SummaryArtifact,
-    responses=ERRORS,
+    responses=error_responses(413, 415, 422, 502, 503, 504),
     summary="Summarise a text",
+    operation_id="summarize_text",
     dependencies=[Depends(json_only)],
 )
 async def summarize_text(
