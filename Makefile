@@ -54,6 +54,7 @@ bench: setup
 	PYTHONPATH=. $(BIN)/python bench/bench_gateway_overhead.py
 	PYTHONPATH=. $(BIN)/python bench/bench_procs.py
 	PYTHONPATH=. $(BIN)/python bench/bench_rerun.py
+	PYTHONPATH=. $(BIN)/python bench/bench_pdf_text.py
 	PYTHONPATH=. $(BIN)/python bench/bench_cache.py
 	PYTHONPATH=. $(BIN)/python bench/bench_tokens.py
 	PYTHONPATH=. $(BIN)/python bench/bench_memory.py

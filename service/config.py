@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     # --- input limits ----------------------------------------------------------------------
     max_input_bytes: int = Field(5 * 1024 * 1024, description="Largest accepted input file.")
 
+    # --- fetching by URL (service/ingest/fetch.py) -----------------------------------------
+    fetch_timeout_s: float = Field(20.0, gt=0, description="Deadline for fetching one URL.")
+    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed at most.")
+    api_fetch: bool = Field(False, description="Let the API fetch documents by URL.")
+    fetch_allow_private: bool = Field(
+        False, description="Let the API fetch private, loopback and link-local addresses."
+    )
+
     # --- chunking --------------------------------------------------------------------------
     chunk_tokens: int | None = Field(
         None, description="Chunk budget in tokens; default derived from the model profile."

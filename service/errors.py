@@ -43,6 +43,13 @@ class EmptyInput(InputError):
     code = "empty"
 
 
+class FetchRefused(InputError):
+    """A URL the service will not fetch: fetching is off, or the address is not public."""
+
+    status = 403
+    code = "fetch_refused"
+
+
 class InputTooLarge(ServiceError):
     status = 413
     code = "too_large"

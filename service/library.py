@@ -16,7 +16,7 @@ from service.checks.glossary import Glossary
 from service.chunk import chunk_document
 from service.config import Settings
 from service.errors import NotFound
-from service.ingest import ingest_bytes, ingest_path
+from service.ingest import ingest_bytes, ingest_path, ingest_source
 from service.models import Chunk, Document, DocumentMeta
 from service.store.store import Store
 from service.tasks.commitments.tracker import Tracker, build_tracker, entity_names
@@ -40,6 +40,10 @@ class Library:
 
     def add_path(self, path: Path) -> tuple[Document, bool]:
         return self._save(ingest_path(path, settings=self.settings))
+
+    def add_source(self, source: Path | str) -> tuple[Document, bool]:
+        """A file, or an http(s) URL fetched first."""
+        return self._save(ingest_source(source, settings=self.settings))
 
     def _save(self, doc: Document) -> tuple[Document, bool]:
         existing = self.find(doc.id)

@@ -49,7 +49,9 @@ class CleaningReport(BaseModel):
     removed: list[RemovedItem] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict, description="Removals per rule.")
     # --- added by ingest: how the input was read ---
-    input_format: Literal["text", "html"] = Field("text", description="HTML is reduced to text.")
+    input_format: Literal["text", "html", "pdf", "docx"] = Field(
+        "text", description="HTML, PDF and DOCX are reduced to text."
+    )
 
 
 class DocumentMeta(BaseModel):

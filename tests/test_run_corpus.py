@@ -271,7 +271,7 @@ def test_parse_kinds() -> None:
 
 def test_collect_with_no_files_is_an_input_error(settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match=r"no \.txt or \.html files"):
+    with pytest.raises(InputError, match=r"no \.txt, \.html, \.pdf or \.docx files"):
         collect([tmp_path / "empty"], lambda p: ingest_path(p, settings=settings))
 
 

@@ -30,6 +30,8 @@ PATH_PARAMETER = re.compile(r"\\\{[^/]+?\\\}")
 # responses from this table (``error_responses``), so one status reads the same everywhere.
 STATUS_MEANINGS: dict[int, str] = {
     401: "unauthorized: the server sets READER_API_KEY and the Bearer token is missing or wrong.",
+    403: "fetch_refused: fetching by URL is off (READER_API_FETCH), or the URL's host is "
+    "private, loopback or link-local (READER_FETCH_ALLOW_PRIVATE).",
     404: "not_found: no such document or job (not_computed: the artifact is not computed yet).",
     409: "conflict: a job without force computes this artifact; wait for it first.",
     413: "too_large: the body is over READER_MAX_INPUT_BYTES (plus the envelope).",

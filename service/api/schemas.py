@@ -91,7 +91,7 @@ def user_meta(
 
 class CleaningOut(BaseModel):
     encoding: str
-    input_format: Literal["text", "html"]
+    input_format: Literal["text", "html", "pdf", "docx"]
     chars_raw: int
     chars_clean: int
     removed: dict[str, int] = Field(description="Removals per cleaning rule.")

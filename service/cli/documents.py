@@ -13,7 +13,7 @@ from rich.table import Column, Table
 from service.cli.app import app, err_console, friendly_errors
 from service.config import get_settings
 from service.errors import InputError
-from service.ingest.paths import document_json, ingest_many
+from service.ingest.paths import document_json, ingest_many, sources
 from service.models import Document
 
 
@@ -43,11 +43,13 @@ def _read_text(path: Path) -> str:
 @app.command()
 @friendly_errors
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Files or folders (.txt/.html) to ingest."),  # noqa: B008
+    paths: list[str] = typer.Argument(  # noqa: B008
+        ..., help="Files, folders (.txt/.html/.pdf/.docx) or http(s) URLs to ingest."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the documents as a JSON list."),
 ) -> None:
-    """Decode, clean and segment documents (no model calls); exit 1 if any file failed."""
-    result = ingest_many(paths, settings=get_settings())
+    """Read, clean and segment documents (no model calls); exit 1 if any input failed."""
+    result = ingest_many(sources(paths), settings=get_settings())
     for _path, exc in result.failures:
         # The message names the file already (ServiceError messages say which input failed).
         err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)

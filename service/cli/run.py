@@ -16,6 +16,7 @@ from rich.table import Column, Table
 from service.cli.app import app, err_console, friendly_errors
 from service.config import get_settings
 from service.errors import ConfigError, InputError
+from service.ingest.paths import Source, sources
 
 if TYPE_CHECKING:
     from service.artifacts import ArtifactKind
@@ -26,8 +27,10 @@ if TYPE_CHECKING:
 @friendly_errors
 def run(
     paths: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Files or folders (.txt/.html); default: the corpus folder."),
+        list[str] | None,
+        typer.Argument(
+            help="Files, folders (.txt/.html/.pdf/.docx) or http(s) URLs; default: the corpus."
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the Markdown site and JSON export.")
@@ -64,10 +67,10 @@ def run(
     if not set(forced) <= set(kinds):
         raise InputError(f"--force {force}: force only tasks that run (--tasks {tasks})")
     if dry_run:
-        raise typer.Exit(_dry_run(paths or [], kinds, batch_api=batch_api))
+        raise typer.Exit(_dry_run(sources(paths or []), kinds, batch_api=batch_api))
     prefill = _batch_api_prefill() if batch_api else None
     options = RunOptions(kinds, frozenset(forced), prefill)
-    report = _run_batch(paths or [], out, options, mkdocs)
+    report = _run_batch(sources(paths or []), out, options, mkdocs)
     _print_run_report(report, out)
     raise typer.Exit(report.exit_code)
 
@@ -86,7 +89,9 @@ def _batch_api_prefill() -> Prefill:
     return partial(prefill, progress=lambda line: err_console.print(line, highlight=False))
 
 
-def _run_batch(paths: list[Path], out: Path, options: RunOptions, mkdocs: Path | None) -> RunReport:
+def _run_batch(
+    paths: list[Source], out: Path, options: RunOptions, mkdocs: Path | None
+) -> RunReport:
     import sys
 
     from service.run.corpus import Observer, run_batch
@@ -175,16 +180,16 @@ def _print_run_report(report: RunReport, out: Path) -> None:
     )
 
 
-def _dry_run(paths: list[Path], kinds: tuple[ArtifactKind, ...], *, batch_api: bool) -> int:
+def _dry_run(paths: list[Source], kinds: tuple[ArtifactKind, ...], *, batch_api: bool) -> int:
     """Print the estimate table and totals; returns the exit code (1 if a file failed)."""
     from rich.markup import escape
 
-    from service.ingest import ingest_path
+    from service.ingest import ingest_source
     from service.run.corpus import collect, default_paths
     from service.run.estimate import estimate
 
     settings = get_settings()
-    corpus = collect(default_paths(paths, settings), lambda p: ingest_path(p, settings=settings))
+    corpus = collect(default_paths(paths, settings), lambda p: ingest_source(p, settings=settings))
     est = estimate(settings, corpus.documents, kinds, batch_api=batch_api)
     table = Table(*_name_columns(), "chunks", "calls", "prompt tok", "output tok", "cost $")
     notes = list(dict.fromkeys(r.note for r in est.rows if r.note))  # each once, under the table

@@ -1,7 +1,8 @@
 """Ingest: raw bytes → a cleaned, segmented ``Document`` with metadata and an audit trail.
 
-decode (BOM, UTF-8, GB18030/Big5) → HTML to text when the content is HTML → clean
-(boilerplate rules + pinyin) → script detection → metadata (manifest, else text) → segment.
+read by content (PDF text layer, Word .docx, else decode: BOM, UTF-8, GB18030/Big5, and
+HTML through the article extractor) → clean (boilerplate rules + pinyin) → script detection
+→ metadata (manifest, else what the format and the text say) → segment.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from pathlib import Path
 from service.config import Settings
 from service.errors import EmptyInput, InputError, InputTooLarge
 from service.ingest.clean import clean_text
-from service.ingest.decode import decode_bytes
-from service.ingest.html import html_to_text, looks_like_html
+from service.ingest.fetch import fetch_url, is_url
+from service.ingest.formats import extract
 from service.ingest.manifest import Manifest, manifest_for
 from service.ingest.metadata import extract_meta
 from service.ingest.script import detect_script
 from service.ingest.segment import segment
-from service.models import CleaningReport, Document
+from service.models import CleaningReport, Document, RemovedItem
 
 ID_HEX_CHARS = 16
 
@@ -29,24 +30,31 @@ def document_id(clean_text: str) -> str:
 
 
 def ingest_bytes(
-    data: bytes, source_name: str, *, settings: Settings, manifest: Manifest | None = None
+    data: bytes,
+    source_name: str,
+    *,
+    settings: Settings,
+    manifest: Manifest | None = None,
+    source_url: str | None = None,
 ) -> Document:
-    """Decode, clean, classify and segment one input; metadata from ``manifest`` if listed."""
+    """Read, clean, classify and segment one input; metadata from ``manifest`` if listed."""
     _check_size(len(data), source_name, settings)
-    decoded, encoding = decode_bytes(data, source_name)
-    is_html = looks_like_html(decoded)
-    source_text = html_to_text(decoded) if is_html else decoded
-    cleaned = clean_text(source_text)
+    extracted = extract(data, source_name)
+    cleaned = clean_text(extracted.text)
     if not cleaned.text:
         raise EmptyInput(f"{source_name}: nothing left after removing page boilerplate.")
+    removed = extracted.removed + cleaned.removed
     report = CleaningReport(
-        encoding=encoding,
-        input_format="html" if is_html else "text",
-        chars_raw=len(decoded),
+        encoding=extracted.encoding,
+        input_format=extracted.input_format,
+        chars_raw=len(extracted.text),
         chars_clean=len(cleaned.text),
-        removed=cleaned.removed,
-        counts=cleaned.counts,
+        removed=removed,
+        counts={**_counts(extracted.removed), **cleaned.counts},
     )
+    hints = dict(extracted.hints)
+    if source_url:
+        hints["source_url"] = (source_url, "fetched")
     entry = (manifest or {}).get(source_name)
     return Document(
         id=document_id(cleaned.text),
@@ -54,7 +62,7 @@ def ingest_bytes(
         raw_sha256=hashlib.sha256(data).hexdigest(),
         script=detect_script(cleaned.text),
         text=cleaned.text,
-        meta=extract_meta(source_text, cleaned, entry),
+        meta=extract_meta(extracted.text, cleaned, entry, hints),
         cleaning=report,
         paragraphs=segment(cleaned.text),
     )
@@ -69,6 +77,21 @@ def ingest_path(path: Path, *, settings: Settings) -> Document:
     return ingest_bytes(path.read_bytes(), path.name, settings=settings, manifest=manifest)
 
 
+def ingest_source(source: Path | str, *, settings: Settings) -> Document:
+    """A file, or an http(s) URL fetched first (the URL is kept as ``meta.source_url``)."""
+    if isinstance(source, str) and is_url(source):
+        fetched = fetch_url(source, settings=settings)
+        return ingest_bytes(fetched.data, fetched.name, settings=settings, source_url=source)
+    return ingest_path(Path(source), settings=settings)
+
+
+def _counts(removed: list[RemovedItem]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in removed:
+        counts[item.rule] = counts.get(item.rule, 0) + 1
+    return counts
+
+
 def _check_size(size: int, source_name: str, settings: Settings) -> None:
     if size > settings.max_input_bytes:
         raise InputTooLarge(
@@ -77,4 +100,4 @@ def _check_size(size: int, source_name: str, settings: Settings) -> None:
         )
 
 
-__all__ = ["document_id", "ingest_bytes", "ingest_path"]
+__all__ = ["document_id", "ingest_bytes", "ingest_path", "ingest_source"]

@@ -74,7 +74,8 @@ def _reject_binary(data: bytes, source_name: str) -> None:
     # Text in any supported 8-bit encoding never contains NUL; UTF-16 was handled by its BOM.
     if data.startswith(_BINARY_MAGIC) or b"\x00" in data[:65536]:
         raise UndecodableInput(
-            f"{source_name}: looks like a binary file, not text; give a .txt or .html file."
+            f"{source_name}: looks like a binary file, not text; give a text, HTML, PDF "
+            "or .docx file."
         )
 
 

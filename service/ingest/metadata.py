@@ -42,9 +42,15 @@ _PAGER = re.compile(r"\s*[(（]第\d+/\d+页[)）]$")
 _ORIGINAL_TITLE = re.compile(r"^原[标標][题題][:：]\s*(.+)$", re.M)
 
 
-def extract_meta(raw: str, clean: CleanResult, entry: ManifestEntry | None) -> DocumentMeta:
-    """Merge manifest fields over text-derived ones, recording where each came from."""
-    found = _from_text(raw, clean)
+def extract_meta(
+    raw: str,
+    clean: CleanResult,
+    entry: ManifestEntry | None,
+    hints: dict[str, tuple[object, str]] | None = None,
+) -> DocumentMeta:
+    """Merge manifest fields over the format's ``hints`` over text-derived ones, recording
+    where each came from (an HTML page's title and date, a fetched page's URL)."""
+    found = {**_from_text(raw, clean), **(hints or {})}
     meta = DocumentMeta()
     for name in ("title_zh", "title_en", "date", "outlet", "place", "doc_type", "source_url"):
         manual = getattr(entry, name, None) if entry is not None else None

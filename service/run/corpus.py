@@ -26,7 +26,7 @@ from service import __version__
 from service.artifacts import KINDS, Artifact, ArtifactKind
 from service.config import Settings
 from service.errors import InputError, ServiceError
-from service.ingest.paths import expand
+from service.ingest.paths import Source, expand
 from service.models import Document
 from service.reader import Reader
 from service.render.bundle import DocumentBundle, TaskFailure
@@ -140,12 +140,12 @@ class RunResult:
 # --- planning -------------------------------------------------------------------------------
 
 
-def default_paths(paths: Sequence[Path], settings: Settings) -> list[Path]:
+def default_paths(paths: Sequence[Source], settings: Settings) -> list[Source]:
     return list(paths) or [settings.corpus_dir]
 
 
-def collect(paths: Sequence[Path], add: Callable[[Path], Document]) -> Corpus:
-    """Ingest every file under ``paths`` with ``add``; failures and repeats are recorded."""
+def collect(paths: Sequence[Source], add: Callable[[Source], Document]) -> Corpus:
+    """Ingest every file or URL under ``paths`` with ``add``; failures and repeats are recorded."""
     corpus, seen = Corpus(), set[str]()
     files = expand(list(paths))
     for path in files:
@@ -161,7 +161,9 @@ def collect(paths: Sequence[Path], add: Callable[[Path], Document]) -> Corpus:
             corpus.documents.append(doc)
     if not files:
         where = ", ".join(str(p) for p in paths)
-        raise InputError(f"no .txt or .html files in {where}; give files or folders holding them")
+        raise InputError(
+            f"no .txt, .html, .pdf or .docx files in {where}; give files or folders holding them"
+        )
     return corpus
 
 
@@ -292,7 +294,7 @@ def glossary_terms(reader: Reader, docs: Sequence[Document]) -> list[tuple[str, 
 
 async def run_batch(
     settings: Settings,
-    paths: Sequence[Path],
+    paths: Sequence[Source],
     out: Path,
     options: RunOptions,
     observer: Observer,
@@ -307,7 +309,7 @@ async def run_batch(
     if mkdocs is not None:
         mkdocs_docs_dir(mkdocs, out)  # refuse a config mkdocs would reject before any work
     async with Reader.open(settings, http_client=http_client) as reader:
-        corpus = collect(default_paths(paths, settings), lambda p: reader.library.add_path(p)[0])
+        corpus = collect(default_paths(paths, settings), lambda p: reader.library.add_source(p)[0])
         result = await run_corpus(reader, corpus, options, observer)
     report = result.report
     report.site_files, note = publish(result, out, mkdocs)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from service.api.deps import JobsDep, LibraryDep, ReaderDep, SettingsDep
 from service.api.errors import error_responses
 from service.api.schemas import HTTP_URL, DocumentIn, DocumentOut, DocumentPage, IsoDate
-from service.api.upload import read_upload
+from service.api.upload import FILE_TYPES, read_upload
 from service.artifacts import KINDS
 from service.models import Document
 from service.reader import Reader
@@ -29,10 +29,22 @@ LINKS = {
     name: {"operationId": op, "parameters": {"doc_id": "$response.body#/id"}}
     for name, op in DOCUMENT_LINKS.items()
 }
+# What this operation adds to the statuses' general meanings (service/api/openapi.py).
+ADD_MEANINGS = {
+    415: "A file part must be one of: " + ", ".join(t for t in FILE_TYPES if t) + ".",
+    422: "Here also: a damaged, encrypted or scanned (no text layer) PDF, a ZIP that is not a "
+    ".docx, a URL that could not be fetched.",
+}
 ADDED: dict[int | str, dict[str, Any]] = {
     201: {"description": "Stored: the new document.", "links": LINKS},
     200: {"model": DocumentOut, "description": "Already stored: the same.", "links": LINKS},
-    **error_responses(413, 415, 422),
+    **{
+        status: {
+            **r,
+            "description": f"{r['description']} {ADD_MEANINGS.get(int(status), '')}".strip(),
+        }
+        for status, r in error_responses(403, 413, 415, 422).items()
+    },
 }
 # The body is read by hand (JSON or multipart), so its schema is declared here.
 ADD_BODY: dict[str, Any] = {
@@ -43,15 +55,19 @@ ADD_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["file"],
+                    # One of file and url; "anyOf required" would cost generated clients their
+                    # plain body class, and a form with neither is answered 422.
+                    "description": "A file (text, HTML, PDF, DOCX), or a url to fetch.",
                     "additionalProperties": False,
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
+                        "url": {"type": "string", "maxLength": 2000, "pattern": HTTP_URL},
                         "title": {"type": "string", "maxLength": 500},
                         "source_url": {"type": "string", "maxLength": 2000, "pattern": HTTP_URL},
                         "published": {"type": "string", "format": "date"},
                     },
-                }
+                },
+                "encoding": {"file": {"contentType": ", ".join(t for t in FILE_TYPES if t)}},
             },
         },
     }
@@ -70,7 +86,7 @@ ADD_BODY: dict[str, Any] = {
 async def add_document(
     request: Request, response: Response, reader: ReaderDep, settings: SettingsDep
 ) -> DocumentOut:
-    upload = await read_upload(request, settings.max_input_bytes)
+    upload = await read_upload(request, settings)
     doc, created = await asyncio.to_thread(
         reader.library.add_bytes, upload.data, upload.name, upload.meta
     )
