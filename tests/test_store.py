@@ -13,13 +13,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from service.errors import InputError, NotFound
+from service.errors import ConfigError, InputError, NotFound
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
 from service.store import CallRecord, Store
 from service.store.db import LOCK_RETRIES, is_transient, make_engine, sqlite_file, with_lock_retry
 from service.store.migrations import head
 from service.store.store import parse_age
 from tests.databases import at_once
+from tests.fakes import Configure
 
 
 def _record(key: str, task: str, version: str, model: str) -> CallRecord:
@@ -300,3 +301,14 @@ def test_postgresql_lock_timeout_is_retried_until_the_lock_is_free(pg_url: str) 
 def test_the_sqlite_file_of_a_url(url: str, expected: str | None) -> None:
     path = sqlite_file(make_url(url))
     assert (None if path is None else str(path)) == expected
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg"])
+def test_a_postgresql_url_goes_through_psycopg(scheme: str, configure: Configure) -> None:
+    settings = configure(DATABASE_URL=f"{scheme}://u:p@db.example:5432/reader")
+    assert settings.db_url == "postgresql+psycopg://u:p@db.example:5432/reader"
+
+
+def test_a_missing_database_driver_is_one_line_naming_the_extra() -> None:
+    with pytest.raises(ConfigError, match=r"needs the driver 'pg8000'.*policy-reader\[postgres\]"):
+        make_engine("postgresql+pg8000://u:p@127.0.0.1:1/reader")
