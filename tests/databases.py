@@ -70,8 +70,8 @@ def at_once(target: Callable[..., None], calls: list[tuple[Any, ...]]) -> list[i
     for p in procs:
         p.start()
     for _ in procs:
-        assert ready.acquire(timeout=60), "a process did not get ready"
+        assert ready.acquire(timeout=300), "a process did not get ready"
     go.set()
     for p in procs:
-        p.join(120)
+        p.join(300)
     return [p.exitcode for p in procs]

@@ -33,6 +33,7 @@ from service.store.migrations import (
     upgrade,
 )
 from tests.databases import at_once
+from tests.racers import open_store
 from tests.samples import DATA
 
 # A database made by the store before alembic: its DDL, one row or two per table, schema_version 1.
@@ -100,16 +101,10 @@ def test_new_database_is_at_head_and_matches_the_models(empty_url: str) -> None:
     store.close()
 
 
-def _open_store(url: str, ready: Any, go: Any) -> None:
-    ready.release()
-    go.wait(30)
-    Store(url).close()
-
-
 def test_processes_opening_an_empty_database_together_migrate_it_once(empty_url: str) -> None:
     # Without the lock around the upgrade, the later CREATE TABLEs fail on PostgreSQL
     # ("relation already exists", or a duplicate key in pg_type).
-    assert at_once(_open_store, [(empty_url,)] * 4) == [0] * 4
+    assert at_once(open_store, [(empty_url,)] * 4) == [0] * 4
     store = Store(empty_url)
     assert _versions(store.engine) == [head()]
     assert _diff_from_models(store.engine) == ""

@@ -6,7 +6,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
@@ -14,39 +14,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from service.errors import ConfigError, InputError, NotFound
-from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
-from service.store import CallRecord, Store
+from service.models import Chunk
+from service.store import Store
 from service.store.db import LOCK_RETRIES, is_transient, make_engine, sqlite_file, with_lock_retry
 from service.store.migrations import head
 from service.store.store import parse_age
 from tests.databases import at_once
-from tests.fakes import Configure
+from tests.racers import DOCS, KEYS, RACERS, document, racer, record, writer
+
+if TYPE_CHECKING:
+    from tests.fakes import Configure
 
 
-def _record(key: str, task: str, version: str, model: str) -> CallRecord:
-    """A call of one token in and out, as the gateway records it."""
-    return CallRecord(
-        cache_key=key, task=task, prompt_id=task, prompt_version=version, model=model,
-        tokens_in=1, tokens_out=1,
-    )  # fmt: skip
-
-
-def _doc(doc_id: str = "d1") -> Document:
-    text = "第一段。\n第二段。"
-    paras = [
-        Paragraph(id="p1", index=0, start=0, end=4, text="第一段。"),
-        Paragraph(id="p2", index=1, start=5, end=9, text="第二段。"),
-    ]
-    return Document(
-        id=doc_id,
-        source_name="a.txt",
-        raw_sha256="ab" * 32,
-        script="simplified",
-        text=text,
-        meta=DocumentMeta(title_zh="标题", date=dt.date(2024, 1, 2)),
-        cleaning=CleaningReport(encoding="utf-8", chars_raw=12, chars_clean=9),
-        paragraphs=paras,
-    )
+_record, _doc = record, document
 
 
 def test_pragmas_and_schema_revision(store: Store) -> None:
@@ -149,20 +129,11 @@ def test_parse_age() -> None:
         parse_age("soon")
 
 
-def _writer(url: str, prefix: str, n: int, ready: Any, go: Any) -> None:
-    store = Store(url)
-    ready.release()
-    go.wait(30)  # both processes start writing at the same moment
-    for i in range(n):
-        store.put_cached(_record(f"{prefix}{i}", "t", "v1", "m"), "x" * 200)
-        store.record_call(_record(f"{prefix}{i}", "t", "v1", "m"))
-
-
 def test_two_processes_write_the_same_file(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite3"
     url = f"sqlite:///{path}"
     n = 150
-    assert at_once(_writer, [(url, p, n) for p in "ab"]) == [0, 0]
+    assert at_once(writer, [(url, p, n) for p in "ab"]) == [0, 0]
     store = Store(url)
     keys = set(store.cache_keys())
     assert keys == {f"{p}{i}" for p in "ab" for i in range(n)}
@@ -171,29 +142,10 @@ def test_two_processes_write_the_same_file(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-RACERS, KEYS, DOCS = 4, 30, 3
-
-
-def _racer(url: str, name: str, ready: Any, go: Any) -> None:
-    """Write what every other racer writes, the same keys in the same order."""
-    store = Store(url)
-    ready.release()
-    go.wait(30)
-    for i in range(KEYS):
-        record, doc_id = _record(f"k{i}", "t", "v1", "m"), f"d{i % DOCS}"
-        store.put_cached(record, name)
-        store.record_call(record)
-        store.save_document(_doc(doc_id))
-        store.save_artifact(doc_id, "summary", "v1|m", {"by": name, "i": i})
-        chunk = Chunk(id="c0", index=0, start=0, end=4, text=name, tokens=1, paragraph_ids=[])
-        store.save_chunks(doc_id, 100, [chunk])
-    store.close()
-
-
 def test_processes_racing_the_same_writes_lose_and_duplicate_nothing(db_url: str) -> None:
     Store(db_url).close()  # the schema first: the race is the writes' (test_migrations races it)
     names = [f"w{n}" for n in range(RACERS)]
-    assert at_once(_racer, [(db_url, name) for name in names]) == [0] * RACERS
+    assert at_once(racer, [(db_url, name) for name in names]) == [0] * RACERS
     store = Store(db_url)
     assert sorted(store.cache_keys()) == sorted(f"k{i}" for i in range(KEYS))
     responses = {getattr(store.get_cached(f"k{i}"), "response", None) for i in range(KEYS)}
