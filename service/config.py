@@ -9,12 +9,16 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 # The prompt files and glossary inside an installed package (setup.py copies prompts/ there).
 PACKAGED_PROMPTS = "_prompts"
+# A PostgreSQL URL without a driver (as hosting platforms hand them out, or ``postgres://``)
+# would mean psycopg2 to SQLAlchemy; the `postgres` extra installs psycopg (3).
+PG_SCHEMES = ("postgres://", "postgresql://")
+PG_DRIVER = "postgresql+psycopg://"
 
 
 def from_checkout() -> bool:
@@ -60,7 +64,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None,
         validation_alias=AliasChoices("DATABASE_URL", "READER_DATABASE_URL"),
-        description="SQLAlchemy URL; default sqlite:///<cache_dir>/reader.sqlite3.",
+        description="SQLAlchemy URL; default sqlite:///<cache_dir>/reader.sqlite3. PostgreSQL: "
+        "postgresql+psycopg://user:password@host:5432/db (the `postgres` extra); "
+        "postgres:// and postgresql:// mean the same.",
     )
 
     # --- input limits ----------------------------------------------------------------------
@@ -106,6 +112,15 @@ class Settings(BaseSettings):
 
     # --- API -------------------------------------------------------------------------------
     api_key: str | None = Field(None, repr=False, description="When set, /v1 requires Bearer.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, url: str | None) -> str | None:
+        """``postgres://`` and ``postgresql://`` go through psycopg (3)."""
+        for scheme in PG_SCHEMES:
+            if url is not None and url.startswith(scheme):
+                return PG_DRIVER + url.removeprefix(scheme)
+        return url
 
     @property
     def db_url(self) -> str:

@@ -7,7 +7,10 @@
   per-task scripts;
 - tasks: ``gateway``, ``ctx`` (with the test glossary), ``local_ctx`` (the embedded model's
   profile on the mocked endpoint); the API: ``reader``, ``client``, ``serve(**env)``;
-- the rest: ``store``, ``hashes``, ``packaged_model``.
+- the store: ``store`` (SQLite), ``db_url`` / ``db_store`` / ``db_settings`` (each test once
+  on SQLite and once on PostgreSQL), ``pg_url`` (emptied tables), ``pg_empty_url`` (a database
+  of its own, no schema); PostgreSQL tests skip without READER_TEST_DATABASE_URL;
+- the rest: ``hashes``, ``packaged_model``.
 
 Plain helpers live in tests/fakes.py (the model's side) and tests/samples.py (the documents').
 """
@@ -33,6 +36,7 @@ from service.llm.gateway import Gateway
 from service.reader import Reader
 from service.store import Store
 from service.tasks.context import TaskContext
+from tests.databases import NO_SERVER, empty_tables, fresh_database, server_url
 from tests.fakes import (
     BASE,
     REMOTE_ENV,
@@ -140,6 +144,59 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store(f"sqlite:///{tmp_path / 'db' / 'reader.sqlite3'}")
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """The test server's URL (READER_TEST_DATABASE_URL); the test is skipped without one."""
+    url = server_url()
+    if url is None:
+        pytest.skip(NO_SERVER)
+    return url
+
+
+@pytest.fixture(scope="session")
+def _pg_session_database(pg_server: str) -> Iterator[str]:
+    """One database for the session's PostgreSQL tests, migrated once, dropped at the end."""
+    with fresh_database(pg_server) as url:
+        Store(url).close()
+        yield url
+
+
+@pytest.fixture
+def pg_url(_pg_session_database: str) -> str:
+    """A PostgreSQL database at the newest schema with no rows (emptied before the test)."""
+    empty_tables(_pg_session_database)
+    return _pg_session_database
+
+
+@pytest.fixture
+def pg_empty_url(pg_server: str) -> Iterator[str]:
+    """A PostgreSQL database of this test's own, without any table yet."""
+    with fresh_database(pg_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The test runs twice: on a SQLite file of its own, then on PostgreSQL (``pg_url``)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'db' / 'reader.sqlite3'}"
+
+
+@pytest.fixture
+def db_store(db_url: str) -> Iterator[Store]:
+    """A store on ``db_url``: SQLite, then PostgreSQL."""
+    opened = Store(db_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def db_settings(db_url: str, configure: Configure) -> Settings:
+    """The default settings with DATABASE_URL set to ``db_url``: SQLite, then PostgreSQL."""
+    return configure(DATABASE_URL=db_url)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Cache key canonicalisation and the `cache` / `prompts` CLI commands."""
+"""Cache key canonicalisation and the `cache` / `prompts` CLI commands (the cache ones on
+SQLite and on PostgreSQL, through DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -59,8 +60,8 @@ def _fill(store: Store) -> None:
             store.record_call(record.model_copy(update={"outcome": outcome}))
 
 
-def test_cache_stats_json(settings: Settings) -> None:
-    _fill(Store(settings.db_url))
+def test_cache_stats_json(db_settings: Settings) -> None:
+    _fill(Store(db_settings.db_url))
     result = CliRunner().invoke(app, ["cache", "stats", "--json"])
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout)
@@ -68,25 +69,25 @@ def test_cache_stats_json(settings: Settings) -> None:
     rows = {r["prompt"]: r for r in stats["by_prompt_model"]}
     assert rows["translate@v1"]["tokens_saved"] == 300
     assert rows["translate@v1"]["cost_saved_usd"] == pytest.approx(0.004)
-    assert Store(settings.db_url).get_cached("k1").hits == 2  # type: ignore[union-attr]
+    assert Store(db_settings.db_url).get_cached("k1").hits == 2  # type: ignore[union-attr]
 
 
-def test_cache_stats_table(settings: Settings) -> None:
-    _fill(Store(settings.db_url))
+def test_cache_stats_table(db_settings: Settings) -> None:
+    _fill(Store(db_settings.db_url))
     result = CliRunner().invoke(app, ["cache", "stats"])
     assert result.exit_code == 0 and "hit rate 66.7%" in result.stdout
     assert "translate@v1" in result.stdout
 
 
-def test_cache_prune(settings: Settings) -> None:
-    _fill(Store(settings.db_url))
+def test_cache_prune(db_settings: Settings) -> None:
+    _fill(Store(db_settings.db_url))
     runner = CliRunner()
     assert runner.invoke(app, ["cache", "prune", "--older-than", "30d"]).stdout.startswith(
         "removed 0"
     )
     result = runner.invoke(app, ["cache", "prune", "--prompt", "translate@v1"])
     assert result.exit_code == 0 and result.stdout.strip() == "removed 1 cache entry"
-    assert Store(settings.db_url).cache_keys() == ["k2"]
+    assert Store(db_settings.db_url).cache_keys() == ["k2"]
 
 
 def test_cache_prune_errors_are_one_line(settings: Settings) -> None:

@@ -1,4 +1,5 @@
-"""Schema migrations: alembic revisions, the pre-alembic database, the models they must match."""
+"""Schema migrations: alembic revisions, the pre-alembic database, the models they must match;
+on SQLite and on PostgreSQL (``empty_url``), with processes starting together."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from service.store.migrations import (
     newest_revision,
     upgrade,
 )
+from tests.databases import at_once
+from tests.racers import open_store
 from tests.samples import DATA
 
 # A database made by the store before alembic: its DDL, one row or two per table, schema_version 1.
@@ -77,11 +80,35 @@ def _tables(path: Path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
-def test_new_database_is_at_head_and_matches_the_models(tmp_path: Path) -> None:
-    store = Store(_url(tmp_path / "new.sqlite3"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database without any table: a new SQLite file, then a new PostgreSQL database."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_empty_url"))
+    return _url(tmp_path / "new.sqlite3")
+
+
+def _versions(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def test_new_database_is_at_head_and_matches_the_models(empty_url: str) -> None:
+    store = Store(empty_url)
     assert store.schema_revision == head() == "0002"
     assert _diff_from_models(store.engine) == ""
-    assert _tables(tmp_path / "new.sqlite3") == {*TABLES, "alembic_version"}
+    assert set(sa.inspect(store.engine).get_table_names()) == {*TABLES, "alembic_version"}
+    store.close()
+
+
+def test_processes_opening_an_empty_database_together_migrate_it_once(empty_url: str) -> None:
+    # Without the lock around the upgrade, the later CREATE TABLEs fail on PostgreSQL
+    # ("relation already exists", or a duplicate key in pg_type).
+    assert at_once(open_store, [(empty_url,)] * 4) == [0] * 4
+    store = Store(empty_url)
+    assert _versions(store.engine) == [head()]
+    assert _diff_from_models(store.engine) == ""
+    store.close()
 
 
 def test_first_revision_is_the_pre_alembic_schema_frozen(tmp_path: Path) -> None:
@@ -124,12 +151,12 @@ def test_pre_alembic_database_is_stamped_and_upgraded_not_recreated(tmp_path: Pa
     assert cached is not None and cached.hits == 1
 
 
-def test_reopening_applies_nothing(tmp_path: Path) -> None:
-    url = _url(tmp_path / "r.sqlite3")
-    Store(url).close()
-    assert upgrade(make_engine(url)) == (head(), head())
-    with sqlite3.connect(tmp_path / "r.sqlite3") as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head(),)]
+def test_reopening_applies_nothing(empty_url: str) -> None:
+    Store(empty_url).close()
+    engine = make_engine(empty_url)
+    assert upgrade(engine) == (head(), head())
+    assert _versions(engine) == [head()]
+    engine.dispose()
 
 
 def test_the_newest_revision_by_file_name_is_alembics_head() -> None:
@@ -156,25 +183,25 @@ def test_unknown_pre_alembic_version_is_refused_and_left_alone(tmp_path: Path) -
     assert "alembic_version" not in _tables(path)
 
 
-def test_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
-    url = _url(tmp_path / "new.sqlite3")
-    Store(url).close()
-    with sqlite3.connect(tmp_path / "new.sqlite3") as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+def test_database_newer_than_the_code_is_refused(empty_url: str) -> None:
+    store = Store(empty_url)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    store.close()
     with pytest.raises(ConfigError, match=r"revision 9999 .* knows up to 0002"):
-        Store(url)
+        Store(empty_url)
 
 
-def test_downgrade_to_empty_and_back(tmp_path: Path) -> None:
-    path = tmp_path / "d.sqlite3"
-    engine = make_engine(_url(path))
+def test_downgrade_to_empty_and_back(empty_url: str) -> None:
+    engine = make_engine(empty_url)
     upgrade(engine)
     with migration_connection(engine) as conn:
         command.downgrade(alembic_config(conn), "base")
         assert current(conn) is None
-    assert _tables(path) == {"alembic_version"}
+    assert sa.inspect(engine).get_table_names() == ["alembic_version"]
     assert upgrade(engine) == (None, head())
     assert _diff_from_models(engine) == ""
+    engine.dispose()
 
 
 def test_batch_rebuild_of_a_parent_table_keeps_its_children(tmp_path: Path) -> None:
@@ -192,13 +219,17 @@ def test_batch_rebuild_of_a_parent_table_keeps_its_children(tmp_path: Path) -> N
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def test_cli_db_upgrade(tmp_path: Path) -> None:
+def test_cli_db_upgrade(empty_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", empty_url)
     runner = CliRunner()
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "database schema upgraded from revision (empty) to 0002"
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.stdout.strip() == "database schema at revision 0002, up to date"
+    engine = make_engine(empty_url)  # the database DATABASE_URL names, not the default one
+    assert _versions(engine) == [head()]
+    engine.dispose()
 
 
 def test_cli_db_upgrade_adopts_a_pre_alembic_database(

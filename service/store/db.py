@@ -1,4 +1,5 @@
-"""Engine creation: SQLite pragmas for safe concurrent use, and a retry for locked writes."""
+"""Engine creation (SQLite with pragmas for safe concurrent use, or PostgreSQL through psycopg),
+and a retry for writes that lost a race for a lock."""
 
 from __future__ import annotations
 
@@ -9,20 +10,27 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import create_engine
+
+from service.errors import ConfigError
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 LOCK_RETRIES = 8
+# PostgreSQL's transient errors, by SQLSTATE: the transaction lost to another and may simply be
+# run again (serialization_failure, deadlock_detected, lock_not_available).
+PG_TRANSIENT = frozenset({"40001", "40P01", "55P03"})
+# SQLite's: SQLITE_BUSY (5) and SQLITE_LOCKED (6), the primary code of any extended one.
+SQLITE_TRANSIENT = frozenset({5, 6})
 
 
 def make_engine(db_url: str) -> Engine:
     """Create the engine; for SQLite, make the directory and install the pragmas."""
     url = make_url(db_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(db_url, pool_pre_ping=True)
+        return _server_engine(url)
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,6 +38,17 @@ def make_engine(db_url: str) -> Engine:
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _server_engine(url: URL) -> Engine:
+    """An engine on a database server (PostgreSQL); a missing driver is a one-line error."""
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"DATABASE_URL needs the driver {exc.name!r}: "
+            "pip install 'policy-reader[postgres]' (psycopg)."
+        ) from exc
 
 
 def sqlite_file(url: URL) -> Path | None:
@@ -61,14 +80,22 @@ def _sqlite_on_begin(conn: Any) -> None:
 
 
 def with_lock_retry(fn: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run a short write transaction, retrying when SQLite reports the database is locked."""
+    """Run a short write transaction, again when it lost a race for a lock (``is_transient``)."""
     for attempt in range(LOCK_RETRIES):
         try:
             return fn()
-        except OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if attempt == LOCK_RETRIES - 1:
+        except DBAPIError as exc:
+            if not is_transient(exc) or attempt == LOCK_RETRIES - 1:
                 raise
             sleep(0.05 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """The write may succeed when run again: SQLite's database is busy or locked, or one of
+    PostgreSQL's transient errors; told by the error code (a message may be localised)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in PG_TRANSIENT
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in SQLITE_TRANSIENT

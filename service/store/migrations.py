@@ -1,9 +1,12 @@
 """Migrations as data: alembic revisions in ``service/store/alembic/versions``, run in code.
 
 The store upgrades its database to the newest revision when it opens (``Store(db_url)``), and
-``policy-reader db upgrade`` does the same on demand. No alembic.ini: the configuration is built
-here and the connection handed to ``env.py``. A database already at the newest revision is
-recognised by one query, without alembic (importing it costs a command ~0.3 s).
+``policy-reader db upgrade`` does the same on demand. An upgrade runs under a lock, so that
+processes starting together do not collide: SQLite's write lock (BEGIN IMMEDIATE), on
+PostgreSQL a transaction-level advisory lock; the later ones find the work done. No
+alembic.ini: the configuration is built here and the connection handed to ``env.py``. A
+database already at the newest revision is recognised by one query, without alembic (importing
+it costs a command ~0.3 s).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ LEGACY_REVISION = "0001"
 # revision "0002"), one after the other: the newest is the highest number (a test checks that
 # this is alembic's head).
 _REVISION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
+# The key of PostgreSQL's advisory lock around an upgrade: any fixed 64-bit number that other
+# users of the database are unlikely to pick; this one is the ASCII of "policy-r".
+MIGRATION_LOCK = int.from_bytes(b"policy-r", "big")
 
 
 class Upgrade(NamedTuple):
@@ -78,7 +84,8 @@ def upgrade(engine: Engine, revision: str = "head") -> Upgrade:
     """Bring the database to ``revision`` in one transaction, adopting a pre-alembic database."""
     if revision == "head" and (at := _recorded(engine)) == newest_revision():
         return Upgrade(at, at)
-    # Processes starting together queue on SQLite's write lock; the later ones find it done.
+    # Processes starting together queue on the lock in migration_connection; the later ones
+    # find the work done.
     return with_lock_retry(lambda: _upgrade_once(engine, revision))
 
 
@@ -122,6 +129,18 @@ def upgrade_url(db_url: str) -> Upgrade:
 
 @contextmanager
 def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction that holds the migration lock: SQLite's write lock
+    (taken by BEGIN IMMEDIATE), PostgreSQL's advisory lock MIGRATION_LOCK."""
+    with _transaction(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            # Released by the transaction's end; DDL is transactional there, so a waiting
+            # process sees all of an upgrade or none of it.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        yield conn
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in one transaction; on SQLite with foreign-key enforcement off meanwhile."""
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:

@@ -11,8 +11,10 @@ import uuid
 from typing import Any, cast
 
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, bindparam, case, delete, func
+from sqlalchemy import CursorResult, Table, bindparam, case, delete, func
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from service.errors import InputError, NotFound
@@ -33,6 +35,12 @@ from service.store.tables import (
 JOB_STATUSES = ("queued", "running", "done", "failed")
 _CACHE = SQLModel.metadata.tables["cache"]
 _CALLS = SQLModel.metadata.tables["calls"]
+_DOCUMENTS = SQLModel.metadata.tables["documents"]
+_ARTIFACTS = SQLModel.metadata.tables["artifacts"]
+# FOR UPDATE on PostgreSQL; SQLite has no row locks and renders a plain SELECT.
+_LOCK_DOCUMENT = (
+    sa_select(_DOCUMENTS.c.id).where(_DOCUMENTS.c.id == bindparam("id")).with_for_update()
+)
 # Prebuilt statements for the cache-hit hot path (building them costs more than running them).
 _GET_CACHED = _CACHE.select().where(_CACHE.c.key == bindparam("k"))
 _INSERT_CALL = _CALLS.insert()
@@ -134,16 +142,13 @@ class Store:
 
     def put_cached(self, record: CallRecord, response: str) -> None:
         """Store a validated output with the call's usage; an existing entry is kept."""
-        usage = record.model_dump(include=_CACHED_FIELDS)
-        entry = CacheEntry(key=record.cache_key, response=response, **usage)
-
-        def write() -> None:
-            with Session(self.engine) as s:
-                if s.get(CacheEntry, record.cache_key) is None:
-                    s.add(entry)
-                    s.commit()
-
-        with_lock_retry(write)
+        entry = CacheEntry(
+            key=record.cache_key, response=response, **record.model_dump(include=_CACHED_FIELDS)
+        )
+        # One statement, no read first: two writers of one key both succeed, the first one's
+        # entry stays (a check-then-insert races into a duplicate key on PostgreSQL).
+        stmt = _insert(self.engine, _CACHE).values(entry.model_dump())
+        self._write(stmt.on_conflict_do_nothing(index_elements=["key"]))
 
     def record_call(self, record: CallRecord) -> None:
         """Append one ledger row; a hit also bumps the cache entry."""
@@ -235,10 +240,17 @@ class Store:
             paragraphs=[p.model_dump(mode="json") for p in doc.paragraphs],
         )
 
+        values = row.model_dump()
+        stmt = _insert(self.engine, _DOCUMENTS).values(values)
+        replace = {c: stmt.excluded[c] for c in values if c != "id"}
+        self._write(stmt.on_conflict_do_update(index_elements=["id"], set_=replace))
+
+    def _write(self, stmt: Any) -> None:
+        """Run one statement in its own short transaction (retried when it lost a lock race)."""
+
         def write() -> None:
-            with Session(self.engine) as s:
-                s.merge(row)
-                s.commit()
+            with self.engine.begin() as conn:
+                conn.execute(stmt)
 
         with_lock_retry(write)
 
@@ -277,6 +289,9 @@ class Store:
 
         def write() -> None:
             with Session(self.engine) as s:
+                # Two writers of one document's chunks take turns on its row (SQLite's write
+                # lock does that already): else both delete nothing and both insert.
+                s.execute(_LOCK_DOCUMENT, {"id": doc_id})
                 s.execute(
                     delete(ChunkRow).where(
                         (col(ChunkRow.doc_id) == doc_id) & (col(ChunkRow.budget) == budget)
@@ -310,17 +325,14 @@ class Store:
         status: str = "done",
     ) -> None:
         """Insert or replace the artifact (doc_id, kind, variant)."""
-
-        def write() -> None:
-            with Session(self.engine) as s:
-                row = s.exec(_artifact_query(doc_id, kind, variant)).first()
-                row = row or ArtifactRow(doc_id=doc_id, kind=kind, variant=variant)
-                row.payload, row.provenance = payload, provenance or {}
-                row.status, row.created_at = status, utcnow()
-                s.add(row)
-                s.commit()
-
-        with_lock_retry(write)
+        values: dict[str, Any] = {"payload": payload, "provenance": provenance or {}}
+        values.update(status=status, created_at=utcnow())
+        stmt = _insert(self.engine, _ARTIFACTS).values(
+            doc_id=doc_id, kind=kind, variant=variant, **values
+        )
+        replace = {c: stmt.excluded[c] for c in values}
+        key = ["doc_id", "kind", "variant"]  # the unique constraint uq_artifact
+        self._write(stmt.on_conflict_do_update(index_elements=key, set_=replace))
 
     def get_artifact(
         self, doc_id: str, kind: str, variant: str | None = None
@@ -382,6 +394,13 @@ class Store:
             if row is None:
                 raise NotFound(f"No job with id {job_id!r}.")
             return StoredJob.model_validate(row, from_attributes=True)
+
+
+def _insert(engine: Engine, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT with the dialect's ON CONFLICT clauses (both spell them alike)."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def parse_age(text: str) -> dt.timedelta:
