@@ -18,11 +18,13 @@ from fastapi import APIRouter, Depends, FastAPI
 from service import __version__
 from service.api.deps import require_api_key
 from service.api.errors import Redactor, install_error_handlers
-from service.api.jobs import JobRunner
+from service.api.jobs import JobRunner, QueueJobs
 from service.api.limits import BodyLimit
 from service.api.openapi import shape
 from service.api.routes import artifacts, documents, health, jobs, summaries, tracker
 from service.config import Settings, get_settings
+from service.queue.db import uses_queue
+from service.queue.jobs import JobQueue
 from service.reader import Reader
 
 # Room for the JSON or multipart envelope around a document of max_input_bytes.
@@ -58,6 +60,9 @@ def create_app(settings: Settings | None = None, *, reader: Reader | None = None
                 # first request does not pay the local server's start-up.
                 await opened.gateway.connect()
                 attach_reader(app, opened, settings)
+            if uses_queue(settings.db_url):
+                queue = JobQueue.open(app.state.reader, settings.db_url)
+                app.state.jobs = QueueJobs(await stack.enter_async_context(queue))
             yield
             await app.state.jobs.aclose()
 

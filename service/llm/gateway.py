@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
@@ -113,6 +114,9 @@ class Gateway:
         self.registry = registry or _load_registry(settings, self.profile, catalog)
         self._sleep = sleep
         self._slots = PromptSlots(concurrency(settings, self.profile))
+        # Set by a queue worker: one limit across every worker process (service/queue/slots.py),
+        # held inside this process's own slots.
+        self.shared_hold: Callable[[], AbstractAsyncContextManager[None]] | None = None
         # Awaited before the first request (starts the local server); a failure is kept and
         # raised for every later request instead of starting again.
         self._ready = ready
@@ -343,7 +347,8 @@ class Gateway:
     async def _attempt(self, req: _Request, body: dict[str, Any], rec: CallRecord) -> Answer:
         """One HTTP request, counted in the record with the tokens it used."""
         rec.attempts += 1
-        async with self._slots.hold(f"{req.template.id}/{req.template.version}"):
+        shared = self.shared_hold() if self.shared_hold is not None else nullcontext()
+        async with self._slots.hold(f"{req.template.id}/{req.template.version}"), shared:
             raw = await self._create({**body, **req.extra})
         answer = Answer.of(raw)
         rec.tokens_in += answer.prompt_tokens
