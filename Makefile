@@ -11,7 +11,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install -e '.[dev,local]'
+	$(BIN)/python -m pip install -e '.[dev,local,postgres]'
 	touch $@
 
 lint: setup

@@ -13,26 +13,28 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
-import psycopg
 import pytest
 import respx
 
-from service.config import Settings
-from service.errors import Conflict
-from service.queue.db import QUEUE, conninfo, ensure_schema, make_app, make_pool
-from service.queue.jobs import JobQueue
-from service.queue.slots import SharedSlots
-from service.queue.worker import Worker
-from service.reader import Reader
-from tests.fakes import Configure, CorpusModel, add_text, api_client, open_reader
-from tests.samples import SHORT_DOC
-
 BASE_URL = os.environ.get("READER_TEST_DATABASE_URL", "")
-pytestmark = pytest.mark.skipif(
-    not BASE_URL.startswith("postgresql"),
-    reason="READER_TEST_DATABASE_URL is not set: no PostgreSQL server for the queue tests "
-    "(.ci/postgres starts one and prints the URL)",
-)
+if not BASE_URL.startswith("postgresql"):
+    pytest.skip(
+        "READER_TEST_DATABASE_URL is not set: no PostgreSQL server for the queue tests "
+        "(.ci/postgres starts one and prints the URL)",
+        allow_module_level=True,
+    )
+psycopg = pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+pytest.importorskip("procrastinate", reason="the postgres extra is not installed")
+
+from service.config import Settings  # noqa: E402
+from service.errors import Conflict  # noqa: E402
+from service.queue.db import QUEUE, conninfo, ensure_schema, make_app, make_pool  # noqa: E402
+from service.queue.jobs import JobQueue  # noqa: E402
+from service.queue.slots import SharedSlots  # noqa: E402
+from service.queue.worker import Worker  # noqa: E402
+from service.reader import Reader  # noqa: E402
+from tests.fakes import Configure, CorpusModel, add_text, api_client, open_reader  # noqa: E402
+from tests.samples import SHORT_DOC  # noqa: E402
 
 
 @pytest.fixture

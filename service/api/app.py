@@ -23,8 +23,7 @@ from service.api.limits import BodyLimit
 from service.api.openapi import shape
 from service.api.routes import artifacts, documents, health, jobs, summaries, tracker
 from service.config import Settings, get_settings
-from service.queue.db import uses_queue
-from service.queue.jobs import JobQueue
+from service.queue import uses_queue
 from service.reader import Reader
 
 # Room for the JSON or multipart envelope around a document of max_input_bytes.
@@ -61,8 +60,7 @@ def create_app(settings: Settings | None = None, *, reader: Reader | None = None
                 await opened.gateway.connect()
                 attach_reader(app, opened, settings)
             if uses_queue(settings.db_url):
-                queue = JobQueue.open(app.state.reader, settings.db_url)
-                app.state.jobs = QueueJobs(await stack.enter_async_context(queue))
+                app.state.jobs = await stack.enter_async_context(open_queue(app, settings))
             yield
             await app.state.jobs.aclose()
 
@@ -87,6 +85,15 @@ def create_app(settings: Settings | None = None, *, reader: Reader | None = None
 def attach_reader(app: FastAPI, reader: Reader, settings: Settings) -> None:
     app.state.reader = reader
     app.state.jobs = JobRunner(reader, running=settings.concurrency)
+
+
+@asynccontextmanager
+async def open_queue(app: FastAPI, settings: Settings) -> AsyncIterator[QueueJobs]:
+    """The job queue (PostgreSQL); imported here, procrastinate being an optional extra."""
+    from service.queue.jobs import JobQueue
+
+    async with JobQueue.open(app.state.reader, settings.db_url) as queue:
+        yield QueueJobs(queue)
 
 
 def v1_router() -> APIRouter:

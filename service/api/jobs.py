@@ -21,15 +21,17 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from service.artifacts import ArtifactKind
 from service.errors import Busy, Conflict, ServiceError
-from service.queue.jobs import JobQueue
 from service.queue.records import CANCELLED, JobKey, JobOutcome, first_progress
 from service.reader import Reader
 from service.store.store import StoredJob
 from service.tasks.context import ProgressEvent
+
+if TYPE_CHECKING:
+    from service.queue.jobs import JobQueue
 
 log = logging.getLogger("service.api.jobs")
 

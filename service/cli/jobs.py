@@ -82,7 +82,7 @@ def jobs_retry(job_id: Annotated[str, typer.Argument(help="A failed job's id.")]
 
 
 def _queue_settings() -> Settings:
-    from service.queue.db import uses_queue
+    from service.queue import uses_queue
 
     settings = get_settings()
     if not uses_queue(settings.db_url):

@@ -86,7 +86,7 @@ def run(
 
 
 def _check_queue(batch_api: bool) -> None:
-    from service.queue.db import uses_queue
+    from service.queue import uses_queue
 
     if not uses_queue(get_settings().db_url):
         raise InputError(

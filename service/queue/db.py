@@ -17,11 +17,6 @@ ADMIT_LOCK = 16_002
 SLOT_LOCK = 16_003
 
 
-def uses_queue(database_url: str) -> bool:
-    """The queue runs where the database is PostgreSQL; SQLite keeps in-process jobs."""
-    return database_url.startswith(("postgresql", "postgres:"))
-
-
 def conninfo(database_url: str) -> str:
     """psycopg's URL from SQLAlchemy's (``postgresql+psycopg://…`` → ``postgresql://…``)."""
     return "postgresql://" + database_url.partition("://")[2]
