@@ -30,7 +30,7 @@ from service.config import Settings  # noqa: E402
 from service.errors import Conflict  # noqa: E402
 from service.queue.db import QUEUE, conninfo, ensure_schema, make_app, make_pool  # noqa: E402
 from service.queue.jobs import JobQueue  # noqa: E402
-from service.queue.slots import SharedSlots  # noqa: E402
+from service.queue.slots import KeyLocks, SharedSlots  # noqa: E402
 from service.queue.worker import Worker  # noqa: E402
 from service.reader import Reader  # noqa: E402
 from tests.fakes import Configure, CorpusModel, add_text, api_client, open_reader  # noqa: E402
@@ -220,3 +220,27 @@ async def test_shared_slots_hold_the_limit_across_processes(database_url: str) -
         first, second = SharedSlots(a, 2), SharedSlots(b, 2)
         await asyncio.gather(*(call(s) for s in (first, second) * 6))
     assert most == 2
+
+
+async def test_two_workers_making_the_same_call_pay_for_it_once(
+    pg_settings: Settings, endpoint: respx.MockRouter
+) -> None:
+    corpus = CorpusModel()
+
+    async def slowly(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05)  # long enough for the other worker to ask the same
+        return corpus.handle(request)
+
+    endpoint.post("/chat/completions").mock(side_effect=slowly)
+    url = conninfo(pg_settings.db_url)
+    async with open_reader(pg_settings) as a, open_reader(pg_settings) as b:
+        doc_id = await _add(a)
+        async with (
+            await psycopg.AsyncConnection.connect(url, autocommit=True) as conn_a,
+            await psycopg.AsyncConnection.connect(url, autocommit=True) as conn_b,
+        ):
+            a.gateway.key_lock = KeyLocks(conn_a).hold
+            b.gateway.key_lock = KeyLocks(conn_b).hold
+            # Two processes' readers (separate in-flight tables) compute the same artifact.
+            await asyncio.gather(a.compute(doc_id, "translation"), b.compute(doc_id, "translation"))
+    assert paid_twice(corpus) == [] and len(corpus.answered) == 6

@@ -15,6 +15,7 @@ QUEUE = "artifacts"
 SCHEMA_LOCK = 16_001
 ADMIT_LOCK = 16_002
 SLOT_LOCK = 16_003
+KEY_LOCK = 16_004
 
 
 def conninfo(database_url: str) -> str:

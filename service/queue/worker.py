@@ -13,15 +13,16 @@ import asyncio
 import logging
 from typing import Any
 
+import psycopg
 from procrastinate import App, JobContext
 from procrastinate.jobs import Status
 
 from service.artifacts import ArtifactKind
 from service.config import Settings
 from service.errors import ServiceError
-from service.queue.db import QUEUE, TASK, ensure_schema, make_app, make_pool
+from service.queue.db import QUEUE, TASK, conninfo, ensure_schema, make_app, make_pool
 from service.queue.records import CANCELLED
-from service.queue.slots import SharedSlots
+from service.queue.slots import KeyLocks, SharedSlots
 from service.reader import Reader
 from service.store.store import Store
 from service.tasks.context import ProgressEvent
@@ -120,8 +121,13 @@ async def work(settings: Settings, *, concurrency: int, name: str | None = None)
     url = settings.db_url
     app = make_app(url)
     await ensure_schema(app, url)
-    async with Reader.open(settings) as reader, make_pool(url, settings.concurrency + 1) as pool:
+    async with (
+        Reader.open(settings) as reader,
+        make_pool(url, settings.concurrency + 1) as pool,
+        await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as locks,
+    ):
         reader.gateway.shared_hold = SharedSlots(pool, settings.concurrency).hold
+        reader.gateway.key_lock = KeyLocks(locks).hold
         worker = Worker(reader)
         worker.register(app)
         async with app.open_async():
