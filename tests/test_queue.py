@@ -11,6 +11,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,8 +34,10 @@ from service.queue.jobs import JobQueue  # noqa: E402
 from service.queue.slots import KeyLocks, SharedSlots  # noqa: E402
 from service.queue.worker import Worker  # noqa: E402
 from service.reader import Reader  # noqa: E402
+from service.run.corpus import RunOptions, RunPlan, TaskOutcome, run_batch  # noqa: E402
+from service.tasks.context import ProgressEvent  # noqa: E402
 from tests.fakes import Configure, CorpusModel, add_text, api_client, open_reader  # noqa: E402
-from tests.samples import SHORT_DOC  # noqa: E402
+from tests.samples import SHORT_DOC, write_docs  # noqa: E402
 
 
 @pytest.fixture
@@ -244,3 +247,49 @@ async def test_two_workers_making_the_same_call_pay_for_it_once(
             # Two processes' readers (separate in-flight tables) compute the same artifact.
             await asyncio.gather(a.compute(doc_id, "translation"), b.compute(doc_id, "translation"))
     assert paid_twice(corpus) == [] and len(corpus.answered) == 6
+
+
+class Progress:
+    """An Observer keeping the progress events and outcomes a run reports."""
+
+    def __init__(self) -> None:
+        self.events: list[ProgressEvent] = []
+        self.outcomes: list[TaskOutcome] = []
+
+    def planned(self, plan: RunPlan) -> None:
+        pass
+
+    def chunk(self, event: ProgressEvent) -> None:
+        self.events.append(event)
+
+    def finished(self, outcome: TaskOutcome) -> None:
+        self.outcomes.append(outcome)
+
+
+async def test_run_enqueue_is_computed_by_the_workers_with_progress_from_the_database(
+    pg_settings: Settings, reader: Reader, model: CorpusModel, tmp_path: Path
+) -> None:
+    url = pg_settings.db_url
+    app = make_app(url)
+    Worker(reader).register(app)
+    await ensure_schema(app, url)
+    seen = Progress()
+    async with app.open_async():
+        working = asyncio.create_task(
+            app.run_worker_async(
+                queues=[QUEUE], install_signal_handlers=False, fetch_job_polling_interval=0.2
+            )
+        )
+        try:
+            options = RunOptions(("translation",), enqueue=True)
+            report = await run_batch(
+                pg_settings, [write_docs(tmp_path / "docs")], tmp_path / "site", options, seen
+            )
+        finally:
+            working.cancel()
+            await asyncio.gather(working, return_exceptions=True)
+    assert report.exit_code == 0 and {o.status for o in report.outcomes} == {"ok"}
+    jobs = reader.library.store.list_jobs()
+    assert len(jobs) == len(report.outcomes) and {j.status for j in jobs} == {"done"}
+    assert seen.events and all(e.total > 0 for e in seen.events)  # read from the jobs' rows
+    assert paid_twice(model) == []
