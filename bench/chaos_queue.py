@@ -224,16 +224,21 @@ def chaos(n: int, faults: float = 0.2) -> dict[str, Any]:
         result = audit(db, jobs)
         paid, stats = standin_requests(base), standin_stats(base)
         leaks = [p.name for p in tmp.rglob("*.log") if CANARY in p.read_text(errors="replace")]
-    check(paid["repaid"] == 0, f"{paid['repaid']} requests were paid for twice")
-    check(not leaks, f"the API key was written to: {leaks}")
+    peak = stats["max_in_flight"]
+    return {"api_key_leaks": leaks, "docs": n, "faults": faults, "max_in_flight": peak, "limit": CONCURRENCY,
+            "tasks": n * len(KINDS), "killed_when_ended": killed_at,
+            "elapsed_s": round(elapsed, 1), **result, "stand_in": stats,
+            "paid": {k: paid[k] for k in ("paid", "distinct", "repaid")}}  # fmt: skip
+
+
+def verdict(result: dict[str, Any]) -> None:
+    """The checks on the counts (after the result is printed, so a failure shows its numbers)."""
+    repaid, peak = result["paid"]["repaid"], result["max_in_flight"]
+    check(repaid == 0, f"{repaid} requests were paid for twice")
+    check(not result["api_key_leaks"], f"the API key was written to: {result['api_key_leaks']}")
     # The one limit across workers. With faults a timed-out request still counts at the
     # stand-in (it sleeps on) after the client let its slot go, so this holds without faults.
-    peak = stats["max_in_flight"]
-    check(faults > 0 or peak <= CONCURRENCY, f"{peak} calls in flight, limit {CONCURRENCY}")
-    return {"docs": n, "faults": faults, "max_in_flight": peak, "limit": CONCURRENCY,
-            "tasks": n * len(KINDS), "killed_when_ended": killed_at,
-            "elapsed_s": round(elapsed, 1), **result,
-            "paid": {k: paid[k] for k in ("paid", "distinct", "repaid")}}  # fmt: skip
+    check(result["faults"] > 0 or peak <= CONCURRENCY, f"{peak} in flight, limit {CONCURRENCY}")
 
 
 def main() -> None:
@@ -243,10 +248,11 @@ def main() -> None:
     args = parser.parse_args()
     try:
         result = chaos(args.docs, args.faults)
+        emit("chaos_queue", result)
+        verdict(result)
     except ChaosFailure as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-    emit("chaos_queue", result)
 
 
 if __name__ == "__main__":
