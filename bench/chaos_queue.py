@@ -225,7 +225,8 @@ def chaos(n: int, faults: float = 0.2) -> dict[str, Any]:
         paid, stats = standin_requests(base), standin_stats(base)
         leaks = [p.name for p in tmp.rglob("*.log") if CANARY in p.read_text(errors="replace")]
     peak = stats["max_in_flight"]
-    return {"api_key_leaks": leaks, "docs": n, "faults": faults, "max_in_flight": peak, "limit": CONCURRENCY,
+    return {"api_key_leaks": leaks, "docs": n, "faults": faults, "max_in_flight": peak,
+            "limit": CONCURRENCY,
             "tasks": n * len(KINDS), "killed_when_ended": killed_at,
             "elapsed_s": round(elapsed, 1), **result, "stand_in": stats,
             "paid": {k: paid[k] for k in ("paid", "distinct", "repaid")}}  # fmt: skip
