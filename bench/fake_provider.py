@@ -172,7 +172,7 @@ def build_app(config: Config) -> Starlette:
         state.in_flight += 1
         state.max_in_flight = max(state.max_in_flight, state.in_flight)
         try:
-            return await _respond(state, body)
+            return await _respond(state, body, request)
         finally:
             state.in_flight -= 1
 
@@ -212,7 +212,7 @@ def build_app(config: Config) -> Starlette:
     )
 
 
-async def _respond(state: State, body: dict[str, Any]) -> Response:
+async def _respond(state: State, body: dict[str, Any], request: Request) -> Response:
     config = state.config
     fault = state.draw_fault()
     state.stats["requests"] += 1
@@ -225,6 +225,11 @@ async def _respond(state: State, body: dict[str, Any]) -> Response:
         return JSONResponse(_error("server_error", "The server had an error"), 500)
     if fault == "timeout":
         await asyncio.sleep(config.timeout_sleep)
+        if await request.is_disconnected():
+            # The client gave up long ago (and asked again): nothing is delivered, nothing paid.
+            # Counted as paid, every timeout of a run longer than timeout_sleep read as repaid.
+            state.stats["abandoned"] += 1
+            return Response(status_code=499)
     text = answer_text(body, config)
     await asyncio.sleep(max(len(text) // 4, 1) / config.tps)
     if fault == "refusal":

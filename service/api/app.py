@@ -18,11 +18,12 @@ from fastapi import APIRouter, Depends, FastAPI
 from service import __version__
 from service.api.deps import require_api_key
 from service.api.errors import Redactor, install_error_handlers
-from service.api.jobs import JobRunner
+from service.api.jobs import JobRunner, QueueJobs
 from service.api.limits import BodyLimit
 from service.api.openapi import shape
 from service.api.routes import artifacts, documents, health, jobs, summaries, tracker
 from service.config import Settings, get_settings
+from service.queue import uses_queue
 from service.reader import Reader
 
 # Room for the JSON or multipart envelope around a document of max_input_bytes.
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, *, reader: Reader | None = None
                 # first request does not pay the local server's start-up.
                 await opened.gateway.connect()
                 attach_reader(app, opened, settings)
+            if uses_queue(settings.db_url):
+                app.state.jobs = await stack.enter_async_context(open_queue(app, settings))
             yield
             await app.state.jobs.aclose()
 
@@ -82,6 +85,15 @@ def create_app(settings: Settings | None = None, *, reader: Reader | None = None
 def attach_reader(app: FastAPI, reader: Reader, settings: Settings) -> None:
     app.state.reader = reader
     app.state.jobs = JobRunner(reader, running=settings.concurrency)
+
+
+@asynccontextmanager
+async def open_queue(app: FastAPI, settings: Settings) -> AsyncIterator[QueueJobs]:
+    """The job queue (PostgreSQL); imported here, procrastinate being an optional extra."""
+    from service.queue.jobs import JobQueue
+
+    async with JobQueue.open(app.state.reader, settings.db_url) as queue:
+        yield QueueJobs(queue)
 
 
 def v1_router() -> APIRouter:

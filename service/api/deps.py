@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.api.jobs import JobRunner
+from service.api.jobs import Jobs
 from service.config import Settings
 from service.errors import ModelUnavailable, Unauthorized
 from service.library import Library
@@ -34,8 +34,8 @@ def get_library(reader: Annotated[Reader, Depends(get_reader)]) -> Library:
     return reader.library
 
 
-def get_jobs(request: Request) -> JobRunner:
-    jobs: JobRunner | None = getattr(request.app.state, "jobs", None)
+def get_jobs(request: Request) -> Jobs:
+    jobs: Jobs | None = getattr(request.app.state, "jobs", None)
     if jobs is None:
         raise ModelUnavailable("The job runner is still starting; retry in a few seconds.")
     return jobs
@@ -44,7 +44,7 @@ def get_jobs(request: Request) -> JobRunner:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ReaderDep = Annotated[Reader, Depends(get_reader)]
 LibraryDep = Annotated[Library, Depends(get_library)]
-JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
 
 
 def require_api_key(

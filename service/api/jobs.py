@@ -9,6 +9,10 @@ Identical requests (same document, kind and variant) share one job; a forced rec
 plain job for the same artifact runs is a 409 conflict. The job row (status, progress, error)
 lives in the store's jobs table, so any worker can answer ``GET /v1/jobs/{id}``; the task
 itself lives in this process. Jobs still active at shutdown are marked failed.
+
+That is the SQLite default (one machine, one API process). With PostgreSQL the API uses
+``QueueJobs`` instead: the same interface (``Jobs``) over the durable queue of
+``service/queue`` (the jobs survive the API process; ``?wait`` and cancel work from any worker).
 """
 
 from __future__ import annotations
@@ -17,25 +21,46 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any, Protocol
 
-from service.artifacts import Artifact, ArtifactKind
+from service.artifacts import ArtifactKind
 from service.errors import Busy, Conflict, ServiceError
+from service.queue.records import CANCELLED, JobKey, JobOutcome, first_progress
 from service.reader import Reader
 from service.store.store import StoredJob
 from service.tasks.context import ProgressEvent
 
+if TYPE_CHECKING:
+    from service.queue.jobs import JobQueue
+
 log = logging.getLogger("service.api.jobs")
 
 QUEUE_FACTOR = 8
-JobKey = tuple[str, ArtifactKind, str]  # (doc_id, kind, variant)
+ENDED = ("done", "failed")
 
 
-@dataclass
-class JobOutcome:
-    artifact: Artifact | None = None
-    error: ServiceError | None = None
+class Jobs(Protocol):
+    """What the routes need from a job runner (in-process or the queue)."""
+
+    async def submit(
+        self, doc_id: str, kind: ArtifactKind, *, versions: Mapping[str, str], force: bool
+    ) -> tuple[str, bool]: ...
+
+    async def wait(self, job_id: str, timeout: float) -> JobOutcome | None: ...
+
+    async def live_job(
+        self, doc_id: str, kind: ArtifactKind, versions: Mapping[str, str]
+    ) -> str | None: ...
+
+    def get(self, job_id: str) -> StoredJob: ...
+
+    def recent(self, *, status: str | None, limit: int) -> list[StoredJob]: ...
+
+    async def cancel(self, job_id: str) -> StoredJob: ...
+
+    async def cancel_document(self, doc_id: str) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -56,17 +81,9 @@ class Job:
         return self.key[1]
 
 
-def artifact_link(doc_id: str, kind: ArtifactKind, versions: Mapping[str, str]) -> str:
-    """Where the finished artifact is read (with the prompt overrides that made it)."""
-    query = urlencode({"versions": format_versions(versions)}) if versions else ""
-    return f"/v1/documents/{doc_id}/{kind}" + (f"?{query}" if query else "")
-
-
-def format_versions(versions: Mapping[str, str]) -> str:
-    return ",".join(f"{task}:{version}" for task, version in sorted(versions.items()))
-
-
 class JobRunner:
+    """In-process jobs (the SQLite default): see the module doc."""
+
     def __init__(self, reader: Reader, *, running: int) -> None:
         self.reader = reader
         self.store = reader.library.store
@@ -74,15 +91,16 @@ class JobRunner:
         self._slots = asyncio.Semaphore(running)
         self._active: dict[JobKey, Job] = {}
 
-    def running_job(
+    async def live_job(
         self, doc_id: str, kind: ArtifactKind, versions: Mapping[str, str]
-    ) -> Job | None:
-        """The queued or running job for this artifact, if any."""
-        return self._active.get((doc_id, kind, self.reader.variant(kind, versions)))
+    ) -> str | None:
+        """The id of the queued or running job for this artifact, if any."""
+        job = self._active.get((doc_id, kind, self.reader.variant(kind, versions)))
+        return None if job is None else job.id
 
-    def submit(
+    async def submit(
         self, doc_id: str, kind: ArtifactKind, *, versions: Mapping[str, str], force: bool
-    ) -> tuple[Job, bool]:
+    ) -> tuple[str, bool]:
         """The job computing this artifact: a running one (shared) or a new one (created)."""
         key: JobKey = (doc_id, kind, self.reader.variant(kind, versions))
         current = self._active.get(key)
@@ -93,17 +111,14 @@ class JobRunner:
                     "then POST again with force=true.",
                     detail={"job": current.id},
                 )
-            return current, False
+            return current.id, False
         if len(self._active) >= self.capacity:
             raise Busy(f"{self.capacity} jobs are queued or running; retry shortly.")
-        return self._start(key, dict(versions), force), True
+        return self._start(key, dict(versions), force).id, True
 
     def _start(self, key: JobKey, versions: dict[str, str], force: bool) -> Job:
         row = self.store.create_job(key[1], key[0])
-        job = Job(row.id, key, force, versions)
-        job.progress = {"done": 0, "total": 0, "cached": 0, "failed": 0, "force": force}
-        job.progress["versions"] = versions
-        job.progress["artifact"] = artifact_link(key[0], key[1], versions)
+        job = Job(row.id, key, force, versions, first_progress(key, versions, force))
         self.store.update_job(job.id, progress=job.progress)
         self._active[key] = job
         job.task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
@@ -139,17 +154,31 @@ class JobRunner:
         p["failed"] += int(event.failed)
         self.store.update_job(job.id, progress=p)
 
-    def _fail(self, job: Job, exc: ServiceError) -> None:
-        job.progress["error_code"] = exc.code
+    def _fail(self, job: Job, exc: ServiceError, code: str | None = None) -> None:
+        job.progress["error_code"] = code or exc.code
         self.store.update_job(job.id, status="failed", progress=job.progress, error=exc.message)
 
-    async def wait(self, job: Job, timeout: float) -> JobOutcome | None:
+    async def wait(self, job_id: str, timeout: float) -> JobOutcome | None:
         """The job's outcome if it ends within ``timeout`` seconds (the job keeps running)."""
-        assert job.task is not None
+        job = next((j for j in self._active.values() if j.id == job_id), None)
+        if job is None or job.task is None:
+            return None
         done, _ = await asyncio.wait({job.task}, timeout=timeout)
         return job.task.result() if done else None
 
     def get(self, job_id: str) -> StoredJob:
+        return self.store.get_job(job_id)
+
+    def recent(self, *, status: str | None, limit: int) -> list[StoredJob]:
+        return self.store.list_jobs(status=status, limit=limit)
+
+    async def cancel(self, job_id: str) -> StoredJob:
+        """Stop a queued or running job of this process; its row ends failed with the reason."""
+        row = self.store.get_job(job_id)
+        job = next((j for j in self._active.values() if j.id == job_id), None)
+        if row.status in ENDED or job is None:
+            raise Conflict(f"Job {job_id} is not queued or running ({row.status}).")
+        await self._cancel([job], "cancelled by request")
         return self.store.get_job(job_id)
 
     async def cancel_document(self, doc_id: str) -> None:
@@ -167,4 +196,40 @@ class JobRunner:
         await asyncio.gather(*tasks, return_exceptions=True)
         for job in jobs:
             if job.task is not None and job.task.cancelled():
-                self._fail(job, ServiceError(f"Job cancelled: {why}."))
+                self._fail(job, ServiceError(f"Job cancelled: {why}."), CANCELLED)
+
+
+class QueueJobs:
+    """The routes' ``Jobs`` over the durable queue (PostgreSQL); see ``service/queue``."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self.queue = queue
+        self.store = queue.store
+
+    async def submit(
+        self, doc_id: str, kind: ArtifactKind, *, versions: Mapping[str, str], force: bool
+    ) -> tuple[str, bool]:
+        return await self.queue.submit(doc_id, kind, versions=versions, force=force)
+
+    async def wait(self, job_id: str, timeout: float) -> JobOutcome | None:
+        return await self.queue.wait(job_id, timeout)
+
+    async def live_job(
+        self, doc_id: str, kind: ArtifactKind, versions: Mapping[str, str]
+    ) -> str | None:
+        return await self.queue.live_job(doc_id, kind, versions)
+
+    def get(self, job_id: str) -> StoredJob:
+        return self.store.get_job(job_id)
+
+    def recent(self, *, status: str | None, limit: int) -> list[StoredJob]:
+        return self.store.list_jobs(status=status, limit=limit)
+
+    async def cancel(self, job_id: str) -> StoredJob:
+        return await self.queue.cancel(job_id)
+
+    async def cancel_document(self, doc_id: str) -> None:
+        await self.queue.cancel_document(doc_id)
+
+    async def aclose(self) -> None:
+        """Nothing to stop: the jobs belong to the queue's workers, not to this process."""

@@ -152,6 +152,9 @@ class JobProgress(BaseModel):
     cached: int = Field(0, description="Units served from the call cache.")
     failed: int = Field(0, description="Units that failed (kept as failed chunk outcomes).")
     step: str | None = Field(None, description="Prompt task of the last unit.")
+    attempt: int = Field(
+        0, description="Queue workers that took the job (over 1: a worker died; 0 in-process)."
+    )
 
 
 JobStatus = Literal["queued", "running", "done", "failed"]

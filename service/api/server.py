@@ -12,8 +12,9 @@ APP_FACTORY = "service.api.app:create_app"
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
-    """Run until interrupted. Several workers each open their own reader and job runner
-    (jobs are shared through the database, dedup of running jobs is per worker)."""
+    """Run until interrupted. Several workers each open their own reader. With PostgreSQL
+    they submit to the one job queue (``policy-reader worker`` computes; dedup, ``?wait`` and
+    cancel work from any of them); with SQLite each runs its own in-process jobs."""
     if workers < 1:
         raise InputError(f"--workers must be at least 1, not {workers}.")
     if workers == 1:

@@ -3,7 +3,7 @@
 One module per area; importing them registers their commands on ``app``.
 """
 
-from service.cli import admin, commitments, documents, evaluation, run, targets, tracker
+from service.cli import admin, commitments, documents, evaluation, jobs, run, targets, tracker
 from service.cli.app import app, main
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "commitments",
     "documents",
     "evaluation",
+    "jobs",
     "main",
     "run",
     "targets",

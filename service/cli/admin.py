@@ -125,7 +125,13 @@ def _interrupt(signum: int, frame: object) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (each has its own jobs).")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="API processes. With PostgreSQL they share the job queue (start "
+            "`policy-reader worker` too); with SQLite each runs its own jobs."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs); READER_API_KEY protects /v1."""
     from service.api.server import serve as run_server

@@ -22,10 +22,12 @@ eval_app = typer.Typer(no_args_is_help=True, help="Measure outputs against hand-
 prompts_app = typer.Typer(no_args_is_help=True, help="Versioned prompt files.")
 cache_app = typer.Typer(no_args_is_help=True, help="The model-call cache and ledger.")
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
+jobs_app = typer.Typer(no_args_is_help=True, help="Jobs: list them; on the queue, cancel, retry.")
 app.add_typer(eval_app, name="eval")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(cache_app, name="cache")
 app.add_typer(db_app, name="db")
+app.add_typer(jobs_app, name="jobs")
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])

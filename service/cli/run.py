@@ -47,6 +47,14 @@ def run(
     batch_api: Annotated[
         bool, typer.Option("--batch-api", help="Fill the cache through the Batch API first.")
     ] = False,
+    enqueue: Annotated[
+        bool,
+        typer.Option(
+            "--enqueue",
+            help="Through the job queue (DATABASE_URL on PostgreSQL): `policy-reader worker` "
+            "processes compute; this command waits, reading their progress from the database.",
+        ),
+    ] = False,
     mkdocs: Annotated[
         Path | None,
         typer.Option(
@@ -68,11 +76,25 @@ def run(
         raise InputError(f"--force {force}: force only tasks that run (--tasks {tasks})")
     if dry_run:
         raise typer.Exit(_dry_run(sources(paths or []), kinds, batch_api=batch_api))
+    if enqueue:
+        _check_queue(batch_api)
     prefill = _batch_api_prefill() if batch_api else None
-    options = RunOptions(kinds, frozenset(forced), prefill)
+    options = RunOptions(kinds, frozenset(forced), prefill, enqueue=enqueue)
     report = _run_batch(sources(paths or []), out, options, mkdocs)
     _print_run_report(report, out)
     raise typer.Exit(report.exit_code)
+
+
+def _check_queue(batch_api: bool) -> None:
+    from service.queue import uses_queue
+
+    if not uses_queue(get_settings().db_url):
+        raise InputError(
+            "--enqueue needs the job queue: set DATABASE_URL=postgresql+psycopg://… and start "
+            "`policy-reader worker`."
+        )
+    if batch_api:
+        raise InputError("--enqueue and --batch-api do not combine: the workers make the calls.")
 
 
 def _batch_api_prefill() -> Prefill:

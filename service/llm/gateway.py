@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
@@ -113,6 +114,12 @@ class Gateway:
         self.registry = registry or _load_registry(settings, self.profile, catalog)
         self._sleep = sleep
         self._slots = PromptSlots(concurrency(settings, self.profile))
+        # Set by a queue worker: one limit across every worker process (service/queue/slots.py),
+        # held inside this process's own slots.
+        self.shared_hold: Callable[[], AbstractAsyncContextManager[None]] | None = None
+        # Also set by a queue worker: held around a miss, so that one call is made once across
+        # processes (``_inflight`` dedups within this one); see ``_miss_once``.
+        self.key_lock: Callable[[str], AbstractAsyncContextManager[None]] | None = None
         # Awaited before the first request (starts the local server); a failure is kept and
         # raised for every later request instead of starting again.
         self._ready = ready
@@ -174,7 +181,7 @@ class Gateway:
         if self.collector is not None:
             self.collector(self._pending(req))
             raise Deferred(f"{req.template.task}: call deferred to the Batch API")
-        running = asyncio.ensure_future(self._miss(req, started))
+        running = asyncio.ensure_future(self._miss_once(req, started))
         self._inflight[req.key] = running
         running.add_done_callback(lambda _: self._inflight.pop(req.key, None))
         return await asyncio.shield(running)
@@ -271,6 +278,15 @@ class Gateway:
 
     # --- miss: call, check, re-ask, store ----------------------------------------------------
 
+    async def _miss_once(self, req: _Request, started: float) -> CallResult:
+        """The miss; with a key lock, another process making this very call is waited for,
+        and its answer then comes from the cache."""
+        if self.key_lock is None:
+            return await self._miss(req, started)
+        async with self.key_lock(req.key):
+            hit = self._from_cache(req, started)
+            return hit if hit is not None else await self._miss(req, started)
+
     async def _miss(self, req: _Request, started: float) -> CallResult:
         rec = self._record(req, outcome="ok")
         try:
@@ -343,7 +359,8 @@ class Gateway:
     async def _attempt(self, req: _Request, body: dict[str, Any], rec: CallRecord) -> Answer:
         """One HTTP request, counted in the record with the tokens it used."""
         rec.attempts += 1
-        async with self._slots.hold(f"{req.template.id}/{req.template.version}"):
+        shared = self.shared_hold() if self.shared_hold is not None else nullcontext()
+        async with self._slots.hold(f"{req.template.id}/{req.template.version}"), shared:
             raw = await self._create({**body, **req.extra})
         answer = Answer.of(raw)
         rec.tokens_in += answer.prompt_tokens

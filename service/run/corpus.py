@@ -32,11 +32,19 @@ from service.reader import Reader
 from service.render.bundle import DocumentBundle, TaskFailure
 from service.render.site import mkdocs_docs_dir, write_mkdocs, write_site
 from service.store.store import LedgerTotals
-from service.tasks.context import ProgressEvent
+from service.tasks.context import Progress, ProgressEvent
 
 # ``--batch-api``: fills the call cache before the run (``service.run.prefill.prefill``).
 Prefill = Callable[[Reader, list[Document], list[ArtifactKind]], Awaitable[object]]
 Outcome = Literal["ok", "partial", "failed"]
+
+
+class Compute(Protocol):
+    """``Reader.compute`` or what stands in for it (``run --enqueue``: the queue's workers)."""
+
+    def __call__(
+        self, doc_id: str, kind: ArtifactKind, *, force: bool, progress: Progress | None = None
+    ) -> Awaitable[Artifact]: ...
 
 
 class Observer(Protocol):
@@ -74,6 +82,8 @@ class RunOptions:
     tasks: tuple[ArtifactKind, ...] = KINDS
     force: frozenset[ArtifactKind] = frozenset()
     prefill: Prefill | None = None
+    # Through the queue's workers (PostgreSQL) instead of in this process.
+    enqueue: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,9 +209,14 @@ def make_plan(reader: Reader, corpus: Corpus, options: RunOptions) -> RunPlan:
 
 
 async def run_corpus(
-    reader: Reader, corpus: Corpus, options: RunOptions, observer: Observer
+    reader: Reader,
+    corpus: Corpus,
+    options: RunOptions,
+    observer: Observer,
+    compute: Compute | None = None,
 ) -> RunResult:
     """Compute every requested artifact; a task that raises becomes a TaskFailure."""
+    compute = compute or reader.compute
     started, mark = time.perf_counter(), reader.library.store.ledger_mark()
     plan = make_plan(reader, corpus, options)
     observer.planned(plan)
@@ -210,7 +225,7 @@ async def run_corpus(
         prefilled = await options.prefill(reader, corpus.documents, list(options.tasks))
         if isinstance(prefilled, Summarised):
             notes.append(prefilled.summary())
-    jobs = [_one(reader, d, k, options, plan, observer) for d in plan.documents for k in plan.tasks]
+    jobs = [_one(reader, compute, d, k, plan, observer) for d in plan.documents for k in plan.tasks]
     done = await asyncio.gather(*jobs)
     bundles = [_bundle(reader, doc, done, options.tasks) for doc in plan.documents]
     report = RunReport(
@@ -227,9 +242,9 @@ async def run_corpus(
 
 async def _one(
     reader: Reader,
+    compute: Compute,
     doc: Document,
     kind: ArtifactKind,
-    options: RunOptions,
     plan: RunPlan,
     obs: Observer,
 ) -> _Done:
@@ -237,7 +252,7 @@ async def _one(
     # A stored partial or failed artifact is recomputed: its good chunks come from the cache,
     # only the failed ones are asked again. A stored ok artifact is returned as it is.
     try:
-        artifact = await reader.compute(doc.id, kind, force=not reused, progress=obs.chunk)
+        artifact = await compute(doc.id, kind, force=not reused, progress=obs.chunk)
         done = _Done(doc, kind, artifact, reused=reused)
     except ServiceError as exc:
         if reader.gateway.start_error is not None:
@@ -310,7 +325,15 @@ async def run_batch(
         mkdocs_docs_dir(mkdocs, out)  # refuse a config mkdocs would reject before any work
     async with Reader.open(settings, http_client=http_client) as reader:
         corpus = collect(default_paths(paths, settings), lambda p: reader.library.add_source(p)[0])
-        result = await run_corpus(reader, corpus, options, observer)
+        if options.enqueue:
+            # Imported here: procrastinate and psycopg load only for a run through the queue.
+            from service.queue.batch import Enqueued
+            from service.queue.jobs import JobQueue
+
+            async with JobQueue.open(reader, settings.db_url) as queue:
+                result = await run_corpus(reader, corpus, options, observer, Enqueued(queue))
+        else:
+            result = await run_corpus(reader, corpus, options, observer)
     report = result.report
     report.site_files, note = publish(result, out, mkdocs)
     report.notes.extend([note] if note else [])

@@ -388,6 +388,14 @@ class Store:
 
         return with_lock_retry(write)
 
+    def list_jobs(self, *, status: str | None = None, limit: int = 100) -> list[StoredJob]:
+        """The newest jobs first, optionally of one status."""
+        query = select(JobRow).order_by(col(JobRow.created_at).desc()).limit(limit)
+        if status is not None:
+            query = query.where(JobRow.status == status)
+        with Session(self.engine) as s:
+            return [StoredJob.model_validate(r, from_attributes=True) for r in s.exec(query)]
+
     def get_job(self, job_id: str) -> StoredJob:
         with Session(self.engine) as s:
             row = s.get(JobRow, job_id)

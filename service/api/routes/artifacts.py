@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from service.api.deps import JobsDep, ReaderDep
 from service.api.errors import error_responses
-from service.api.jobs import JobRunner
+from service.api.jobs import Jobs
 from service.api.markdown import MEDIA_TYPE, artifact_markdown
 from service.api.schemas import JobOut
 from service.artifacts import (
@@ -102,7 +102,7 @@ def artifact_response(artifact: Artifact, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
-def job_response(jobs: JobRunner, job_id: str) -> Response:
+def job_response(jobs: Jobs, job_id: str) -> Response:
     body = JobOut.of(jobs.get(job_id)).model_dump_json()
     headers = {"Location": f"/v1/jobs/{job_id}"}
     return Response(body, status_code=202, media_type="application/json", headers=headers)
@@ -122,13 +122,13 @@ def post_handler(kind: ArtifactKind) -> Callable[..., Awaitable[Response]]:
         chosen = resolve_versions(reader, kind, prompt_version, versions)
         if not force and (stored := reader.stored(doc_id, kind, chosen)) is not None:
             return artifact_response(stored)
-        job, _ = jobs.submit(doc_id, kind, versions=chosen, force=force)
-        if wait > 0 and (outcome := await jobs.wait(job, wait)) is not None:
+        job_id, _ = await jobs.submit(doc_id, kind, versions=chosen, force=force)
+        if wait > 0 and (outcome := await jobs.wait(job_id, wait)) is not None:
             if outcome.error is not None:
                 raise outcome.error
             assert outcome.artifact is not None
             return artifact_response(outcome.artifact)
-        return job_response(jobs, job.id)
+        return job_response(jobs, job_id)
 
     compute.__doc__ = f"""Compute the {kind}: stored → 200; else a job (202, or 200 within wait)."""
     return compute
@@ -148,7 +148,7 @@ def get_handler(kind: ArtifactKind) -> Callable[..., Awaitable[Response]]:
         row = reader.library.store.get_artifact(doc_id, kind, reader.variant(kind, chosen))
         if row is None:
             reader.library.get(doc_id)  # unknown id → 404 not_found
-            raise not_computed(jobs, doc_id, kind, chosen)
+            raise await not_computed(jobs, doc_id, kind, chosen)
         if format == "markdown":
             artifact = ARTIFACT.validate_python(row.payload)
             text = artifact_markdown(reader.library.get(doc_id), artifact, bilingual=bilingual)
@@ -161,12 +161,12 @@ def get_handler(kind: ArtifactKind) -> Callable[..., Awaitable[Response]]:
     return read
 
 
-def not_computed(
-    jobs: JobRunner, doc_id: str, kind: ArtifactKind, versions: Mapping[str, str]
+async def not_computed(
+    jobs: Jobs, doc_id: str, kind: ArtifactKind, versions: Mapping[str, str]
 ) -> NotComputed:
-    job = jobs.running_job(doc_id, kind, versions)
-    hint = f"job {job.id} is computing it" if job else f"POST /v1/documents/{doc_id}/{kind}"
-    detail = {"job": f"/v1/jobs/{job.id}"} if job else None
+    job = await jobs.live_job(doc_id, kind, versions)
+    hint = f"job {job} is computing it" if job else f"POST /v1/documents/{doc_id}/{kind}"
+    detail = {"job": f"/v1/jobs/{job}"} if job else None
     return NotComputed(f"No {kind} for document {doc_id} yet; {hint}.", detail=detail)
 
 

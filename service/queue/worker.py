@@ -1,0 +1,143 @@
+"""``policy-reader worker``: takes jobs from the queue, computes them, recovers stalled ones.
+
+Each worker heartbeats every HEARTBEAT_S; one that missed STALLED_S of heartbeats (killed,
+OOM, the machine gone) is stalled, and every worker's recovery loop puts its jobs back in the
+queue, where another worker takes them and resumes from the call cache (what the dead worker
+got answered is cached; nothing answered is asked again). A job whose workers died
+MAX_ATTEMPTS times ends failed with that reason instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import psycopg
+from procrastinate import App, JobContext
+from procrastinate.jobs import Status
+
+from service.artifacts import ArtifactKind
+from service.config import Settings
+from service.errors import ServiceError
+from service.queue.db import QUEUE, TASK, conninfo, ensure_schema, make_app, make_pool
+from service.queue.records import CANCELLED
+from service.queue.slots import KeyLocks, SharedSlots
+from service.reader import Reader
+from service.store.store import Store
+from service.tasks.context import ProgressEvent
+
+log = logging.getLogger("service.queue.worker")
+
+HEARTBEAT_S = 2.0
+STALLED_S = 10.0
+RECOVER_EVERY_S = 3.0
+MAX_ATTEMPTS = 3
+
+
+class Worker:
+    """One worker process: a reader, the shared model slots, the queue's task."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.store: Store = reader.library.store
+
+    async def compute(
+        self, job_id: str, doc_id: str, kind: ArtifactKind, versions: dict[str, str], force: bool
+    ) -> None:
+        """The task: the row says running, then done or failed with the reason."""
+        job = self.store.get_job(job_id)
+        if job.status == "failed" and job.progress.get("error_code") == CANCELLED:
+            return
+        progress = {**job.progress, "attempt": int(job.progress.get("attempt", 0)) + 1}
+        self.store.update_job(job_id, status="running", progress=progress)
+        try:
+            await self.reader.compute(
+                doc_id,
+                kind,
+                force=force,
+                versions=versions,
+                progress=lambda e: self._progress(job_id, progress, e),
+            )
+        except ServiceError as exc:
+            self._fail(job_id, progress, exc)
+            return
+        except Exception:  # a bug: log it, fail the job with a reason, keep the worker up
+            log.exception("job %s crashed", job_id)
+            self._fail(
+                job_id,
+                progress,
+                ServiceError("Internal error while computing; see the worker log."),
+            )
+            return
+        self.store.update_job(job_id, status="done", progress=progress)
+
+    def _progress(self, job_id: str, progress: dict[str, Any], event: ProgressEvent) -> None:
+        progress.update(done=event.done, total=event.total, step=event.task)
+        progress["cached"] = progress.get("cached", 0) + int(event.cached)
+        progress["failed"] = progress.get("failed", 0) + int(event.failed)
+        self.store.update_job(job_id, progress=progress)
+
+    def _fail(self, job_id: str, progress: dict[str, Any], exc: ServiceError) -> None:
+        progress["error_code"] = exc.code
+        self.store.update_job(job_id, status="failed", progress=progress, error=exc.message)
+
+    def register(self, app: App) -> None:
+        async def compute_artifact(context: JobContext, /, **args: Any) -> None:
+            await self.compute(**args)
+
+        app.task(name=TASK, queue=QUEUE, pass_context=True)(compute_artifact)
+
+    async def recover(self, app: App) -> None:
+        """Put the jobs of dead workers back in the queue (or fail them after MAX_ATTEMPTS)."""
+        manager = app.job_manager
+        stalled = await manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=STALLED_S)
+        for job in stalled:
+            assert job.id is not None
+            if job.attempts + 1 >= MAX_ATTEMPTS:
+                await manager.finish_job_by_id_async(job.id, status=Status.FAILED, delete_job=False)
+                why = f"The workers running this job died {MAX_ATTEMPTS} times."
+                self._fail(
+                    str(job.task_kwargs["job_id"]),
+                    dict(self.store.get_job(str(job.task_kwargs["job_id"])).progress),
+                    ServiceError(why),
+                )
+                continue
+            log.warning("job %s: its worker died; queued again", job.task_kwargs.get("job_id"))
+            await manager.retry_job(job)
+        await manager.prune_stalled_workers(STALLED_S)
+
+    async def recover_forever(self, app: App) -> None:
+        while True:
+            try:
+                await self.recover(app)
+            except Exception:  # the database away for a moment: try again next round
+                log.exception("recovering stalled jobs failed")
+            await asyncio.sleep(RECOVER_EVERY_S)
+
+
+async def work(settings: Settings, *, concurrency: int, name: str | None = None) -> None:
+    """Run a worker until interrupted (SIGINT/SIGTERM end it after the running jobs)."""
+    url = settings.db_url
+    app = make_app(url)
+    await ensure_schema(app, url)
+    async with (
+        Reader.open(settings) as reader,
+        make_pool(url, settings.concurrency + 1) as pool,
+        await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as locks,
+    ):
+        reader.gateway.shared_hold = SharedSlots(pool, settings.concurrency).hold
+        reader.gateway.key_lock = KeyLocks(locks).hold
+        worker = Worker(reader)
+        worker.register(app)
+        async with app.open_async():
+            recovery = asyncio.create_task(worker.recover_forever(app))
+            try:
+                await app.run_worker_async(
+                    queues=[QUEUE], concurrency=concurrency, name=name or "worker",
+                    delete_jobs="never",
+                    update_heartbeat_interval=HEARTBEAT_S, stalled_worker_timeout=STALLED_S,
+                    fetch_job_polling_interval=1.0, abort_job_polling_interval=1.0,
+                )  # fmt: skip
+            finally:
+                recovery.cancel()
