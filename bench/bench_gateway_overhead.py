@@ -1,11 +1,15 @@
 """Where a cache miss spends its time inside Gateway.generate (no network, one at a time).
 
-Run: PYTHONPATH=. python bench/bench_gateway_overhead.py [--n 300]
+Run: PYTHONPATH=. python bench/bench_gateway_overhead.py [--n 300] [--compare-create]
 
 The endpoint is respx-mocked and answers at once, so every millisecond measured is our own
 client: render + key, the cache lookup, the OpenAI SDK building and parsing the request, the
 cache write and the ledger write. Each of those is wrapped with a timer; the shares show
 what bounds throughput when many calls are in flight on one event loop.
+
+``--compare-create`` runs the misses twice in one process, alternating blocks of 25: through
+the SDK's typed ``chat.completions.create`` (what the gateway used until it posted the body
+itself) and through the gateway as shipped, so both see the same machine load.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,7 @@ from bench.bench_throughput import BENCH_CATALOG, PROMPT, bench_settings
 from bench.common import emit, synthetic_docs
 
 SPENT: dict[str, list[float]] = defaultdict(list)
+TOTAL: dict[str, list[float]] = defaultdict(list)
 
 
 def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,7 +58,12 @@ def atimed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-async def run(n: int, root: Path) -> list[float]:
+async def sdk_create(gw: Any, kwargs: dict[str, Any]) -> Any:
+    """The gateway's request before it skipped the SDK's parameter transform."""
+    return await gw._client.chat.completions.create(model=gw.model, **kwargs)
+
+
+async def run(n: int, root: Path, compare: bool = False) -> list[float]:
     from service.llm.gateway import Gateway
     from service.store import Store
 
@@ -64,29 +75,49 @@ async def run(n: int, root: Path) -> list[float]:
     store.get_cached = timed("store.get_cached", store.get_cached)  # type: ignore[method-assign]
     store.put_cached = timed("store.put_cached", store.put_cached)  # type: ignore[method-assign]
     store.record_call = timed("store.record_call", store.record_call)  # type: ignore[method-assign]
-    gw._create = atimed("sdk request+parse", gw._create)  # type: ignore[method-assign]
+    shipped = atimed("sdk request+parse", gw._create)
+    typed = atimed("create(): sdk request+parse", partial(sdk_create, gw))
+    gw._create = shipped  # type: ignore[method-assign]
     gw._build = timed("render+key", gw._build)  # type: ignore[method-assign]
     docs = synthetic_docs(n)
-    total = []
     with respx.mock:
         respx.post("http://llm.bench/v1/chat/completions").respond(json=chat_body())
         await gw.generate("bench_throughput", {"text": "warm-up"})
         SPENT.clear()
-        for doc in docs:
+        for i, doc in enumerate(docs * 2 if compare else docs):
+            use_create = compare and (i // 25) % 2 == 1
+            gw._create = typed if use_create else shipped  # type: ignore[method-assign]
+            text = f"{doc} [{i}]" if compare else doc  # every call a miss
             t0 = time.perf_counter()
-            await gw.generate("bench_throughput", {"text": doc})
-            total.append((time.perf_counter() - t0) * 1000)
+            await gw.generate("bench_throughput", {"text": text})
+            TOTAL["create(): total" if use_create else "total"].append(
+                (time.perf_counter() - t0) * 1000
+            )
     await gw.aclose()
     store.close()
-    return total
+    return TOTAL["total"]
+
+
+def shipped_parts(parts: dict[str, float]) -> dict[str, float]:
+    return {name: ms for name, ms in parts.items() if not name.startswith("create():")}
+
+
+def compared() -> dict[str, Any]:
+    """With --compare-create: the typed create() path's median total, same run."""
+    if not TOTAL["create(): total"]:
+        return {}
+    before = statistics.median(TOTAL["create(): total"])
+    return {"create_median_ms_per_miss": round(before, 2)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300)
-    n = parser.parse_args().n
+    parser.add_argument("--compare-create", action="store_true")
+    args = parser.parse_args()
+    n = args.n
     with tempfile.TemporaryDirectory() as tmp:
-        total = asyncio.run(run(n, Path(tmp)))
+        total = asyncio.run(run(n, Path(tmp), args.compare_create))
     median = statistics.median(total)
     parts = {name: round(statistics.median(ms), 2) for name, ms in SPENT.items()}
     emit(
@@ -95,8 +126,9 @@ def main() -> None:
             "misses": n,
             "median_ms_per_miss": round(median, 2),
             "median_ms_by_part": parts,
-            "unaccounted_ms": round(median - sum(parts.values()), 2),
+            "unaccounted_ms": round(median - sum(shipped_parts(parts).values()), 2),
             "max_misses_per_s_one_loop": round(1000 / median, 1),
+            **compared(),
         },
     )
 

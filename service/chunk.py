@@ -33,7 +33,7 @@ from itertools import pairwise
 
 from service.errors import InputError
 from service.models import Chunk, Paragraph
-from service.tokens import count_tokens, token_starts
+from service.tokens import SpanCounter, token_starts
 
 # Source-chunk budget for a 2,048-token local model, in cl100k tokens (the local model's own
 # tokenizer differs; its larger vocabulary likely needs fewer tokens for Chinese, not measured):
@@ -84,15 +84,18 @@ def chunk_document(
     _check_arguments(text, paragraphs, budget, overlap)
     if not text:
         return []
-    cores = _pack(text, _paragraph_spans(text, paragraphs), budget - overlap, split=True)
+    counted = SpanCounter(text)
+    cores = _pack(counted, _paragraph_spans(text, paragraphs), budget - overlap, split=True)
     starts = [start for start, _ in cores]
     if overlap:
         starts = [
-            start if i == 0 else _overlap_start(text, cores[i - 1][0], start, end, overlap, budget)
+            start
+            if i == 0
+            else _overlap_start(counted, cores[i - 1][0], start, end, overlap, budget)
             for i, (start, end) in enumerate(cores)
         ]
     return [
-        _make_chunk(text, i, start, end, paragraphs)
+        _make_chunk(counted, i, start, end, paragraphs)
         for i, (start, (_, end)) in enumerate(zip(starts, cores, strict=True))
     ]
 
@@ -128,7 +131,9 @@ def _paragraph_spans(text: str, paragraphs: list[Paragraph]) -> list[_Span]:
     ]
 
 
-def _pack(text: str, spans: list[_Span], budget: int, *, split: bool) -> list[tuple[int, int]]:
+def _pack(
+    counted: SpanCounter, spans: list[_Span], budget: int, *, split: bool
+) -> list[tuple[int, int]]:
     """Greedy packing of spans into ``[start, end)`` chunks of at most ``budget`` tokens.
 
     With ``split``, a span over budget is cut into pieces packed into chunks of their own
@@ -137,14 +142,16 @@ def _pack(text: str, spans: list[_Span], budget: int, *, split: bool) -> list[tu
     out: list[tuple[int, int]] = []
     current: list[_Span] = []
     for span in spans:
-        if split and count_tokens(text[span.start : span.end]) > budget:
-            pieces = _carry_heading(current, out) + _split_oversized(text, *_bounds(span), budget)
-            out.extend(_pack(text, pieces, budget, split=False))
+        if split and counted.count(span.start, span.end) > budget:
+            pieces = _carry_heading(current, out) + _split_oversized(
+                counted, *_bounds(span), budget
+            )
+            out.extend(_pack(counted, pieces, budget, split=False))
             current = []
             continue
-        if current and _should_break(text, current, span, budget):
+        if current and _should_break(counted, current, span, budget):
             current = _carry_heading(current, out)
-            if current and count_tokens(text[current[0].start : span.end]) > budget:
+            if current and counted.count(current[0].start, span.end) > budget:
                 out.extend(_flush(current))
                 current = []
         current.append(span)
@@ -152,12 +159,12 @@ def _pack(text: str, spans: list[_Span], budget: int, *, split: bool) -> list[tu
     return out
 
 
-def _should_break(text: str, current: list[_Span], span: _Span, budget: int) -> bool:
-    if count_tokens(text[current[0].start : span.end]) > budget:
+def _should_break(counted: SpanCounter, current: list[_Span], span: _Span, budget: int) -> bool:
+    if counted.count(current[0].start, span.end) > budget:
         return True
     if not span.heading:
         return False
-    return count_tokens(text[current[0].start : current[-1].end]) >= SECTION_FILL * budget
+    return counted.count(current[0].start, current[-1].end) >= SECTION_FILL * budget
 
 
 def _carry_heading(current: list[_Span], out: list[tuple[int, int]]) -> list[_Span]:
@@ -177,18 +184,18 @@ def _flush(spans: list[_Span]) -> list[tuple[int, int]]:
     return [(spans[0].start, spans[-1].end)] if spans else []
 
 
-def _split_oversized(text: str, start: int, end: int, budget: int) -> list[_Span]:
+def _split_oversized(counted: SpanCounter, start: int, end: int, budget: int) -> list[_Span]:
     """Sentences, then clauses of a sentence over budget, then token-boundary pieces."""
     pieces: list[_Span] = []
-    for s_start, s_end in _split_at(SENTENCE_END, text, start, end):
-        if count_tokens(text[s_start:s_end]) <= budget:
+    for s_start, s_end in _split_at(SENTENCE_END, counted.text, start, end):
+        if counted.count(s_start, s_end) <= budget:
             pieces.append(_Span(s_start, s_end))
             continue
-        for c_start, c_end in _split_at(CLAUSE_END, text, s_start, s_end):
-            if count_tokens(text[c_start:c_end]) <= budget:
+        for c_start, c_end in _split_at(CLAUSE_END, counted.text, s_start, s_end):
+            if counted.count(c_start, c_end) <= budget:
                 pieces.append(_Span(c_start, c_end))
             else:
-                pieces.extend(_split_tokens(text, c_start, c_end, budget))
+                pieces.extend(_split_tokens(counted, c_start, c_end, budget))
     return pieces
 
 
@@ -199,7 +206,7 @@ def _split_at(pattern: re.Pattern[str], text: str, start: int, end: int) -> list
     return list(pairwise(bounds))
 
 
-def _split_tokens(text: str, start: int, end: int, budget: int) -> list[_Span]:
+def _split_tokens(counted: SpanCounter, start: int, end: int, budget: int) -> list[_Span]:
     """Pieces of at most ``budget`` tokens cut where a token starts on a character boundary.
 
     Only a single character that alone takes more than ``budget`` tokens becomes a piece
@@ -207,58 +214,66 @@ def _split_tokens(text: str, start: int, end: int, budget: int) -> list[_Span]:
     """
     pieces: list[_Span] = []
     while start < end:
-        cut = _token_cut(text, start, end, budget)
+        cut = _token_cut(counted, start, end, budget)
         pieces.append(_Span(start, cut))
         start = cut
     return pieces
 
 
-def _token_cut(text: str, start: int, end: int, budget: int) -> int:
+def _token_cut(counted: SpanCounter, start: int, end: int, budget: int) -> int:
     """The furthest token-boundary cut after ``start`` whose prefix fits ``budget``."""
     window_end = min(end, start + _WINDOW_CHARS_PER_TOKEN * budget)
-    if window_end == end and count_tokens(text[start:end]) <= budget:
+    if window_end == end and counted.count(start, end) <= budget:
         return end
-    candidates = [start + c for c in token_starts(text[start:window_end], max_tokens=budget)]
+    candidates = [
+        start + c for c in token_starts(counted.text[start:window_end], max_tokens=budget)
+    ]
     for cut in reversed(candidates):  # re-tokenising a prefix rarely changes it
-        if count_tokens(text[start:cut]) <= budget:
+        if counted.count(start, cut) <= budget:
             return cut
     return start + 1  # one character over budget on its own: the only allowed excess
 
 
-def _overlap_start(text: str, floor: int, start: int, end: int, overlap: int, budget: int) -> int:
+def _overlap_start(
+    counted: SpanCounter, floor: int, start: int, end: int, overlap: int, budget: int
+) -> int:
     """Earliest start in ``(floor, start]`` adding at most ``overlap`` tokens, within budget."""
     for pattern in (SENTENCE_END, CLAUSE_END):
-        cuts = [m.end() for m in pattern.finditer(text, floor, start) if floor < m.end() < start]
-        best = _earliest_fitting(text, cuts, start, end, overlap, budget)
+        cuts = [
+            m.end() for m in pattern.finditer(counted.text, floor, start) if floor < m.end() < start
+        ]
+        best = _earliest_fitting(counted, cuts, start, end, overlap, budget)
         if best is not None:
             return best
-    tail = text[floor:start]
+    tail = counted.text[floor:start]
     cuts = [floor + c for c in token_starts(tail)]
-    best = _earliest_fitting(text, cuts, start, end, overlap, budget)
+    best = _earliest_fitting(counted, cuts, start, end, overlap, budget)
     return start if best is None else best
 
 
 def _earliest_fitting(
-    text: str, cuts: list[int], start: int, end: int, overlap: int, budget: int
+    counted: SpanCounter, cuts: list[int], start: int, end: int, overlap: int, budget: int
 ) -> int | None:
     """Walk candidate starts backwards from ``start``; stop at the first that does not fit."""
     best: int | None = None
     for cut in reversed(cuts):
-        if count_tokens(text[cut:start]) > overlap or count_tokens(text[cut:end]) > budget:
+        if counted.count(cut, start) > overlap or counted.count(cut, end) > budget:
             break
         best = cut
     return best
 
 
-def _make_chunk(text: str, index: int, start: int, end: int, paragraphs: list[Paragraph]) -> Chunk:
-    chunk_text = text[start:end]
+def _make_chunk(
+    counted: SpanCounter, index: int, start: int, end: int, paragraphs: list[Paragraph]
+) -> Chunk:
+    chunk_text = counted.text[start:end]
     return Chunk(
         id=f"c{index}",
         index=index,
         start=start,
         end=end,
         text=chunk_text,
-        tokens=count_tokens(chunk_text),
+        tokens=counted.count(start, end),
         paragraph_ids=[p.id for p in _overlapping(paragraphs, start, end)],
     )
 

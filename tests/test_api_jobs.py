@@ -149,6 +149,25 @@ async def test_wait_returns_the_artifact_when_ready_in_time(
     assert body["provenance"]["endpoint"] == "https://api.test"
 
 
+async def test_stored_artifact_read_is_compact_utf8_json_of_the_payload(
+    client: httpx.AsyncClient, endpoint: respx.MockRouter
+) -> None:
+    """The hot read path's exact bytes: the stored payload as compact UTF-8 JSON, the same on
+    every read (pinned so that a faster read path cannot change a response)."""
+    endpoint.post("/chat/completions").mock(side_effect=good)
+    doc_id = await add_short(client)
+    computed = await client.post(f"/v1/documents/{doc_id}/summary?wait=10")
+    assert computed.status_code == 200
+    first = await client.get(f"/v1/documents/{doc_id}/summary")
+    again = await client.get(f"/v1/documents/{doc_id}/summary")
+    assert first.status_code == again.status_code == 200
+    assert first.headers["content-type"] == "application/json"
+    assert first.content == again.content
+    compact = json.dumps(first.json(), ensure_ascii=False, separators=(",", ":"))
+    assert first.content == compact.encode()
+    assert first.json() | {"provenance": None} == computed.json() | {"provenance": None}
+
+
 async def test_wait_runs_out_and_the_job_keeps_going(
     client: httpx.AsyncClient, endpoint: respx.MockRouter
 ) -> None:

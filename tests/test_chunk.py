@@ -3,11 +3,13 @@ from __future__ import annotations
 import itertools
 import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service import chunk
 from service.chunk import DEFAULT_LOCAL_BUDGET, DEFAULT_REMOTE_BUDGET, chunk_document
 from service.errors import InputError
 from service.models import Chunk, Paragraph
@@ -293,6 +295,56 @@ def test_seeds_with_overlap_start_at_sentence_or_clause(seed: Path) -> None:
 def test_seed_decimals_exist() -> None:
     """Guard for the test above: the seeds really contain decimals such as 4.5 and PM2.5."""
     assert len(DECIMAL.findall("".join(p.read_text(encoding="utf-8") for p in SEEDS))) >= 2
+
+
+# --- counting from seams changes no chunk -----------------------------------------------------
+
+
+class RecountingCounter:
+    """The chunker's counter before seams: every span re-encoded from scratch."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def count(self, start: int, end: int) -> int:
+        return count_tokens(self.text[start:end])
+
+
+def chunks_both_ways(
+    text: str, paragraphs: list[Paragraph], budget: int, overlap: int = 0
+) -> tuple[list[Chunk], list[Chunk]]:
+    """Chunks with every span recounted, and as shipped."""
+    with mock.patch.object(chunk, "SpanCounter", RecountingCounter):
+        recounted = chunk_document(text, paragraphs, budget, overlap)
+    return recounted, chunk_document(text, paragraphs, budget, overlap)
+
+
+@pytest.mark.parametrize(("budget", "overlap"), [(60, 0), (150, 30), (700, 0), (3000, 100)])
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda p: p.name)
+def test_seed_chunks_are_those_of_recounting(seed: Path, budget: int, overlap: int) -> None:
+    text = seed.read_text(encoding="utf-8")
+    recounted, shipped = chunks_both_ways(text, paragraphs_of(text), budget, overlap)
+    assert [(c.start, c.end, c.tokens) for c in shipped] == [
+        (c.start, c.end, c.tokens) for c in recounted
+    ]
+    assert shipped == recounted
+
+
+def large_synthetic() -> str:
+    """~250 KB: the seeds repeated, every third seed with its line breaks removed, so that
+    the packing inside oversized paragraphs (sentences, clauses) runs at scale too."""
+    texts = [p.read_text(encoding="utf-8") for p in SEEDS]
+    parts = [t.replace("\n", "") if i % 3 == 2 else t for i, t in enumerate(texts * 6)]
+    return "\n\n".join(parts)
+
+
+@pytest.mark.parametrize("budget", [300, 3000])
+def test_large_input_chunks_are_those_of_recounting(budget: int) -> None:
+    text = large_synthetic()
+    assert len(text.encode()) > 200_000
+    recounted, shipped = chunks_both_ways(text, paragraphs_of(text), budget)
+    assert len(shipped) > 10
+    assert shipped == recounted
 
 
 # --- properties ---------------------------------------------------------------------------

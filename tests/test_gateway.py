@@ -563,3 +563,30 @@ def test_request_timeout_comes_from_the_setting_else_the_profile(
     assert request_timeout(Settings(), remote) == Settings().timeout_s
     monkeypatch.setenv("READER_TIMEOUT_S", "30")
     assert request_timeout(Settings(), local) == 30.0
+
+
+# --- the request on the wire --------------------------------------------------------------
+
+
+@respx.mock
+async def test_request_is_the_one_the_sdks_typed_create_sends(gw: Gateway) -> None:
+    """The gateway posts its body itself (skipping create()'s parameter transform): the same
+    JSON (keys in our order, not the SDK's), headers and parsed answer as
+    ``chat.completions.create``, extra_body merged in."""
+    route = respx.post(f"{BASE}/chat/completions").mock(return_value=chat_reply('{"items":[]}'))
+    kwargs: dict[str, Any] = {
+        "messages": [{"role": "system", "content": "列出"}, {"role": "user", "content": "深圳"}],
+        "temperature": 0.0,
+        "max_tokens": 256,
+        "response_format": {"type": "json_object"},
+        "extra_body": {"repeat_penalty": 1.0, "top_k": 40},
+    }
+    ours = await gw._create(dict(kwargs))
+    typed = await gw.client.chat.completions.create(model=gw.model, **kwargs)
+    shipped, reference = route.calls[0].request, route.calls[1].request
+    assert json.loads(shipped.content) == json.loads(reference.content)
+    assert json.loads(shipped.content)["top_k"] == 40
+    assert dict(shipped.headers) == dict(reference.headers)
+    assert shipped.headers["authorization"] == "Bearer sk-test"
+    assert shipped.url == reference.url
+    assert ours == typed

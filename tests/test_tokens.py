@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from service import tokens
 from service.errors import ConfigError
-from service.tokens import count_tokens, get_encoding, token_starts
+from service.tokens import SpanCounter, count_tokens, get_encoding, token_starts
+from tests.samples import SEEDS
 
 
 @pytest.fixture
@@ -77,3 +78,35 @@ def test_token_starts_are_increasing_inner_offsets(text: str) -> None:
     assert starts == sorted(set(starts))
     assert all(0 < s < len(text) for s in starts)
     assert len(starts) < max(count_tokens(text), 1)
+
+
+# Pieces chosen around the pre-tokeniser's rules: newlines before and after spaces, contractions,
+# digit runs (split in threes), CJK and its punctuation, characters Python calls spaces and
+# Unicode does not (\x1c), an ideographic space, combining marks, astral characters.
+SPAN_ATOMS = st.sampled_from(
+    ["深圳", "推进", "。", "，", "“", "”", "（", "）", "\n", "\n\n", " \n", "\r\n", "\n ", " ",
+     "  ", "\t", "\u3000", "\x1c", "'s", "'ll", "'", "don't", "AI", "abc", "x", "12345", "3.5",
+     "1,234", "e\u0301", "𠀀", "😀", "!", "?", "-", "<|endoftext|>"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SPAN_ATOMS, max_size=120), st.integers(min_value=1, max_value=12), st.data())
+def test_span_counter_equals_counting_the_slice(
+    atoms: list[str], stride: int, data: st.DataObject
+) -> None:
+    text = "".join(atoms)
+    counter = SpanCounter(text, stride=stride)
+    for _ in range(20):
+        start = data.draw(st.integers(min_value=0, max_value=len(text)))
+        end = data.draw(st.integers(min_value=start, max_value=len(text)))
+        assert counter.count(start, end) == count_tokens(text[start:end])
+
+
+def test_span_counter_on_every_span_of_a_seed_paragraph() -> None:
+    text = SEEDS[0].read_text(encoding="utf-8")[:400]
+    counter = SpanCounter(text, stride=1)
+    assert len(counter._seams) > 20  # the sum really goes through many seams
+    for start in range(0, len(text), 7):
+        for end in range(start, len(text) + 1, 5):
+            assert counter.count(start, end) == count_tokens(text[start:end]), (start, end)

@@ -1,4 +1,9 @@
-"""``Annotated`` dependencies: routes declare what they need; tests swap it with overrides."""
+"""``Annotated`` dependencies: routes declare what they need; tests swap it with overrides.
+
+They are ``async def`` although none awaits: FastAPI runs a plain ``def`` dependency in its
+thread pool, one thread hand-off each (four on every /v1 read, most of a cached read's
+overhead over a bare route, measured with bench/bench_api.py); these only read app state.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +22,12 @@ from service.reader import Reader
 bearer = HTTPBearer(auto_error=False, description="READER_API_KEY, when the server sets one.")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_reader(request: Request) -> Reader:
+async def get_reader(request: Request) -> Reader:
     reader: Reader | None = getattr(request.app.state, "reader", None)
     if reader is None:
         # Only between process start and the end of the lifespan's startup.
@@ -30,11 +35,11 @@ def get_reader(request: Request) -> Reader:
     return reader
 
 
-def get_library(reader: Annotated[Reader, Depends(get_reader)]) -> Library:
+async def get_library(reader: Annotated[Reader, Depends(get_reader)]) -> Library:
     return reader.library
 
 
-def get_jobs(request: Request) -> Jobs:
+async def get_jobs(request: Request) -> Jobs:
     jobs: Jobs | None = getattr(request.app.state, "jobs", None)
     if jobs is None:
         raise ModelUnavailable("The job runner is still starting; retry in a few seconds.")
@@ -47,7 +52,7 @@ LibraryDep = Annotated[Library, Depends(get_library)]
 JobsDep = Annotated[Jobs, Depends(get_jobs)]
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
