@@ -7,23 +7,18 @@ test gets a database of its own, dropped afterwards.
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import respx
 
-BASE_URL = os.environ.get("READER_TEST_DATABASE_URL", "")
-if not BASE_URL.startswith("postgresql"):
-    pytest.skip(
-        "READER_TEST_DATABASE_URL is not set: no PostgreSQL server for the queue tests "
-        "(.ci/postgres starts one and prints the URL)",
-        allow_module_level=True,
-    )
+from tests.databases import NO_SERVER, server_url
+
+if server_url() is None:
+    pytest.skip(NO_SERVER, allow_module_level=True)
 psycopg = pytest.importorskip("psycopg", reason="the postgres extra is not installed")
 pytest.importorskip("procrastinate", reason="the postgres extra is not installed")
 
@@ -41,16 +36,9 @@ from tests.samples import SHORT_DOC, write_docs  # noqa: E402
 
 
 @pytest.fixture
-def database_url() -> Iterator[str]:
-    """A fresh database on the test server, dropped after the test."""
-    name = f"reader_q_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(conninfo(BASE_URL), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield BASE_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(conninfo(BASE_URL), autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+def database_url(pg_empty_url: str) -> str:
+    """A fresh database on the test server, dropped after the test (conftest's)."""
+    return pg_empty_url
 
 
 @pytest.fixture
