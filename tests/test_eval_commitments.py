@@ -187,11 +187,16 @@ TUNED = ("000", "001", "004")  # the detector was tuned on these
 HELD_OUT = ("002", "003")  # looked at only after tuning; reported separately
 
 
-def _report_on(docs: tuple[str, ...] | None) -> EvalReport:
+def _golden_on(docs: tuple[str, ...] | None) -> tuple[list[GoldenItem], dict[str, str]]:
+    """The golden items of these seeds (all with None) and the cleaned texts they quote."""
     items = [g for g in load_golden(GOLDEN) if docs is None or g.doc[:3] in docs]
     settings = Settings()
     texts = {doc: load_text(settings.corpus_dir / doc, settings) for doc in {g.doc for g in items}}
-    return evaluate(items, texts)
+    return items, texts
+
+
+def _report_on(docs: tuple[str, ...] | None) -> EvalReport:
+    return evaluate(*_golden_on(docs))
 
 
 def test_golden_set_marks_every_pledge_of_the_five_seeds() -> None:
@@ -218,10 +223,7 @@ def test_rules_quality_floor_held_out() -> None:
 
 
 def _tier_on(docs: tuple[str, ...] | None) -> TierReport:
-    items = [g for g in load_golden(GOLDEN) if docs is None or g.doc[:3] in docs]
-    settings = Settings()
-    texts = {doc: load_text(settings.corpus_dir / doc, settings) for doc in {g.doc for g in items}}
-    return evaluate_tier(items, texts)
+    return evaluate_tier(*_golden_on(docs))
 
 
 def test_concrete_tier_floor_overall() -> None:
