@@ -203,10 +203,11 @@ def test_metadata_goes_to_the_prompt_in_english_only(raw: str, english: str) -> 
 
 
 def fake_model(
-    summaries: list[str], english: dict[str, str] = ENGLISH
+    summaries: list[str | tuple[str, str]], english: dict[str, str] = ENGLISH
 ) -> tuple[Callable[[httpx.Request], httpx.Response], list[dict[str, Any]]]:
     """A fake chat endpoint: translations from ``english``, then the summaries in order (the
-    last one repeated); returns it and the summary requests it saw."""
+    last one repeated; a pair is an answer and its finish_reason); returns it and the summary
+    requests it saw."""
     seen: list[dict[str, Any]] = []
     translate = translation_by_document(english)
 
@@ -215,7 +216,9 @@ def fake_model(
         if task_of(body) != "summary":
             return translate(request)
         seen.append(body)
-        return chat_reply(summaries[min(len(seen), len(summaries)) - 1])
+        answer = summaries[min(len(seen), len(summaries)) - 1]
+        text, finish_reason = (answer, "stop") if isinstance(answer, str) else answer
+        return chat_reply(text, finish_reason=finish_reason)
 
     return reply, seen
 
@@ -310,19 +313,9 @@ async def test_a_runaway_answer_is_reasked_once_without_growing_the_budget(
     gateway: Gateway, remote_settings: Settings
 ) -> None:
     # Qwen2.5-1.5B on seed 003: a summary that repeated itself to the token cap.
-    seen: list[dict[str, Any]] = []
-    translate = translation_by_document(ENGLISH)
-
-    def reply(request: httpx.Request) -> httpx.Response:
-        body = sent_json(request)
-        if task_of(body) != "summary":
-            return translate(request)
-        seen.append(body)
-        if len(seen) == 1:  # a runaway inside the abstract: nothing whole to keep
-            head = GOOD.split("KEY POINTS:")[0].rstrip()
-            return chat_reply(head + " The plan was approved." * 200, finish_reason="length")
-        return chat_reply(GOOD)
-
+    head = GOOD.split("KEY POINTS:")[0].rstrip()
+    # A runaway inside the abstract: nothing whole to keep.
+    reply, seen = fake_model([(head + " The plan was approved." * 200, "length"), GOOD])
     respx.post(CHAT).mock(side_effect=reply)
     result = await run_sections(gateway, short_document(remote_settings))
     assert result.status == "ok" and len(seen) == 2
@@ -334,18 +327,9 @@ async def test_a_runaway_answer_is_reasked_once_without_growing_the_budget(
 async def test_a_runaway_in_the_key_points_is_kept_as_far_as_it_is_whole(
     gateway: Gateway, remote_settings: Settings
 ) -> None:
-    seen: list[dict[str, Any]] = []
-    translate = translation_by_document(ENGLISH)
     head, _ = GOOD.split("\nBODY:")
     runaway = head + "\n- The plan was approved" * 200 + "\n- The plan was appr"
-
-    def reply(request: httpx.Request) -> httpx.Response:
-        body = sent_json(request)
-        if task_of(body) != "summary":
-            return translate(request)
-        seen.append(body)
-        return chat_reply(runaway, finish_reason="length")
-
+    reply, seen = fake_model([(runaway, "length")])
     respx.post(CHAT).mock(side_effect=reply)
     result = await run_sections(gateway, short_document(remote_settings))
     assert result.status == "ok" and len(seen) == 1 and result.summary is not None
