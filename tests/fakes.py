@@ -66,6 +66,16 @@ def isolate(mp: pytest.MonkeyPatch, cache: Path) -> None:
     get_settings.cache_clear()
 
 
+def isolate_embedded(mp: pytest.MonkeyPatch, cache: Path, model: Path) -> None:
+    """``isolate``, on the embedded model at ``model`` with a client timeout for a CPU model."""
+    isolate(mp, cache)
+    mp.setenv("READER_LOCAL_MODEL_PATH", str(model))
+    # On a loaded CI box one call of the CPU model can take minutes; a client timeout would
+    # only queue a retry behind the generation the server is still running.
+    mp.setenv("READER_TIMEOUT_S", "1800")
+    get_settings.cache_clear()
+
+
 # --- responses as the providers shape them ----------------------------------------------------
 
 

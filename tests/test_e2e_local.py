@@ -43,7 +43,7 @@ from service.reader import Reader
 from service.render import DocumentBundle, write_site
 from service.render.markdown import page_path
 from service.store.store import Store
-from tests.fakes import isolate
+from tests.fakes import isolate_embedded
 from tests.samples import check_links, plain_text, tokens
 
 HAS_LLAMA = all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "uvicorn"))
@@ -95,12 +95,7 @@ class Run:
 def run(packaged_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     root = tmp_path_factory.mktemp("e2e")
     with pytest.MonkeyPatch.context() as mp:
-        isolate(mp, root / "cache")
-        mp.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
-        # On a loaded CI box one call of the CPU model can take minutes; a client timeout
-        # would only queue a retry behind the generation the server is still running.
-        mp.setenv("READER_TIMEOUT_S", "1800")
-        get_settings.cache_clear()
+        isolate_embedded(mp, root / "cache", packaged_model)
         settings = get_settings()
         assert settings.uses_local_model
         yield asyncio.run(_run_everything(settings, root / "site"))

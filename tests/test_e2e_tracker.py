@@ -10,7 +10,6 @@ about the zone in English, the project's name from the model, no Chinese in eith
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +18,8 @@ import pytest
 from service.config import Settings, get_settings
 from service.reader import Reader
 from service.tasks.commitments.tracker import Tracker
-from tests.fakes import isolate
-from tests.test_e2e_local import HAS_LLAMA
+from tests.fakes import isolate_embedded
+from tests.test_e2e_local import CJK, HAS_LLAMA
 
 pytestmark = [
     pytest.mark.e2e,
@@ -28,17 +27,13 @@ pytestmark = [
 ]
 
 DOCUMENT = "會議強調，要高標準建設光明科學城，加快光明雲谷建設。\n"
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @pytest.fixture(scope="module")
 def tracker(packaged_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracker]:
     root = tmp_path_factory.mktemp("e2e-tracker")
     with pytest.MonkeyPatch.context() as mp:
-        isolate(mp, root / "cache")
-        mp.setenv("READER_LOCAL_MODEL_PATH", str(packaged_model))
-        mp.setenv("READER_TIMEOUT_S", "1800")
-        get_settings.cache_clear()
+        isolate_embedded(mp, root / "cache", packaged_model)
         yield asyncio.run(_compute(get_settings()))
     get_settings.cache_clear()
 
