@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
@@ -31,12 +32,19 @@ from service.checks.glossary import Entry, Glossary
 from service.checks.quality import summary_report, translation_report
 from service.chunk import chunk_document
 from service.config import ROOT, Settings
+from service.eval.reference import default_reference_dir
 from service.ingest import ingest_bytes
 from service.llm.profiles import LOCAL_MODEL_WARNING
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph
 from service.render import DocumentBundle, TaskFailure
 from service.tasks.commitments.schema import Commitment, Target
 from service.tokens import count_tokens
+
+#: The bilingual reference set beside the checkout (not shipped): tests reading it skip without.
+REF = default_reference_dir()
+needs_ref = pytest.mark.skipif(
+    REF is None, reason="reference set ../shared/reference/gwr-bilingual not found (not shipped)"
+)
 
 CORPUS = ROOT / "corpus"
 SEEDS = sorted(CORPUS.glob("0*.txt"))

@@ -8,12 +8,8 @@ from hypothesis import strategies as st
 
 from service.checks.magnitudes import english, hint_line, hints, repair
 from service.checks.numbers import extract_en, extract_zh, same_value
-from service.eval.reference import default_reference_dir, load_reference_dir
-
-REF = default_reference_dir()
-needs_ref = pytest.mark.skipif(
-    REF is None, reason="reference set ../shared/reference/gwr-bilingual not found (not shipped)"
-)
+from service.eval.reference import load_reference_dir
+from tests.samples import REF, needs_ref
 
 
 @pytest.mark.parametrize(

@@ -13,17 +13,12 @@ from service.eval.reference import (
     ReferencePair,
     align,
     clean_markup,
-    default_reference_dir,
     is_chinese,
     load_reference,
     load_reference_dir,
     rendering_evidence,
 )
-
-REF = default_reference_dir()
-needs_ref = pytest.mark.skipif(
-    REF is None, reason="reference set ../shared/reference/gwr-bilingual not found (not shipped)"
-)
+from tests.samples import REF, needs_ref
 
 SYNTHETIC = """---
 layout: post

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from service.config import Settings
-from service.eval.reference import default_reference_dir, load_reference_dir
+from service.eval.reference import load_reference_dir
 from service.models import DocumentMeta
 from service.render import write_mkdocs, write_site
 from service.render.targets import targets_page
@@ -27,12 +27,8 @@ from service.targets.series import (
     series_tables,
     year_of,
 )
-from tests.samples import GENERATED_AT, READER_VERSION, check_links, make_document
+from tests.samples import GENERATED_AT, READER_VERSION, REF, check_links, make_document, needs_ref
 
-REF = default_reference_dir()
-needs_ref = pytest.mark.skipif(
-    REF is None, reason="reference set ../shared/reference/gwr-bilingual not found (not shipped)"
-)
 runner = CliRunner()
 
 
