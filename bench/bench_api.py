@@ -57,6 +57,17 @@ class Result:
         )
 
 
+def api_settings(cache_dir: Path, model: str) -> Settings:
+    """The API's settings for the benchmark: the stand-in model at ``model``, a key set."""
+    return Settings(
+        cache_dir=cache_dir,
+        openai_base_url=model,
+        openai_api_key="sk-bench",
+        model="gpt-4o-mini",
+        api_key=KEY,
+    )
+
+
 def bench_app(settings: Settings) -> FastAPI:
     app = create_app(settings)
 
@@ -145,13 +156,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, BackgroundServer(Config(latency=0.0)) as model:
-        settings = Settings(
-            cache_dir=Path(tmp),
-            openai_base_url=model,
-            openai_api_key="sk-bench",
-            model="gpt-4o-mini",
-            api_key=KEY,
-        )
+        settings = api_settings(Path(tmp), model)
         with ThreadedServer(bench_app(settings)) as base:
             rounds = asyncio.run(run(base, args))
     report(rounds, args)

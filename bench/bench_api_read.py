@@ -27,7 +27,7 @@ from unittest import mock
 import httpx
 from sqlalchemy import bindparam, select
 
-from bench.bench_api import KEY, bench_app, prepare
+from bench.bench_api import KEY, api_settings, bench_app, prepare
 from bench.common import emit
 from bench.fake_provider import BackgroundServer, Config
 from service.config import Settings
@@ -101,13 +101,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, BackgroundServer(Config(latency=0.0)) as model:
-        settings = Settings(
-            cache_dir=Path(tmp),
-            openai_base_url=model,
-            openai_api_key="sk-bench",
-            model="gpt-4o-mini",
-            api_key=KEY,
-        )
+        settings = api_settings(Path(tmp), model)
         ms = asyncio.run(measure(settings, args))
     emit(
         "api-read",
