@@ -20,11 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from bench.common import (
     standin_stats,
     synthetic_docs,
 )
+from tests.databases import fresh_database
 
 KINDS = ("summary", "translation", "commitments")
 CONCURRENCY = 8  # READER_CONCURRENCY: model calls in flight across both workers
@@ -70,18 +69,6 @@ def server_url() -> str:
 
 def plain(url: str) -> str:
     return "postgresql://" + url.partition("://")[2]
-
-
-@contextmanager
-def fresh_database(url: str) -> Iterator[str]:
-    name = f"reader_chaos_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(plain(url), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(plain(url), autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def environment(db: str, base: str, cache: Path) -> dict[str, str]:
