@@ -23,10 +23,10 @@ from pydantic import BaseModel, Field
 from service.checks import dictionary
 from service.checks.glossary import Glossary, to_simplified_aligned
 from service.checks.names import Person, find_garbled, find_people, syllables
-from service.checks.quality import check_no_cjk
+from service.checks.quality import HAN_CLASS, check_no_cjk
 
 Source = Literal["glossary", "name", "dictionary", "pinyin", "punctuation", "date"]
-_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+_HAN_RUN = re.compile(HAN_CLASS + "+")
 # Chinese punctuation → ASCII, and whether a space goes before / after it next to a word.
 _PUNCTUATION: dict[str, tuple[str, bool, bool]] = {
     "，": (",", False, True),

@@ -41,12 +41,12 @@ from pypinyin.contrib.tone_convert import to_initials, to_normal
 from pypinyin.pinyin_dict import pinyin_dict
 
 from service.checks.glossary import Glossary, matching_form, to_simplified_aligned
+from service.checks.quality import HAN
 from service.errors import ConfigError
 
 DATA_PATH = Path(__file__).with_name("names.toml")
 Evidence = Literal["title", "honorific", "list", "verb", "known"]
 Tagged = Mapping[tuple[int, int], str]  # [start, end) → jieba flag, for words tagged nr*
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 # jieba tags of words that are never a given name: time, adverb, preposition, conjunction,
 # particle, pronoun, numeral, direction, measure word, modal, interjection, onomatopoeia.
 _NOT_GIVEN_TAGS = frozenset({"t", "d", "p", "c", "u", "r", "m", "f", "q", "y", "e", "o"})
@@ -110,7 +110,7 @@ def _name_data(raw: dict[str, object]) -> NameData:
     titles = cast(dict[str, list[str]], raw["titles"])
     context = cast(dict[str, object], raw["context"])
     return NameData(
-        single=frozenset(_HAN.findall(cast(str, surnames["single"]))),
+        single=frozenset(HAN.findall(cast(str, surnames["single"]))),
         compound=frozenset(cast(list[str], surnames["compound"])),
         readings=cast(dict[str, str], raw["readings"]),
         titles_before=_alternation(titles["before"]),
@@ -200,7 +200,7 @@ def _without_overlaps(hits: list[_Hit]) -> list[_Hit]:
 
 
 def _is_han(char: str) -> bool:
-    return bool(_HAN.fullmatch(char))
+    return bool(HAN.fullmatch(char))
 
 
 def _surname_lengths(s: str, pos: int) -> list[int]:

@@ -21,7 +21,9 @@ LENGTH_RATIO_BAND = (3.0, 9.0)
 # Below this many Han characters (headings, list labels) the ratio says nothing.
 LENGTH_MIN_HAN = 20
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+#: The Han characters (unified ideographs, extensions A and B on, compatibility ideographs).
+HAN_CLASS = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]"
+HAN = re.compile(HAN_CLASS)
 # Han, CJK punctuation/symbols, kana, bopomofo, hangul, fullwidth forms: none belong in English.
 _CJK_RUN = re.compile(
     r"[\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
@@ -220,7 +222,7 @@ def _blank(text: str | None) -> bool:
 
 def check_length_ratio(source: str, target: str) -> LengthCheck:
     """English characters per Han character, judged against the measured band."""
-    han, chars = len(_HAN.findall(source)), len(target.strip())
+    han, chars = len(HAN.findall(source)), len(target.strip())
     ratio = round(chars / han, 3) if han >= LENGTH_MIN_HAN else None
     return LengthCheck(han_chars=han, target_chars=chars, ratio=ratio)
 
