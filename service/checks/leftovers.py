@@ -47,9 +47,10 @@ _PUNCTUATION: dict[str, tuple[str, bool, bool]] = {
 }
 _PUNCTUATION_RUN = re.compile("[" + "".join(_PUNCTUATION) + "]")
 # A date in Chinese form with Arabic digits: year, month, day, each optional but contiguous
-# (年底 "year end" and 年内 are words, not a bare year; 13月 is no month).
+# (年底 "year end" and 年内 are words, not a bare year; 13月 is no month). The lookahead makes
+# finditer skip ahead to digits before 年/月 instead of matching empty at every position.
 _DATE = re.compile(
-    r"(?<!\d)(?:(?P<year>\d{4})\s*年(?![底末初内中度代])\s*)?"
+    r"(?<!\d)(?=\d{1,4}\s*[年月])(?:(?P<year>\d{4})\s*年(?![底末初内中度代])\s*)?"
     r"(?:(?P<month>1[0-2]|0?[1-9])\s*月(?![份底末初中])\s*(?:(?P<day>3[01]|[12]\d|0?[1-9])\s*[日号])?)?"
 )
 # Spelled out: calendar.month_name follows the process's locale.
