@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from service.errors import ConfigError
-from service.tasks.commitments.rules import load_lexicon, simplified_view
+from service.tasks.commitments.rules import SENTENCE_END, load_lexicon, simplified_view
 
 ENTITIES_PATH = Path(__file__).with_name("entities.toml")
 
@@ -35,10 +35,7 @@ Via = Literal["name", "alias", "short_form", "sentence", "section"]
 # Anything that is not a Han character ends a name (punctuation, digits, Latin, spaces).
 _NOT_HAN = re.compile(r"[^\u3400-\u9fff]")
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
-_SENTENCE_END = re.compile(r"[。！？!?\n]")
 _CLAUSE_MARK = re.compile(r"[，,；;：:、]")
-#: A sentence this short without clause marks is a section heading (rules.py's bound).
-HEADING_MAX_CHARS = 20
 # Verbs that also occur inside names (可持续发展议程创新示范区): no boundary.
 _NAME_VERBS = frozenset({"发展", "开发", "计划", "规划", "运营", "投入", "安排", "合作办学"})
 
@@ -243,8 +240,8 @@ class DocumentEntities:
 
     def _sentence(self, start: int, end: int) -> list[Mention]:
         """Names of the quote's sentence outside every commitment."""
-        s_start = max((m.end() for m in _SENTENCE_END.finditer(self.text, 0, start)), default=0)
-        found = _SENTENCE_END.search(self.text, end)
+        s_start = max((m.end() for m in SENTENCE_END.finditer(self.text, 0, start)), default=0)
+        found = SENTENCE_END.search(self.text, end)
         s_end = found.start() if found else len(self.text)
         return [
             m for m in self.mentions
@@ -267,8 +264,8 @@ def _unique(mentions: list[Mention]) -> list[Mention]:
 def _sections(text: str, mentions: list[Mention]) -> list[tuple[int, int, list[Mention]]]:
     """(start, end, entities) of the sentences under a heading sentence that names entities.
 
-    A heading is a sentence of at most HEADING_MAX_CHARS without clause marks; its section
-    runs to the next heading or the end of the paragraph (a newline).
+    A heading is a sentence of at most the lexicon's ``heading_max_chars`` without clause
+    marks; its section runs to the next heading or the end of the paragraph (a newline).
     """
     sections: list[tuple[int, int, list[Mention]]] = []
     current: list[Mention] = []
@@ -276,7 +273,7 @@ def _sections(text: str, mentions: list[Mention]) -> list[tuple[int, int, list[M
         body = m[0].strip(" \t\u3000。！？!?")
         if m.start() > 0 and text[m.start() - 1] == "\n":
             current = []
-        if body and len(body) <= HEADING_MAX_CHARS and not _CLAUSE_MARK.search(body):
+        if body and len(body) <= load_lexicon().heading_max_chars and not _CLAUSE_MARK.search(body):
             current = [x for x in mentions if m.start() <= x.start and x.end <= m.end()]
         elif current:
             sections.append((m.start(), m.end(), current))

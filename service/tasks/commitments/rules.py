@@ -29,7 +29,7 @@ RuleTargetKind = Literal["count", "money", "area", "length", "percent", "other"]
 #: Candidates scoring below this are dropped (see ``_score`` for the points).
 DEFAULT_THRESHOLD = 1.0
 
-_SENTENCE_END = re.compile(r"[。！？!?\n]")
+SENTENCE_END = re.compile(r"[。！？!?\n]")
 # ASCII commas split clauses too (some outlets use them), but not inside numbers like 1,000.
 # ；ends a clause, not a sentence: a list after 审议通过了 stays in its (past-tense) sentence.
 _CLAUSE_END = re.compile(r"[，：:；;]|(?<!\d),|,(?!\d)")
@@ -223,7 +223,7 @@ def _clause_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 def split_clauses(text: str) -> list[Clause]:
     """Clauses (between ，：； inside sentences ended by 。！？/newline), trimmed, non-empty."""
     clauses: list[Clause] = []
-    for index, (s_start, s_end) in enumerate(_spans(text, _SENTENCE_END, 0, len(text))):
+    for index, (s_start, s_end) in enumerate(_spans(text, SENTENCE_END, 0, len(text))):
         for c_start, c_end in _clause_spans(text, s_start, s_end):
             start, end = _trim(text, c_start, c_end)
             if end > start:

@@ -21,21 +21,22 @@ from pydantic import BaseModel, Field
 from service.artifacts import CommitmentsArtifact
 from service.checks.glossary import Entry, matching_form
 from service.models import Document
+from service.tasks.commitments.english import MISSING, NOT_RENDERED
 from service.tasks.commitments.entities import (
     DocumentEntities,
     Mention,
     Via,
     load_entity_lexicon,
 )
+from service.tasks.commitments.extract import doc_year as extract_doc_year
 from service.tasks.commitments.rules import Candidate, detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.commitments.tiers import Tier, candidate_tier, tier_rank
 
 EnglishStatus = Literal["rendered", "missing", "not_rendered"]
 NameSource = Literal["glossary", "model", "none"]
-# Markers the rules_en strategy stores instead of English (english.py NOT_RENDERED, MISSING).
-_NOT_RENDERED = "(general statement"
-_MISSING = "(English missing"
+# The markers the rules_en strategy stores instead of English (MISSING's text before its reason).
+_MISSING = MISSING.split("{")[0]
 _TITLE_YEAR = re.compile(r"(20\d{2})年")
 
 
@@ -119,7 +120,7 @@ def _tracked(
     doc: Document, commitments: Sequence[Commitment], entities: DocumentEntities
 ) -> list[TrackedCommitment]:
     # The same detector run as the rules_en strategy's: the same candidates, the same tiers.
-    found = detect(doc.text, doc_year=doc.meta.date.year if doc.meta.date else None)
+    found = detect(doc.text, doc_year=extract_doc_year(doc))
     candidates = {(c.start, c.end): c for c in found}
     out: list[TrackedCommitment] = []
     for c in commitments:
@@ -151,7 +152,7 @@ def _tier(c: Commitment, candidate: Candidate | None, about: list[Mention]) -> T
 def english_of(c: Commitment) -> tuple[str | None, EnglishStatus]:
     """The commitment's English statement and whether there is one."""
     text = c.gloss_en.strip()
-    if text.startswith(_NOT_RENDERED):
+    if text.startswith(NOT_RENDERED):
         return None, "not_rendered"
     if text.startswith(_MISSING) or not text:
         return None, "missing"
