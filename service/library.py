@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from service.artifacts import Artifact, ArtifactKind, CommitmentsArtifact
+from service.artifacts import Artifact, ArtifactKind, CommitmentsArtifact, TranslationArtifact
 from service.checks.glossary import Glossary
 from service.chunk import chunk_document
 from service.config import Settings
@@ -105,7 +105,13 @@ class Library:
         """The promise tracker of the stored commitments; no model call. Entity names from
         ``glossary`` (default: the settings' glossary file)."""
         glossary = glossary or Glossary.from_settings(self.settings)
-        return build_tracker(self.commitments_corpus(), entity_names(glossary.entries))
+        corpus = self.commitments_corpus()
+        translations = {}
+        for doc, _ in corpus:
+            translation = self.artifact(doc.id, "translation")
+            if isinstance(translation, TranslationArtifact):
+                translations[doc.id] = translation
+        return build_tracker(corpus, entity_names(glossary.entries), translations)
 
     def save_artifact(self, artifact: Artifact, variant: str) -> None:
         payload = artifact.model_dump(mode="json")

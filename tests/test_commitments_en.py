@@ -231,6 +231,24 @@ async def test_a_plausible_rendering_of_the_injected_context_is_accepted(
     assert by_quote(art, "力争年底前建成光明科学城").action_en == good
 
 
+ECHO = "要持续优化营商环境，力争年底前建成光明科学城。"
+
+
+async def test_hints_are_the_quotes_and_an_answer_rendering_the_context_is_reasked(
+    en_ctx: TaskContext, model: ScriptedModel
+) -> None:
+    echoed = "Shenzhen will keep improving the business environment by the end of 2021."
+    good = "Guangming Science City will be completed by the end of 2021."
+    model.script(TASK, echoed, good, when="光明科学城")
+    model.script(NAME_TASK, "Guangming Science City", when="Name: 光明科学城")
+    art = await run(en_ctx, ECHO)
+    assert by_quote(art, "力争年底前建成光明科学城").action_en == good
+    ask, reask = [m for m in user_messages(model) if "光明科学城" in m.split("Quote:")[-1]]
+    assert "Context: 要持续优化营商环境" in ask and "Glossary:" not in ask  # the context's term
+    assert "renders 营商环境 (business environment) of the context" in reask
+    assert "Render the Quote only" in reask
+
+
 # --- the tiers --------------------------------------------------------------------------------
 
 

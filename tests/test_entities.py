@@ -96,3 +96,12 @@ def test_a_broken_lexicon_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text("[names]\nsuffixes = 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="entity lexicon"):
         load_entity_lexicon(bad)
+
+
+def test_a_quantifier_inside_a_word_and_latin_inside_a_name_end_nothing() -> None:
+    text = "加快深圳自然博物馆、国家羽毛球队训练基地等重大项目建设，建成国际I期临床医院。"
+    keys = [m.key for m in find_mentions(text)]
+    assert "国家羽毛球队训练基地" in keys and "国际I期临床医院" in keys
+    assert not any(k in ("队训练基地", "期临床医院") for k in keys)
+    # A quantifier is still a boundary, and digits still end a name.
+    assert [m.key for m in find_mentions("新建3家研究型医院")] == ["研究型医院"]

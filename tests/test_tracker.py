@@ -9,7 +9,14 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from service.artifacts import ChunkOutcome, CommitmentsArtifact, GroundingReport
+from service.artifacts import (
+    ChunkOutcome,
+    CommitmentsArtifact,
+    GroundingReport,
+    TranslatedParagraph,
+    TranslationArtifact,
+)
+from service.checks.quality import translation_report
 from service.cli import app
 from service.config import Settings
 from service.library import Library
@@ -25,7 +32,14 @@ from service.tasks.commitments.ground import ground_commitments
 from service.tasks.commitments.rules import detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.commitments.tracker import Tracker, build_tracker, entity_id
-from tests.samples import GENERATED_AT, READER_VERSION, check_links, make_document, provenance
+from tests.samples import (
+    GENERATED_AT,
+    READER_VERSION,
+    check_links,
+    make_document,
+    provenance,
+    terms_for,
+)
 
 GENERAL = "要加快完善跨境医疗服务衔接机制"
 # Three documents of three years; the first in Traditional script, the last dated by its title.
@@ -117,6 +131,53 @@ def test_concrete_commitments_come_first_within_a_document() -> None:
     assert [c.tier for c in report][-1] == "general" and report[-1].quote == GENERAL
     assert report[-1].english is None and report[-1].english_status == "not_rendered"
     assert report[-1].entities == []
+
+
+def _translated(doc: Document, english: dict[str, str]) -> TranslationArtifact:
+    paragraphs = [
+        TranslatedParagraph(id=p.id, zh=p.text, en=english.get(p.id), chunk_id="c0",
+                            error=None if p.id in english else "the chunk failed")
+        for p in doc.paragraphs
+    ]  # fmt: skip
+    rows = [(t.id, t.zh, t.en) for t in paragraphs]
+    return TranslationArtifact(
+        doc_id=doc.id, status="ok", paragraphs=paragraphs,
+        chunks=[ChunkOutcome(chunk_id="c0", status="ok")],
+        quality=translation_report(rows, terms_for, expected_ids=list(english)),
+        provenance=provenance("translate", warning=None),
+    )  # fmt: skip
+
+
+def test_without_english_of_its_own_a_commitment_takes_its_sentences_translation() -> None:
+    docs = corpus()
+    report, artifact = docs[2]
+    p2, p3 = report.paragraphs[1], report.paragraphs[2]
+    english = {
+        # As many sentences as the Chinese: the quote's sentence is taken.
+        p2.id: "Build Guangming Science City to high standards. Adhere to planning, and speed "
+        "up major projects such as Guangming Cloud Valley and Guangming Town.",
+        # Two English sentences for one Chinese: the whole paragraph, never a guess.
+        p3.id: "We will keep working hard. We will speed up cross-border medical services.",
+    }
+    missing = [
+        c.model_copy(update={"gloss_en": "(English missing: the answer drops 5)"})
+        if c.paragraph_id == p2.id else c
+        for c in artifact.commitments
+    ]  # fmt: skip
+    docs[2] = (report, artifact.model_copy(update={"commitments": missing}))
+    built = build_tracker(docs, NAMES, {report.id: _translated(report, english)})
+    quote = "加快光明云谷、光明小镇等重大项目建设"
+    projects = next(c for c in built.commitments if c.quote == quote)
+    assert projects.english_status == "translation"
+    assert projects.english == english[p2.id].split(". ")[1]
+    assert projects.english_shown().endswith("(from the paragraph's translation)")
+    general = next(c for c in built.commitments if c.quote == GENERAL)
+    assert (general.english, general.english_status) == (english[p3.id], "translation")
+    # A paragraph the translation failed gives nothing: the marker stays.
+    untranslated = {p2.id: english[p2.id]}
+    built = build_tracker(docs, NAMES, {report.id: _translated(report, untranslated)})
+    general = next(c for c in built.commitments if c.quote == GENERAL)
+    assert general.english is None and general.english_status == "not_rendered"
 
 
 def test_entity_page_lists_quote_english_and_a_link_to_the_paragraph() -> None:

@@ -63,5 +63,5 @@ def _print_entity(tracker: Tracker, key: str, *, as_json: bool) -> None:
     typer.echo(f"{found.key}\t{found.name_en or ''}")
     for c in about:
         when = c.doc_date.isoformat() if c.doc_date else str(c.year or "undated")
-        english = c.english or f"({c.english_status.replace('_', ' ')})"
+        english = c.english_shown()
         typer.echo(f"{when}\t{c.tier}\t{c.doc_id}#{c.paragraph_id or ''}\t{c.quote}\t{english}")

@@ -85,7 +85,8 @@ def site_tracker(
     """The tracker of the bundles' commitments, entity names from the corpus's glossary terms."""
     corpus = [(b.document, b.commitments) for b in bundles if b.commitments is not None]
     names = {matching_form(zh): en for zh, en, _ in glossary_terms}
-    return build_tracker(corpus, names)
+    translations = {b.document.id: b.translation for b in bundles if b.translation is not None}
+    return build_tracker(corpus, names, translations)
 
 
 def tracker_files(tracker: Tracker) -> dict[str, str]:

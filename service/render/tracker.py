@@ -84,7 +84,7 @@ def _row(c: TrackedCommitment, key: str) -> list[str]:
     via = next(link.via for link in c.entities if link.key == key)
     return [
         md.cell(_when(c)), md.cell(c.doc_title), md.cell(c.quote),
-        md.cell(c.english or _no_english(c)), md.cell("; ".join(c.targets)),
+        md.cell(c.english_shown()), md.cell("; ".join(c.targets)),
         md.cell(c.deadline), md.link(f"¶{c.paragraph_id or ''} ({_VIA[via]})", "../" + _href(c)),
     ]  # fmt: skip
 
@@ -93,12 +93,6 @@ def _when(c: TrackedCommitment) -> str:
     if c.doc_date is not None:
         return c.doc_date.isoformat()
     return f"{c.year} (year of the title)" if c.year else "undated"
-
-
-def _no_english(c: TrackedCommitment) -> str:
-    if c.english_status == "missing":
-        return "(English missing: the model's answer was rejected)"
-    return "(general statement: no English rendered)"
 
 
 def _href(c: TrackedCommitment) -> str:

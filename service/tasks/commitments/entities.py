@@ -32,8 +32,10 @@ ENTITIES_PATH = Path(__file__).with_name("entities.toml")
 
 Via = Literal["name", "alias", "short_form", "sentence", "section"]
 
-# Anything that is not a Han character ends a name (punctuation, digits, Latin, spaces).
-_NOT_HAN = re.compile(r"[^\u3400-\u9fff]")
+# A run of anything that is not a Han character ends a name (punctuation, digits, spaces), but
+# Latin letters after a Han character (国际I期临床医院) are inside it.
+_NOT_HAN = re.compile(r"[^\u3400-\u9fff]+")
+_HAN = re.compile(r"[\u3400-\u9fff]")
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 _CLAUSE_MARK = re.compile(r"[，,；;：:、]")
 # Verbs that also occur inside names (可持续发展议程创新示范区): no boundary.
@@ -56,6 +58,7 @@ class EntityLexicon:
     min_prefix: int
     max_chars: int
     boundaries: tuple[str, ...]
+    inside_words: frozenset[str]
     generic: tuple[str, ...]
     place_prefixes: tuple[str, ...]
     short_forms: frozenset[str]
@@ -84,7 +87,11 @@ def _compile(data: dict[str, Any]) -> EntityLexicon:
         suffixes=_longest_first(names["suffixes"]),
         min_prefix=int(names["min_prefix"]),
         max_chars=int(names["max_chars"]),
-        boundaries=_longest_first([*names["boundaries"], *set(verbs) - _NAME_VERBS]),
+        # The inside words are in the pattern so that a match of one passes over its boundary.
+        boundaries=_longest_first(
+            [*names["boundaries"], *set(verbs) - _NAME_VERBS, *names["inside_words"]]
+        ),
+        inside_words=frozenset(names["inside_words"]),
         generic=_longest_first(names["generic"]),
         place_prefixes=_longest_first(names["place_prefixes"]),
         short_forms=frozenset(data["anaphora"]["short_forms"]),
@@ -151,9 +158,12 @@ def _name_start(simple: str, low: int, start: int, lex: EntityLexicon) -> int:
     """Where the name ending at ``start`` begins: after the last boundary from ``low`` on."""
     begin = low
     for m in _NOT_HAN.finditer(simple, low, start):
-        begin = max(begin, m.end())
+        inside = m[0].isascii() and m[0].isalpha() and _HAN.match(simple, m.start() - 1)
+        if not inside:
+            begin = max(begin, m.end())
     for m in _pattern(lex.boundaries).finditer(simple, begin, start):
-        begin = max(begin, m.end())
+        if m[0] not in lex.inside_words:
+            begin = max(begin, m.end())
     return begin
 
 

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from service.artifacts import CommitmentsArtifact
+from service.artifacts import CommitmentsArtifact, TranslationArtifact
 from service.checks.glossary import Entry, matching_form
 from service.models import Document
 from service.tasks.commitments.english import MISSING, NOT_RENDERED
@@ -33,11 +33,14 @@ from service.tasks.commitments.rules import Candidate, detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.commitments.tiers import Tier, candidate_tier, tier_rank
 
-EnglishStatus = Literal["rendered", "missing", "not_rendered"]
+EnglishStatus = Literal["rendered", "translation", "missing", "not_rendered"]
 NameSource = Literal["glossary", "model", "none"]
 # The markers the rules_en strategy stores instead of English (MISSING's text before its reason).
 _MISSING = MISSING.split("{")[0]
 _TITLE_YEAR = re.compile(r"(20\d{2})年")
+# Sentences of a paragraph and of its English, to take the English of the quote's sentence.
+_ZH_SENTENCE = re.compile(r"[^。！？；!?;]+[。！？；!?;]*")
+_EN_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"“‘(])")
 
 
 class EntityLink(BaseModel):
@@ -59,11 +62,25 @@ class TrackedCommitment(BaseModel):
     paragraph_id: str | None
     quote: str
     english: str | None = Field(description="The English statement; None when there is none.")
-    english_status: EnglishStatus
+    english_status: EnglishStatus = Field(
+        description="rendered: the commitment's own checked sentence; translation: no such "
+        "sentence, so the English of the quote's sentence (else paragraph) in the document's "
+        "translation; missing / not_rendered: none of either."
+    )
     targets: list[str] = Field(description="Targets as written in the quote, e.g. 120万人.")
     deadline: str | None
     tier: Tier
     entities: list[EntityLink]
+
+    def english_shown(self) -> str:
+        """The English as a reader sees it: where it comes from when not the commitment's own."""
+        if self.english is not None and self.english_status == "translation":
+            return f"{self.english} (from the paragraph's translation)"
+        if self.english is not None:
+            return self.english
+        if self.english_status == "missing":
+            return "(English missing: the model's answer was rejected)"
+        return "(general statement: no English rendered)"
 
 
 class TrackedEntity(BaseModel):
@@ -95,9 +112,16 @@ class Tracker(BaseModel):
 
 
 def build_tracker(
-    corpus: Sequence[tuple[Document, CommitmentsArtifact]], names: Mapping[str, str]
+    corpus: Sequence[tuple[Document, CommitmentsArtifact]],
+    names: Mapping[str, str],
+    translations: Mapping[str, TranslationArtifact] | None = None,
 ) -> Tracker:
-    """The tracker of these documents' commitments; ``names`` maps entity keys to English."""
+    """The tracker of these documents' commitments; ``names`` maps entity keys to English.
+
+    A commitment without English of its own takes its sentence's from the document's
+    translation (``translations``, by document id) when there is one.
+    """
+    translations = translations or {}
     tracked: list[TrackedCommitment] = []
     forms: dict[str, list[str]] = {}
     for doc, artifact in corpus:
@@ -107,7 +131,8 @@ def build_tracker(
             forms.setdefault(m.key, [])
             if m.surface not in forms[m.key]:
                 forms[m.key].append(m.surface)
-        tracked += _tracked(doc, artifact.commitments, entities)
+        english = _paragraph_english(translations.get(doc.id))
+        tracked += _tracked(doc, artifact.commitments, entities, english)
     tracked.sort(key=_order)
     named: dict[str, tuple[str, NameSource]] = {
         k: (v, "model") for _, a in corpus for k, v in a.entity_names.items()
@@ -116,8 +141,18 @@ def build_tracker(
     return Tracker(entities=_entities(tracked, forms, named), commitments=tracked)
 
 
+def _paragraph_english(translation: TranslationArtifact | None) -> dict[str, str]:
+    """Paragraph id → its English, for the paragraphs the translation has."""
+    if translation is None:
+        return {}
+    return {p.id: p.en for p in translation.paragraphs if p.en and not p.error}
+
+
 def _tracked(
-    doc: Document, commitments: Sequence[Commitment], entities: DocumentEntities
+    doc: Document,
+    commitments: Sequence[Commitment],
+    entities: DocumentEntities,
+    english: Mapping[str, str],
 ) -> list[TrackedCommitment]:
     # The same detector run as the rules_en strategy's: the same candidates, the same tiers.
     found = detect(doc.text, doc_year=extract_doc_year(doc))
@@ -127,8 +162,33 @@ def _tracked(
         if c.start is None or c.end is None or c.quote is None:
             continue  # unaligned: no place in the document to link to
         about = entities.about(c.start, c.end)
-        out.append(_one(doc, c, about, _tier(c, candidates.get((c.start, c.end)), about)))
+        tracked = _one(doc, c, about, _tier(c, candidates.get((c.start, c.end)), about))
+        if tracked.english is None:
+            tracked = _from_translation(doc, c, tracked, english)
+        out.append(tracked)
     return out
+
+
+def _from_translation(
+    doc: Document, c: Commitment, tracked: TrackedCommitment, english: Mapping[str, str]
+) -> TrackedCommitment:
+    para = next((p for p in doc.paragraphs if p.id == c.paragraph_id), None)
+    if para is None or para.id not in english or c.start is None:
+        return tracked
+    sentence = translated_sentence(para.text, english[para.id], c.start - para.start)
+    return tracked.model_copy(update={"english": sentence, "english_status": "translation"})
+
+
+def translated_sentence(zh: str, en: str, offset: int) -> str:
+    """The English of the Chinese sentence at ``offset`` of paragraph ``zh``, given the
+    paragraph's English ``en``: the sentence of the same rank when both have as many
+    sentences, else the whole English paragraph (never a guess at a part of it)."""
+    zh_spans = [m.span() for m in _ZH_SENTENCE.finditer(zh) if m[0].strip()]
+    en_sentences = [s for s in _EN_SENTENCE_END.split(en.strip()) if s]
+    rank = next((i for i, (a, b) in enumerate(zh_spans) if a <= offset < b), None)
+    if rank is None or len(zh_spans) != len(en_sentences):
+        return en.strip()
+    return en_sentences[rank]
 
 
 def _one(doc: Document, c: Commitment, about: list[Mention], tier: Tier) -> TrackedCommitment:
