@@ -22,7 +22,7 @@ from service.tasks.commitments.english import (
     worth_rendering,
 )
 from service.tasks.commitments.extract import TASK
-from service.tasks.commitments.names import NAME_TASK
+from service.tasks.commitments.names import NAME_TASK, foreign_pinyin
 from service.tasks.commitments.rules import detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.commitments.task import commitments
@@ -247,6 +247,38 @@ async def test_hints_are_the_quotes_and_an_answer_rendering_the_context_is_reask
     assert "Context: 要持续优化营商环境" in ask and "Glossary:" not in ask  # the context's term
     assert "renders 营商环境 (business environment) of the context" in reask
     assert "Render the Quote only" in reask
+
+
+async def test_a_name_in_someone_elses_pinyin_is_reasked(
+    en_ctx: TaskContext, model: ScriptedModel
+) -> None:
+    text = "加快建设广珠澳科技创新走廊，打造创新高地。"
+    model.script(TASK, "The Guangzhou-Zhuhai-Macao corridor will be built faster.", when="走廊")
+    wrong, right = "Guangzhou-Ashan-Tongxin Corridor", "Guangzhou-Zhuhai-Macao Innovation Corridor"
+    model.script(NAME_TASK, wrong, right, when="Name: 广珠澳科技创新走廊")
+    art = await run(en_ctx, text)
+    assert art.entity_names == {"广珠澳科技创新走廊": right}
+    reask = str(model.requests[NAME_TASK][1]["messages"][-1]["content"])
+    assert "Ashan, Tongxin is not the pinyin of 广珠澳科技创新走廊" in reask
+
+
+@pytest.mark.parametrize(
+    ("key", "name", "wrong"),
+    [
+        ("广珠澳科技创新走廊", "Guangzhou-Ashan-Tongxin Corridor", ["Ashan", "Tongxin"]),
+        ("光明科学城", "Guangming Science City", []),  # a run of characters
+        ("深汕特别合作区", "Shenzhen-Shanwei Special Cooperation Zone", []),  # short forms
+        ("深港科技创新合作区", "Shenzhen-Hong Kong Cooperation Zone", []),  # conventional
+        ("西丽湖国际科教城", "Xili Lake International Science and Education City", []),
+        ("香港中文大学", "The Chinese University of Hong Kong", []),  # English words
+        ("前海", "Qianhai Bay", []),
+        ("兜底工程", "Tongxin Project", ["Tongxin"]),
+    ],
+)
+def test_foreign_pinyin_flags_syllables_the_name_does_not_have(
+    key: str, name: str, wrong: list[str]
+) -> None:
+    assert foreign_pinyin(name, key) == wrong
 
 
 # --- the tiers --------------------------------------------------------------------------------

@@ -180,6 +180,17 @@ def test_without_english_of_its_own_a_commitment_takes_its_sentences_translation
     assert general.english is None and general.english_status == "not_rendered"
 
 
+def test_a_stored_model_name_in_someone_elses_pinyin_is_not_shown() -> None:
+    docs = corpus()
+    report, artifact = docs[2]
+    names = {"光明云谷": "Tongxin Cloud Valley", "光明小镇": "Guangming Town"}
+    docs[2] = (report, artifact.model_copy(update={"entity_names": names}))
+    built = build_tracker(docs, NAMES)
+    valley, town = built.entity("光明云谷"), built.entity("光明小镇")
+    assert valley is not None and (valley.name_en, valley.name_source) == (None, "none")
+    assert town is not None and (town.name_en, town.name_source) == ("Guangming Town", "model")
+
+
 def test_entity_page_lists_quote_english_and_a_link_to_the_paragraph() -> None:
     t = tracker()
     city = t.entity("光明科学城")

@@ -29,6 +29,7 @@ from service.tasks.commitments.entities import (
     load_entity_lexicon,
 )
 from service.tasks.commitments.extract import doc_year as extract_doc_year
+from service.tasks.commitments.names import english_words, foreign_pinyin
 from service.tasks.commitments.rules import Candidate, detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.commitments.tiers import Tier, candidate_tier, tier_rank
@@ -134,8 +135,12 @@ def build_tracker(
         english = _paragraph_english(translations.get(doc.id))
         tracked += _tracked(doc, artifact.commitments, entities, english)
     tracked.sort(key=_order)
+    known = english_words(names.values())
     named: dict[str, tuple[str, NameSource]] = {
-        k: (v, "model") for _, a in corpus for k, v in a.entity_names.items()
+        k: (v, "model")
+        for _, a in corpus
+        for k, v in a.entity_names.items()
+        if not foreign_pinyin(v, k + "".join(forms.get(k, [])), known)  # stored before the check
     }
     named |= {k: (v, "glossary") for k, v in names.items()}  # the glossary first
     return Tracker(entities=_entities(tracked, forms, named), commitments=tracked)
