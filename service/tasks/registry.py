@@ -20,7 +20,7 @@ from service.errors import ConfigError
 from service.llm.prompts import PromptCatalog
 from service.models import Chunk, Document
 from service.tasks import translate
-from service.tasks.commitments import extract, names, tiers
+from service.tasks.commitments import english, extract, names, tiers
 from service.tasks.commitments.schema import ExtractionOutput
 from service.tasks.commitments.task import commitments
 from service.tasks.context import TaskContext
@@ -80,7 +80,7 @@ TASKS: dict[ArtifactKind, TaskSpec] = {
             names.NAME_TASK: (RULES_EN,),
         },
         {"ExtractionOutput": ExtractionOutput},
-        revision=tiers.VERSION,
+        revision=f"{tiers.VERSION}.{english.VERSION}",
     ),
 }
 

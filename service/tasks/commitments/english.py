@@ -58,6 +58,9 @@ from service.tasks.context import ProgressEvent, TaskContext
 from service.tasks.guard import MIN_RATIO, without_comments
 from service.tasks.units import in_prompt, mostly_chinese, one_line, unit_glossary
 
+#: What the rendering depends on besides the prompt files (hints, checks, the entities that
+#: make a commitment concrete): part of the commitments artifact's variant, bumped when it moves.
+VERSION = "en-2"
 NOT_RENDERED = "(general statement; not rendered)"
 MISSING = "(English missing: {reason})"
 #: The quote's paragraph (else its sentence) goes along as context up to this many characters.
