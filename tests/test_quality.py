@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
+
 from service.checks.quality import (
     LENGTH_RATIO_BAND,
     check_coverage,
@@ -104,6 +106,40 @@ def test_number_words_and_dates_count_as_equivalents() -> None:
     assert check_numbers(zh, "On 20 February it reviewed 11 documents, up 5%.").ok
     wrong = check_numbers(zh, "On February 21 it reviewed 11 documents, up 5%.")
     assert [m.kind for m in wrong.missing] == ["date"]
+
+
+@pytest.mark.parametrize(
+    ("zh", "en", "extra"),
+    [
+        # A size class (…级) may be stated, as a number or not at all; a wrong one is extra.
+        (
+            "打造百平方公里级的高科技园区",
+            "A park of a hundred square kilometres will be built.",
+            [],
+        ),
+        (
+            "打造百平方公里级的高科技园区",
+            "A hundred-square-kilometre-level park will be built.",
+            [],
+        ),
+        ("打造千亿级产业集群", "Clusters worth 100 billion yuan will be built.", []),
+        ("打造千亿级产业集群", "Clusters worth 200 billion yuan will be built.", ["200 billion"]),
+        (
+            "千方百计保障就业",
+            "Jobs will be secured by every means, for a hundred people.",
+            ["hundred"],
+        ),
+    ],
+)
+def test_a_size_class_may_be_stated(zh: str, en: str, extra: list[str]) -> None:
+    check = check_numbers(zh, en)
+    assert check.missing == [] and [m.text for m in check.extra] == extra
+
+
+def test_a_phase_in_roman_numerals_keeps_its_number() -> None:
+    zh = "推进国家超算中心二期建设"
+    assert check_numbers(zh, "Phase II of the National Supercomputing Centre will advance.").ok
+    assert not check_numbers(zh, "Phase III of the National Supercomputing Centre.").ok
 
 
 def test_summary_inventing_a_number() -> None:

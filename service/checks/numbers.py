@@ -9,7 +9,8 @@ Policy for Chinese (why: policy prose is full of set phrases built from numerals
   run with a unit character (十一, 一百, 三千万); a digit-by-digit run before 年 (二〇二一年);
   a month/day (十一月十六日); or a single numeral other than 一 followed by a measure word
   (两个, 五方面, 十大). A bare 一 never counts outside 第一: in English it is "a/an" or part
-  of an idiom. Runs starting with 百/千/万/亿 (万物, 千方百计, 万亿级) do not count.
+  of an idiom. Runs starting with 百/千/万/亿 (万物, 千方百计, 万亿级) do not count; before 级
+  they are size classes (``level_sizes``) an English rendering may state.
 - "十四五"-style plan names are one token whose value is the plan number (14 → "14th").
 - 百分之五 / 5% are percentages; 5个百分点 are percentage points.
 - A month without a day (8月) is a month; English month names match it.
@@ -98,6 +99,11 @@ _MEASURE = re.compile(
     "|章|节|節|款|册|冊|本|届|季|季度|个月|個月|段|步)"
 )
 _RANGE_YEAR = re.compile(r"^[-–—~至到][0-9]{4}年")  # the first year of 2020-2025年
+# A bare scale before 级 is a size class (百平方公里级 = of a hundred square kilometres, 千亿级 =
+# worth a hundred billion), which an English rendering may state or not (see level_sizes).
+_LEVEL = re.compile(
+    r"(?<![0-9零〇一二两兩三四五六七八九十])([百千万亿萬億]+)(?=(?:元|美元|平方公里|平方米|公里|吨|亩|人)?[级級])"
+)
 _DATE_DAY = re.compile(rf"^月({_AR}|[{_CN_CHARS}]+)(?:日|号|號)")
 
 
@@ -144,6 +150,20 @@ def extract_zh(text: str) -> list[NumberMention]:
     for m in found:
         m.text = text[m.start : m.end]
     return sorted(found, key=lambda m: m.start)
+
+
+def level_sizes(text: str) -> list[NumberMention]:
+    """The size classes of ``text`` (百平方公里级 → 100, 万亿级 → 10¹²) as weak mentions: not
+    numbers an English rendering must keep (extract_zh skips them), but ones it may state."""
+    found = []
+    for m in _LEVEL.finditer(normalise(text)):
+        value = cn_value("一" + m.group(1))
+        if value is not None:
+            found.append(
+                NumberMention(text=m.group(1), start=m.start(1), end=m.end(1), value=value,
+                              strong=False)
+            )  # fmt: skip
+    return found
 
 
 def _plans(norm: str) -> Iterator[NumberMention]:
@@ -326,6 +346,8 @@ _MONTHS = [
     "december",
 ]
 _MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(_MONTHS)} | {"sept": 9}
+_ROMAN = {"I": 1.0, "II": 2.0, "III": 3.0, "IV": 4.0, "V": 5.0, "VI": 6.0, "VII": 7.0}
+_PHASE = re.compile(r"\b(?:[Pp]hase|[Ss]tage)\s+(VII|VI|V|IV|III|II|I)\b")
 _EN_TOKEN = re.compile(r"[0-9]+(?:,[0-9]{3}(?![0-9]))*(?:\.[0-9]+)?(?:st|nd|rd|th)?|[A-Za-z]+")
 _EN_SUFFIX = re.compile(r"^\s*(?:(%)|(percentage points?)|(per\s?cent)\b)", re.I)
 _MONTH_RE = re.compile(
@@ -339,8 +361,9 @@ _DAY_MONTH_RE = re.compile(
 
 
 def extract_en(text: str) -> list[NumberMention]:
-    """Every number in English text: digits, number words, percentages, ordinals, dates."""
-    found = list(_en_dates(text))
+    """Every number in English text: digits, number words, percentages, ordinals, dates, the
+    Roman numeral of a phase (二期 → Phase II)."""
+    found = list(_en_dates(text)) + list(_en_phases(text))
     taken = [(m.start, m.end) for m in found if m.kind == "date"]
     taken += [m.span() for m in _NAMES.finditer(text)]
     taken += [m.span(1) for m in _LIST_MARKER.finditer(text)]
@@ -350,6 +373,14 @@ def extract_en(text: str) -> list[NumberMention]:
             if mention is not None:
                 found.append(mention)
     return sorted(found, key=lambda m: m.start)
+
+
+def _en_phases(text: str) -> Iterator[NumberMention]:
+    for m in _PHASE.finditer(text):
+        yield NumberMention(
+            text=m.group(1), start=m.start(1), end=m.end(1), value=_ROMAN[m.group(1)],
+            kind="number", strong=False,
+        )  # fmt: skip
 
 
 def _en_dates(text: str) -> Iterator[NumberMention]:

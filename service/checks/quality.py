@@ -11,7 +11,13 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from service.checks.numbers import NumberMention, contains_value, extract_en, extract_zh
+from service.checks.numbers import (
+    NumberMention,
+    contains_value,
+    extract_en,
+    extract_zh,
+    level_sizes,
+)
 from service.checks.repairs import NumberFix, Repairs, TermFix
 
 # English characters per Han character, measured on 670 paragraph pairs of the bilingual
@@ -151,7 +157,8 @@ def check_numbers(source: str, target: str) -> NumberCheck:
     """Every Chinese source number has an equivalent in the English; no digits are invented."""
     src, tgt = extract_zh(source), extract_en(target)
     missing = [m for m in src if not contains_value(tgt, m)]
-    extra = [m for m in tgt if m.strong and not contains_value(src, m)]
+    stated = [*src, *level_sizes(source)]  # "a hundred square kilometres" for 百平方公里级
+    extra = [m for m in tgt if m.strong and not contains_value(stated, m)]
     return NumberCheck(
         total=len(src),
         preserved=len(src) - len(missing),
