@@ -25,10 +25,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from service.artifacts import ArtifactKind
 from service.errors import Busy, Conflict, ServiceError
-from service.queue.records import CANCELLED, JobKey, JobOutcome, first_progress
+from service.queue.records import (
+    CANCELLED,
+    JobKey,
+    JobOutcome,
+    fail_job,
+    first_progress,
+    run_job,
+)
 from service.reader import Reader
 from service.store.store import StoredJob
-from service.tasks.context import ProgressEvent
 
 if TYPE_CHECKING:
     from service.queue.jobs import JobQueue
@@ -127,36 +133,10 @@ class JobRunner:
 
     async def _run(self, job: Job) -> JobOutcome:
         async with self._slots:
-            self.store.update_job(job.id, status="running")
-            try:
-                artifact = await self.reader.compute(
-                    job.doc_id,
-                    job.kind,
-                    force=job.force,
-                    versions=job.versions,
-                    progress=lambda event: self._progress(job, event),
-                )
-            except ServiceError as exc:
-                self._fail(job, exc)
-                return JobOutcome(error=exc)
-            except Exception:  # a bug: keep the service up, log it, fail the job
-                log.exception("job %s crashed", job.id)
-                error = ServiceError("Internal error while computing; see the server log.")
-                self._fail(job, error)
-                return JobOutcome(error=error)
-        self.store.update_job(job.id, status="done", progress=job.progress)
-        return JobOutcome(artifact=artifact)
-
-    def _progress(self, job: Job, event: ProgressEvent) -> None:
-        p = job.progress
-        p.update(done=event.done, total=event.total, step=event.task)
-        p["cached"] += int(event.cached)
-        p["failed"] += int(event.failed)
-        self.store.update_job(job.id, progress=p)
-
-    def _fail(self, job: Job, exc: ServiceError, code: str | None = None) -> None:
-        job.progress["error_code"] = code or exc.code
-        self.store.update_job(job.id, status="failed", progress=job.progress, error=exc.message)
+            return await run_job(
+                self.reader, job.id, job.key, job.versions, job.force, job.progress,
+                log_name="server",
+            )  # fmt: skip
 
     async def wait(self, job_id: str, timeout: float) -> JobOutcome | None:
         """The job's outcome if it ends within ``timeout`` seconds (the job keeps running)."""
@@ -196,7 +176,13 @@ class JobRunner:
         await asyncio.gather(*tasks, return_exceptions=True)
         for job in jobs:
             if job.task is not None and job.task.cancelled():
-                self._fail(job, ServiceError(f"Job cancelled: {why}."), CANCELLED)
+                fail_job(
+                    self.reader,
+                    job.id,
+                    job.progress,
+                    ServiceError(f"Job cancelled: {why}."),
+                    CANCELLED,
+                )
 
 
 class QueueJobs:

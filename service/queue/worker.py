@@ -21,11 +21,10 @@ from service.artifacts import ArtifactKind
 from service.config import Settings
 from service.errors import ServiceError
 from service.queue.db import QUEUE, TASK, conninfo, ensure_schema, make_app, make_pool
-from service.queue.records import CANCELLED
+from service.queue.records import CANCELLED, JobKey, fail_job, run_job
 from service.queue.slots import KeyLocks, SharedSlots
 from service.reader import Reader
 from service.store.store import Store
-from service.tasks.context import ProgressEvent
 
 log = logging.getLogger("service.queue.worker")
 
@@ -50,37 +49,8 @@ class Worker:
         if job.status == "failed" and job.progress.get("error_code") == CANCELLED:
             return
         progress = {**job.progress, "attempt": int(job.progress.get("attempt", 0)) + 1}
-        self.store.update_job(job_id, status="running", progress=progress)
-        try:
-            await self.reader.compute(
-                doc_id,
-                kind,
-                force=force,
-                versions=versions,
-                progress=lambda e: self._progress(job_id, progress, e),
-            )
-        except ServiceError as exc:
-            self._fail(job_id, progress, exc)
-            return
-        except Exception:  # a bug: log it, fail the job with a reason, keep the worker up
-            log.exception("job %s crashed", job_id)
-            self._fail(
-                job_id,
-                progress,
-                ServiceError("Internal error while computing; see the worker log."),
-            )
-            return
-        self.store.update_job(job_id, status="done", progress=progress)
-
-    def _progress(self, job_id: str, progress: dict[str, Any], event: ProgressEvent) -> None:
-        progress.update(done=event.done, total=event.total, step=event.task)
-        progress["cached"] = progress.get("cached", 0) + int(event.cached)
-        progress["failed"] = progress.get("failed", 0) + int(event.failed)
-        self.store.update_job(job_id, progress=progress)
-
-    def _fail(self, job_id: str, progress: dict[str, Any], exc: ServiceError) -> None:
-        progress["error_code"] = exc.code
-        self.store.update_job(job_id, status="failed", progress=progress, error=exc.message)
+        key: JobKey = (doc_id, kind, "")
+        await run_job(self.reader, job_id, key, versions, force, progress, log_name="worker")
 
     def register(self, app: App) -> None:
         async def compute_artifact(context: JobContext, /, **args: Any) -> None:
@@ -97,11 +67,9 @@ class Worker:
             if job.attempts + 1 >= MAX_ATTEMPTS:
                 await manager.finish_job_by_id_async(job.id, status=Status.FAILED, delete_job=False)
                 why = f"The workers running this job died {MAX_ATTEMPTS} times."
-                self._fail(
-                    str(job.task_kwargs["job_id"]),
-                    dict(self.store.get_job(str(job.task_kwargs["job_id"])).progress),
-                    ServiceError(why),
-                )
+                job_id = str(job.task_kwargs["job_id"])
+                progress = dict(self.store.get_job(job_id).progress)
+                fail_job(self.reader, job_id, progress, ServiceError(why))
                 continue
             log.warning("job %s: its worker died; queued again", job.task_kwargs.get("job_id"))
             await manager.retry_job(job)
