@@ -109,6 +109,17 @@ def test_jobs_lifecycle(db_store: Store) -> None:
         db_store.get_job("nope")
 
 
+def test_live_jobs_are_a_documents_queued_and_running_ones(db_store: Store) -> None:
+    queued, running = db_store.create_job("translate", "d1"), db_store.create_job("summary", "d1")
+    db_store.update_job(running.id, status="running")
+    done, failed = db_store.create_job("summary", "d1"), db_store.create_job("summary", "d1")
+    db_store.update_job(done.id, status="done")
+    db_store.update_job(failed.id, status="failed", error="boom")
+    db_store.create_job("translate", "d2")
+    assert sorted(j.id for j in db_store.live_jobs("d1")) == sorted([queued.id, running.id])
+    assert db_store.live_jobs("nope") == []
+
+
 def test_prune_filters(db_store: Store) -> None:
     for i, (task, ver, model) in enumerate(
         [("translate", "v1", "a"), ("translate", "v2", "a"), ("summary", "v1", "b")]

@@ -35,6 +35,7 @@ from service.queue.records import (
 )
 from service.reader import Reader
 from service.store.store import StoredJob
+from service.store.tables import ENDED
 
 if TYPE_CHECKING:
     from service.queue.jobs import JobQueue
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("service.api.jobs")
 
 QUEUE_FACTOR = 8
-ENDED = ("done", "failed")
 
 
 class Jobs(Protocol):

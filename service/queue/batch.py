@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 
 from service.artifacts import Artifact, ArtifactKind
-from service.queue.jobs import ENDED, JobQueue
+from service.queue.jobs import JobQueue
 from service.store.store import StoredJob
+from service.store.tables import ENDED
 from service.tasks.context import Progress, ProgressEvent
 
 POLL_S = 0.25

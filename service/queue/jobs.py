@@ -32,9 +32,9 @@ from service.queue.db import (
 from service.queue.records import CANCELLED, JobKey, JobOutcome, error_of, first_progress
 from service.reader import Reader
 from service.store.store import StoredJob
+from service.store.tables import ENDED
 
 POLL_S = 0.1
-ENDED = ("done", "failed")
 LIVE_SQL = (
     "SELECT id, args FROM procrastinate_jobs WHERE queueing_lock = %s"
     " AND status IN ('todo', 'doing') ORDER BY id LIMIT 1"
@@ -151,9 +151,8 @@ class JobQueue:
 
     async def cancel_document(self, doc_id: str) -> None:
         """Stop the live jobs of a deleted document (their artifacts would be orphans)."""
-        for job in self.store.list_jobs(limit=10_000):
-            if job.doc_id == doc_id and job.status not in ENDED:
-                await self.cancel(job.id, "the document was deleted")
+        for job in self.store.live_jobs(doc_id):
+            await self.cancel(job.id, "the document was deleted")
 
     async def retry(self, job_id: str) -> tuple[str, bool]:
         """A failed job again: a new job for the same artifact (or the live one)."""

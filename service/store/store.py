@@ -22,6 +22,7 @@ from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragr
 from service.store.db import make_engine, with_lock_retry
 from service.store.migrations import upgrade
 from service.store.tables import (
+    ENDED,
     ArtifactRow,
     CacheEntry,
     CallRecord,
@@ -393,6 +394,12 @@ class Store:
         query = select(JobRow).order_by(col(JobRow.created_at).desc()).limit(limit)
         if status is not None:
             query = query.where(JobRow.status == status)
+        with Session(self.engine) as s:
+            return [StoredJob.model_validate(r, from_attributes=True) for r in s.exec(query)]
+
+    def live_jobs(self, doc_id: str) -> list[StoredJob]:
+        """The document's jobs not yet ended (queued or running)."""
+        query = select(JobRow).where(JobRow.doc_id == doc_id, col(JobRow.status).not_in(ENDED))
         with Session(self.engine) as s:
             return [StoredJob.model_validate(r, from_attributes=True) for r in s.exec(query)]
 

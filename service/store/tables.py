@@ -100,6 +100,10 @@ class ArtifactRow(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
+#: The statuses of a job that has ended (the others: queued, running).
+ENDED = ("done", "failed")
+
+
 class JobRow(SQLModel, table=True):
     __tablename__ = "jobs"
     id: str = Field(primary_key=True)
