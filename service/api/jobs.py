@@ -123,9 +123,9 @@ class JobRunner:
         return self._start(key, dict(versions), force).id, True
 
     def _start(self, key: JobKey, versions: dict[str, str], force: bool) -> Job:
-        row = self.store.create_job(key[1], key[0])
-        job = Job(row.id, key, force, versions, first_progress(key, versions, force))
-        self.store.update_job(job.id, progress=job.progress)
+        progress = first_progress(key, versions, force)
+        row = self.store.create_job(key[1], key[0], progress)
+        job = Job(row.id, key, force, versions, progress)
         self._active[key] = job
         job.task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
         job.task.add_done_callback(lambda _: self._active.pop(key, None))

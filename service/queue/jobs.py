@@ -99,8 +99,7 @@ class JobQueue:
 
     async def _create(self, key: JobKey, versions: Mapping[str, str], force: bool) -> str:
         doc_id, kind, _ = key
-        row = self.store.create_job(kind, doc_id)
-        self.store.update_job(row.id, progress=first_progress(key, versions, force))
+        row = self.store.create_job(kind, doc_id, first_progress(key, versions, force))
         await self.defer(row.id, key, versions, force)
         return row.id
 

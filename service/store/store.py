@@ -350,8 +350,11 @@ class Store:
 
     # --- jobs ------------------------------------------------------------------------------
 
-    def create_job(self, kind: str, doc_id: str | None = None) -> StoredJob:
-        row = JobRow(id=uuid.uuid4().hex, kind=kind, doc_id=doc_id)
+    def create_job(
+        self, kind: str, doc_id: str | None = None, progress: dict[str, Any] | None = None
+    ) -> StoredJob:
+        """A queued job, with its first progress record (one write)."""
+        row = JobRow(id=uuid.uuid4().hex, kind=kind, doc_id=doc_id, progress=progress or {})
 
         def write() -> StoredJob:
             with Session(self.engine) as s:
