@@ -7,12 +7,9 @@ into the row is passed to the run's display as it changes.
 
 from __future__ import annotations
 
-import asyncio
-
 from service.artifacts import Artifact, ArtifactKind
 from service.queue.jobs import JobQueue
 from service.store.store import StoredJob
-from service.store.tables import ENDED
 from service.tasks.context import Progress, ProgressEvent
 
 POLL_S = 0.25
@@ -28,22 +25,20 @@ class Enqueued:
         self, doc_id: str, kind: ArtifactKind, *, force: bool, progress: Progress | None = None
     ) -> Artifact:
         job_id, _ = await self.queue.submit(doc_id, kind, versions={}, force=force)
-        seen: tuple[int, int] = (-1, -1)
-        while (job := self.queue.store.get_job(job_id)).status not in ENDED:
-            seen = self._report(job, seen, progress)
-            await asyncio.sleep(POLL_S)
-        self._report(job, seen, progress)
+        last: tuple[int, int] = (-1, -1)
+
+        def report(job: StoredJob) -> None:  # each change of (done, total) once
+            nonlocal last
+            now = (int(job.progress.get("done", 0)), int(job.progress.get("total", 0)))
+            if progress is not None and now != last and now[1] > 0:
+                step = str(job.progress.get("step", job.kind))
+                progress(ProgressEvent(str(job.doc_id), step, now[0], now[1]))
+            last = now
+
+        job = await self.queue.watch(job_id, seen=report, poll_s=POLL_S)
+        assert job is not None  # no timeout: the row has ended
         outcome = self.queue.outcome(job)
         if outcome.error is not None:
             raise outcome.error
         assert outcome.artifact is not None
         return outcome.artifact
-
-    def _report(
-        self, job: StoredJob, seen: tuple[int, int], progress: Progress | None
-    ) -> tuple[int, int]:
-        now = (int(job.progress.get("done", 0)), int(job.progress.get("total", 0)))
-        if progress is not None and now != seen and now[1] > 0:
-            step = str(job.progress.get("step", job.kind))
-            progress(ProgressEvent(str(job.doc_id), step, now[0], now[1]))
-        return now

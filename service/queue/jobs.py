@@ -10,7 +10,7 @@ beside a running one); the same key is the job's execution ``lock``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -114,12 +114,30 @@ class JobQueue:
 
     async def wait(self, job_id: str, timeout: float) -> JobOutcome | None:
         """The job's outcome if it ends within ``timeout`` seconds (read from the database)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while (job := self.store.get_job(job_id)).status not in ENDED:
-            if asyncio.get_running_loop().time() >= deadline:
+        job = await self.watch(job_id, timeout=timeout)
+        return None if job is None else self.outcome(job)
+
+    async def watch(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        seen: Callable[[StoredJob], None] | None = None,
+        poll_s: float = POLL_S,
+    ) -> StoredJob | None:
+        """The job's row once it has ended, or None after ``timeout`` seconds; ``seen`` gets
+        every row read on the way. The database is read off the event loop."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            job = await asyncio.to_thread(self.store.get_job, job_id)
+            if seen is not None:
+                seen(job)
+            if job.status in ENDED:
+                return job
+            if deadline is not None and loop.time() >= deadline:
                 return None
-            await asyncio.sleep(POLL_S)
-        return self.outcome(job)
+            await asyncio.sleep(poll_s)
 
     def outcome(self, job: StoredJob) -> JobOutcome:
         if job.status == "failed":
