@@ -22,12 +22,16 @@ from service.store.store import Store
 from service.tasks.commitments.tracker import Tracker, build_tracker, entity_names
 
 ARTIFACT = TypeAdapter[Artifact](Artifact)
+#: The artifacts the tracker is built from.
+TRACKER_KINDS = ("commitments", "translation")
 
 
 class Library:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        # The last tracker built, by what it was built from (the API asks for it per request).
+        self._tracker: tuple[tuple[object, ...], Tracker] | None = None
 
     # --- documents -------------------------------------------------------------------------
 
@@ -105,6 +109,14 @@ class Library:
         """The promise tracker of the stored commitments; no model call. Entity names from
         ``glossary`` (default: the settings' glossary file)."""
         glossary = glossary or Glossary.from_settings(self.settings)
+        built_from = (glossary.version, *self.store.artifacts_version(TRACKER_KINDS))
+        if self._tracker is not None and self._tracker[0] == built_from:
+            return self._tracker[1]
+        tracker = self._build_tracker(glossary)
+        self._tracker = (built_from, tracker)
+        return tracker
+
+    def _build_tracker(self, glossary: Glossary) -> Tracker:
         corpus = self.commitments_corpus()
         translations = {}
         for doc, _ in corpus:

@@ -248,6 +248,24 @@ def _store(settings: Settings) -> None:
     store.close()
 
 
+def test_the_tracker_is_built_again_only_when_what_it_reads_changed(settings: Settings) -> None:
+    _store(settings)
+    store = Store(settings.db_url)
+    library = Library(settings, store)
+    first = library.tracker()
+    assert library.tracker() is first  # nothing changed: the same tracker, not rebuilt
+    doc, artifact = corpus()[0]
+    dropped = artifact.model_copy(update={"commitments": artifact.commitments[:1]})
+    library.save_artifact(dropped, "rules_en")  # replaced: a new tracker
+    second = library.tracker()
+    assert second is not first and len(second.commitments) == len(first.commitments) - (
+        len(artifact.commitments) - 1
+    )
+    store.delete_document(doc.id)
+    assert {c.doc_id for c in library.tracker().commitments} == {"v2023", "r2020"}
+    store.close()
+
+
 def test_cli_tracker_lists_entities_most_linked_first(settings: Settings) -> None:
     _store(settings)
     result = CliRunner().invoke(app, ["tracker"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any, cast
 
 from pydantic import BaseModel
@@ -342,6 +343,16 @@ class Store:
         with Session(self.engine) as s:
             row = s.exec(_artifact_query(doc_id, kind, variant)).first()
             return None if row is None else StoredArtifact.model_validate(row, from_attributes=True)
+
+    def artifacts_version(self, kinds: Sequence[str]) -> tuple[object, ...]:
+        """Changes whenever a document or an artifact of ``kinds`` is added, replaced or deleted:
+        their counts and newest times (a replaced artifact gets a new ``created_at``)."""
+        artifacts = sa_select(func.count(), func.max(_ARTIFACTS.c.created_at)).where(
+            _ARTIFACTS.c.kind.in_(kinds)
+        )
+        documents = sa_select(func.count(), func.max(_DOCUMENTS.c.created_at))
+        with self.engine.connect() as conn:
+            return (*conn.execute(artifacts).one(), *conn.execute(documents).one())
 
     def list_artifacts(self, doc_id: str) -> list[StoredArtifact]:
         with Session(self.engine) as s:
