@@ -107,19 +107,25 @@ def worth_rendering(c: Candidate, about: Sequence[Mention] = ()) -> bool:
     return candidate_tier(c, about) == "concrete"
 
 
-def concrete_candidates(text: str, candidates: Sequence[Candidate]) -> list[Candidate]:
-    """The candidates of ``text`` that are rendered: one model call each (a re-ask adds one)."""
-    entities = DocumentEntities(text, [(c.start, c.end) for c in candidates])
+def concrete_candidates(
+    text: str, candidates: Sequence[Candidate], entities: DocumentEntities | None = None
+) -> list[Candidate]:
+    """The candidates of ``text`` that are rendered: one model call each (a re-ask adds one).
+    ``entities``: the document's, when the caller has them already."""
+    entities = entities or DocumentEntities(text, [(c.start, c.end) for c in candidates])
     return [c for c in candidates if worth_rendering(c, entities.about(c.start, c.end))]
 
 
 def entities_to_name(
-    text: str, candidates: Sequence[Candidate], glossary: Glossary | None
+    text: str,
+    candidates: Sequence[Candidate],
+    glossary: Glossary | None,
+    entities: DocumentEntities | None = None,
 ) -> dict[str, str]:
     """Entity key → a quote about it, for the concrete tier's entities the glossary lacks."""
-    entities = DocumentEntities(text, [(c.start, c.end) for c in candidates])
+    entities = entities or DocumentEntities(text, [(c.start, c.end) for c in candidates])
     found: dict[str, str] = {}
-    for c in concrete_candidates(text, candidates):
+    for c in concrete_candidates(text, candidates, entities):
         for key in unnamed(entities.about(c.start, c.end), glossary):
             found.setdefault(key, c.quote)
     return found
@@ -138,8 +144,9 @@ async def render_commitments(
 ) -> CommitmentsArtifact:
     """The rule-found commitments of ``doc``, the concrete ones rendered in English."""
     candidates = detect(doc.text, doc_year=doc_year(doc))
-    concrete = {id(c) for c in concrete_candidates(doc.text, candidates)}
-    to_name = entities_to_name(doc.text, candidates, ctx.glossary)
+    entities = DocumentEntities(doc.text, [(c.start, c.end) for c in candidates])
+    concrete = {id(c) for c in concrete_candidates(doc.text, candidates, entities)}
+    to_name = entities_to_name(doc.text, candidates, ctx.glossary, entities)
     gateway = ctx.gateway
     template = gateway.registry.get(TASK, gateway.profile.mode, ctx.versions.get(TASK))
     done = 0
