@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from service.artifacts import CommitmentsArtifact
-from service.checks.glossary import Glossary
+from service.checks.glossary import Entry, Glossary
 from service.config import ROOT, Settings
 from service.ingest import ingest_path
 from service.llm.profiles import Profile
@@ -30,7 +30,7 @@ from service.tasks.context import TaskContext
 from service.tasks.registry import CATALOG
 from service.tasks.strategies import CHUNK_JSON, RULES_EN
 from tests.fakes import ScriptedModel
-from tests.samples import LASER, MEETING, SCHOOLS, SEEDS, chunks_by, make_document, seed
+from tests.samples import GLOSSARY, LASER, MEETING, SCHOOLS, SEEDS, chunks_by, make_document, seed
 
 GENERAL = "要加快完善跨境医疗服务衔接机制"
 TEXT = (
@@ -247,6 +247,21 @@ async def test_hints_are_the_quotes_and_an_answer_rendering_the_context_is_reask
     assert "Context: 要持续优化营商环境" in ask and "Glossary:" not in ask  # the context's term
     assert "renders 营商环境 (business environment) of the context" in reask
     assert "Render the Quote only" in reask
+
+
+async def test_a_context_term_inside_the_quotes_own_term_is_no_echo(
+    en_ctx: TaskContext, model: ScriptedModel
+) -> None:
+    # The context's 大湾区 stands inside the quote's 粤港澳大湾区: its English is the quote's.
+    glossary = Glossary([*GLOSSARY.entries, Entry(zh="大湾区", en="Greater Bay Area", kind="zone",
+                                                  source="test")], version="test-2")  # fmt: skip
+    en_ctx.glossary = glossary
+    text = "大湾区协同发展，联动大鹏建设粤港澳大湾区生命健康创新示范区。"
+    good = "Dapeng will help build a health innovation demonstration zone in the Greater Bay Area."
+    model.script(TASK, good, when="生命健康")
+    model.script(NAME_TASK, "Life and Health Innovation Demonstration Zone", when="Name:")
+    art = await run(en_ctx, text)
+    assert by_quote(art, "联动大鹏建设粤港澳大湾区生命健康创新示范区").action_en == good
 
 
 async def test_a_name_in_someone_elses_pinyin_is_reasked(

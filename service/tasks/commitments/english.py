@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 
 from service.artifacts import ChunkOutcome, CommitmentsArtifact
-from service.checks.glossary import Glossary
+from service.checks.glossary import Glossary, matching_form
 from service.checks.leftovers import fix_leftovers
 from service.checks.magnitudes import hint_line, repair
 from service.checks.names import name_hints
@@ -312,12 +312,13 @@ def check_not_context(quote: str, context: str, english: str, glossary: Glossary
     """
     if glossary is None:
         return
-    quoted = {e.zh for e in glossary.entries_in(quote)}
-    lower = english.lower()
+    quoted = glossary.entries_in(quote)
+    said = [e.en.lower() for e in quoted]  # 大湾区's English is in 粤港澳大湾区's
+    plain, lower = matching_form(quote), english.lower()
     for entry in glossary.entries_in(context):
-        if entry.zh in quoted or len(entry.zh) < ECHO_MIN_CHARS:
+        if matching_form(entry.zh) in plain or len(entry.zh) < ECHO_MIN_CHARS:
             continue
-        if entry.en.lower() in lower:
+        if entry.en.lower() in lower and not any(entry.en.lower() in en for en in said):
             raise Rejected(
                 f"the answer renders {entry.zh} ({entry.en}) of the context, not the quote",
                 _ONLY_THE_QUOTE,
