@@ -288,6 +288,9 @@ async def test_a_name_in_someone_elses_pinyin_is_reasked(
         ("香港中文大学", "The Chinese University of Hong Kong", []),  # English words
         ("前海", "Qianhai Bay", []),
         ("兜底工程", "Tongxin Project", ["Tongxin"]),
+        ("宝安国际机场", "Beijing International Airport", ["Beijing"]),  # a proper noun is no word
+        ("大鹏医院", "Daoping Hospital", ["Daoping"]),  # da + oping is no short form spelt out
+        ("沙井综合医院", "Shajing General Hospital", []),
     ],
 )
 def test_foreign_pinyin_flags_syllables_the_name_does_not_have(

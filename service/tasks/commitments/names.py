@@ -37,8 +37,10 @@ MIN_PINYIN_CHARS = 4
 #: Pinyin of at most this many characters in a row makes one word (Shenzhen, Guangming).
 MAX_WORD_HANS = 4
 _WORD = re.compile(r"[A-Z][a-z']+")
-# Conventional romanisations, not Mandarin pinyin (香港 Hong Kong, 澳门 Macao, 九龙 Kowloon).
-_CONVENTIONAL = frozenset({"kong", "macao", "macau", "kowloon"})
+# Conventional romanisations, not Mandarin pinyin (香港 Hong Kong, 澳门 Macao, 九龙 Kowloon), and
+# an English word the lower-case dictionary lacks.
+_CONVENTIONAL = frozenset({"kong", "macao", "macau", "kowloon", "chinese"})
+_INITIALS = frozenset("bpmfdtnlgkhjqxzcsryw")
 
 
 def unnamed(entities: Sequence[Mention], glossary: Glossary | None) -> list[str]:
@@ -63,7 +65,10 @@ async def name_entities(
 
 async def _name(key: str, context: str, ctx: TaskContext, template: PromptTemplate) -> str | None:
     variables = {"name": key, "context": one_line(context), "correction": ""}
-    known = english_words(e.en for e in ctx.glossary.entries) if ctx.glossary else frozenset()
+    # The glossary's English for the terms of the name and its context (前海 → Qianhai), not all
+    # of it: "Beijing International Airport" for 宝安国际机场 must not pass on the glossary's 北京.
+    glossed = ctx.glossary.entries_in(key + context) if ctx.glossary else []
+    known = english_words(e.en for e in glossed)
     for _ in range(2):
         try:
             result = await ctx.call(NAME_TASK, variables)
@@ -94,7 +99,8 @@ def check_name(key: str, text: str, template: PromptTemplate) -> str:
 
 def foreign_pinyin(name: str, zh: str, known: frozenset[str] = frozenset()) -> list[str]:
     """The capitalised words of ``name`` that read as pinyin but are the pinyin of no run of
-    ``zh``'s characters, no word of ``known`` (e.g. the glossary's English) and no English word.
+    ``zh``'s characters, no word of ``known`` (the glossary's English for terms of ``zh``) and no
+    English word.
 
     广珠澳科技创新走廊 → "Guangzhou-Ashan-Tongxin Corridor": Ashan and Tongxin; "Qianhai" for
     前海, "Guangzhou" for its short form 广 and "Hong Kong" (conventional) pass. Words shorter
@@ -107,18 +113,27 @@ def foreign_pinyin(name: str, zh: str, known: frozenset[str] = frozenset()) -> l
         plain = word.replace("'", "").lower()
         if len(plain) < MIN_PINYIN_CHARS or plain in known | _CONVENTIONAL or plain in runs:
             continue
-        if any(plain.startswith(r) and _reads_as_pinyin(plain[len(r) :]) for r in firsts):
+        if any(plain.startswith(r) and _second_syllable(plain[len(r) :]) for r in firsts):
             continue  # a one-character short form spelt out: 深 → Shenzhen, 广 → Guangzhou
         if _reads_as_pinyin(plain) and plain not in _english():
             wrong.append(word)
     return wrong
 
 
+def _second_syllable(rest: str) -> bool:
+    """The rest of a two-syllable place name after its short form's syllable: one syllable
+    with an initial (zhen of Shenzhen), not a vowel or a nasal that would let anything pass
+    (Daoping = da + oping is no spelling of 大鹏)."""
+    return rest in pinyinsyllables() and rest[0] in _INITIALS and rest not in ("ng", "hng")
+
+
 @lru_cache(maxsize=1)
 def _english() -> frozenset[str]:
-    """English words that also split into syllables (Chinese, Lake, Marine): web2 and GCIDE
-    (the ``english-words`` package; 0.35 s, loaded only when a word reads as pinyin)."""
-    return frozenset(get_english_words_set(["web2", "gcide"], lower=True, alpha=True))
+    """Common English words that also split into syllables (lake, marine, data): the lower-case
+    words of web2 and GCIDE (the ``english-words`` package; 0.35 s, loaded only when a word reads
+    as pinyin). Capitalised entries are left out: they hold Beijing and Shangqiu."""
+    words = get_english_words_set(["web2", "gcide"], lower=False, alpha=True)
+    return frozenset(w for w in words if w.islower())
 
 
 def english_words(texts: Iterable[str]) -> frozenset[str]:

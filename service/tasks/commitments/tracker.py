@@ -135,12 +135,11 @@ def build_tracker(
         english = _paragraph_english(translations.get(doc.id))
         tracked += _tracked(doc, artifact.commitments, entities, english)
     tracked.sort(key=_order)
-    known = english_words(names.values())
     named: dict[str, tuple[str, NameSource]] = {
         k: (v, "model")
         for _, a in corpus
         for k, v in a.entity_names.items()
-        if not foreign_pinyin(v, k + "".join(forms.get(k, [])), known)  # stored before the check
+        if _romanised_right(k, v, forms.get(k, []), names)  # stored before the check
     }
     named |= {k: (v, "glossary") for k, v in names.items()}  # the glossary first
     return Tracker(entities=_entities(tracked, forms, named), commitments=tracked)
@@ -151,6 +150,15 @@ def _paragraph_english(translation: TranslationArtifact | None) -> dict[str, str
     if translation is None:
         return {}
     return {p.id: p.en for p in translation.paragraphs if p.en and not p.error}
+
+
+def _romanised_right(
+    key: str, name: str, forms: Sequence[str], glossary: Mapping[str, str]
+) -> bool:
+    """``names.foreign_pinyin`` finds nothing wrong in the model's ``name`` of ``key``."""
+    zh = key + "".join(forms)
+    known = english_words(en for term, en in glossary.items() if term in zh)
+    return not foreign_pinyin(name, zh, known)
 
 
 def _tracked(
