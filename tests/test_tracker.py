@@ -31,7 +31,12 @@ from service.tasks.commitments.extract import candidate_to_extracted
 from service.tasks.commitments.ground import ground_commitments
 from service.tasks.commitments.rules import detect
 from service.tasks.commitments.schema import Commitment
-from service.tasks.commitments.tracker import Tracker, build_tracker, entity_id
+from service.tasks.commitments.tracker import (
+    Tracker,
+    build_tracker,
+    entity_id,
+    translated_sentence,
+)
 from tests.samples import (
     GENERATED_AT,
     READER_VERSION,
@@ -178,6 +183,30 @@ def test_without_english_of_its_own_a_commitment_takes_its_sentences_translation
     built = build_tracker(docs, NAMES, {report.id: _translated(report, untranslated)})
     general = next(c for c in built.commitments if c.quote == GENERAL)
     assert general.english is None and general.english_status == "not_rendered"
+
+
+PARA_ZH = "坚持民生优先。新增幼儿园学位2万个以上，新建中小学20所。推进健康深圳建设，完善医疗体系。"
+PARA_EN = (
+    "We will put people's wellbeing first and act on it. We will add over 20,000 kindergarten "
+    "places. We will build 20 new schools. We will advance Healthy Shenzhen. We will improve "
+    "the medical system."
+)
+
+
+def test_the_english_of_a_quote_is_its_sentence_not_the_paragraph() -> None:
+    def of(quote: str) -> str:
+        start = PARA_ZH.index(quote)
+        return translated_sentence(PARA_ZH, PARA_EN, start, start + len(quote))
+
+    # 3 Chinese sentences, 5 English ones: the one holding the quote's number...
+    assert of("新增幼儿园学位2万个以上") == "We will add over 20,000 kindergarten places."
+    # ...else those at the quote's sentence's place in the paragraph.
+    assert (
+        of("完善医疗体系")
+        == "We will advance Healthy Shenzhen. We will improve the medical system."
+    )
+    # As many sentences on both sides: the one of the same rank.
+    assert translated_sentence("甲。乙。", "A one. B two.", 3, 4) == "B two."
 
 
 def test_a_stored_model_name_in_someone_elses_pinyin_is_not_shown() -> None:

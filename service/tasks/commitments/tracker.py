@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from service.artifacts import CommitmentsArtifact, TranslationArtifact
 from service.checks.glossary import Entry, matching_form
+from service.checks.numbers import contains_value, extract_en, extract_zh
 from service.models import Document
 from service.tasks.commitments.english import MISSING, NOT_RENDERED
 from service.tasks.commitments.entities import (
@@ -41,7 +42,7 @@ _MISSING = MISSING.split("{")[0]
 _TITLE_YEAR = re.compile(r"(20\d{2})年")
 # Sentences of a paragraph and of its English, to take the English of the quote's sentence.
 _ZH_SENTENCE = re.compile(r"[^。！？；!?;]+[。！？；!?;]*")
-_EN_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"“‘(])")
+_EN_SENTENCE = re.compile(r".+?(?:[.!?;](?=\s+[A-Z0-9\"“‘(])|$)", re.S)
 
 
 class EntityLink(BaseModel):
@@ -188,20 +189,41 @@ def _from_translation(
     para = next((p for p in doc.paragraphs if p.id == c.paragraph_id), None)
     if para is None or para.id not in english or c.start is None:
         return tracked
-    sentence = translated_sentence(para.text, english[para.id], c.start - para.start)
+    offsets = (c.start - para.start, (c.end or c.start) - para.start)
+    sentence = translated_sentence(para.text, english[para.id], *offsets)
     return tracked.model_copy(update={"english": sentence, "english_status": "translation"})
 
 
-def translated_sentence(zh: str, en: str, offset: int) -> str:
-    """The English of the Chinese sentence at ``offset`` of paragraph ``zh``, given the
-    paragraph's English ``en``: the sentence of the same rank when both have as many
-    sentences, else the whole English paragraph (never a guess at a part of it)."""
+def translated_sentence(zh: str, en: str, start: int, end: int) -> str:
+    """The English of the quote at [start, end) of paragraph ``zh``, from the paragraph's
+    English ``en``: the sentence of the same rank when both have as many sentences; else the
+    English sentence holding every number of the quote; else the English sentences mostly
+    inside the same relative place as the quote's Chinese sentence (by characters: a paragraph
+    of 500 Chinese characters is not shown whole for a clause of 15)."""
     zh_spans = [m.span() for m in _ZH_SENTENCE.finditer(zh) if m[0].strip()]
-    en_sentences = [s for s in _EN_SENTENCE_END.split(en.strip()) if s]
-    rank = next((i for i, (a, b) in enumerate(zh_spans) if a <= offset < b), None)
-    if rank is None or len(zh_spans) != len(en_sentences):
+    en_spans = [m.span() for m in _EN_SENTENCE.finditer(en) if m[0].strip()]
+    rank = next((i for i, (a, b) in enumerate(zh_spans) if a <= start < b), None)
+    if rank is None or not en_spans:
         return en.strip()
-    return en_sentences[rank]
+    if len(zh_spans) == len(en_spans):
+        return _text(en, en_spans[rank : rank + 1])
+    numbers = extract_zh(zh[start:end])
+    if numbers:
+        holding = [
+            span for span in en_spans
+            if all(contains_value(extract_en(en[span[0] : span[1]]), n) for n in numbers)
+        ]  # fmt: skip
+        if holding:
+            return _text(en, holding[:1])
+    a, b = zh_spans[rank]
+    lo, hi = a / len(zh) * len(en), b / len(zh) * len(en)
+    overlap = {(x, y): min(y, hi) - max(x, lo) for x, y in en_spans}
+    mostly = [span for span, o in overlap.items() if o >= (span[1] - span[0]) / 2]
+    return _text(en, mostly or [max(overlap, key=lambda span: overlap[span])])
+
+
+def _text(en: str, spans: Sequence[tuple[int, int]]) -> str:
+    return en[spans[0][0] : spans[-1][1]].strip()
 
 
 def _one(doc: Document, c: Commitment, about: list[Mention], tier: Tier) -> TrackedCommitment:
