@@ -422,3 +422,14 @@ def test_a_date_word_is_not_a_bare_year_or_month(glossary: Glossary) -> None:
     fixed = fix_leftovers("Finish by 2025年底; 13月 is no month.", "2025年底前完成。", glossary)
     assert "date" not in [r.source for r in fixed.replacements]
     assert fixed.ok
+
+
+def test_the_syllable_table_is_every_reading_without_its_tone() -> None:
+    from pypinyin.contrib.tone_convert import to_normal
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    from service.checks.names import pinyinsyllables
+
+    readings = (r for value in pinyin_dict.values() for r in value.split(","))
+    assert pinyinsyllables() == frozenset(to_normal(r, v_to_u=True) for r in readings)
+    assert {"zhong", "lü", "ê", "ng"} <= pinyinsyllables()
