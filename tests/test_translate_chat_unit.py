@@ -288,6 +288,15 @@ async def test_the_model_s_remarks_around_its_translation_are_dropped(ctx: TaskC
     route = model(lambda unit, _: echo)
     art = await translate(doc, chunks_by(doc, [[0]]), ctx)
     assert art.paragraphs[0].en == EN[TEXTS[1]]
+    # What the model will do, then the lead-in (Qwen2.5-1.5B on seed 001): all of it dropped.
+    steps = (
+        "To translate the given Chinese government document into English, I will follow these "
+        "steps: 1. Identify the key terms. 2. Translate each sentence. 3. Ensure that all numbers "
+        f"are accurately translated. Here's the translation of the text inside : {EN[TEXTS[1]]}"
+    )
+    route = model(lambda unit, _: steps)
+    art = await translate(doc, chunks_by(doc, [[0]]), ctx)
+    assert art.paragraphs[0].en == EN[TEXTS[1]]
 
 
 def test_the_previous_context_is_the_last_sentences_of_its_english() -> None:

@@ -35,6 +35,13 @@ _LEAD_IN = re.compile(
     r"translation[^:]{0,40}:|(?:english )?translation:)\s*",
     re.IGNORECASE,
 )
+# The same lead-in after the model's account of what it will do ("To translate the given …
+# document into English, I will follow these steps: 1. … 3. … Here's the translation of the
+# text inside : …", Qwen2.5-1.5B on seed 001): everything up to it is dropped.
+_LEAD_IN_AFTER = re.compile(
+    r"(?<=[.!?:]\s)here(?: is|'s|’s) (?:the|its|my|an?) (?:english )?translation[^:.]{0,40}:\s*",
+    re.IGNORECASE,
+)
 # The prompt's own lines echoed before the translation (Qwen2.5-1.5B on a 2018-report paragraph:
 # "…for continuity only: (none) Translate into English: The past five years…").
 _PROMPT_ECHO = re.compile(r"^.*\bTranslate into English:\s*", re.IGNORECASE)
@@ -125,10 +132,14 @@ def faults(zh: str, english: str) -> int:
 
 def without_comments(english: str) -> str:
     """The answer without the model's own remarks around the translation: the prompt's lines
-    echoed before it, a leading "Here is the translation:" and trailing sentences about the text
+    echoed before it, a leading "Here is the translation:" (and whatever the model said before
+    one later in the answer) and trailing sentences about the text
     or the translation ("The text inside is already in English, so no translation is needed.",
     "Note: …")."""
     english = _LEAD_IN.sub("", _PROMPT_ECHO.sub("", english))
+    lead_ins = list(_LEAD_IN_AFTER.finditer(english))
+    if lead_ins:
+        english = english[lead_ins[-1].end() :]
     parts = _EN_SENTENCE_END.split(english)
     while len(parts) > 1 and _REMARK.match(parts[-1]):
         parts.pop()
