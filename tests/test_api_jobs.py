@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import respx
 
+from service.api.routes.artifacts import variant
 from service.reader import Reader
 from tests.fakes import PROVIDER_KEY, Serve, add_text, chat_reply, refused, translation_by_document
 from tests.samples import SHORT_DOC, SUMMARY, seed
@@ -238,6 +239,24 @@ async def test_prompt_versions_are_checked_and_recorded(
         response = await client.post(f"{url}?{bad}")
         assert response.status_code == 422, bad
         assert response.json()["code"] in ("invalid_input", "invalid_request")
+
+
+async def test_a_read_finds_the_variant_of_its_overrides(
+    client: httpx.AsyncClient, endpoint: respx.MockRouter, reader: Reader
+) -> None:
+    """The read's variant key (computed once per reader and overrides) is the reader's own:
+    the summary computed with v1 is read with v1, and v2 finds none."""
+    endpoint.post("/chat/completions").mock(side_effect=good)
+    doc_id = await add_short(client)
+    url = f"/v1/documents/{doc_id}/summary"
+    assert (await client.post(f"{url}?prompt_version=v1&wait=10")).status_code == 200
+    for _ in range(2):
+        assert (await client.get(f"{url}?prompt_version=v1")).status_code == 200
+        assert (await client.get(f"{url}?versions=summary:v1")).status_code == 200
+        missing = await client.get(f"{url}?prompt_version=v2")
+        assert missing.status_code == 404 and missing.json()["code"] == "not_computed"
+    for chosen in ({}, {"summary": "v1"}, {"summary": "v2"}, {"translate": "v1"}):
+        assert variant(reader, "summary", chosen) == reader.variant("summary", chosen)
 
 
 # --- markdown --------------------------------------------------------------------------------

@@ -87,6 +87,40 @@ def test_artifact_unique_per_variant_and_replace(db_store: Store) -> None:
     assert newest is not None and newest.variant == "v2|m" and newest.status == "partial"
 
 
+def test_artifact_payload_is_the_stored_payload_of_that_variant(db_store: Store) -> None:
+    db_store.save_document(_doc())
+    payload = {"headline": "国务院", "points": [{"n": 1.5, "ok": True}], "none": None}
+    db_store.save_artifact("d1", "summary", "v1|m", payload, provenance={"model": "m"})
+    db_store.save_artifact("d1", "summary", "v2|m", {"n": 2})
+    assert db_store.artifact_payload("d1", "summary", "v1|m") == payload
+    assert db_store.artifact_payload("d1", "summary", "v2|m") == {"n": 2}
+    assert db_store.artifact_payload("d1", "summary", "v3|m") is None
+    assert db_store.artifact_payload("d1", "translation", "v1|m") is None
+
+
+def test_reads_neither_wait_for_a_writer_nor_see_its_open_transaction(store: Store) -> None:
+    """SQLite: a read takes no write lock (it used to begin IMMEDIATE and wait for every
+    writer up to busy_timeout); it sees what was committed."""
+    store.save_document(_doc())
+    store.save_artifact("d1", "summary", "v1|m", {"n": 1})
+    store.put_cached(_record("k", "t", "v1", "m"), "r")
+    path = sqlite_file(make_url(store.db_url))
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE artifacts SET payload = '{\"n\": 2}'")
+        writer.execute("UPDATE cache SET response = 'changed'")
+        assert store.artifact_payload("d1", "summary", "v1|m") == {"n": 1}
+        artifact = store.get_artifact("d1", "summary")
+        assert artifact is not None and artifact.payload == {"n": 1}
+        cached = store.get_cached("k")
+        assert cached is not None and cached.response == "r"
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
 def test_chunks_replace_per_budget(db_store: Store) -> None:
     db_store.save_document(_doc())
     c = Chunk(id="c0", index=0, start=0, end=4, text="第一段。", tokens=4, paragraph_ids=["p1"])

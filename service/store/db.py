@@ -24,6 +24,10 @@ LOCK_RETRIES = 8
 PG_TRANSIENT = frozenset({"40001", "40P01", "55P03"})
 # SQLite's: SQLITE_BUSY (5) and SQLITE_LOCKED (6), the primary code of any extended one.
 SQLITE_TRANSIENT = frozenset({5, 6})
+# Execution option of an engine that only reads (``Store._reads``): on SQLite its statements
+# run without BEGIN IMMEDIATE. A read needs no write lock, and one SELECT is a consistent
+# snapshot by itself; under the lock it would also wait for every writer (busy_timeout).
+READ_ONLY = "reader_read_only"
 
 
 def make_engine(db_url: str) -> Engine:
@@ -74,6 +78,8 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(READ_ONLY):
+        return  # pysqlite is in autocommit mode (isolation_level None): no transaction at all
     # IMMEDIATE takes the write lock up front: a deferred read-then-write transaction can fail
     # with "database is locked" without waiting on busy_timeout when another writer is active.
     conn.exec_driver_sql("BEGIN IMMEDIATE")

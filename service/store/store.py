@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from service.errors import InputError, NotFound
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph, Script
-from service.store.db import make_engine, with_lock_retry
+from service.store.db import READ_ONLY, make_engine, with_lock_retry
 from service.store.migrations import upgrade
 from service.store.tables import (
     ENDED,
@@ -50,6 +50,27 @@ _BUMP_HITS = (
     _CACHE.update()
     .where(_CACHE.c.key == bindparam("k"))
     .values(hits=_CACHE.c.hits + 1, last_hit=bindparam("now"))
+)
+# The artifact read (the API's cached GET, ``Library.artifact``), prebuilt for the same reason:
+# one variant's artifact (unique per variant), or the newest of any variant.
+_ARTIFACT_KEY = (_ARTIFACTS.c.doc_id == bindparam("doc_id")) & (
+    _ARTIFACTS.c.kind == bindparam("kind")
+)
+_ARTIFACT_COLUMNS = [
+    _ARTIFACTS.c[name]
+    for name in ("doc_id", "kind", "variant", "payload", "provenance", "status", "created_at")
+]
+_GET_ARTIFACT = sa_select(*_ARTIFACT_COLUMNS).where(
+    _ARTIFACT_KEY, _ARTIFACTS.c.variant == bindparam("variant")
+)
+_NEWEST_ARTIFACT = (
+    sa_select(*_ARTIFACT_COLUMNS)
+    .where(_ARTIFACT_KEY)
+    .order_by(_ARTIFACTS.c.created_at.desc())
+    .limit(1)
+)
+_ARTIFACT_PAYLOAD = sa_select(_ARTIFACTS.c.payload).where(
+    _ARTIFACT_KEY, _ARTIFACTS.c.variant == bindparam("variant")
 )
 # What a cache entry keeps of the call that produced it: which prompt and model, and its usage.
 _CACHED_FIELDS = set(CacheEntry.model_fields) & set(CallRecord.model_fields)
@@ -129,6 +150,8 @@ class Store:
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url
         self.engine = make_engine(db_url)
+        # The same pool, for statements that only read (see db.READ_ONLY).
+        self._reads = self.engine.execution_options(**{READ_ONLY: True})
         self.schema_revision = upgrade(self.engine).after
 
     def close(self) -> None:
@@ -138,7 +161,7 @@ class Store:
 
     def get_cached(self, key: str) -> CachedResponse | None:
         # Core, not ORM: this is the hot path of every cache hit.
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             row = conn.execute(_GET_CACHED, {"k": key}).mappings().first()
         return None if row is None else CachedResponse.model_validate(dict(row))
 
@@ -340,9 +363,21 @@ class Store:
         self, doc_id: str, kind: str, variant: str | None = None
     ) -> StoredArtifact | None:
         """The artifact for this variant, or the newest of any variant when none is given."""
-        with Session(self.engine) as s:
-            row = s.exec(_artifact_query(doc_id, kind, variant)).first()
-            return None if row is None else StoredArtifact.model_validate(row, from_attributes=True)
+        params = {"doc_id": doc_id, "kind": kind}
+        stmt = _NEWEST_ARTIFACT
+        if variant is not None:
+            stmt, params["variant"] = _GET_ARTIFACT, variant
+        with self._reads.connect() as conn:
+            row = conn.execute(stmt, params).mappings().first()
+        return None if row is None else StoredArtifact.model_validate(dict(row))
+
+    def artifact_payload(self, doc_id: str, kind: str, variant: str) -> dict[str, Any] | None:
+        """Only the payload of this variant's artifact: the API's read, which sends nothing
+        else, skips reading the provenance and building a ``StoredArtifact``."""
+        with self._reads.connect() as conn:
+            params = {"doc_id": doc_id, "kind": kind, "variant": variant}
+            payload = conn.execute(_ARTIFACT_PAYLOAD, params).scalar()
+        return cast(dict[str, Any] | None, payload)
 
     def artifacts_version(self, kinds: Sequence[str]) -> tuple[object, ...]:
         """Changes whenever a document or an artifact of ``kinds`` is added, replaced or deleted:
@@ -452,15 +487,6 @@ def _document(row: DocumentRow) -> Document:
         cleaning=CleaningReport.model_validate(row.cleaning),
         paragraphs=[Paragraph.model_validate(p) for p in row.paragraphs],
     )
-
-
-def _artifact_query(doc_id: str, kind: str, variant: str | None) -> Any:
-    stmt = select(ArtifactRow).where(
-        col(ArtifactRow.doc_id) == doc_id, col(ArtifactRow.kind) == kind
-    )
-    if variant is not None:
-        stmt = stmt.where(col(ArtifactRow.variant) == variant)
-    return stmt.order_by(col(ArtifactRow.created_at).desc())
 
 
 def _usage_query() -> Any:

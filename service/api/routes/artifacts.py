@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Literal
+from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -80,6 +81,8 @@ def resolve_versions(
     reader: Reader, kind: ArtifactKind, prompt_version: str | None, versions: str | None
 ) -> dict[str, str]:
     """Prompt overrides for this kind, each checked against the prompt files (else 422)."""
+    if prompt_version is None and not versions:
+        return {}  # the common read: nothing to check
     mode = reader.gateway.profile.mode
     known = known_versions(reader, kind)
     chosen: dict[str, str] = {}
@@ -94,6 +97,21 @@ def resolve_versions(
             raise InputError(f"No {mode} prompt {task} {version} for {kind} (its tasks: {tasks}).")
         chosen[task] = version
     return chosen
+
+
+# A reader's variant key for (kind, prompt overrides) does not change while it is open: what
+# it hashes (model, profile, prompt files, glossary, chunk budget, the repairs' and tasks'
+# versions) is read at start-up. Overrides are checked first, so the keys are few.
+_VARIANTS: WeakKeyDictionary[Reader, dict[tuple[str, ...], str]] = WeakKeyDictionary()
+
+
+def variant(reader: Reader, kind: ArtifactKind, chosen: Mapping[str, str]) -> str:
+    """``reader.variant(kind, chosen)``, computed once per reader."""
+    known = _VARIANTS.setdefault(reader, {})
+    key = (kind, *sorted(f"{task}:{version}" for task, version in chosen.items()))
+    if (found := known.get(key)) is None:
+        found = known[key] = reader.variant(kind, chosen)
+    return found
 
 
 def artifact_response(artifact: Artifact, status: int = 200) -> Response:
@@ -145,16 +163,16 @@ def get_handler(kind: ArtifactKind) -> Callable[..., Awaitable[Response]]:
         versions: PromptVersions = None,
     ) -> Response:
         chosen = resolve_versions(reader, kind, prompt_version, versions)
-        row = reader.library.store.get_artifact(doc_id, kind, reader.variant(kind, chosen))
-        if row is None:
+        payload = reader.library.store.artifact_payload(doc_id, kind, variant(reader, kind, chosen))
+        if payload is None:
             reader.library.get(doc_id)  # unknown id → 404 not_found
             raise await not_computed(jobs, doc_id, kind, chosen)
         if format == "markdown":
-            artifact = ARTIFACT.validate_python(row.payload)
+            artifact = ARTIFACT.validate_python(payload)
             text = artifact_markdown(reader.library.get(doc_id), artifact, bilingual=bilingual)
             return Response(text, media_type=MEDIA_TYPE)
         # The payload was validated when it was saved: send it as stored (the hot path).
-        body = json.dumps(row.payload, ensure_ascii=False, separators=(",", ":"))
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return Response(body.encode(), media_type="application/json")
 
     read.__doc__ = f"""The stored {kind} as JSON or Markdown; 404 not_computed if none yet."""
