@@ -386,7 +386,7 @@ class Store:
             _ARTIFACTS.c.kind.in_(kinds)
         )
         documents = sa_select(func.count(), func.max(_DOCUMENTS.c.created_at))
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             return (*conn.execute(artifacts).one(), *conn.execute(documents).one())
 
     def list_artifacts(self, doc_id: str) -> list[StoredArtifact]:
