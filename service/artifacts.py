@@ -150,6 +150,11 @@ class CommitmentsArtifact(BaseModel):
         default_factory=dict,
         description="English names the model gave for entities the glossary lacks (rules_en).",
     )
+    names_checked: bool = Field(
+        default=False,
+        description="The entity names passed the pinyin check when they were made; the tracker "
+        "checks the names of older artifacts itself.",
+    )
 
 
 Artifact = Annotated[

@@ -22,7 +22,8 @@ from service.tasks.commitments.english import (
     worth_rendering,
 )
 from service.tasks.commitments.extract import TASK
-from service.tasks.commitments.names import NAME_TASK, foreign_pinyin
+from service.tasks.commitments.names import NAME_TASK
+from service.tasks.commitments.romanised import foreign_pinyin
 from service.tasks.commitments.rules import detect
 from service.tasks.commitments.schema import Commitment
 from service.tasks.commitments.task import commitments
@@ -272,7 +273,7 @@ async def test_a_name_in_someone_elses_pinyin_is_reasked(
     wrong, right = "Guangzhou-Ashan-Tongxin Corridor", "Guangzhou-Zhuhai-Macao Innovation Corridor"
     model.script(NAME_TASK, wrong, right, when="Name: 广珠澳科技创新走廊")
     art = await run(en_ctx, text)
-    assert art.entity_names == {"广珠澳科技创新走廊": right}
+    assert art.entity_names == {"广珠澳科技创新走廊": right} and art.names_checked
     reask = str(model.requests[NAME_TASK][1]["messages"][-1]["content"])
     assert "Ashan, Tongxin is not the pinyin of 广珠澳科技创新走廊" in reask
 

@@ -218,6 +218,11 @@ def test_a_stored_model_name_in_someone_elses_pinyin_is_not_shown() -> None:
     valley, town = built.entity("光明云谷"), built.entity("光明小镇")
     assert valley is not None and (valley.name_en, valley.name_source) == (None, "none")
     assert town is not None and (town.name_en, town.name_source) == ("Guangming Town", "model")
+    # Names made by the task since the check are not checked again (pypinyin not imported).
+    checked = artifact.model_copy(update={"entity_names": names, "names_checked": True})
+    docs[2] = (report, checked)
+    valley = build_tracker(docs, NAMES).entity("光明云谷")
+    assert valley is not None and valley.name_en == "Tongxin Cloud Valley"
 
 
 def test_entity_page_lists_quote_english_and_a_link_to_the_paragraph() -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -39,9 +38,9 @@ import jieba.posseg
 import pypinyin
 from pydantic import BaseModel, Field
 from pypinyin.contrib.tone_convert import to_initials
-from pypinyin.pinyin_dict import pinyin_dict
 
 from service.checks.glossary import Glossary, matching_form, to_simplified_aligned
+from service.checks.pinyin import pinyinsyllables
 from service.checks.quality import HAN
 from service.errors import ConfigError
 
@@ -442,19 +441,6 @@ def _title_english(title: str, glossary: Glossary | None) -> str | None:
 
 
 # --- garbled names in English -----------------------------------------------------------------
-
-
-_TONE_MARK = re.compile("[\u0300-\u036f]")
-
-
-@lru_cache(maxsize=1)
-def pinyinsyllables() -> frozenset[str]:
-    """Every toneless Mandarin syllable pypinyin knows (zhong, wei, lü …)."""
-    # The tone marks stripped from all readings at once (0.02 s; to_normal per reading took 1 s):
-    # ü and ê keep their own marks.
-    marked = unicodedata.normalize("NFD", ",".join(pinyin_dict.values()))
-    marked = marked.replace("u\u0308", "ü").replace("e\u0302", "ê")
-    return frozenset(_TONE_MARK.sub("", marked).split(","))
 
 
 def find_garbled(en: str, person: Person, *, unique_surname: bool = True) -> list[tuple[int, int]]:

@@ -20,8 +20,7 @@ from service.artifacts import (
     TranslationArtifact,
 )
 from service.render.bundle import DocumentBundle, TaskState
-from service.tasks.commitments.english import MISSING
-from service.tasks.commitments.schema import Commitment
+from service.tasks.commitments.schema import MISSING, Commitment
 
 # translate.py keeps a sentence the model would not translate as "[sentence 2 not translated]".
 _SENTENCE_LEFT = re.compile(r"\[sentence \d+ not translated\]")

@@ -52,7 +52,7 @@ from service.tasks.commitments.extract import (
 from service.tasks.commitments.ground import ground_commitments
 from service.tasks.commitments.names import name_entities, unnamed
 from service.tasks.commitments.rules import Candidate, detect
-from service.tasks.commitments.schema import Commitment
+from service.tasks.commitments.schema import MISSING, NOT_RENDERED, Commitment
 from service.tasks.commitments.tiers import candidate_tier
 from service.tasks.context import ProgressEvent, TaskContext
 from service.tasks.guard import MIN_RATIO, without_comments
@@ -60,9 +60,7 @@ from service.tasks.units import in_prompt, mostly_chinese, one_line, unit_glossa
 
 #: What the rendering depends on besides the prompt files (hints, checks, the entities that
 #: make a commitment concrete): part of the commitments artifact's variant, bumped when it moves.
-VERSION = "en-2"
-NOT_RENDERED = "(general statement; not rendered)"
-MISSING = "(English missing: {reason})"
+VERSION = "en-3"
 #: The quote's paragraph (else its sentence) goes along as context up to this many characters.
 CONTEXT_MAX_CHARS = 150
 #: A sentence with an actor and an action has at least this many words ("HACKED" has one).
@@ -167,7 +165,7 @@ async def render_commitments(
         raise errors.exceptions[0] from None  # ModelUnavailable: as itself, not as a group
     names = await name_entities(list(to_name), to_name, ctx)
     artifact = assemble(doc, [t.result() for t in tasks], ctx)
-    return artifact.model_copy(update={"entity_names": names})
+    return artifact.model_copy(update={"entity_names": names, "names_checked": True})
 
 
 async def _render_chunk(

@@ -54,6 +54,10 @@ Milestone = Literal[
 AlignmentStatus = Literal["exact", "normalized", "fuzzy", "unaligned"]
 Source = Literal["model", "rules", "model+rules"]
 
+# What the rules_en strategy stores as a commitment's English when there is none of its own.
+NOT_RENDERED = "(general statement; not rendered)"
+MISSING = "(English missing: {reason})"
+
 
 class Target(BaseModel):
     """A measurable target inside a commitment, e.g. 120万人 or 3.5亿元."""

@@ -22,7 +22,6 @@ from service.artifacts import CommitmentsArtifact, TranslationArtifact
 from service.checks.glossary import Entry, matching_form
 from service.checks.numbers import contains_value, extract_en, extract_zh
 from service.models import Document
-from service.tasks.commitments.english import MISSING, NOT_RENDERED
 from service.tasks.commitments.entities import (
     DocumentEntities,
     Mention,
@@ -30,9 +29,8 @@ from service.tasks.commitments.entities import (
     load_entity_lexicon,
 )
 from service.tasks.commitments.extract import doc_year as extract_doc_year
-from service.tasks.commitments.names import english_words, foreign_pinyin
 from service.tasks.commitments.rules import Candidate, detect
-from service.tasks.commitments.schema import Commitment
+from service.tasks.commitments.schema import MISSING, NOT_RENDERED, Commitment
 from service.tasks.commitments.tiers import Tier, candidate_tier, tier_rank
 
 EnglishStatus = Literal["rendered", "translation", "missing", "not_rendered"]
@@ -140,7 +138,7 @@ def build_tracker(
         k: (v, "model")
         for _, a in corpus
         for k, v in a.entity_names.items()
-        if _romanised_right(k, v, forms.get(k, []), names)  # stored before the check
+        if a.names_checked or _romanised_right(k, v, forms.get(k, []), names)
     }
     named |= {k: (v, "glossary") for k, v in names.items()}  # the glossary first
     return Tracker(entities=_entities(tracked, forms, named), commitments=tracked)
@@ -156,7 +154,10 @@ def _paragraph_english(translation: TranslationArtifact | None) -> dict[str, str
 def _romanised_right(
     key: str, name: str, forms: Sequence[str], glossary: Mapping[str, str]
 ) -> bool:
-    """``names.foreign_pinyin`` finds nothing wrong in the model's ``name`` of ``key``."""
+    """``romanised.foreign_pinyin`` finds nothing wrong in the model's ``name`` of ``key`` (for
+    names stored before the check; imported here: pypinyin takes 0.2 s to import)."""
+    from service.tasks.commitments.romanised import english_words, foreign_pinyin
+
     zh = key + "".join(forms)
     known = english_words(en for term, en in glossary.items() if term in zh)
     return not foreign_pinyin(name, zh, known)
