@@ -8,6 +8,14 @@ complete. ``GET /stats`` reports requests by outcome; ``GET /requests`` reports 
 answers per request-body hash (``repaid`` > 0 means an identical request was paid for twice)
 and, with ``record``, every request's prompt and answer text (for token counting).
 
+An answer is paid when it is delivered: one whose client disconnected before it was sent (a
+client timeout, a process killed -9) is counted ``abandoned`` instead. A real provider may
+well bill a generation whose client died; what ``repaid`` measures is whether *our* system
+asks again for an answer it had received. An answer handed to the socket just before its
+client dies still counts as paid (the stand-in cannot see what the client read); every
+answer carries its send time (``x-sent-at``, Unix seconds) so a client can measure how long
+it holds an answer before storing it.
+
     python bench/fake_provider.py --port 8099 --latency 0.2 --tps 400 --faults 0.2
 """
 
@@ -225,13 +233,14 @@ async def _respond(state: State, body: dict[str, Any], request: Request) -> Resp
         return JSONResponse(_error("server_error", "The server had an error"), 500)
     if fault == "timeout":
         await asyncio.sleep(config.timeout_sleep)
-        if await request.is_disconnected():
-            # The client gave up long ago (and asked again): nothing is delivered, nothing paid.
-            # Counted as paid, every timeout of a run longer than timeout_sleep read as repaid.
-            state.stats["abandoned"] += 1
-            return Response(status_code=499)
     text = answer_text(body, config)
     await asyncio.sleep(max(len(text) // 4, 1) / config.tps)
+    if await request.is_disconnected():
+        # The client is gone: it timed out and asked again, or its process was killed. Nothing
+        # is delivered, so nothing is paid. Counted as paid, every timeout fault of a run
+        # longer than timeout_sleep, and every request of a worker killed -9, read as repaid.
+        state.stats["abandoned"] += 1
+        return Response(status_code=499)
     if fault == "refusal":
         payload = completion_body(body, "", "stop")
         payload["choices"][0]["message"].update(content=None, refusal="I can't help with that.")
@@ -241,7 +250,8 @@ async def _respond(state: State, body: dict[str, Any], request: Request) -> Resp
     if fault == "length":
         return JSONResponse(completion_body(body, text[: len(text) // 2], "length"))
     _note_paid(state, body, text)
-    return JSONResponse(completion_body(body, text, "stop"))
+    sent = {"x-sent-at": f"{time.time():.6f}"}
+    return JSONResponse(completion_body(body, text, "stop"), headers=sent)
 
 
 def _note_paid(state: State, body: dict[str, Any], text: str) -> None:
