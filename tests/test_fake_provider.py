@@ -84,6 +84,8 @@ def test_requests_counts_repaid_bodies_and_records_texts() -> None:
             httpx.post(f"{base}/chat/completions", json=chat(content)).raise_for_status()
         seen = httpx.get(f"{root_of(base)}/requests").json()
         assert (seen["paid"], seen["distinct"], seen["repaid"]) == (3, 2, 1)
+        ((first, second),) = seen["repaid_sends"].values()  # the twice-paid body, its two sends
+        assert first[0] <= second[0] and first[1] > 0 and second[1] > 0
         assert [r["prompt"] for r in seen["log"]] == ["甲", "乙", "甲"]
         httpx.post(f"{root_of(base)}/reset")
         assert httpx.get(f"{root_of(base)}/requests").json()["paid"] == 0
