@@ -10,11 +10,13 @@ from bench.chaos_queue import LOST_S, lost_at_kill, tcp_ports
 
 
 def test_tcp_ports_lists_this_process_connections() -> None:
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        with socket.create_connection(server.getsockname()) as client:
-            ports = tcp_ports(os.getpid())
-            assert client.getsockname()[1] in ports
-            assert server.getsockname()[1] in ports
+    with (
+        socket.create_server(("127.0.0.1", 0)) as server,
+        socket.create_connection(server.getsockname()) as client,
+    ):
+        ports = tcp_ports(os.getpid())
+        assert client.getsockname()[1] in ports
+        assert server.getsockname()[1] in ports
 
 
 def test_only_answers_sent_to_the_killed_worker_just_before_the_kill_are_lost_at_it() -> None:
