@@ -1,12 +1,15 @@
 """Does splitting a batch over processes lift the throughput ceiling? One process vs P.
 
 Run: PYTHONPATH=. python bench/bench_procs.py [--via gateway|reader] [--concurrency 16]
-     [--procs 1 2] [--docs 400] [--latency 0.2]
+     [--procs 1 2] [--docs 400] [--pg]
 
 The same documents and the same total concurrency C: one process with C, or P processes with
-C/P each on a share of the documents, all on one SQLite database. Every process prepares
-(imports, gateway, ingest) and then waits for a common start time, so the wall time covers
-only the computing: first start to last finish.
+C/P each on a share of the documents, all on one SQLite database; with ``--pg``, on one fresh
+PostgreSQL database (READER_TEST_DATABASE_URL, else ``.ci/postgres``) with the gateway set up
+as ``policy-reader worker`` sets it up: the shared slots (one limit C across the processes)
+and the cache-key locks. Every process prepares (imports, gateway, ingest) and then waits for
+a common start time, so the wall time covers only the computing: first start to last finish.
+The stand-in answers after L = 0.2 s.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +43,17 @@ async def child(args: argparse.Namespace) -> dict[str, float | bool]:
         prompts = root / "prompts"
         (prompts / "bench_throughput").mkdir(parents=True, exist_ok=True)
         (prompts / "bench_throughput" / "v1.chat.md").write_text(PROMPT, "utf-8")
-        settings = bench_settings(args.base, root, args.concurrency, prompts_dir=prompts)
+        db = {"database_url": args.database_url} if args.database_url else {}
+        settings = bench_settings(args.base, root, args.concurrency, prompts_dir=prompts, **db)
         store = Store(settings.db_url)
         gw = Gateway(settings, store, catalog=BENCH_CATALOG)
-        late = time.time() > args.start
-        await asyncio.sleep(max(0.0, args.start - time.time()))
-        await asyncio.gather(*(gw.generate("bench_throughput", {"text": d}) for d in docs))
-        end = time.time()
+        async with AsyncExitStack() as stack:
+            if args.database_url:
+                await as_worker(gw, args.database_url, args.total, stack)
+            late = time.time() > args.start
+            await asyncio.sleep(max(0.0, args.start - time.time()))
+            await asyncio.gather(*(gw.generate("bench_throughput", {"text": d}) for d in docs))
+            end = time.time()
         await gw.aclose()
         return {"end": end, "late": late}
     from service.reader import Reader
@@ -57,7 +66,23 @@ async def child(args: argparse.Namespace) -> dict[str, float | bool]:
         return {"end": time.time(), "late": late}
 
 
-def level(base: str, via: str, procs: int, concurrency: int, docs: int) -> dict[str, Any]:
+async def as_worker(gw: Any, url: str, total: int, stack: AsyncExitStack) -> None:
+    """The shared slots (``total`` across the processes) and key locks of a queue worker."""
+    import psycopg
+
+    from service.queue.db import conninfo, make_pool
+    from service.queue.slots import KeyLocks, SharedSlots
+
+    pool = await stack.enter_async_context(make_pool(url, total + 1))
+    locks = await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True)
+    stack.push_async_callback(locks.close)
+    gw.shared_hold = SharedSlots(pool, total).hold
+    gw.key_lock = KeyLocks(locks).hold
+
+
+def level(
+    base: str, via: str, procs: int, concurrency: int, docs: int, db: str | None
+) -> dict[str, Any]:
     standin_reset(base)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.time() + PREPARE_S
@@ -83,6 +108,9 @@ def level(base: str, via: str, procs: int, concurrency: int, docs: int) -> dict[
                 str(concurrency // procs),
                 "--start",
                 str(start),
+                "--total",
+                str(concurrency),
+                *(["--database-url", db] if db else []),
             ]
             for k in range(procs)
         ]
@@ -110,7 +138,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--docs", type=int, default=400)
+    parser.add_argument("--pg", action="store_true", help="PostgreSQL, as queue workers.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--total", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
     parser.add_argument("--share", type=int, default=0, help=argparse.SUPPRESS)
@@ -123,9 +154,23 @@ def main() -> None:
     rows = []
     with standin(latency=0.2) as base:
         for procs in args.procs:
-            rows.append(level(base, args.via, procs, args.concurrency, args.docs))
+            with ExitStack() as stack:
+                db = stack.enter_context(pg_database()) if args.pg else None
+                rows.append(level(base, args.via, procs, args.concurrency, args.docs, db))
             print(rows[-1], flush=True)
-    emit("procs", {"latency_s": 0.2, "levels": rows})
+    emit("procs", {"latency_s": 0.2, "pg": args.pg, "levels": rows})
+
+
+@contextmanager
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database with the store's tables (made once, not by each process)."""
+    from bench.chaos_queue import server_url
+    from service.store import Store
+    from tests.databases import fresh_database
+
+    with fresh_database(server_url()) as db:
+        Store(db).close()
+        yield db
 
 
 if __name__ == "__main__":

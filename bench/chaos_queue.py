@@ -45,6 +45,7 @@ CONCURRENCY = 8  # READER_CONCURRENCY: model calls in flight across both workers
 DEADLINE_S = 1800
 START_S = 180  # a loaded 2-core machine takes a while to import two API processes
 CANARY = "sk-canary-queue-0c9b2e"
+LOST_S = 1.0  # an answer sent to the killed worker this long before the kill: in its hands
 
 
 class ChaosFailure(Exception):
@@ -91,9 +92,17 @@ class Processes:
         cmd = [sys.executable, "-m", "service.cli", *args]
         self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=log)
 
-    def kill9(self, name: str) -> None:
-        self.procs[name].send_signal(signal.SIGKILL)
-        self.procs[name].wait()
+    def kill9(self, name: str) -> tuple[float, set[int]]:
+        """SIGKILL; first SIGSTOP, so that the process's TCP ports can be listed before it dies
+        (it runs no code in between). Those ports, and when the process was gone: until its
+        sockets close, the stand-in can still send it an answer (measured: 15 ms after the
+        SIGKILL was sent)."""
+        proc = self.procs[name]
+        proc.send_signal(signal.SIGSTOP)
+        ports = tcp_ports(proc.pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return time.time(), ports
 
     def alive(self, name: str) -> bool:
         return self.procs[name].poll() is None
@@ -108,6 +117,40 @@ class Processes:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def tcp_ports(pid: int) -> set[int]:
+    """The local ports of a process's TCP sockets (Linux /proc)."""
+    fds = Path(f"/proc/{pid}/fd")
+    inodes = set()
+    for fd in fds.iterdir():
+        target = os.readlink(fd) if fd.is_symlink() else ""
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[9] in inodes:
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def lost_at_kill(
+    repaid: dict[str, list[list[float]]], killed: float, ports: set[int]
+) -> tuple[list[float], int]:
+    """Of the requests paid twice: how long before the kill the first answer was sent, for
+    those sent to the killed worker within LOST_S before it (it died holding the answer, and
+    the job's next worker asked once more); and how many repayments that does not explain."""
+    lags, other = [], 0
+    for sends in repaid.values():
+        at, port = sorted(sends)[0]
+        if int(port) in ports and 0 <= killed - at <= LOST_S:
+            lags.append(round(killed - at, 3))
+            other += len(sends) - 2
+        else:
+            other += len(sends) - 1
+    return lags, other
 
 
 def wait_up(api: str, procs: Processes) -> None:
@@ -199,7 +242,7 @@ def chaos(n: int, faults: float = 0.2) -> dict[str, Any]:
             # Submitted while the workers run: the kill lands mid-run however slow the POSTs.
             submitted = pool.submit(submit_all, http, docs)
             run_until(db, total // 3, deadline)
-            procs.kill9("worker1")
+            killed, ports = procs.kill9("worker1")
             killed_at = ended(db)
             time.sleep(1)
             procs.start("worker1", "worker", "--name", "w1-again")
@@ -212,11 +255,15 @@ def chaos(n: int, faults: float = 0.2) -> dict[str, Any]:
         paid, stats = standin_requests(base), standin_stats(base)
         leaks = [p.name for p in tmp.rglob("*.log") if CANARY in p.read_text(errors="replace")]
     peak = stats["max_in_flight"]
+    lags, other = lost_at_kill(paid["repaid_sends"], killed, ports)
     return {"api_key_leaks": leaks, "docs": n, "faults": faults, "max_in_flight": peak,
             "limit": CONCURRENCY,
             "tasks": n * len(KINDS), "killed_when_ended": killed_at,
             "elapsed_s": round(elapsed, 1), **result, "stand_in": stats,
-            "paid": {k: paid[k] for k in ("paid", "distinct", "repaid")}}  # fmt: skip
+            "paid": {k: paid[k] for k in ("paid", "distinct", "repaid")},
+            "repaid_lost_at_kill_s": lags, "repaid_otherwise": other,
+            "repaid_sends": {k: [(round(t - killed, 3), p, p in ports) for t, p in v]
+                             for k, v in paid["repaid_sends"].items()}}  # fmt: skip
 
 
 def verdict(result: dict[str, Any]) -> None:

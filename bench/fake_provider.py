@@ -5,8 +5,17 @@ mix (429 with Retry-After, 500, timeouts, truncated JSON, ``finish_reason: lengt
 refusals). Structured requests get a valid instance of the requested JSON schema; requests
 that list paragraphs as ``<p id="pN">`` get one item per paragraph id, so translation runs
 complete. ``GET /stats`` reports requests by outcome; ``GET /requests`` reports successful
-answers per request-body hash (``repaid`` > 0 means an identical request was paid for twice)
-and, with ``record``, every request's prompt and answer text (for token counting).
+answers per request-body hash (``repaid`` > 0 means an identical request was paid for twice;
+``repaid_sends`` gives, for each such request, every answer's send time and client port) and,
+with ``record``, every request's prompt and answer text (for token counting).
+
+An answer is paid when it is delivered: one whose client disconnected before it was sent (a
+client timeout, a process killed -9) is counted ``abandoned`` instead. A real provider may
+well bill a generation whose client died; what ``repaid`` measures is whether *our* system
+asks again for an answer it had received. An answer handed to the socket just before its
+client dies still counts as paid (the stand-in cannot see what the client read); every
+answer carries its send time (``x-sent-at``, Unix seconds) so a client can measure how long
+it holds an answer before storing it.
 
     python bench/fake_provider.py --port 8099 --latency 0.2 --tps 400 --faults 0.2
 """
@@ -67,6 +76,8 @@ class State:
     in_flight: int = 0
     max_in_flight: int = 0
     paid: Counter[str] = field(default_factory=Counter)  # successful answers by body hash
+    # Each successful answer's send time and the client's port, by body hash: who was paid.
+    sends: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)  # with config.record
 
     def __post_init__(self) -> None:
@@ -186,6 +197,7 @@ def build_app(config: Config) -> Starlette:
                 "paid": sum(state.paid.values()),
                 "distinct": len(state.paid),
                 "repaid": repaid,
+                "repaid_sends": {k: v for k, v in state.sends.items() if len(v) > 1},
                 "log": state.log,
             }
         )
@@ -194,6 +206,7 @@ def build_app(config: Config) -> Starlette:
         state.stats.clear()
         state.max_in_flight = 0
         state.paid.clear()
+        state.sends.clear()
         state.log.clear()
         return JSONResponse({"ok": True})
 
@@ -225,13 +238,14 @@ async def _respond(state: State, body: dict[str, Any], request: Request) -> Resp
         return JSONResponse(_error("server_error", "The server had an error"), 500)
     if fault == "timeout":
         await asyncio.sleep(config.timeout_sleep)
-        if await request.is_disconnected():
-            # The client gave up long ago (and asked again): nothing is delivered, nothing paid.
-            # Counted as paid, every timeout of a run longer than timeout_sleep read as repaid.
-            state.stats["abandoned"] += 1
-            return Response(status_code=499)
     text = answer_text(body, config)
     await asyncio.sleep(max(len(text) // 4, 1) / config.tps)
+    if await request.is_disconnected():
+        # The client is gone: it timed out and asked again, or its process was killed. Nothing
+        # is delivered, so nothing is paid. Counted as paid, every timeout fault of a run
+        # longer than timeout_sleep, and every request of a worker killed -9, read as repaid.
+        state.stats["abandoned"] += 1
+        return Response(status_code=499)
     if fault == "refusal":
         payload = completion_body(body, "", "stop")
         payload["choices"][0]["message"].update(content=None, refusal="I can't help with that.")
@@ -240,14 +254,18 @@ async def _respond(state: State, body: dict[str, Any], request: Request) -> Resp
         return JSONResponse(completion_body(body, text[: len(text) // 2], "stop"))
     if fault == "length":
         return JSONResponse(completion_body(body, text[: len(text) // 2], "length"))
-    _note_paid(state, body, text)
-    return JSONResponse(completion_body(body, text, "stop"))
+    now = time.time()
+    _note_paid(state, body, text, (now, request.client.port if request.client else 0))
+    sent = {"x-sent-at": f"{now:.6f}"}
+    return JSONResponse(completion_body(body, text, "stop"), headers=sent)
 
 
-def _note_paid(state: State, body: dict[str, Any], text: str) -> None:
-    """Count a successful answer by request-body hash; keep the texts when recording."""
+def _note_paid(state: State, body: dict[str, Any], text: str, send: tuple[float, int]) -> None:
+    """Count a successful answer by request-body hash, with its send time and client port;
+    keep the texts when recording."""
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     state.paid[digest] += 1
+    state.sends.setdefault(digest, []).append(send)
     if state.config.record:
         state.log.append({"body": digest, "prompt": _prompt_text(body), "answer": text})
 

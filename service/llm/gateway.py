@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
@@ -299,37 +299,43 @@ class Gateway:
             self._ledger(rec)
             exc.call_record = rec
             raise
-        rec.cost_usd = self.profile.cost(rec.tokens_in, rec.tokens_out)
-        self.store.put_cached(rec, text)
         return self._finish(CallResult(text, parsed, rec), started)
 
     async def _answer(self, req: _Request, rec: CallRecord) -> tuple[str, BaseModel | None]:
-        """Loop to a usable answer: one bigger budget on truncation, two re-asks on bad output."""
+        """Loop to a usable answer: one bigger budget on truncation, two re-asks on bad output.
+        The usable answer is cached before its request slots are let go: letting a slot go
+        waits on the queue's database, and other jobs run meanwhile, all while a worker killed
+        -9 would lose an answer already paid for (docs/BENCHMARKS.md, the queue under chaos)."""
         body = json.loads(json.dumps(req.body))  # our own copy to extend with re-asks
         grown, reasks = False, 0
         while True:
-            answer = await self._send(req, body, rec)
-            try:
-                answer.check(req.template.task, body["max_tokens"])
-            except ModelTruncated:
-                fail = grown or req.template.on_truncation == "fail"
-                if fail or not self._grow_budget(body, answer.prompt_tokens):
-                    raise
-                grown = True
-                continue
-            text = answer.text
-            if req.schema is None:
-                return text, None
-            try:
-                return text, answer.parse(req.schema)
-            except ValueError as exc:
-                if reasks >= MAX_REASKS:
-                    raise ModelInvalidOutput(
-                        f"{req.template.task}: output still invalid after "
-                        f"{MAX_REASKS} re-asks: {exc}"
-                    ) from None
-                reasks += 1
-                _append_correction(body, text, str(exc))
+            async with AsyncExitStack() as held:
+                answer = await self._send(req, body, rec, held)
+                try:
+                    answer.check(req.template.task, body["max_tokens"])
+                except ModelTruncated:
+                    fail = grown or req.template.on_truncation == "fail"
+                    if fail or not self._grow_budget(body, answer.prompt_tokens):
+                        raise
+                    grown = True
+                    continue
+                try:
+                    parsed = answer.parse(req.schema) if req.schema is not None else None
+                except ValueError as exc:
+                    if reasks >= MAX_REASKS:
+                        raise ModelInvalidOutput(
+                            f"{req.template.task}: output still invalid after "
+                            f"{MAX_REASKS} re-asks: {exc}"
+                        ) from None
+                    reasks += 1
+                    _append_correction(body, answer.text, str(exc))
+                    continue
+                self._store(rec, answer.text)
+                return answer.text, parsed
+
+    def _store(self, rec: CallRecord, text: str) -> None:
+        rec.cost_usd = self.profile.cost(rec.tokens_in, rec.tokens_out)
+        self.store.put_cached(rec, text)
 
     def _grow_budget(self, body: dict[str, Any], prompt_tokens: int) -> bool:
         """Double max_tokens within the context window; False when it cannot grow."""
@@ -340,8 +346,11 @@ class Gateway:
         body["max_tokens"] = bigger
         return True
 
-    async def _send(self, req: _Request, body: dict[str, Any], rec: CallRecord) -> Answer:
-        """One logical request, retried on 429/5xx/timeouts/connection errors."""
+    async def _send(
+        self, req: _Request, body: dict[str, Any], rec: CallRecord, held: AsyncExitStack
+    ) -> Answer:
+        """One logical request, retried on 429/5xx/timeouts/connection errors; the slots of
+        the attempt that answered stay held in ``held``."""
         if self._no_endpoint is not None:
             raise self._no_endpoint
         await self.connect()
@@ -351,19 +360,27 @@ class Gateway:
             return f"Model endpoint failed {rec.attempts} times for {task}; last: {last}."
 
         return await with_retries(
-            partial(self._attempt, req, body, rec),
+            partial(self._attempt, req, body, rec, held),
             max_retries=self.settings.max_retries,
             sleep=self._sleep,
             rejected=_rejected,
             exhausted=exhausted,
         )
 
-    async def _attempt(self, req: _Request, body: dict[str, Any], rec: CallRecord) -> Answer:
-        """One HTTP request, counted in the record with the tokens it used."""
+    async def _attempt(
+        self, req: _Request, body: dict[str, Any], rec: CallRecord, held: AsyncExitStack
+    ) -> Answer:
+        """One HTTP request, counted in the record with the tokens it used. Its slots are let
+        go when it fails (before the retry's wait), else handed to ``held``."""
         rec.attempts += 1
-        shared = self.shared_hold() if self.shared_hold is not None else nullcontext()
-        async with self._slots.hold(f"{req.template.id}/{req.template.version}"), shared:
+        async with AsyncExitStack() as slots:
+            await slots.enter_async_context(
+                self._slots.hold(f"{req.template.id}/{req.template.version}")
+            )
+            if self.shared_hold is not None:
+                await slots.enter_async_context(self.shared_hold())
             raw = await self._create({**body, **req.extra})
+            held.push_async_exit(slots.pop_all())
         answer = Answer.of(raw)
         rec.tokens_in += answer.prompt_tokens
         rec.tokens_out += answer.completion_tokens
