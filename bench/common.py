@@ -101,12 +101,37 @@ def reference_paragraphs() -> list[str]:
     return [p.zh for doc in load_reference_dir(folder) for p in doc.pairs if p.zh.strip()]
 
 
+def source_paragraphs() -> list[str]:
+    """Chinese paragraphs to build documents from: the reference reports' when they are there
+    (outside the repository), else the seed corpus's, cleaned (a clean clone has those)."""
+    if default_reference_dir() is not None:
+        return reference_paragraphs()
+    from service.config import Settings
+    from service.ingest import ingest_path
+
+    settings = Settings()
+    paras: list[str] = []
+    for path in sorted((ROOT / "corpus").glob("*.txt")):
+        doc = ingest_path(path, settings=settings)
+        paras += [p.text for p in doc.paragraphs if not p.is_heading and len(p.text) >= 20]
+    return paras
+
+
 def synthetic_docs(n: int, paragraphs: int = 3) -> list[str]:
-    """``n`` distinct short documents: sliding windows of reference paragraphs."""
-    paras = list(dict.fromkeys(reference_paragraphs()))  # a few paragraphs repeat verbatim
-    if n > len(paras):
-        raise SystemExit(f"only {len(paras)} distinct windows available, asked for {n}")
-    return ["\n\n".join(paras[(i + k) % len(paras)] for k in range(paragraphs)) for i in range(n)]
+    """``n`` distinct short documents: sliding windows of ``paragraphs`` source paragraphs, then
+    of one more, one fewer, … when the source has fewer windows than ``n``."""
+    paras = list(dict.fromkeys(source_paragraphs()))  # a few paragraphs repeat verbatim
+    sizes = [paragraphs] + [
+        s for k in range(1, 6) for s in (paragraphs + k, paragraphs - k) if s > 0
+    ]
+    docs = [
+        "\n\n".join(paras[(i + k) % len(paras)] for k in range(size))
+        for size in sizes
+        for i in range(len(paras))
+    ]
+    if n > len(docs):
+        raise SystemExit(f"only {len(docs)} distinct documents available, asked for {n}")
+    return docs[:n]
 
 
 def largest_reference() -> Path:
