@@ -3,7 +3,8 @@
 Under the ``rules_en`` strategy, each entity a concrete commitment is about and the glossary
 does not name gets ONE short plain-text call (``prompts/entity_name``; cached like every call),
 checked like a commitment's English (English only, a name's length, not the prompt's example)
-and re-asked once with the reason. The names are stored in the commitments artifact, so the
+and for its romanisation (``romanised.foreign_pinyin``: Daoping is no pinyin of 大鹏), and
+re-asked once with the reason. The names are stored in the commitments artifact, so the
 tracker reads them with no model call and says which came from the model.
 """
 

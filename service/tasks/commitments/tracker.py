@@ -5,7 +5,9 @@ commitment is linked to the entities it is about (``entities.py``) and put in it
 (``tiers.py``: the rule detector is re-run on the document text to find the candidate at the
 commitment's span; 0.05 s for the five seeds). An entity's English name comes from the glossary
 (``names``: key → English), else from the model (``CommitmentsArtifact.entity_names``, asked
-once under ``rules_en``, see ``names.py``); the tracker says which.
+once under ``rules_en``, see ``names.py``); the tracker says which. A commitment without an
+English sentence of its own shows its sentence's English from the document's translation
+(``translated_sentence``), marked as such.
 """
 
 from __future__ import annotations
