@@ -17,8 +17,8 @@ from service.tasks.commitments.english import (
     concrete_candidates,
     context_of,
     deadline_hint,
-    entities_to_name,
     rendered_calls,
+    rendering_plan,
     worth_rendering,
 )
 from service.tasks.commitments.extract import TASK
@@ -346,7 +346,7 @@ def test_the_dry_run_counts_one_call_per_concrete_commitment(remote_settings: Se
     rows = estimate(pinned, docs, ["commitments"]).rows
     for doc, row in zip(docs, rows, strict=True):
         found = detect(doc.text, doc_year=doc.meta.date.year if doc.meta.date else None)
-        names = len(entities_to_name(doc.text, found, Glossary.from_settings(pinned)))
+        names = len(rendering_plan(doc.text, found, Glossary.from_settings(pinned))[1])
         rendered = rendered_calls(doc.text, found)
         assert row.calls == rendered + names  # a sentence per commitment, a name per entity
         assert row.output_tokens == 40 * rendered + 15 * names

@@ -45,11 +45,9 @@ from service.llm.profiles import Profile, configured, resolve_profile
 from service.llm.prompts import delimit, load_prompts
 from service.models import Chunk, Document
 from service.tasks.commitments.english import (
-    concrete_candidates,
     context_of,
-    entities_to_name,
+    rendering_plan,
 )
-from service.tasks.commitments.entities import DocumentEntities
 from service.tasks.commitments.extract import doc_year
 from service.tasks.commitments.names import NAME_TASK
 from service.tasks.commitments.rules import detect
@@ -235,9 +233,7 @@ def _commitments(c: _Costing, doc: Document, chunks: list[Chunk]) -> list[Call]:
     base = c.overhead("commitments")
     if c.strategy("commitments") == RULES_EN:
         found = detect(doc.text, doc_year=doc_year(doc))
-        entities = DocumentEntities(doc.text, [(f.start, f.end) for f in found])
-        concrete = concrete_candidates(doc.text, found, entities)
-        names = entities_to_name(doc.text, found, c.glossary, entities)
+        concrete, names = rendering_plan(doc.text, found, c.glossary)
         name_base = c.overhead(NAME_TASK)
         return [(base + c.source(context_of(doc, r), 1), c.out(RULE_SENTENCE_OUTPUT))
                 for r in concrete] + [

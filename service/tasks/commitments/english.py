@@ -105,28 +105,27 @@ def worth_rendering(c: Candidate, about: Sequence[Mention] = ()) -> bool:
     return candidate_tier(c, about) == "concrete"
 
 
-def concrete_candidates(
-    text: str, candidates: Sequence[Candidate], entities: DocumentEntities | None = None
-) -> list[Candidate]:
-    """The candidates of ``text`` that are rendered: one model call each (a re-ask adds one).
-    ``entities``: the document's, when the caller has them already."""
-    entities = entities or DocumentEntities(text, [(c.start, c.end) for c in candidates])
-    return [c for c in candidates if worth_rendering(c, entities.about(c.start, c.end))]
+def concrete_candidates(text: str, candidates: Sequence[Candidate]) -> list[Candidate]:
+    """The candidates of ``text`` that are rendered: one model call each (a re-ask adds one)."""
+    return rendering_plan(text, candidates, None)[0]
 
 
-def entities_to_name(
-    text: str,
-    candidates: Sequence[Candidate],
-    glossary: Glossary | None,
-    entities: DocumentEntities | None = None,
-) -> dict[str, str]:
-    """Entity key → a quote about it, for the concrete tier's entities the glossary lacks."""
-    entities = entities or DocumentEntities(text, [(c.start, c.end) for c in candidates])
-    found: dict[str, str] = {}
-    for c in concrete_candidates(text, candidates, entities):
-        for key in unnamed(entities.about(c.start, c.end), glossary):
-            found.setdefault(key, c.quote)
-    return found
+def rendering_plan(
+    text: str, candidates: Sequence[Candidate], glossary: Glossary | None
+) -> tuple[list[Candidate], dict[str, str]]:
+    """The concrete candidates (one call each), and the entities to name: key → a quote about
+    it, for the concrete tier's entities the glossary lacks (one call each). The document's
+    entities are found once for both."""
+    entities = DocumentEntities(text, [(c.start, c.end) for c in candidates])
+    concrete: list[Candidate] = []
+    to_name: dict[str, str] = {}
+    for c in candidates:
+        about = entities.about(c.start, c.end)
+        if worth_rendering(c, about):
+            concrete.append(c)
+            for key in unnamed(about, glossary):
+                to_name.setdefault(key, c.quote)
+    return concrete, to_name
 
 
 def rendered_calls(text: str, candidates: Sequence[Candidate]) -> int:
@@ -142,9 +141,8 @@ async def render_commitments(
 ) -> CommitmentsArtifact:
     """The rule-found commitments of ``doc``, the concrete ones rendered in English."""
     candidates = detect(doc.text, doc_year=doc_year(doc))
-    entities = DocumentEntities(doc.text, [(c.start, c.end) for c in candidates])
-    concrete = {id(c) for c in concrete_candidates(doc.text, candidates, entities)}
-    to_name = entities_to_name(doc.text, candidates, ctx.glossary, entities)
+    rendered, to_name = rendering_plan(doc.text, candidates, ctx.glossary)
+    concrete = {id(c) for c in rendered}
     gateway = ctx.gateway
     template = gateway.registry.get(TASK, gateway.profile.mode, ctx.versions.get(TASK))
     done = 0
