@@ -35,10 +35,11 @@ def foreign_pinyin(name: str, zh: str, known: frozenset[str] = frozenset()) -> l
     "Guige" for 兜底 passes (guige is in the dictionaries).
     """
     runs, firsts = _pinyin_runs(zh)
+    passing = known | _CONVENTIONAL
     wrong = []
     for word in _WORD.findall(name):
         plain = word.replace("'", "").lower()
-        if len(plain) < MIN_PINYIN_CHARS or plain in known | _CONVENTIONAL or plain in runs:
+        if len(plain) < MIN_PINYIN_CHARS or plain in passing or plain in runs:
             continue
         if any(plain.startswith(r) and _second_syllable(plain[len(r) :]) for r in firsts):
             continue  # a one-character short form spelt out: 深 → Shenzhen, 广 → Guangzhou
@@ -51,7 +52,7 @@ def _second_syllable(rest: str) -> bool:
     """The rest of a two-syllable place name after its short form's syllable: one syllable
     with an initial (zhen of Shenzhen), not a vowel or a nasal that would let anything pass
     (Daoping = da + oping is no spelling of 大鹏)."""
-    return rest in pinyinsyllables() and rest[0] in _INITIALS and rest not in ("ng", "hng")
+    return rest in _name_syllables() and rest[0] in _INITIALS
 
 
 @lru_cache(maxsize=1)

@@ -174,27 +174,21 @@ def _tracked(
     # The same detector run as the rules_en strategy's: the same candidates, the same tiers.
     found = detect(doc.text, doc_year=extract_doc_year(doc))
     candidates = {(c.start, c.end): c for c in found}
+    paragraphs = {p.id: p for p in doc.paragraphs}
     out: list[TrackedCommitment] = []
     for c in commitments:
         if c.start is None or c.end is None or c.quote is None:
             continue  # unaligned: no place in the document to link to
         about = entities.about(c.start, c.end)
         tracked = _one(doc, c, about, _tier(c, candidates.get((c.start, c.end)), about))
-        if tracked.english is None:
-            tracked = _from_translation(doc, c, tracked, english)
+        para = paragraphs.get(c.paragraph_id or "")
+        if tracked.english is None and para is not None and para.id in english:
+            offsets = (c.start - para.start, c.end - para.start)
+            sentence = translated_sentence(para.text, english[para.id], *offsets)
+            update = {"english": sentence, "english_status": "translation"}
+            tracked = tracked.model_copy(update=update)
         out.append(tracked)
     return out
-
-
-def _from_translation(
-    doc: Document, c: Commitment, tracked: TrackedCommitment, english: Mapping[str, str]
-) -> TrackedCommitment:
-    para = next((p for p in doc.paragraphs if p.id == c.paragraph_id), None)
-    if para is None or para.id not in english or c.start is None:
-        return tracked
-    offsets = (c.start - para.start, (c.end or c.start) - para.start)
-    sentence = translated_sentence(para.text, english[para.id], *offsets)
-    return tracked.model_copy(update={"english": sentence, "english_status": "translation"})
 
 
 def translated_sentence(zh: str, en: str, start: int, end: int) -> str:
