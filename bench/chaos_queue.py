@@ -4,7 +4,8 @@ Run: PYTHONPATH=. python -m bench.chaos_queue --docs 200   (``make chaos-queue``
 
 N documents × 3 tasks are POSTed to ``policy-reader serve --workers 2``; two
 ``policy-reader worker`` processes compute them against the stand-in model server with 20 %
-injected faults; when a third of the jobs have ended, worker 1 is killed with SIGKILL and
+injected faults, through one ``policy-reader relay`` (the one limit in flight, each call made
+once, and the answers a dead worker had received kept for the worker that takes its job); when a third of the jobs have ended, worker 1 is killed with SIGKILL and
 started again. Checks: every job ends done, or failed with a reason; none is left queued or
 running (jobs table and procrastinate's); every done job has its artifact; one job per
 (document, task); nothing was paid for twice (the stand-in's ``repaid`` = 0). Needs a
@@ -87,10 +88,11 @@ class Processes:
         self.env, self.logs = env, logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, *args: str) -> None:
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = (self.logs / f"{name}.log").open("ab")
         cmd = [sys.executable, "-m", "service.cli", *args]
-        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        env = env or self.env
+        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log)
 
     def kill9(self, name: str) -> tuple[float, set[int]]:
         """SIGKILL; first SIGSTOP, so that the process's TCP ports can be listed before it dies
@@ -153,17 +155,19 @@ def lost_at_kill(
     return lags, other
 
 
-def wait_up(api: str, procs: Processes) -> None:
+def wait_up(api: str, relay: str, procs: Processes) -> None:
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline:
         check(procs.alive("api"), "the API exited at start (see its log)")
+        check(procs.alive("relay"), "the relay exited at start (see its log)")
         try:
-            if httpx.get(f"{api}/readyz", timeout=2).status_code == 200:
+            api_up = httpx.get(f"{api}/readyz", timeout=2).status_code == 200
+            if api_up and httpx.get(f"{relay}/healthz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise ChaosFailure(f"the API is not ready after {START_S} s")
+    raise ChaosFailure(f"the API or the relay is not ready after {START_S} s")
 
 
 def submit_all(http: httpx.Client, docs: list[str]) -> dict[str, tuple[str, str]]:
@@ -224,17 +228,20 @@ def chaos(n: int, faults: float = 0.2) -> dict[str, Any]:
         db = stack.enter_context(fresh_database(server_url()))
         base = stack.enter_context(standin(latency=0.05, faults=faults, seed=16))
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        env = environment(db, base, tmp / "cache")
+        relay = f"http://127.0.0.1:{free_port()}"
+        env = {**environment(db, base, tmp / "cache"), "READER_RELAY_URL": relay}
         subprocess.run([sys.executable, "-m", "service.cli", "db", "upgrade"], env=env,
                        cwd=ROOT, check=True, capture_output=True)  # fmt: skip
         procs = Processes(env, tmp)
         stack.callback(procs.stop_all)
         port = free_port()
+        relay_env = {k: v for k, v in env.items() if k != "READER_RELAY_URL"}
+        procs.start("relay", "relay", "--port", relay.rsplit(":", 1)[1], env=relay_env)
         procs.start("api", "serve", "--workers", "2", "--port", str(port))
         procs.start("worker1", "worker", "--name", "w1")
         procs.start("worker2", "worker", "--name", "w2")
         api = f"http://127.0.0.1:{port}"
-        wait_up(api, procs)
+        wait_up(api, relay, procs)
         started = time.monotonic()
         deadline = started + DEADLINE_S
         total = n * len(KINDS)
@@ -251,6 +258,8 @@ def chaos(n: int, faults: float = 0.2) -> dict[str, Any]:
             sample = next(iter(jobs))
             check(http.get(f"/v1/jobs/{sample}").status_code == 200, "GET job from the API")
         elapsed = time.monotonic() - started
+        check(procs.alive("relay"), "the relay exited (see its log)")
+        relayed = httpx.get(f"{relay}/relay/stats", timeout=10).json()
         result = audit(db, jobs)
         paid, stats = standin_requests(base), standin_stats(base)
         leaks = [p.name for p in tmp.rglob("*.log") if CANARY in p.read_text(errors="replace")]
@@ -259,7 +268,7 @@ def chaos(n: int, faults: float = 0.2) -> dict[str, Any]:
     return {"api_key_leaks": leaks, "docs": n, "faults": faults, "max_in_flight": peak,
             "limit": CONCURRENCY,
             "tasks": n * len(KINDS), "killed_when_ended": killed_at,
-            "elapsed_s": round(elapsed, 1), **result, "stand_in": stats,
+            "elapsed_s": round(elapsed, 1), **result, "stand_in": stats, "relay": relayed,
             "paid": {k: paid[k] for k in ("paid", "distinct", "repaid")},
             "repaid_lost_at_kill_s": lags, "repaid_otherwise": other,
             "repaid_sends": {k: [(round(t - killed, 3), p, p in ports) for t, p in v]

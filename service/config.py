@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     concurrency: int = Field(4, ge=1, description="Most model calls in flight at once.")
     timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
     max_retries: int = Field(5, ge=0, description="Retries on 429/5xx/timeouts/connection errors.")
+    relay_url: str | None = Field(
+        None,
+        description="Address of a `policy-reader relay` (e.g. http://127.0.0.1:8790): model "
+        "requests go through it, one limit and each call once for every worker using it.",
+    )
     prompt_versions: dict[str, str] = Field(
         default_factory=dict, description='Active prompt version per task, e.g. {"translate":"v1"}.'
     )

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from service.cli.app import app, cache_app, db_app, friendly_errors, prompts_app
 from service.config import get_settings
+from service.errors import InputError
 
 
 @prompts_app.command("list")
@@ -118,6 +119,24 @@ def local_server() -> None:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+@app.command()
+@friendly_errors
+def relay(
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8790,
+) -> None:
+    """Relay model requests for every worker (READER_RELAY_URL=http://HOST:PORT on them): one
+    limit in flight (READER_CONCURRENCY), each call made once, answers kept for workers that die."""
+    import uvicorn
+
+    from service.api.relay import create_relay
+
+    settings = get_settings()
+    if settings.relay_url:
+        raise InputError("READER_RELAY_URL is set for the relay itself; unset it there.")
+    uvicorn.run(create_relay(settings), host=host, port=port, access_log=False)
 
 
 @app.command()

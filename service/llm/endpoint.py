@@ -56,6 +56,8 @@ def resolve_endpoint(settings: Settings) -> Endpoint:
     """The configured remote endpoint, else the local server: reused when one runs, otherwise
     prepared and started on first use (``Endpoint.ready``). Blocking: from async code use
     ``await asyncio.to_thread(resolve_endpoint, settings)``."""
+    if settings.relay_url:
+        return relayed_endpoint(settings)
     if not settings.uses_local_model:
         return remote_endpoint(settings)
     server = LocalServer(settings)
@@ -76,13 +78,32 @@ def remote_endpoint(settings: Settings) -> Endpoint:
     return Endpoint(base_url, model, settings.profile or profile)
 
 
+def relayed_endpoint(settings: Settings) -> Endpoint:
+    """The relay's /v1 (``policy-reader relay``), with the model and profile of the endpoint
+    it relays to: the remote one, or the embedded server (which the relay starts)."""
+    assert settings.relay_url
+    profile: str | None
+    if settings.uses_local_model:
+        model, profile = LOCAL_MODEL_ALIAS, settings.profile or LOCAL_PROFILE
+    else:
+        remote = remote_endpoint(settings)
+        model, profile = remote.model, remote.profile_name
+    return Endpoint(relay_base_url(settings.relay_url), model, profile)
+
+
+def relay_base_url(relay_url: str) -> str:
+    return relay_url.rstrip("/").removesuffix("/v1") + "/v1"
+
+
 def remote_url(settings: Settings) -> str:
     return (settings.openai_base_url or OPENAI_DEFAULT_URL).rstrip("/")
 
 
 def configured_url(settings: Settings) -> str:
     """The endpoint URL without looking for or preparing a local server: the remote one, or
-    READER_LOCAL_PORT's when no endpoint is configured."""
+    READER_LOCAL_PORT's when no endpoint is configured (the relay's, when one is set)."""
+    if settings.relay_url:
+        return relay_base_url(settings.relay_url)
     if not settings.uses_local_model:
         return remote_url(settings)
     if settings.local_port is None:

@@ -94,8 +94,9 @@ async def work(settings: Settings, *, concurrency: int, name: str | None = None)
         make_pool(url, settings.concurrency + 1) as pool,
         await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as locks,
     ):
-        reader.gateway.shared_hold = SharedSlots(pool, settings.concurrency).hold
-        reader.gateway.key_lock = KeyLocks(locks).hold
+        if not settings.relay_url:  # else the relay holds the limit and makes each call once
+            reader.gateway.shared_hold = SharedSlots(pool, settings.concurrency).hold
+            reader.gateway.key_lock = KeyLocks(locks).hold
         worker = Worker(reader)
         worker.register(app)
         async with app.open_async():
