@@ -1,13 +1,15 @@
 """Does splitting a batch over processes lift the throughput ceiling? One process vs P.
 
 Run: PYTHONPATH=. python bench/bench_procs.py [--via gateway|reader] [--concurrency 16]
-     [--procs 1 2] [--docs 400] [--pg]
+     [--procs 1 2] [--docs 400] [--pg] [--relay]
 
 The same documents and the same total concurrency C: one process with C, or P processes with
 C/P each on a share of the documents, all on one SQLite database; with ``--pg``, on one fresh
 PostgreSQL database (READER_TEST_DATABASE_URL, else ``.ci/postgres``) with the gateway set up
 as ``policy-reader worker`` sets it up: the shared slots (one limit C across the processes)
-and the cache-key locks. Every process prepares (imports, gateway, ingest) and then waits for
+and the cache-key locks. With ``--relay``, every process sends through one ``policy-reader
+relay`` (its own process, limit C) instead, and takes no slots or key locks, as a worker
+with READER_RELAY_URL does. Every process prepares (imports, gateway, ingest) and then waits for
 a common start time, so the wall time covers only the computing: first start to last finish.
 The stand-in answers after L = 0.2 s.
 """
@@ -44,11 +46,13 @@ async def child(args: argparse.Namespace) -> dict[str, float | bool]:
         (prompts / "bench_throughput").mkdir(parents=True, exist_ok=True)
         (prompts / "bench_throughput" / "v1.chat.md").write_text(PROMPT, "utf-8")
         db = {"database_url": args.database_url} if args.database_url else {}
+        if args.relay_url:
+            db["relay_url"] = args.relay_url
         settings = bench_settings(args.base, root, args.concurrency, prompts_dir=prompts, **db)
         store = Store(settings.db_url)
         gw = Gateway(settings, store, catalog=BENCH_CATALOG)
         async with AsyncExitStack() as stack:
-            if args.database_url:
+            if args.database_url and not args.relay_url:
                 await as_worker(gw, args.database_url, args.total, stack)
             late = time.time() > args.start
             await asyncio.sleep(max(0.0, args.start - time.time()))
@@ -81,7 +85,7 @@ async def as_worker(gw: Any, url: str, total: int, stack: AsyncExitStack) -> Non
 
 
 def level(
-    base: str, via: str, procs: int, concurrency: int, docs: int, db: str | None
+    base: str, via: str, procs: int, concurrency: int, docs: int, db: str | None, relay: str | None
 ) -> dict[str, Any]:
     standin_reset(base)
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,6 +115,7 @@ def level(
                 "--total",
                 str(concurrency),
                 *(["--database-url", db] if db else []),
+                *(["--relay-url", relay] if relay else []),
             ]
             for k in range(procs)
         ]
@@ -122,6 +127,7 @@ def level(
     return {
         "via": via,
         "procs": procs,
+        "relay": relay is not None,
         "concurrency_total": concurrency,
         "requests": stats["requests"],
         "max_in_flight": stats["max_in_flight"],
@@ -139,7 +145,9 @@ def main() -> None:
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--docs", type=int, default=400)
     parser.add_argument("--pg", action="store_true", help="PostgreSQL, as queue workers.")
+    parser.add_argument("--relay", action="store_true", help="Through one policy-reader relay.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--relay-url", help=argparse.SUPPRESS)
     parser.add_argument("--total", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
@@ -156,9 +164,43 @@ def main() -> None:
         for procs in args.procs:
             with ExitStack() as stack:
                 db = stack.enter_context(pg_database()) if args.pg else None
-                rows.append(level(base, args.via, procs, args.concurrency, args.docs, db))
+                relay = (
+                    stack.enter_context(relay_process(base, args.concurrency))
+                    if args.relay
+                    else None
+                )
+                rows.append(level(base, args.via, procs, args.concurrency, args.docs, db, relay))
             print(rows[-1], flush=True)
-    emit("procs", {"latency_s": 0.2, "pg": args.pg, "levels": rows})
+    emit("procs", {"latency_s": 0.2, "pg": args.pg, "relay": args.relay, "levels": rows})
+
+
+@contextmanager
+def relay_process(base: str, concurrency: int) -> Iterator[str]:
+    """``policy-reader relay`` in front of the stand-in, limit ``concurrency``; its URL."""
+    import os
+
+    import httpx
+
+    from bench.common import free_port
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_BASE_URL": base,
+           "OPENAI_API_KEY": "sk-bench", "READER_MODEL": "gpt-4o-mini",
+           "READER_CONCURRENCY": str(concurrency)}  # fmt: skip
+    cmd = [sys.executable, "-m", "service.cli", "relay", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 @contextmanager

@@ -1,14 +1,15 @@
 """The job queue under chaos: PostgreSQL, 2 API processes, 2 queue workers, one killed -9.
 
-Run: PYTHONPATH=. python -m bench.chaos_queue --docs 200   (``make chaos-queue``: fewer)
+Run: PYTHONPATH=. python -m bench.chaos_queue --docs 200   (``make chaos-queue``, in CI)
 
 N documents × 3 tasks are POSTed to ``policy-reader serve --workers 2``; two
 ``policy-reader worker`` processes compute them against the stand-in model server with 20 %
 injected faults, through one ``policy-reader relay`` (the one limit in flight, each call made
-once, and the answers a dead worker had received kept for the worker that takes its job); when a third of the jobs have ended, worker 1 is killed with SIGKILL and
-started again. Checks: every job ends done, or failed with a reason; none is left queued or
-running (jobs table and procrastinate's); every done job has its artifact; one job per
-(document, task); nothing was paid for twice (the stand-in's ``repaid`` = 0). Needs a
+once, and the answers a dead worker had received kept for the worker that takes its job);
+when a third of the jobs have ended, worker 1 is killed with SIGKILL and started again.
+Checks: every job ends done, or failed with a reason; none is left queued or running (jobs
+table and procrastinate's); every done job has its artifact; one job per (document, task);
+nothing was paid for twice (the stand-in's ``repaid`` = 0); the relay is still up. Needs a
 PostgreSQL server: READER_TEST_DATABASE_URL, else the URL ``.ci/postgres`` prints.
 """
 

@@ -153,6 +153,10 @@ class Store:
         # The same pool, for statements that only read (see db.READ_ONLY).
         self._reads = self.engine.execution_options(**{READ_ONLY: True})
         self.schema_revision = upgrade(self.engine).after
+        # Built once: building the dialect's INSERT … ON CONFLICT per call cost ~0.3 ms.
+        self._put_cached = _insert(self.engine, _CACHE).on_conflict_do_nothing(
+            index_elements=["key"]
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -167,13 +171,11 @@ class Store:
 
     def put_cached(self, record: CallRecord, response: str) -> None:
         """Store a validated output with the call's usage; an existing entry is kept."""
-        entry = CacheEntry(
-            key=record.cache_key, response=response, **record.model_dump(include=_CACHED_FIELDS)
-        )
+        row = {f: getattr(record, f) for f in _CACHED_FIELDS}
+        row.update(key=record.cache_key, response=response, created_at=utcnow(), hits=0)
         # One statement, no read first: two writers of one key both succeed, the first one's
         # entry stays (a check-then-insert races into a duplicate key on PostgreSQL).
-        stmt = _insert(self.engine, _CACHE).values(entry.model_dump())
-        self._write(stmt.on_conflict_do_nothing(index_elements=["key"]))
+        self._write(self._put_cached, row)
 
     def record_call(self, record: CallRecord) -> None:
         """Append one ledger row; a hit also bumps the cache entry."""
@@ -270,12 +272,12 @@ class Store:
         replace = {c: stmt.excluded[c] for c in values if c != "id"}
         self._write(stmt.on_conflict_do_update(index_elements=["id"], set_=replace))
 
-    def _write(self, stmt: Any) -> None:
+    def _write(self, stmt: Any, params: dict[str, Any] | None = None) -> None:
         """Run one statement in its own short transaction (retried when it lost a lock race)."""
 
         def write() -> None:
             with self.engine.begin() as conn:
-                conn.execute(stmt)
+                conn.execute(stmt, params)
 
         with_lock_retry(write)
 
