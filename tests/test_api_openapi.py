@@ -8,12 +8,21 @@ being rejected by the code too.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import httpx
 import pytest
+from fastapi import FastAPI, Query
+from starlette.requests import Request
 
+from service.api.errors import Redactor, install_error_handlers
 from service.api.openapi import operations, undocumented
+from service.api.routes.artifacts import (
+    READ_PARAMETERS,
+    PromptVersion,
+    PromptVersions,
+    read_options,
+)
 from tests.fakes import Serve
 from tests.samples import TEXT
 
@@ -91,6 +100,55 @@ async def test_prompt_versions_are_exactly_the_prompt_files(client: httpx.AsyncC
         assert read.json()["code"] == "not_computed", read.text  # accepted, just not computed
     rejected = await client.get(f"/v1/documents/{doc_id}/summary?versions=_:v0")
     assert rejected.status_code == 422
+
+
+def declared_read() -> FastAPI:
+    """The read with its query parameters declared on the route, as it was before they were
+    read in the handler (``artifacts.read_options``), behind the API's error handlers."""
+    app = FastAPI()
+    install_error_handlers(app, Redactor([]))
+
+    @app.get("/read/{doc_id}")
+    async def read(
+        doc_id: str,
+        format: Literal["json", "markdown"] = "json",
+        bilingual: Annotated[bool, Query(description="Translation Markdown with Chinese.")] = False,
+        prompt_version: PromptVersion = None,
+        versions: PromptVersions = None,
+    ) -> dict[str, Any]:
+        return {"format": format, "bilingual": bilingual, "prompt_version": prompt_version,
+                "versions": versions}  # fmt: skip
+
+    return app
+
+
+READ_QUERIES = [
+    "", "format=json", "format=markdown&bilingual=true", "bilingual=no", "bilingual=1",
+    "format=json&format=markdown", "format=markdown&format=json", "other=1", "format=",
+    "format=JSON", "format=xml&bilingual=maybe&prompt_version=q&versions=z", "bilingual=",
+    "prompt_version=v1", "prompt_version=", "prompt_version=v12345", "versions=summary:v1",
+    "versions=summary", "versions=", "prompt_version=v1&versions=a:v1,b:v2", "format=%00",
+]  # fmt: skip
+
+
+async def test_the_reads_query_parameters_are_the_declared_ones(
+    client: httpx.AsyncClient,
+) -> None:
+    """Read in the handler, the read's query parameters are documented, accepted and refused
+    (the same 422 body) exactly as declaring them on the route did."""
+    declared = declared_read()
+    document = declared.openapi()["paths"]["/read/{doc_id}"]["get"]["parameters"]
+    assert READ_PARAMETERS["parameters"] == document[1:]  # after doc_id
+    transport = httpx.ASGITransport(app=declared)
+    async with httpx.AsyncClient(transport=transport, base_url="http://declared") as reference:
+        for query in READ_QUERIES:
+            expected = await reference.get(f"/read/x?{query}")
+            if expected.status_code == 200:
+                scope = {"type": "http", "query_string": query.encode(), "headers": []}
+                assert read_options(Request(scope)).model_dump() == expected.json(), query
+            else:
+                ours = await client.get(f"/v1/documents/x/summary?{query}")
+                assert (ours.status_code, ours.json()) == (422, expected.json()), query
 
 
 @pytest.mark.parametrize("url", ["262210", "ftp://example.com/a", "http://", "www.gov.cn/a", ""])
