@@ -6,6 +6,7 @@ Only this package imports sqlmodel; callers get plain pydantic records back.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -153,6 +154,9 @@ class Store:
         # The same pool, for statements that only read (see db.READ_ONLY).
         self._reads = self.engine.execution_options(**{READ_ONLY: True})
         self.schema_revision = upgrade(self.engine).after
+        # The API's hot read as the driver's own SQL (see artifact_payload), compiled once.
+        compiled = _ARTIFACT_PAYLOAD.compile(dialect=self.engine.dialect)
+        self._payload_sql, self._payload_order = str(compiled), compiled.positiontup
         # Built once: building the dialect's INSERT … ON CONFLICT per call cost ~0.3 ms.
         self._put_cached = _insert(self.engine, _CACHE).on_conflict_do_nothing(
             index_elements=["key"]
@@ -375,11 +379,26 @@ class Store:
 
     def artifact_payload(self, doc_id: str, kind: str, variant: str) -> dict[str, Any] | None:
         """Only the payload of this variant's artifact: the API's read, which sends nothing
-        else, skips reading the provenance and building a ``StoredArtifact``."""
-        with self._reads.connect() as conn:
-            params = {"doc_id": doc_id, "kind": kind, "variant": variant}
-            payload = conn.execute(_ARTIFACT_PAYLOAD, params).scalar()
-        return cast(dict[str, Any] | None, payload)
+        else, skips reading the provenance and building a ``StoredArtifact``.
+
+        On the pool's DB-API connection, not through SQLAlchemy's execution (half of this
+        read's cost inside a request, docs/BENCHMARKS.md §23): one SELECT outside any explicit
+        transaction (SQLite's driver opens none for it; PostgreSQL's is rolled back when the
+        connection goes back to the pool)."""
+        params = {"doc_id": doc_id, "kind": kind, "variant": variant}
+        args = [params[name] for name in self._payload_order] if self._payload_order else params
+        conn = self.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(self._payload_sql, args)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            conn.close()  # back to the pool
+        if row is None:
+            return None
+        payload = row[0]  # psycopg decodes JSON columns; SQLite keeps the text
+        return cast(dict[str, Any], json.loads(payload) if isinstance(payload, str) else payload)
 
     def artifacts_version(self, kinds: Sequence[str]) -> tuple[object, ...]:
         """Changes whenever a document or an artifact of ``kinds`` is added, replaced or deleted:
