@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from service.errors import ConfigError, InputError, NotFound
 from service.models import Chunk
@@ -309,3 +309,23 @@ def test_a_postgresql_url_goes_through_psycopg(scheme: str, configure: Configure
 def test_a_missing_database_driver_is_one_line_naming_the_extra() -> None:
     with pytest.raises(ConfigError, match=r"needs the driver 'pg8000'.*policy-reader\[postgres\]"):
         make_engine("postgresql+pg8000://u:p@127.0.0.1:1/reader")
+
+
+def test_save_answer_writes_the_cache_entry_and_the_ledger_row_together(db_store: Store) -> None:
+    mark = db_store.ledger_mark()
+    first = _record("k", "t", "v1", "m")
+    first.tokens_in, first.tokens_out = 120, 30
+    db_store.save_answer(first, "answer")
+    db_store.save_answer(_record("k", "t", "v1", "m"), "another")  # a second writer of k
+    cached = db_store.get_cached("k")
+    assert cached is not None and cached.response == "answer" and cached.tokens_in == 120
+    totals = db_store.ledger_since(mark)
+    assert totals.calls == 2 and totals.tokens_in == 120 + 1  # both calls were paid
+
+
+def test_save_answer_writes_neither_when_the_ledger_row_fails(db_store: Store) -> None:
+    bad = _record("k", "t", "v1", "m")
+    bad.outcome = None  # type: ignore[assignment]  # NOT NULL in the ledger
+    with pytest.raises(IntegrityError):
+        db_store.save_answer(bad, "answer")
+    assert db_store.get_cached("k") is None

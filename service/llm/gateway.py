@@ -292,16 +292,18 @@ class Gateway:
     async def _miss(self, req: _Request, started: float) -> CallResult:
         rec = self._record(req, outcome="ok")
         try:
-            text, parsed = await self._answer(req, rec)
+            text, parsed = await self._answer(req, rec, started)
         except ServiceError as exc:
             rec.outcome = exc.code
             rec.latency_ms = (time.perf_counter() - started) * 1000
             self._ledger(rec)
             exc.call_record = rec
             raise
-        return self._finish(CallResult(text, parsed, rec), started)
+        return CallResult(text, parsed, rec)  # recorded with its answer (_store)
 
-    async def _answer(self, req: _Request, rec: CallRecord) -> tuple[str, BaseModel | None]:
+    async def _answer(
+        self, req: _Request, rec: CallRecord, started: float
+    ) -> tuple[str, BaseModel | None]:
         """Loop to a usable answer: one bigger budget on truncation, two re-asks on bad output.
         The usable answer is cached before its request slots are let go: letting a slot go
         waits on the queue's database, and other jobs run meanwhile, all while a worker killed
@@ -330,12 +332,14 @@ class Gateway:
                     reasks += 1
                     _append_correction(body, answer.text, str(exc))
                     continue
-                self._store(rec, answer.text)
+                self._store(rec, answer.text, started)
                 return answer.text, parsed
 
-    def _store(self, rec: CallRecord, text: str) -> None:
+    def _store(self, rec: CallRecord, text: str, started: float) -> None:
+        """The answer in the cache and the call in the ledger, one commit."""
         rec.cost_usd = self.profile.cost(rec.tokens_in, rec.tokens_out)
-        self.store.put_cached(rec, text)
+        rec.latency_ms = (time.perf_counter() - started) * 1000
+        self.store.save_answer(rec, text)
 
     def _grow_budget(self, body: dict[str, Any], prompt_tokens: int) -> bool:
         """Double max_tokens within the context window; False when it cannot grow."""

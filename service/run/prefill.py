@@ -323,11 +323,11 @@ class _Results:
         self.report.tokens_out += record.tokens_out
         self.report.direct_cost_usd += direct
         self.report.cost_usd += record.cost_usd
-        self.gateway.store.record_call(record)
         if problem is not None:
+            self.gateway.store.record_call(record)
             self.fail(call, problem.message, ledger=False)
             return
-        self.gateway.store.put_cached(record, answer.text)
+        self.gateway.store.save_answer(record, answer.text)
         self.answered.add(call.key)
         self.report.cached += 1
 
