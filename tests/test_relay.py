@@ -236,3 +236,18 @@ def test_the_key_is_the_canonical_json() -> None:
     a = b'{"model": "m", "messages": [{"role": "user", "content": "x"}]}'
     b = b'{"messages":[{"content":"x","role":"user"}],"model":"m"}'
     assert request_key(a) == request_key(b) != request_key(raw("y"))
+
+
+def test_the_relay_takes_the_profiles_limit_and_timeout() -> None:
+    """The embedded model's profile: one request at a time, and its long timeout (a CPU
+    takes minutes for a long chunk; the relay must not cut off what the worker waits for)."""
+    from service.llm.gateway import request_timeout
+    from service.llm.profiles import LOCAL_PROFILE, resolve_profile
+
+    settings = Settings(concurrency=4)
+    profile = resolve_profile(LOCAL_PROFILE, None)
+    endpoint = Endpoint("http://127.0.0.1:9/v1", "local", LOCAL_PROFILE)
+    with ThreadedServer(create_relay(settings, endpoint=endpoint)) as relay:
+        stats = relay_stats(relay)
+    assert stats["limit"] == min(4, profile.max_concurrency or 4)
+    assert stats["timeout_s"] == request_timeout(settings, profile) > settings.timeout_s

@@ -11,7 +11,8 @@ relay forwards them and
   call: the window between an answer's arrival and its commit to the call cache, which no
   process of a worker can close for itself, is the relay's to cover;
 - holds the one limit on requests in flight across all workers (READER_CONCURRENCY, capped by
-  the model profile), in memory instead of in the database.
+  the model profile), in memory instead of in the database, with the gateway's timeout for
+  the profile.
 
 Only a 200 answer whose body is a JSON chat completion is kept; 429s, 5xx, timeouts and
 anything unreadable pass through as the endpoint sent them and are asked again next time
@@ -45,6 +46,7 @@ from starlette.routing import Route
 
 from service.config import Settings
 from service.llm.endpoint import Endpoint, api_key, resolve_endpoint
+from service.llm.gateway import concurrency, request_timeout
 from service.llm.profiles import resolve_profile
 
 log = logging.getLogger("service.relay")
@@ -83,7 +85,7 @@ class Relay:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.key = key
-        self.limit = limit
+        self.limit, self.timeout_s = limit, timeout_s
         self.keep_s, self.keep_bytes = keep_s, keep_bytes
         self._clock = clock
         self._slots = asyncio.Semaphore(limit)
@@ -175,13 +177,14 @@ class Relay:
             self._kept.popitem(last=False)
             self._kept_bytes -= len(reply.body)
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> dict[str, float]:
         return {
             **self.stats,
             "in_flight": len(self._inflight),
             "kept_answers": len(self._kept),
             "kept_bytes": self._kept_bytes,
             "limit": self.limit,
+            "timeout_s": self.timeout_s,
         }
 
 
@@ -220,10 +223,9 @@ def create_relay(settings: Settings, *, endpoint: Endpoint | None = None) -> Sta
             target = await asyncio.to_thread(resolve_endpoint, upstream)
         await target.ready()
         profile = resolve_profile(target.profile_name, target.model)
-        limit = settings.concurrency
-        if profile.max_concurrency is not None:
-            limit = min(limit, profile.max_concurrency)
-        timeout = settings.timeout_s
+        # The gateway's own limit and timeout for this endpoint (the embedded model's profile
+        # allows a slow CPU minutes per request; a shorter relay timeout would cut them off).
+        limit, timeout = concurrency(settings, profile), request_timeout(settings, profile)
         relay = Relay(target.base_url, api_key(settings), limit=limit, timeout_s=timeout)
         log.info("relay to %s, %d in flight at most", target.base_url, limit)
         try:
