@@ -151,8 +151,12 @@ class Store:
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url
         self.engine = make_engine(db_url)
-        # The same pool, for statements that only read (see db.READ_ONLY).
-        self._reads = self.engine.execution_options(**{READ_ONLY: True})
+        # The same pool, for statements that only read (see db.READ_ONLY); on PostgreSQL in
+        # autocommit, so a read is its one statement, with no ROLLBACK round trip after it.
+        reads: dict[str, Any] = {READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            reads["isolation_level"] = "AUTOCOMMIT"
+        self._reads = self.engine.execution_options(**reads)
         self.schema_revision = upgrade(self.engine).after
         # The API's hot read as the driver's own SQL (see artifact_payload), compiled once.
         compiled = _ARTIFACT_PAYLOAD.compile(dialect=self.engine.dialect)
