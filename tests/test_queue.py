@@ -27,7 +27,7 @@ from service.errors import Conflict  # noqa: E402
 from service.queue.db import QUEUE, conninfo, ensure_schema, make_app, make_pool  # noqa: E402
 from service.queue.jobs import JobQueue  # noqa: E402
 from service.queue.slots import KeyLocks, SharedSlots  # noqa: E402
-from service.queue.worker import Worker  # noqa: E402
+from service.queue.worker import RUN_OPTIONS, Worker  # noqa: E402
 from service.reader import Reader  # noqa: E402
 from service.run.corpus import RunOptions, RunPlan, TaskOutcome, run_batch  # noqa: E402
 from service.tasks.context import ProgressEvent  # noqa: E402
@@ -65,7 +65,9 @@ async def drain(reader: Reader, url: str) -> Worker:
     worker = Worker(reader)
     worker.register(app)
     async with app.open_async():
-        await app.run_worker_async(queues=[QUEUE], wait=False, install_signal_handlers=False)
+        await app.run_worker_async(
+            queues=[QUEUE], wait=False, install_signal_handlers=False, **RUN_OPTIONS
+        )
     return worker
 
 
@@ -98,6 +100,9 @@ async def test_a_job_is_done_by_a_worker_and_waited_for_from_another_api_process
         listed = (await api_b.get("/v1/jobs?status=done")).json()
         assert [j["id"] for j in listed] == [started["id"]]
     assert paid_twice(model) == []
+    async with make_pool(url, 1) as pool, pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM procrastinate_jobs")
+        assert (await cur.fetchone()) == (0,)  # succeeded: deleted, the jobs table keeps it
 
 
 async def test_submits_racing_from_two_processes_make_one_job(

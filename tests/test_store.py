@@ -329,3 +329,12 @@ def test_save_answer_writes_neither_when_the_ledger_row_fails(db_store: Store) -
     with pytest.raises(IntegrityError):
         db_store.save_answer(bad, "answer")
     assert db_store.get_cached("k") is None
+
+
+def test_an_artifact_of_a_document_deleted_meanwhile_is_not_found(db_store: Store) -> None:
+    """A background compute that ends after its document was deleted: a clear NotFound (the
+    job fails with it), not the driver's foreign-key error."""
+    db_store.save_document(_doc())
+    assert db_store.delete_document("d1") is True
+    with pytest.raises(NotFound, match="deleted while its summary was computed"):
+        db_store.save_artifact("d1", "summary", "v1|m", {"n": 1})

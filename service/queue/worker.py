@@ -32,6 +32,15 @@ HEARTBEAT_S = 2.0
 STALLED_S = 10.0
 RECOVER_EVERY_S = 3.0
 MAX_ATTEMPTS = 3
+# How a worker runs procrastinate's loop. A succeeded procrastinate job is deleted: the jobs
+# table is the record, and the queue's table (scanned by job id on a cancel) stays small.
+RUN_OPTIONS: dict[str, Any] = {
+    "delete_jobs": "successful",
+    "update_heartbeat_interval": HEARTBEAT_S,
+    "stalled_worker_timeout": STALLED_S,
+    "fetch_job_polling_interval": 1.0,
+    "abort_job_polling_interval": 1.0,
+}
 
 
 class Worker:
@@ -103,10 +112,7 @@ async def work(settings: Settings, *, concurrency: int, name: str | None = None)
             recovery = asyncio.create_task(worker.recover_forever(app))
             try:
                 await app.run_worker_async(
-                    queues=[QUEUE], concurrency=concurrency, name=name or "worker",
-                    delete_jobs="never",
-                    update_heartbeat_interval=HEARTBEAT_S, stalled_worker_timeout=STALLED_S,
-                    fetch_job_polling_interval=1.0, abort_job_polling_interval=1.0,
-                )  # fmt: skip
+                    queues=[QUEUE], concurrency=concurrency, name=name or "worker", **RUN_OPTIONS
+                )
             finally:
                 recovery.cancel()

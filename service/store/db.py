@@ -3,6 +3,7 @@ and a retry for writes that lost a race for a lock."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -95,6 +96,14 @@ def with_lock_retry(fn: Callable[[], T], *, sleep: Callable[[float], None] = tim
                 raise
             sleep(0.05 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def is_missing_parent(exc: DBAPIError) -> bool:
+    """A foreign key points at no row: the document was deleted meanwhile (by error code)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return bool(sqlstate == "23503")  # foreign_key_violation
+    return getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 
 
 def is_transient(exc: DBAPIError) -> bool:

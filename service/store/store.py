@@ -17,11 +17,12 @@ from sqlalchemy import CursorResult, Table, bindparam, case, delete, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from service.errors import InputError, NotFound
 from service.models import Chunk, CleaningReport, Document, DocumentMeta, Paragraph, Script
-from service.store.db import READ_ONLY, make_engine, with_lock_retry
+from service.store.db import READ_ONLY, is_missing_parent, make_engine, with_lock_retry
 from service.store.migrations import upgrade
 from service.store.tables import (
     ENDED,
@@ -378,7 +379,13 @@ class Store:
         )
         replace = {c: stmt.excluded[c] for c in values}
         key = ["doc_id", "kind", "variant"]  # the unique constraint uq_artifact
-        self._write(stmt.on_conflict_do_update(index_elements=key, set_=replace))
+        try:
+            self._write(stmt.on_conflict_do_update(index_elements=key, set_=replace))
+        except IntegrityError as exc:
+            if not is_missing_parent(exc):
+                raise
+            why = f"No document with id {doc_id!r}: it was deleted while its {kind} was computed."
+            raise NotFound(why) from None
 
     def get_artifact(
         self, doc_id: str, kind: str, variant: str | None = None
