@@ -3,8 +3,9 @@
 Each worker heartbeats every HEARTBEAT_S; one that missed STALLED_S of heartbeats (killed,
 OOM, the machine gone) is stalled, and every worker's recovery loop puts its jobs back in the
 queue, where another worker takes them and resumes from the call cache (what the dead worker
-got answered is cached; nothing answered is asked again). A job whose workers died
-MAX_ATTEMPTS times ends failed with that reason instead.
+committed). An answer it had received but not yet committed is asked again, unless the workers
+go through a relay (READER_RELAY_URL, ``service/api/relay.py``), which gives it again from
+memory. A job whose workers died MAX_ATTEMPTS times ends failed with that reason instead.
 """
 
 from __future__ import annotations
