@@ -143,6 +143,16 @@ def test_jobs_lifecycle(db_store: Store) -> None:
         db_store.get_job("nope")
 
 
+def test_set_progress_writes_the_progress_alone(db_store: Store) -> None:
+    job = db_store.update_job(db_store.create_job("translate", "d1").id, status="running")
+    db_store.set_progress(job.id, {"done": 2, "total": 3, "step": "translate"})
+    stored = db_store.get_job(job.id)
+    assert stored.progress == {"done": 2, "total": 3, "step": "translate"}
+    assert stored.status == "running" and stored.updated_at >= job.updated_at
+    with pytest.raises(NotFound):
+        db_store.set_progress("nope", {})
+
+
 def test_live_jobs_are_a_documents_queued_and_running_ones(db_store: Store) -> None:
     queued, running = db_store.create_job("translate", "d1"), db_store.create_job("summary", "d1")
     db_store.update_job(running.id, status="running")

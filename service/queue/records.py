@@ -73,7 +73,7 @@ async def run_job(
         progress.update(done=event.done, total=event.total, step=event.task)
         progress["cached"] = progress.get("cached", 0) + int(event.cached)
         progress["failed"] = progress.get("failed", 0) + int(event.failed)
-        store.update_job(job_id, progress=progress)
+        store.set_progress(job_id, progress)
 
     try:
         artifact = await reader.compute(

@@ -41,6 +41,7 @@ _CACHE = SQLModel.metadata.tables["cache"]
 _CALLS = SQLModel.metadata.tables["calls"]
 _DOCUMENTS = SQLModel.metadata.tables["documents"]
 _ARTIFACTS = SQLModel.metadata.tables["artifacts"]
+_JOBS = SQLModel.metadata.tables["jobs"]
 # FOR UPDATE on PostgreSQL; SQLite has no row locks and renders a plain SELECT.
 _LOCK_DOCUMENT = (
     sa_select(_DOCUMENTS.c.id).where(_DOCUMENTS.c.id == bindparam("id")).with_for_update()
@@ -52,6 +53,12 @@ _BUMP_HITS = (
     _CACHE.update()
     .where(_CACHE.c.key == bindparam("k"))
     .values(hits=_CACHE.c.hits + 1, last_hit=bindparam("now"))
+)
+# A running job's progress, written on every progress event (one UPDATE, nothing read).
+_SET_PROGRESS = (
+    _JOBS.update()
+    .where(_JOBS.c.id == bindparam("job_id"))
+    .values(progress=bindparam("progress"), updated_at=bindparam("now"))
 )
 # The artifact read (the API's cached GET, ``Library.artifact``), prebuilt for the same reason:
 # one variant's artifact (unique per variant), or the newest of any variant.
@@ -453,6 +460,18 @@ class Store:
                 return StoredJob.model_validate(row, from_attributes=True)
 
         return with_lock_retry(write)
+
+    def set_progress(self, job_id: str, progress: dict[str, Any]) -> None:
+        """A job's progress alone, as one UPDATE (``update_job`` reads the row before and
+        after: that is three statements for every progress event of a long job)."""
+
+        def write() -> int:
+            with self.engine.begin() as conn:
+                params = {"job_id": job_id, "progress": progress, "now": utcnow()}
+                return int(conn.execute(_SET_PROGRESS, params).rowcount)
+
+        if with_lock_retry(write) == 0:
+            raise NotFound(f"No job with id {job_id!r}.")
 
     def update_job(
         self,
