@@ -17,7 +17,7 @@ from service.checks.quality import check_no_cjk
 from service.errors import ModelError, ModelInvalidOutput
 from service.llm.prompts import PromptTemplate
 from service.tasks.commitments.entities import Mention
-from service.tasks.commitments.romanised import english_words, foreign_pinyin
+from service.tasks.commitments.romanised import foreign_pinyin
 from service.tasks.context import TaskContext
 from service.tasks.guard import without_comments
 from service.tasks.units import in_prompt, one_line
@@ -54,13 +54,12 @@ async def _name(key: str, context: str, ctx: TaskContext, template: PromptTempla
     variables = {"name": key, "context": one_line(context), "correction": ""}
     # The glossary's English for the terms of the name and its context (前海 → Qianhai), not all
     # of it: "Beijing International Airport" for 宝安国际机场 must not pass on the glossary's 北京.
-    glossed = ctx.glossary.entries_in(key + context) if ctx.glossary else []
-    known = english_words(e.en for e in glossed)
+    glossed = [e.en for e in ctx.glossary.entries_in(key + context)] if ctx.glossary else []
     for _ in range(2):
         try:
             result = await ctx.call(NAME_TASK, variables)
             name = check_name(key, result.text, template)
-            wrong = foreign_pinyin(name, key + context, known)
+            wrong = foreign_pinyin(name, key + context, glossed)
             if wrong:
                 raise ModelInvalidOutput(f"{', '.join(wrong)} is not the pinyin of {key}")
             return name

@@ -24,10 +24,10 @@ _CONVENTIONAL = frozenset({"kong", "macao", "macau", "kowloon", "chinese"})
 _INITIALS = frozenset("bpmfdtnlgkhjqxzcsryw")
 
 
-def foreign_pinyin(name: str, zh: str, known: frozenset[str] = frozenset()) -> list[str]:
+def foreign_pinyin(name: str, zh: str, glossed: Iterable[str] = ()) -> list[str]:
     """The capitalised words of ``name`` that read as pinyin but are the pinyin of no run of
-    ``zh``'s characters, no word of ``known`` (the glossary's English for terms of ``zh``) and no
-    English word.
+    ``zh``'s characters, no word of ``glossed`` (the glossary's English for terms of ``zh``) and
+    no English word.
 
     广珠澳科技创新走廊 → "Guangzhou-Ashan-Tongxin Corridor": Ashan and Tongxin; "Qianhai" for
     前海, "Guangzhou" for its short form 广 and "Hong Kong" (conventional) pass. Words shorter
@@ -35,7 +35,7 @@ def foreign_pinyin(name: str, zh: str, known: frozenset[str] = frozenset()) -> l
     "Guige" for 兜底 passes (guige is in the dictionaries).
     """
     runs, firsts = _pinyin_runs(zh)
-    passing = known | _CONVENTIONAL
+    passing = _CONVENTIONAL | {w.lower() for t in glossed for w in re.findall(r"[A-Za-z]+", t)}
     wrong = []
     for word in _WORD.findall(name):
         plain = word.replace("'", "").lower()
@@ -63,11 +63,6 @@ def _english() -> frozenset[str]:
     entries are left out: they hold Beijing and Shangqiu."""
     words = get_english_words_set(["web2"], lower=False, alpha=True)
     return frozenset(w for w in words if w.islower())
-
-
-def english_words(texts: Iterable[str]) -> frozenset[str]:
-    """The lower-case words of ``texts``."""
-    return frozenset(w.lower() for t in texts for w in re.findall(r"[A-Za-z]+", t))
 
 
 def _pinyin_runs(zh: str) -> tuple[set[str], set[str]]:

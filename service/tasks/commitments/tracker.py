@@ -158,11 +158,10 @@ def _romanised_right(
 ) -> bool:
     """``romanised.foreign_pinyin`` finds nothing wrong in the model's ``name`` of ``key`` (for
     names stored before the check; imported here: pypinyin takes 0.2 s to import)."""
-    from service.tasks.commitments.romanised import english_words, foreign_pinyin
+    from service.tasks.commitments.romanised import foreign_pinyin
 
     zh = key + "".join(forms)
-    known = english_words(en for term, en in glossary.items() if term in zh)
-    return not foreign_pinyin(name, zh, known)
+    return not foreign_pinyin(name, zh, [en for term, en in glossary.items() if term in zh])
 
 
 def _tracked(
