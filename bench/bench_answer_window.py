@@ -8,7 +8,7 @@ that window, per paid answer, in one process set up as ``policy-reader worker`` 
 reader (PostgreSQL store, the shared slots and key locks on the queue's database): N documents
 × summary, translation, commitments computed 4 at a time (a worker's default), the stand-in as
 in bench/chaos_queue.py (50 ms, 20 % faults, 2 s timeout, 3 retries). The window of an answer
-runs from the stand-in's send (its ``x-sent-at`` header) to the end of ``put_cached``; split at
+runs from the stand-in's send (its ``x-sent-at`` header) to the end of ``save_answer``; split at
 the return of the gateway's HTTP call (``Gateway._create``: read and parsed by the SDK).
 
 ``in_window_at_a_random_instant`` = Σ windows / wall time: the expected number of paid answers
@@ -97,7 +97,7 @@ async def measure(settings: Settings, docs: list[str], windows: Windows) -> floa
         gateway.key_lock = KeyLocks(locks).hold
         gateway._create = windows.wrap_create(gateway._create)  # type: ignore[method-assign]
         store = gateway.store
-        store.put_cached = windows.wrap_put(store.put_cached)  # type: ignore[method-assign]
+        store.save_answer = windows.wrap_put(store.save_answer)  # type: ignore[method-assign]
         ids = [reader.library.add_bytes(d.encode(), f"w-{i}.txt")[0].id for i, d in enumerate(docs)]
         jobs = asyncio.Semaphore(JOBS_AT_ONCE)
 

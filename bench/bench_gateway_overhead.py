@@ -3,9 +3,9 @@
 Run: PYTHONPATH=. python bench/bench_gateway_overhead.py [--n 300] [--compare-create]
 
 The endpoint is respx-mocked and answers at once, so every millisecond measured is our own
-client: render + key, the cache lookup, the OpenAI SDK building and parsing the request, the
-cache write and the ledger write. Each of those is wrapped with a timer; the shares show
-what bounds throughput when many calls are in flight on one event loop.
+client: render + key, the cache lookup, the OpenAI SDK building and parsing the request, and
+the cache and ledger write (one transaction, ``save_answer``). Each of those is wrapped with
+a timer; the shares show what bounds throughput when many calls are in flight on one loop.
 
 ``--compare-create`` runs the misses twice in one process, alternating blocks of 25: through
 the SDK's typed ``chat.completions.create`` (what the gateway used until it posted the body
@@ -73,7 +73,7 @@ async def run(n: int, root: Path, compare: bool = False) -> list[float]:
     store = Store(settings.db_url)
     gw = Gateway(settings, store, http_client=httpx.AsyncClient(), catalog=BENCH_CATALOG)
     store.get_cached = timed("store.get_cached", store.get_cached)  # type: ignore[method-assign]
-    store.put_cached = timed("store.put_cached", store.put_cached)  # type: ignore[method-assign]
+    store.save_answer = timed("store.save_answer", store.save_answer)  # type: ignore[method-assign]
     store.record_call = timed("store.record_call", store.record_call)  # type: ignore[method-assign]
     shipped = atimed("sdk request+parse", gw._create)
     typed = atimed("create(): sdk request+parse", partial(sdk_create, gw))
