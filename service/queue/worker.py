@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AsyncExitStack
 from typing import Any
 
 import psycopg
@@ -99,12 +100,11 @@ async def work(settings: Settings, *, concurrency: int, name: str | None = None)
     url = settings.db_url
     app = make_app(url)
     await ensure_schema(app, url)
-    async with (
-        Reader.open(settings) as reader,
-        make_pool(url, settings.concurrency + 1) as pool,
-        await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as locks,
-    ):
+    async with Reader.open(settings) as reader, AsyncExitStack() as shared:
         if not settings.relay_url:  # else the relay holds the limit and makes each call once
+            pool = await shared.enter_async_context(make_pool(url, settings.concurrency + 1))
+            locks = await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True)
+            await shared.enter_async_context(locks)
             reader.gateway.shared_hold = SharedSlots(pool, settings.concurrency).hold
             reader.gateway.key_lock = KeyLocks(locks).hold
         worker = Worker(reader)
