@@ -27,18 +27,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 from bench.chaos_queue import KINDS, environment, server_url
 from bench.common import ROOT, emit, standin, standin_requests, synthetic_docs
 from service.config import Settings
 from service.llm.gateway import Gateway
-from service.queue.db import conninfo, make_pool
-from service.queue.slots import KeyLocks, SharedSlots
+from service.queue.worker import share_calls
 from service.reader import Reader
 from tests.databases import fresh_database
 
@@ -86,15 +85,9 @@ async def measure(settings: Settings, docs: list[str], windows: Windows) -> floa
     limits = httpx.Limits(max_connections=2 * settings.concurrency)
     hooks = {"response": [windows.on_response]}
     client = httpx.AsyncClient(event_hooks=hooks, limits=limits, timeout=2)
-    url = settings.db_url
-    async with (
-        Reader.open(settings, http_client=client) as reader,
-        make_pool(url, settings.concurrency + 1) as pool,
-        await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as locks,
-    ):
+    async with Reader.open(settings, http_client=client) as reader, AsyncExitStack() as shared:
         gateway: Gateway = reader.gateway
-        gateway.shared_hold = SharedSlots(pool, settings.concurrency).hold
-        gateway.key_lock = KeyLocks(locks).hold
+        await share_calls(gateway, settings.db_url, settings.concurrency, shared)
         gateway._create = windows.wrap_create(gateway._create)  # type: ignore[method-assign]
         store = gateway.store
         store.save_answer = windows.wrap_put(store.save_answer)  # type: ignore[method-assign]

@@ -52,8 +52,10 @@ async def child(args: argparse.Namespace) -> dict[str, float | bool]:
         store = Store(settings.db_url)
         gw = Gateway(settings, store, catalog=BENCH_CATALOG)
         async with AsyncExitStack() as stack:
-            if args.database_url and not args.relay_url:
-                await as_worker(gw, args.database_url, args.total, stack)
+            if args.database_url and not args.relay_url:  # as policy-reader worker sets it up
+                from service.queue.worker import share_calls
+
+                await share_calls(gw, args.database_url, args.total, stack)
             late = time.time() > args.start
             await asyncio.sleep(max(0.0, args.start - time.time()))
             await asyncio.gather(*(gw.generate("bench_throughput", {"text": d}) for d in docs))
@@ -68,20 +70,6 @@ async def child(args: argparse.Namespace) -> dict[str, float | bool]:
         await asyncio.sleep(max(0.0, args.start - time.time()))
         await asyncio.gather(*(reader.compute(i, "translation") for i in ids))
         return {"end": time.time(), "late": late}
-
-
-async def as_worker(gw: Any, url: str, total: int, stack: AsyncExitStack) -> None:
-    """The shared slots (``total`` across the processes) and key locks of a queue worker."""
-    import psycopg
-
-    from service.queue.db import conninfo, make_pool
-    from service.queue.slots import KeyLocks, SharedSlots
-
-    pool = await stack.enter_async_context(make_pool(url, total + 1))
-    locks = await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True)
-    stack.push_async_callback(locks.close)
-    gw.shared_hold = SharedSlots(pool, total).hold
-    gw.key_lock = KeyLocks(locks).hold
 
 
 def level(

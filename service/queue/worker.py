@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from procrastinate import App, JobContext
@@ -27,6 +27,9 @@ from service.queue.records import CANCELLED, JobKey, fail_job, run_job
 from service.queue.slots import KeyLocks, SharedSlots
 from service.reader import Reader
 from service.store.store import Store
+
+if TYPE_CHECKING:
+    from service.llm.gateway import Gateway
 
 log = logging.getLogger("service.queue.worker")
 
@@ -95,6 +98,16 @@ class Worker:
             await asyncio.sleep(RECOVER_EVERY_S)
 
 
+async def share_calls(gateway: Gateway, url: str, limit: int, stack: AsyncExitStack) -> None:
+    """Set ``gateway`` up as a worker without a relay: the database slots (``limit`` calls in
+    flight across every process) and the cache-key locks, their connections kept in ``stack``."""
+    pool = await stack.enter_async_context(make_pool(url, limit + 1))
+    locks = await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True)
+    await stack.enter_async_context(locks)
+    gateway.shared_hold = SharedSlots(pool, limit).hold
+    gateway.key_lock = KeyLocks(locks).hold
+
+
 async def work(settings: Settings, *, concurrency: int, name: str | None = None) -> None:
     """Run a worker until interrupted (SIGINT/SIGTERM end it after the running jobs)."""
     url = settings.db_url
@@ -102,11 +115,7 @@ async def work(settings: Settings, *, concurrency: int, name: str | None = None)
     await ensure_schema(app, url)
     async with Reader.open(settings) as reader, AsyncExitStack() as shared:
         if not settings.relay_url:  # else the relay holds the limit and makes each call once
-            pool = await shared.enter_async_context(make_pool(url, settings.concurrency + 1))
-            locks = await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True)
-            await shared.enter_async_context(locks)
-            reader.gateway.shared_hold = SharedSlots(pool, settings.concurrency).hold
-            reader.gateway.key_lock = KeyLocks(locks).hold
+            await share_calls(reader.gateway, url, settings.concurrency, shared)
         worker = Worker(reader)
         worker.register(app)
         async with app.open_async():
