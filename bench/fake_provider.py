@@ -75,8 +75,8 @@ class State:
     stats: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0
     max_in_flight: int = 0
-    paid: Counter[str] = field(default_factory=Counter)  # successful answers by body hash
-    # Each successful answer's send time and the client's port, by body hash: who was paid.
+    # Each successful answer's send time and the client's port, by body hash: who was paid,
+    # and how many times (a list longer than one: repaid).
     sends: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)  # with config.record
 
@@ -191,11 +191,12 @@ def build_app(config: Config) -> Starlette:
         return JSONResponse({**state.stats, "max_in_flight": state.max_in_flight})
 
     async def requests(_: Request) -> Response:
-        repaid = sum(n - 1 for n in state.paid.values())
+        paid = [len(sends) for sends in state.sends.values()]
+        repaid = sum(n - 1 for n in paid)
         return JSONResponse(
             {
-                "paid": sum(state.paid.values()),
-                "distinct": len(state.paid),
+                "paid": sum(paid),
+                "distinct": len(paid),
                 "repaid": repaid,
                 "repaid_sends": {k: v for k, v in state.sends.items() if len(v) > 1},
                 "log": state.log,
@@ -205,7 +206,6 @@ def build_app(config: Config) -> Starlette:
     async def reset(_: Request) -> Response:
         state.stats.clear()
         state.max_in_flight = 0
-        state.paid.clear()
         state.sends.clear()
         state.log.clear()
         return JSONResponse({"ok": True})
@@ -264,7 +264,6 @@ def _note_paid(state: State, body: dict[str, Any], text: str, send: tuple[float,
     """Count a successful answer by request-body hash, with its send time and client port;
     keep the texts when recording."""
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
-    state.paid[digest] += 1
     state.sends.setdefault(digest, []).append(send)
     if state.config.record:
         state.log.append({"body": digest, "prompt": _prompt_text(body), "answer": text})
